@@ -1,0 +1,93 @@
+/* core/engine.h — the host-internal tensor engine: parameter store, traced graphs,
+ * autograd, memory plans and their execution on a backend.  Used by the trainer,
+ * evaluator, `summary`, `plan` and `bench`; plugins only see cvnets/ops.h.
+ *
+ * Life cycle:
+ *   cv_engine_create(backend)            one per run
+ *   cv_net_create(engine, model, loss)   model + loss instances (not owned)
+ *   cv_net_plan_get(net, shape, mode)    trace + autograd + memory plan, cached
+ *                                        by (shape, mode); the first trace
+ *                                        creates and initialises parameters
+ *   cv_net_run(plan, batch)              forward (+ backward) on the backend
+ *   optimizer / EMA work on the flat buffers through cv_net_run_update etc. */
+#ifndef CV_CORE_ENGINE_H
+#define CV_CORE_ENGINE_H
+
+#include <cvnets/cvnets.h>
+
+typedef struct cv_engine cv_engine;
+typedef struct cv_net cv_net;
+typedef struct cv_plan cv_plan;
+
+typedef enum cv_mode { CV_MODE_TRAIN = 0, CV_MODE_EVAL = 1 } cv_mode;
+
+/* A backend instance as the engine sees it. */
+typedef struct cv_backend_ref {
+    const cv_backend_vtable *vt;
+    void *self;
+} cv_backend_ref;
+
+typedef struct cv_component_ref {
+    const cv_component_desc *desc;
+    void *self;
+} cv_component_ref;
+
+cv_engine *cv_engine_create(const cv_host *host, cv_backend_ref backend, uint64_t seed, cv_error *err);
+void cv_engine_destroy(cv_engine *e);
+const cv_ops_v1 *cv_engine_ops(void); /* the "cv.ops.v1" table */
+
+/* model: a model component; loss: a loss component or desc == NULL (eval only) */
+cv_net *cv_net_create(cv_engine *e, cv_component_ref model, cv_component_ref loss, int num_classes, cv_error *err);
+void cv_net_destroy(cv_net *n);
+
+/* in_shape is [N,C,H,W]; soft_targets selects f32 [N,C] targets over i32 [N] */
+cv_plan *cv_net_plan_get(cv_net *n, const cv_shape *in_shape, cv_mode mode, int soft_targets, cv_error *err);
+
+typedef struct cv_plan_info {
+    size_t peak_bytes;        /* planned activations + workspace of one step */
+    size_t naive_bytes;       /* sum of all intermediate sizes (no reuse) */
+    size_t param_bytes;       /* params + grads + optimizer state */
+    int64_t macs;             /* forward multiply-adds for the whole batch */
+    int n_nodes;
+} cv_plan_info;
+void cv_plan_info_get(const cv_plan *p, cv_plan_info *out);
+
+/* One step.  images: host f32 NCHW; targets: host i32[N] or f32[N][C].
+ * Train mode writes gradients into the grad buffer (overwriting, or adding when
+ * accumulate != 0) and returns the loss; logits_out (host, may be NULL) gets
+ * [N][num_classes]. */
+typedef struct cv_step_io {
+    const float *images;
+    const void *targets;
+    float *logits_out;
+    double loss;              /* out */
+    int accumulate;
+} cv_step_io;
+int cv_net_run(cv_plan *p, cv_step_io *io, cv_error *err);
+
+/* ---- parameters ----------------------------------------------------------------- */
+typedef struct cv_param_info {
+    const char *name;
+    cv_shape shape;
+    int64_t offset;           /* elements into the flat buffer of its class */
+    uint32_t tags;            /* CV_TAG_BUFFER entries live in the buffer store */
+} cv_param_info;
+
+int cv_net_param_count(const cv_net *n);               /* params and buffers */
+const cv_param_info *cv_net_param(const cv_net *n, int i);
+int64_t cv_net_trainable_elems(const cv_net *n);
+/* host copies of one parameter / buffer (for checkpoints, EMA, pretrained loads) */
+int cv_net_param_read(cv_net *n, int i, float *dst, cv_error *err);
+int cv_net_param_write(cv_net *n, int i, const float *src, cv_error *err);
+/* allocate optimizer state: slots f32 per trainable element, zeroed */
+int cv_net_alloc_state(cv_net *n, int slots, cv_error *err);
+/* the optimizer's view: segments + run_update/sumsq callbacks bound to this net */
+void cv_net_optim_step_init(cv_net *n, cv_optim_step *s);
+/* whole-buffer helpers on the backend: 0 params, 1 grads, 2 state, 3 buffers */
+int cv_net_buffer_read(cv_net *n, int which, float *dst, int64_t count, cv_error *err);
+int cv_net_buffer_write(cv_net *n, int which, const float *src, int64_t count, cv_error *err);
+int64_t cv_net_buffer_elems(const cv_net *n, int which);
+int cv_net_grad_scale(cv_net *n, float factor, cv_error *err);
+int cv_net_grad_sumsq(cv_net *n, double *out, cv_error *err);
+
+#endif
