@@ -103,6 +103,16 @@ $(BUILD)/cu/%.o: %.cu
 	$(NVCC) -O2 -std=c++17 -Xcompiler -fPIC,-fvisibility=hidden -Isdk/include -c $< -o $@
 
 # ---- tests ---------------------------------------------------------------------------
+# Fixture plugins (deliberately bad ones, and frozen_* built against the frozen v1.0
+# headers in test/abi/v1.0/include) are built outside the plugin folder.
+FIXTURES := $(patsubst test/fixtures/plugins/%.c,$(BUILD)/test/fixtures/%.so,$(wildcard test/fixtures/plugins/*.c))
+FIXTURE_FLAGS = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-z,defs
+$(BUILD)/test/fixtures/frozen_%.so: test/fixtures/plugins/frozen_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FIXTURE_FLAGS) -Itest/abi/v1.0/include -o $@ $< -lm
+$(BUILD)/test/fixtures/%.so: test/fixtures/plugins/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FIXTURE_FLAGS) -Isdk/include -o $@ $< -lm
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 $(BUILD)/test/%: $(BUILD)/obj/test/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/lib/libcvnets-core.a
 	@mkdir -p $(dir $@)
@@ -114,7 +124,7 @@ TEST_ENV := CVNETS_BUILD=$(abspath $(BUILD)) CVNETS_SRC=$(abspath .) \
             ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
             LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp):print_suppressions=0 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-test: all $(TESTS)
+test: all $(TESTS) $(FIXTURES)
 	@bash test/run_tests.sh $(BUILD) "$(TEST_ENV)" $(TESTS)
 
 test-asan:
