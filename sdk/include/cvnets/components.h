@@ -125,6 +125,8 @@ typedef struct cv_batch_spec {
     uint32_t struct_size;
     int32_t h, w, n;
     const int64_t *indices;    /* n indices, owned by the sampler, valid until the next call */
+    int32_t frames;            /* appended (ABI 1.0 readers check struct_size): frames per
+                                  clip for video samplers, 0 for image batches */
 } cv_batch_spec;
 
 typedef struct cv_scale { int32_t h, w, batch; } cv_scale;
