@@ -1,0 +1,61 @@
+/* cvnets/backend.h — what a backend plugin (kind "backend") implements: memory on
+ * its device and one kernel per op kind of cvnets/ops.h.  The host plans memory,
+ * hands the backend plain strided tensors (logical NCHW shapes) and never looks
+ * inside device memory except through upload/download.  A backend may keep
+ * private per-node state (oneDNN primitives, cuDNN algorithms) created once by
+ * prepare() when a plan is built and reused on every run. */
+#ifndef CVNETS_BACKEND_H
+#define CVNETS_BACKEND_H
+
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A tensor as a kernel sees it: strides in elements; data on the backend's device.
+ * Outputs are fully written by the kernel (no accumulation into them), except the
+ * in-place update ops, which read and write their outputs. */
+typedef struct cv_ktensor {
+    int32_t dtype;
+    int32_t ndim;
+    int64_t shape[CV_MAX_DIMS];
+    int64_t stride[CV_MAX_DIMS];
+    void *data;
+} cv_ktensor;
+
+typedef struct cv_kernel {
+    uint32_t struct_size;
+    int32_t op;                 /* cv_op */
+    const void *params;         /* the op's params struct (see ops.h) or NULL */
+    uint32_t params_size;
+    int32_t n_in, n_out;
+    const cv_ktensor *in;
+    const cv_ktensor *out;
+    void *workspace;            /* workspace_bytes asked for by prepare() */
+    size_t workspace_bytes;
+    uint64_t seed;              /* for dropout / drop path: unique per (step, node) */
+    void *prepared;             /* what prepare() returned for this node, or NULL */
+} cv_kernel;
+
+typedef struct cv_backend_vtable {
+    uint32_t struct_size;
+    int32_t host_accessible;    /* 1 when device memory is ordinary host memory */
+    int32_t reserved;
+    void *(*alloc)(void *self, size_t bytes);           /* NULL on failure; 64-byte aligned */
+    void (*free)(void *self, void *p);
+    int (*upload)(void *self, void *dst, const void *src, size_t bytes, cv_error *err);
+    int (*download)(void *self, void *dst, const void *src, size_t bytes, cv_error *err);
+    /* 1 when this backend runs op on this dtype */
+    int (*supports)(void *self, int op, int dtype);
+    /* optional: build per-node state once for these shapes; data pointers are NULL */
+    int (*prepare)(void *self, const cv_kernel *k, void **prepared, size_t *workspace_bytes, cv_error *err);
+    void (*release)(void *self, void *prepared);
+    int (*run)(void *self, const cv_kernel *k, cv_error *err);
+    int (*sync)(void *self, cv_error *err);
+} cv_backend_vtable;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
