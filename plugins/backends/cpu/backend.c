@@ -1,0 +1,177 @@
+/* plugins/backends/cpu/backend.c — the CPU backend plugin: registration, the
+ * instance (threads, oneDNN engine and stream), memory, and the dispatch of each
+ * kernel to oneDNN (convolution, matmul, batch norm, pooling) or to our own
+ * OpenMP loops (everything else). */
+#include "cpu.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const layout_choices[] = { "plain", "blocked", NULL };
+static const cv_option_desc cpu_options[] = {
+    CV_OPT_ENUM_("conv_layout", "blocked", layout_choices,
+                 "layout oneDNN convolutions compute in: plain (NCHW as stored) or blocked "
+                 "(nChw16c, reordered inside each convolution)"),
+    CV_OPT_END,
+};
+
+static int cpu_create(const cv_create_args *args, void **self, cv_error *err) {
+    const cv_host *h = args->host;
+    cpu_backend *b = h->alloc_array(1, sizeof *b);
+    if (!b) return h->set_error(err, CV_ERR_NOMEM, "backend cpu: out of memory creating the instance");
+    b->host = h;
+    b->threads = args->threads > 0 ? args->threads : omp_get_num_procs();
+    b->blocked = 1;
+    const cv_value *v = args->opts ? h->opt(args->opts, "conv_layout") : NULL;
+    if (v && v->is_set && v->s) b->blocked = strcmp(v->s, "plain") != 0;
+    if (dnnl_engine_create(&b->engine, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&b->stream, b->engine, dnnl_stream_default_flags) != dnnl_success) {
+        if (b->engine) dnnl_engine_destroy(b->engine);
+        h->free(b);
+        return h->set_error(err, CV_ERR_INTERNAL, "backend cpu: oneDNN could not create a CPU engine/stream");
+    }
+    *self = b;
+    return CV_OK;
+}
+
+static void cpu_destroy(void *self) {
+    cpu_backend *b = self;
+    if (!b) return;
+    dnnl_stream_destroy(b->stream);
+    dnnl_engine_destroy(b->engine);
+    b->host->free(b);
+}
+
+static void *cpu_alloc(void *self, size_t bytes) {
+    cpu_backend *b = self;
+    return b->host->alloc(bytes ? bytes : 1);
+}
+static void cpu_free(void *self, void *p) {
+    cpu_backend *b = self;
+    b->host->free(p);
+}
+static int cpu_copy(void *self, void *dst, const void *src, size_t bytes, cv_error *err) {
+    cpu_backend *b = self;
+    if (bytes && (!dst || !src)) return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: copy of %zu bytes with a NULL pointer", bytes);
+    if (bytes) memcpy(dst, src, bytes);
+    return CV_OK;
+}
+
+static int cpu_supports(void *self, int op, int dtype) {
+    (void)self;
+    switch (op) {
+    case CV_OP_CAST: case CV_OP_COPY: case CV_OP_FILL: case CV_OP_RESHAPE: case CV_OP_PERMUTE:
+    case CV_OP_SLICE: case CV_OP_CONCAT: case CV_OP_PAD: case CV_OP_BROADCAST_TO:
+        return dtype == CV_F32 || dtype == CV_BF16 || dtype == CV_F16 || dtype == CV_I32 || dtype == CV_U8;
+    case CV_OP_CONV3D:
+        return 0;
+    default:
+        return dtype == CV_F32 && op_name(op) != NULL;
+    }
+}
+
+/* Workspace of the non-oneDNN ops: dense copies of strided operands. */
+static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err) {
+    cpu_backend *b = self;
+    *prepared = NULL;
+    *ws = 0;
+    if (!op_name(k->op) || k->op == CV_OP_CONV3D)
+        return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: op %d is not implemented", k->op);
+    omp_set_num_threads(b->threads);
+    if (dnn_handles(k)) return dnn_prepare(b, k, prepared, ws, err);
+    *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads);
+    return CV_OK;
+}
+
+static void cpu_release(void *self, void *prepared) {
+    (void)self;
+    if (prepared) dnn_release(prepared);
+}
+
+static int cpu_run(void *self, const cv_kernel *k, cv_error *err) {
+    cpu_backend *b = self;
+    omp_set_num_threads(b->threads);
+    if (dnn_handles(k)) {
+        if (k->prepared) return dnn_run(b, k, err);
+        /* not prepared by the host: build, run once, drop */
+        void *prep = NULL;
+        size_t ws = 0;
+        int st = dnn_prepare(b, k, &prep, &ws, err);
+        if (st != CV_OK) return st;
+        void *mem = ws > k->workspace_bytes ? b->host->alloc(ws) : NULL;
+        if (ws > k->workspace_bytes && !mem) {
+            dnn_release(prep);
+            return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no memory for %zu bytes of workspace", op_name(k->op), ws);
+        }
+        cv_kernel kk = *k;
+        kk.prepared = prep;
+        if (mem) { kk.workspace = mem; kk.workspace_bytes = ws; }
+        st = dnn_run(b, &kk, err);
+        b->host->free(mem);
+        dnn_release(prep);
+        return st;
+    }
+    switch (k->op) {
+    case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_CAST:
+    case CV_OP_COPY: case CV_OP_FILL: case CV_OP_DROPOUT: case CV_OP_DROP_PATH: case CV_OP_DROPOUT_BWD:
+        return run_eltwise(b, k, err);
+    case CV_OP_RESHAPE: case CV_OP_PERMUTE: case CV_OP_SLICE: case CV_OP_CONCAT: case CV_OP_PAD:
+    case CV_OP_BROADCAST_TO:
+        return run_shape(b, k, err);
+    case CV_OP_REDUCE: case CV_OP_SUM_TO: case CV_OP_SOFTMAX: case CV_OP_SOFTMAX_BWD: case CV_OP_SUMSQ:
+    case CV_OP_NONFINITE:
+        return run_reduce(b, k, err);
+    case CV_OP_LAYER_NORM: case CV_OP_LAYER_NORM_BWD: case CV_OP_GROUP_NORM: case CV_OP_GROUP_NORM_BWD:
+        return run_norm(b, k, err);
+    case CV_OP_CROSS_ENTROPY: case CV_OP_CROSS_ENTROPY_BWD: case CV_OP_BCE_LOGITS: case CV_OP_BCE_LOGITS_BWD:
+    case CV_OP_SMOOTH_L1: case CV_OP_SMOOTH_L1_BWD:
+        return run_loss(b, k, err);
+    case CV_OP_POOL2D: case CV_OP_POOL2D_BWD: case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD:
+    case CV_OP_RESIZE: case CV_OP_RESIZE_BWD: case CV_OP_EMBEDDING: case CV_OP_EMBEDDING_BWD:
+        return run_spatial(b, k, err);
+    case CV_OP_SGD_UPDATE: case CV_OP_ADAM_UPDATE: case CV_OP_RMSPROP_UPDATE: case CV_OP_LAMB_UPDATE:
+    case CV_OP_AXPBY:
+        return run_update(b, k, err);
+    default:
+        return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: op %s (%d) is not implemented",
+                        op_name(k->op) ? op_name(k->op) : "unknown", k->op);
+    }
+}
+
+static int cpu_sync(void *self, cv_error *err) {
+    (void)self; (void)err;
+    return CV_OK;
+}
+
+static const cv_backend_vtable cpu_vtable = {
+    .struct_size = sizeof(cv_backend_vtable),
+    .host_accessible = 1,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .supports = cpu_supports,
+    .prepare = cpu_prepare,
+    .release = cpu_release,
+    .run = cpu_run,
+    .sync = cpu_sync,
+};
+
+static const cv_component_desc cpu_desc = {
+    .struct_size = sizeof(cv_component_desc),
+    .abi_major = CV_ABI_MAJOR,
+    .abi_minor = CV_ABI_MINOR,
+    .kind = CV_KIND_BACKEND,
+    .name = "cpu",
+    .task = "any",
+    .summary = "fast CPU backend: oneDNN convolution/matmul/batch norm/pooling, OpenMP + AVX-512 for the rest",
+    .options = cpu_options,
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .vtable = &cpu_vtable,
+};
+
+CV_PLUGIN_ENTRY {
+    return host->register_component(host->host_ctx, &cpu_desc, err);
+}

@@ -1,0 +1,74 @@
+/* plugins/backends/cpu/cpu.h — private declarations shared by the files of the
+ * CPU backend: the backend instance, per-node prepared state, the helpers for
+ * strided tensors and scratch memory, and one entry point per family of ops. */
+#ifndef CV_BACKEND_CPU_H
+#define CV_BACKEND_CPU_H
+
+#include <cvnets/cvnets.h>
+#include <dnnl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cpu_backend {
+    const cv_host *host;
+    int threads;             /* OpenMP threads for our loops and oneDNN */
+    int blocked;             /* 1: convolutions run on oneDNN's blocked layouts (reorders inside the op) */
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+} cpu_backend;
+
+/* Scratch memory of one kernel call: the host's workspace when prepare() asked
+ * for enough, else a temporary allocation freed by scratch_end. */
+typedef struct cpu_scratch {
+    char *base;
+    size_t size, used;
+    int owned;
+} cpu_scratch;
+int scratch_begin(cpu_scratch *s, const cv_kernel *k, size_t need);
+void *scratch_take(cpu_scratch *s, size_t bytes);
+void scratch_end(cpu_scratch *s);
+
+/* ---- small tensor helpers ----------------------------------------------------- */
+int64_t kt_numel(const cv_ktensor *t);
+int kt_contiguous(const cv_ktensor *t);
+size_t dtype_size(int dtype);
+const char *op_name(int op);
+/* "[2,3,4]" into buf */
+const char *kt_shape_str(const cv_ktensor *t, char *buf, size_t n);
+/* a contiguous ktensor of t's shape and dtype over data */
+cv_ktensor kt_dense(const cv_ktensor *t, void *data);
+
+/* y := x (with dtype conversion) for any strides, same shape; stride-0 reads broadcast */
+void strided_copy(const cv_ktensor *dst, const cv_ktensor *src, int threads);
+
+/* ---- op families (each returns a cv_status and fills err) --------------------- */
+/* oneDNN: per-node state built by prepare() */
+int dnn_prepare(cpu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err);
+int dnn_run(cpu_backend *b, const cv_kernel *k, cv_error *err);
+void dnn_release(void *prepared);
+int dnn_handles(const cv_kernel *k); /* 1 when this node goes through oneDNN */
+
+int run_eltwise(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* unary, binary, scalar, cast, copy, fill, dropout */
+int run_shape(cpu_backend *b, const cv_kernel *k, cv_error *err);     /* reshape, permute, slice, concat, pad, broadcast */
+int run_reduce(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* reduce, sum_to, softmax, sumsq, nonfinite */
+int run_norm(cpu_backend *b, const cv_kernel *k, cv_error *err);      /* layer/group norm (+bwd) */
+size_t norm_scratch_bytes(const cv_kernel *k, int threads);
+int run_loss(cpu_backend *b, const cv_kernel *k, cv_error *err);      /* CE, BCE, smooth-L1 (+bwd) */
+int run_spatial(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* pool, adaptive pool, resize, embedding */
+int run_update(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* optimizer updates, axpby */
+int run_dropout(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* dropout, drop path (+bwd) */
+
+/* packing for kernels that want dense tensors: copies of non-contiguous inputs
+ * and outputs (outputs copied back by dense_finish) */
+typedef struct cpu_dense {
+    cv_kernel k;
+    cv_ktensor in[8], out[8];
+    const cv_kernel *orig;
+} cpu_dense;
+size_t dense_bytes(const cv_kernel *k);
+int dense_start(cpu_dense *d, const cv_kernel *k, cpu_scratch *s, int threads, int copy_outputs_in);
+void dense_finish(cpu_dense *d, int threads);
+
+#define CPU_FAIL(b, err, st, ...) ((b)->host->set_error((err), (st), __VA_ARGS__))
+
+#endif

@@ -1,0 +1,385 @@
+/* plugins/backends/cpu/dnn_ops.c — which ops go through oneDNN and how each is
+ * described: convolution forward / backward-data / backward-weights (groups,
+ * dilation, asymmetric right padding), matmul and linear (transposes and batch
+ * broadcasting as strides), batch norm forward (training, inference) and
+ * backward, pooling forward.  Convolutions let oneDNN pick a blocked layout
+ * (format_tag_any) and reorder at the edges of the op unless conv_layout=plain. */
+#include "dnn.h"
+
+#include <math.h>
+#include <string.h>
+
+static int f32_all(const cv_kernel *k) {
+    for (int i = 0; i < k->n_in; i++) if (k->in[i].dtype != CV_F32) return 0;
+    for (int i = 0; i < k->n_out; i++) if (k->out[i].dtype != CV_F32) return 0;
+    return 1;
+}
+
+/* PyTorch's avg pool divisor with count_include_pad clips windows to the padded
+ * input; oneDNN's include-padding divides by the full kernel.  They agree unless a
+ * ceil-mode window runs past the right padding: those go to our own loop. */
+static int pool_exact(const cv_kernel *k) {
+    const cv_pool_params *p = k->params;
+    if (!p || k->n_in < 1 || k->n_out < 1 || k->in[0].ndim != 4 || k->out[0].ndim != 4) return 0;
+    if (p->fn == CV_POOL_MAX || !p->count_include_pad) return 1;
+    for (int d = 0; d < 2; d++) {
+        int64_t in = k->in[0].shape[2 + d], out = k->out[0].shape[2 + d];
+        if ((out - 1) * p->stride[d] + p->kernel[d] > in + 2 * (int64_t)p->pad[d]) return 0;
+    }
+    return 1;
+}
+
+int dnn_handles(const cv_kernel *k) {
+    if (!f32_all(k)) return 0;
+    switch (k->op) {
+    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:
+        return k->params != NULL && k->n_in >= 2 && k->n_out >= 1 && k->in[0].ndim == 4 && k->in[1].ndim == 4;
+    case CV_OP_MATMUL:
+        return k->n_in == 2 && k->n_out == 1 && k->in[0].ndim >= 2 && k->in[1].ndim >= 2 && k->out[0].ndim >= 2;
+    case CV_OP_LINEAR:
+        return k->n_in >= 2 && k->n_out == 1 && k->in[0].ndim >= 1 && k->in[1].ndim == 2;
+    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD:
+        return k->params != NULL && k->n_in >= 5 && k->in[0].ndim >= 2 && k->in[0].ndim <= 5;
+    case CV_OP_POOL2D:
+        return pool_exact(k);
+    default:
+        return 0;
+    }
+}
+
+static void md_any(dnnl_memory_desc_t *md, const cv_ktensor *t) {
+    dnnl_dims_t dims;
+    for (int d = 0; d < t->ndim; d++) dims[d] = t->shape[d];
+    dnnl_memory_desc_init_by_tag(md, t->ndim, dims, dnnl_f32, dnnl_format_tag_any);
+}
+
+/* grouped weights [O, C/g, kh, kw] seen as [g, O/g, C/g, kh, kw] (dense) */
+static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, int any) {
+    dnnl_dims_t dims, strides;
+    int nd = 4;
+    if (groups > 1) {
+        nd = 5;
+        dims[0] = groups;
+        dims[1] = w->shape[0] / groups;
+        for (int d = 1; d < 4; d++) dims[d + 1] = w->shape[d];
+    } else
+        for (int d = 0; d < 4; d++) dims[d] = w->shape[d];
+    if (any) {
+        dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, dnnl_format_tag_any);
+        return;
+    }
+    int64_t s = 1;
+    for (int d = nd - 1; d >= 0; d--) { strides[d] = s; s *= dims[d]; }
+    dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
+}
+
+static int build_conv(dnn_build *bd) {
+    const cv_kernel *k = bd->k;
+    const cv_conv_params *p = k->params;
+    const int op = k->op;
+    /* x: the activation operand, w: weights, y: the conv output operand */
+    const cv_ktensor *x, *w, *y;
+    if (op == CV_OP_CONV2D) { x = &k->in[0]; w = &k->in[1]; y = &k->out[0]; }
+    else if (op == CV_OP_CONV2D_BWD_DATA) { x = &k->out[0]; w = &k->in[1]; y = &k->in[0]; }
+    else { x = &k->in[1]; w = &k->out[0]; y = &k->in[0]; }
+    int g = p->groups > 0 ? p->groups : 1;
+    char a[64], c[64], e[64];
+    if (x->ndim != 4 || y->ndim != 4 || w->ndim != 4 || w->shape[0] % g || x->shape[1] != w->shape[1] * g ||
+        y->shape[1] != w->shape[0] || x->shape[0] != y->shape[0])
+        return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: shapes x %s, w %s, y %s do not match (groups %d)",
+                        op_name(op), kt_shape_str(x, a, sizeof a), kt_shape_str(w, c, sizeof c),
+                        kt_shape_str(y, e, sizeof e), g);
+    dnnl_dims_t strides, dil, pl, pr;
+    for (int d = 0; d < 2; d++) {
+        int64_t kd = (w->shape[2 + d] - 1) * (int64_t)p->dilation[d] + 1;
+        strides[d] = p->stride[d];
+        dil[d] = p->dilation[d] - 1;
+        pl[d] = p->pad[d];
+        pr[d] = (y->shape[2 + d] - 1) * p->stride[d] + kd - x->shape[2 + d] - p->pad[d];
+    }
+    const int any = bd->b->blocked;
+    dnnl_memory_desc_t xmd, wmd, ymd, bmd;
+    if (any) { md_any(&xmd, x); md_any(&ymd, y); }
+    else { dnn_md_of(&xmd, x); dnn_md_of(&ymd, y); }
+    md_weights(&wmd, w, g, any);
+    int has_bias = (op == CV_OP_CONV2D && k->n_in > 2) || (op == CV_OP_CONV2D_BWD_WEIGHT && k->n_out > 1);
+    if (has_bias) {
+        dnnl_dims_t bd1 = { w->shape[0] };
+        dnnl_memory_desc_init_by_tag(&bmd, 1, bd1, dnnl_f32, dnnl_x);
+    }
+    dnnl_convolution_desc_t fwd, bwd;
+    dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(&fwd, dnnl_forward_training, dnnl_convolution_direct,
+                                                                 &xmd, &wmd, has_bias ? &bmd : NULL, &ymd,
+                                                                 strides, dil, pl, pr);
+    if (s != dnnl_success) return dnn_fail(bd, s, "convolution descriptor");
+    dnnl_primitive_attr_t attr = dnn_attr();
+    if (op == CV_OP_CONV2D) {
+        s = dnnl_primitive_desc_create(&bd->pd, &fwd, attr, bd->b->engine, NULL);
+    } else {
+        s = dnnl_primitive_desc_create(&bd->hint, &fwd, NULL, bd->b->engine, NULL);
+        if (s == dnnl_success) {
+            if (op == CV_OP_CONV2D_BWD_DATA)
+                s = dnnl_dilated_convolution_backward_data_desc_init(&bwd, dnnl_convolution_direct, &xmd, &wmd, &ymd,
+                                                                     strides, dil, pl, pr);
+            else
+                s = dnnl_dilated_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &xmd, &wmd,
+                                                                        has_bias ? &bmd : NULL, &ymd, strides, dil, pl, pr);
+        }
+        if (s == dnnl_success) s = dnnl_primitive_desc_create(&bd->pd, &bwd, attr, bd->b->engine, bd->hint);
+    }
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) return dnn_fail(bd, s, "convolution primitive descriptor");
+    dnnl_memory_desc_t wuser;
+    md_weights(&wuser, w, g, 0);
+    int st;
+    if (op == CV_OP_CONV2D) {
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 0, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_WEIGHTS, 0, 1, &wuser))) return st;
+        if (has_bias && (st = dnn_arg_add(bd, DNNL_ARG_BIAS, 0, 2, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DST, 1, 0, NULL))) return st;
+    } else if (op == CV_OP_CONV2D_BWD_DATA) {
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_DST, 0, 0, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_WEIGHTS, 0, 1, &wuser))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_SRC, 1, 0, NULL))) return st;
+    } else {
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_DST, 0, 0, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 1, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_WEIGHTS, 1, 0, &wuser))) return st;
+        if (has_bias && (st = dnn_arg_add(bd, DNNL_ARG_DIFF_BIAS, 1, 1, NULL))) return st;
+    }
+    return dnn_finish(bd);
+}
+
+/* a matmul operand [.., R, C] (logical, after the optional transpose) padded to nd
+ * dims; dense strides of the stored tensor */
+static void md_mm(dnnl_memory_desc_t *md, const cv_ktensor *t, int nd, int trans) {
+    dnnl_dims_t dims, strides, dense;
+    int64_t s = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) { dense[d] = s; s *= t->shape[d]; }
+    int off = nd - t->ndim;
+    for (int d = 0; d < nd; d++) {
+        dims[d] = d < off ? 1 : t->shape[d - off];
+        strides[d] = d < off ? (s > 0 ? s : 1) : dense[d - off];
+    }
+    if (trans) {
+        int64_t tmp = dims[nd - 1]; dims[nd - 1] = dims[nd - 2]; dims[nd - 2] = tmp;
+        tmp = strides[nd - 1]; strides[nd - 1] = strides[nd - 2]; strides[nd - 2] = tmp;
+    }
+    dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
+}
+
+static int build_matmul(dnn_build *bd) {
+    const cv_kernel *k = bd->k;
+    const cv_ktensor *y = &k->out[0];
+    dnnl_memory_desc_t amd, bmd, ymd, biasmd;
+    int st, has_bias = 0;
+    if (k->op == CV_OP_MATMUL) {
+        const cv_matmul_params *p = k->params;
+        int nd = y->ndim;
+        md_mm(&amd, &k->in[0], nd, p ? p->trans_a : 0);
+        md_mm(&bmd, &k->in[1], nd, p ? p->trans_b : 0);
+        md_mm(&ymd, y, nd, 0);
+    } else {
+        /* linear: x[M,K] @ w^T, with w stored [N,K] */
+        const cv_ktensor *x = &k->in[0], *w = &k->in[1];
+        int64_t K = w->shape[1], N = w->shape[0], M = K ? kt_numel(x) / K : 0;
+        dnnl_dims_t xd = { M, K }, xs = { K, 1 }, wd = { K, N }, wsd = { 1, K }, yd = { M, N }, ys = { N, 1 };
+        dnnl_memory_desc_init_by_strides(&amd, 2, xd, dnnl_f32, xs);
+        dnnl_memory_desc_init_by_strides(&bmd, 2, wd, dnnl_f32, wsd);
+        dnnl_memory_desc_init_by_strides(&ymd, 2, yd, dnnl_f32, ys);
+        if (k->n_in > 2) {
+            dnnl_dims_t bdim = { 1, N }, bs = { N, 1 };
+            dnnl_memory_desc_init_by_strides(&biasmd, 2, bdim, dnnl_f32, bs);
+            has_bias = 1;
+        }
+    }
+    dnnl_matmul_desc_t desc;
+    dnnl_status_t s = dnnl_matmul_desc_init(&desc, &amd, &bmd, has_bias ? &biasmd : NULL, &ymd);
+    if (s != dnnl_success) return dnn_fail(bd, s, "matmul descriptor");
+    dnnl_primitive_attr_t attr = dnn_attr();
+    s = dnnl_primitive_desc_create(&bd->pd, &desc, attr, bd->b->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) return dnn_fail(bd, s, "matmul primitive descriptor");
+    if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 0, &amd))) return st;
+    if ((st = dnn_arg_add(bd, DNNL_ARG_WEIGHTS, 0, 1, &bmd))) return st;
+    if (has_bias && (st = dnn_arg_add(bd, DNNL_ARG_BIAS, 0, 2, &biasmd))) return st;
+    if ((st = dnn_arg_add(bd, DNNL_ARG_DST, 1, 0, &ymd))) return st;
+    return dnn_finish(bd);
+}
+
+static int build_bn(dnn_build *bd) {
+    const cv_kernel *k = bd->k;
+    const cv_norm_params *p = k->params;
+    dnn_node *n = bd->node;
+    const cv_ktensor *x = &k->in[0];
+    char sx[64];
+    n->bn_channels = x->shape[1];
+    n->bn_count = x->shape[1] ? kt_numel(x) / x->shape[1] : 0;
+    n->bn_eps = p->eps;
+    n->bn_momentum = p->momentum;
+    n->bn_training = p->training != 0;
+    n->bn_mean_arg = n->bn_var_arg = -1;
+    int st, fwd_op = k->op == CV_OP_BATCH_NORM;
+    if (k->n_out < 1 || k->n_out > (fwd_op ? 5 : 3))
+        return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: %d outputs given (1..%d allowed)", op_name(k->op),
+                        k->n_out, fwd_op ? 5 : 3);
+    for (int i = fwd_op ? 1 : 2; i < 5; i++)
+        if (kt_numel(&k->in[i]) != n->bn_channels)
+            return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: input %d has %lld values for x %s",
+                            op_name(k->op), i, (long long)kt_numel(&k->in[i]), kt_shape_str(x, sx, sizeof sx));
+    for (int i = 1; i < k->n_out; i++)
+        if (kt_numel(&k->out[i]) != n->bn_channels)
+            return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: output %d has %lld values for x %s",
+                            op_name(k->op), i, (long long)kt_numel(&k->out[i]), kt_shape_str(x, sx, sizeof sx));
+    if (fwd_op && n->bn_training && n->bn_count < 2)
+        return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID,
+                        "backend cpu: batch_norm: training needs more than 1 value per channel, x is %s",
+                        kt_shape_str(x, sx, sizeof sx));
+    dnnl_memory_desc_t xmd;
+    cv_ktensor xd = kt_dense(x, NULL);
+    dnn_md_of(&xmd, &xd);
+    /* eval-mode statistics are constants: no gradient flows through them */
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (n->bn_training ? 0u : (unsigned)dnnl_use_global_stats);
+    dnnl_batch_normalization_desc_t fwd, bwd;
+    dnnl_status_t s;
+    dnnl_primitive_attr_t attr = dnn_attr();
+    if (fwd_op) {
+        s = dnnl_batch_normalization_forward_desc_init(&fwd, n->bn_training ? dnnl_forward_training : dnnl_forward_inference,
+                                                       &xmd, p->eps, flags);
+        if (s == dnnl_success) s = dnnl_primitive_desc_create(&bd->pd, &fwd, attr, bd->b->engine, NULL);
+    } else {
+        s = dnnl_batch_normalization_forward_desc_init(&fwd, dnnl_forward_training, &xmd, p->eps, flags);
+        if (s == dnnl_success) s = dnnl_primitive_desc_create(&bd->hint, &fwd, NULL, bd->b->engine, NULL);
+        if (s == dnnl_success) s = dnnl_batch_normalization_backward_desc_init(&bwd, dnnl_backward, &xmd, &xmd, p->eps, flags);
+        if (s == dnnl_success) s = dnnl_primitive_desc_create(&bd->pd, &bwd, attr, bd->b->engine, bd->hint);
+    }
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) return dnn_fail(bd, s, "batch norm primitive descriptor");
+    if (fwd_op) {
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 0, &xmd))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SCALE, 0, 1, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SHIFT, 0, 2, NULL))) return st;
+        if (n->bn_training) {
+            n->bn_mean_arg = n->nargs;
+            if ((st = dnn_arg_add(bd, DNNL_ARG_MEAN, 1, -1, NULL))) return st;
+            n->bn_var_arg = n->nargs;
+            if ((st = dnn_arg_add(bd, DNNL_ARG_VARIANCE, 1, -1, NULL))) return st;
+        } else {
+            if ((st = dnn_arg_add(bd, DNNL_ARG_MEAN, 0, 3, NULL))) return st;
+            if ((st = dnn_arg_add(bd, DNNL_ARG_VARIANCE, 0, 4, NULL))) return st;
+        }
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DST, 1, 0, &xmd))) return st;
+    } else {
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 0, &xmd))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_DST, 0, 1, &xmd))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SCALE, 0, 2, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_MEAN, 0, 3, NULL))) return st;
+        n->bn_var_arg = n->nargs;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_VARIANCE, 0, -1, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_SRC, 1, 0, &xmd))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_SCALE, 1, k->n_out > 1 ? 1 : -1, NULL))) return st;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_SHIFT, 1, k->n_out > 2 ? 2 : -1, NULL))) return st;
+    }
+    return dnn_finish(bd);
+}
+
+static int build_pool(dnn_build *bd) {
+    const cv_kernel *k = bd->k;
+    const cv_pool_params *p = k->params;
+    const cv_ktensor *x = &k->in[0], *y = &k->out[0];
+    dnnl_dims_t strides, kernel, dil = { 0, 0 }, pl, pr;
+    for (int d = 0; d < 2; d++) {
+        strides[d] = p->stride[d];
+        kernel[d] = p->kernel[d];
+        pl[d] = p->pad[d];
+        pr[d] = (y->shape[2 + d] - 1) * p->stride[d] + p->kernel[d] - x->shape[2 + d] - p->pad[d];
+        if (pr[d] < 0) pr[d] = 0;
+    }
+    dnnl_alg_kind_t alg = p->fn == CV_POOL_MAX ? dnnl_pooling_max
+                          : p->count_include_pad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
+    dnnl_memory_desc_t xmd, ymd;
+    cv_ktensor xd = kt_dense(x, NULL), yd = kt_dense(y, NULL);
+    dnn_md_of(&xmd, &xd);
+    dnn_md_of(&ymd, &yd);
+    dnnl_pooling_v2_desc_t desc;
+    dnnl_status_t s = dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg, &xmd, &ymd, strides, kernel,
+                                                        dil, pl, pr);
+    dnnl_primitive_attr_t attr = dnn_attr();
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&bd->pd, &desc, attr, bd->b->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) return dnn_fail(bd, s, "pooling primitive descriptor");
+    int st;
+    if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 0, &xmd))) return st;
+    if ((st = dnn_arg_add(bd, DNNL_ARG_DST, 1, 0, &ymd))) return st;
+    return dnn_finish(bd);
+}
+
+int dnn_build_op(dnn_build *bd) {
+    switch (bd->k->op) {
+    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT: return build_conv(bd);
+    case CV_OP_MATMUL: case CV_OP_LINEAR: return build_matmul(bd);
+    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD: return build_bn(bd);
+    case CV_OP_POOL2D: return build_pool(bd);
+    default:
+        return CPU_FAIL(bd->b, bd->err, CV_ERR_INTERNAL, "backend cpu: %s is not a oneDNN op", op_name(bd->k->op));
+    }
+}
+
+/* batch norm backward takes rstd; oneDNN wants the variance */
+int dnn_before(dnn_build *bd, char *ws) {
+    dnn_node *n = bd->node;
+    if (n->op != CV_OP_BATCH_NORM_BWD) return CV_OK;
+    const cv_ktensor *r = &bd->k->in[4];
+    float *var = (float *)(ws + n->args[n->bn_var_arg].ws_off);
+    for (int64_t c = 0; c < n->bn_channels; c++) {
+        float rs = ((const float *)r->data)[c * (r->ndim ? r->stride[r->ndim - 1] : 1)];
+        var[c] = 1.0f / (rs * rs) - n->bn_eps;
+    }
+    return CV_OK;
+}
+
+/* batch norm forward: the saved mean/rstd outputs and the running statistics
+ * (in place in inputs 3, 4, or into outputs 3, 4 when given) */
+int dnn_after(dnn_build *bd, char *ws) {
+    dnn_node *n = bd->node;
+    if (n->op != CV_OP_BATCH_NORM) return CV_OK;
+    const cv_kernel *k = bd->k;
+#define AT(t, c) (((float *)(t)->data)[(c) * ((t)->ndim ? (t)->stride[(t)->ndim - 1] : 1)])
+    const cv_ktensor *rm = k->n_out >= 5 ? &k->out[3] : &k->in[3], *rv = k->n_out >= 5 ? &k->out[4] : &k->in[4];
+    if (!n->bn_training) {
+        for (int64_t c = 0; c < n->bn_channels; c++) {
+            float m = AT(&k->in[3], c), v = AT(&k->in[4], c);
+            if (k->n_out > 1) AT(&k->out[1], c) = m;
+            if (k->n_out > 2) AT(&k->out[2], c) = (float)(1.0 / sqrt((double)v + n->bn_eps));
+            if (k->n_out >= 5) { AT(rm, c) = m; AT(rv, c) = v; }
+        }
+        return CV_OK;
+    }
+    const float *mean = (const float *)(ws + n->args[n->bn_mean_arg].ws_off);
+    const float *var = (const float *)(ws + n->args[n->bn_var_arg].ws_off);
+    double m = n->bn_momentum;
+    double unbias = (double)n->bn_count / (double)(n->bn_count - 1);
+    for (int64_t c = 0; c < n->bn_channels; c++) {
+        double old_m = AT(&k->in[3], c), old_v = AT(&k->in[4], c);
+        if (k->n_out > 1) AT(&k->out[1], c) = mean[c];
+        if (k->n_out > 2) AT(&k->out[2], c) = (float)(1.0 / sqrt((double)var[c] + n->bn_eps));
+        AT(rm, c) = (float)((1.0 - m) * old_m + m * mean[c]);
+        AT(rv, c) = (float)((1.0 - m) * old_v + m * var[c] * unbias);
+    }
+#undef AT
+    return CV_OK;
+}
+
+/* an input with no elements (K = 0 in a matmul, C = 0, ...): outputs are zero */
+int dnn_empty_input(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    (void)err;
+    float zero = 0;
+    cv_ktensor z = { .dtype = CV_F32, .ndim = 0, .data = &zero };
+    for (int i = 0; i < k->n_out; i++) strided_copy(&k->out[i], &z, b->threads);
+    return CV_OK;
+}
+
+const char *dnn_impl_name(const void *prepared) {
+    const dnn_node *n = prepared;
+    return n ? n->impl : "";
+}

@@ -1,0 +1,308 @@
+/* plugins/backends/cpu/eltwise.c — elementwise kernels: unary activations and
+ * their gradients, binary ops with numpy broadcasting, scalar ops, cast/copy/fill.
+ * Operands are walked as (outer rows x contiguous-or-strided inner run) after
+ * merging dimensions that are laid out back to back, so a broadcast such as
+ * x[N,C,H,W] * s[N,C,1,1] becomes N*C rows of H*W elements times one scalar. */
+#include "cpu.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MAXOPS 3
+
+/* Merge adjacent dims that every operand walks contiguously; returns new ndim. */
+static int collapse(int nd, int64_t *shape, int64_t st[][CV_MAX_DIMS], int nops) {
+    int out = 0;
+    for (int d = 0; d < nd; d++) {
+        if (shape[d] == 1) continue;
+        if (out > 0) {
+            int ok = 1;
+            for (int o = 0; o < nops; o++)
+                if (st[o][out - 1] != st[o][d] * shape[d]) ok = 0;
+            if (ok) {
+                shape[out - 1] *= shape[d];
+                for (int o = 0; o < nops; o++) st[o][out - 1] = st[o][d];
+                continue;
+            }
+        }
+        shape[out] = shape[d];
+        for (int o = 0; o < nops; o++) st[o][out] = st[o][d];
+        out++;
+    }
+    if (out == 0) {
+        shape[0] = 1;
+        for (int o = 0; o < nops; o++) st[o][0] = 1;
+        out = 1;
+    }
+    return out;
+}
+
+/* broadcast strides of t against an output of nd dims (numpy rules, right-aligned) */
+static void bcast_strides(const cv_ktensor *t, const cv_ktensor *out, int64_t *st) {
+    int off = out->ndim - t->ndim;
+    for (int d = 0; d < out->ndim; d++) {
+        int td = d - off;
+        st[d] = (td < 0 || t->shape[td] == 1) ? 0 : t->stride[td];
+    }
+}
+
+typedef struct walk {
+    int nd;
+    int64_t shape[CV_MAX_DIMS];
+    int64_t st[MAXOPS][CV_MAX_DIMS];
+    int64_t rows, inner;
+} walk;
+
+static void walk_init(walk *w, const cv_ktensor *out, const cv_ktensor *a, const cv_ktensor *b) {
+    int nd = out->ndim;
+    memcpy(w->shape, out->shape, sizeof w->shape);
+    for (int d = 0; d < nd; d++) w->st[0][d] = out->stride[d];
+    if (a) bcast_strides(a, out, w->st[1]);
+    if (b) bcast_strides(b, out, w->st[2]);
+    w->nd = collapse(nd, w->shape, w->st, b ? 3 : a ? 2 : 1);
+    w->inner = w->shape[w->nd - 1];
+    w->rows = 1;
+    for (int d = 0; d < w->nd - 1; d++) w->rows *= w->shape[d];
+}
+static inline void walk_row(const walk *w, int64_t r, int64_t off[MAXOPS]) {
+    off[0] = off[1] = off[2] = 0;
+    for (int d = w->nd - 2; d >= 0; d--) {
+        int64_t c = r % w->shape[d];
+        r /= w->shape[d];
+        for (int o = 0; o < MAXOPS; o++) off[o] += c * w->st[o][d];
+    }
+}
+
+/* ---- unary -------------------------------------------------------------------------- */
+static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static inline float unary_f(int fn, float x, float alpha) {
+    switch (fn) {
+    case CV_RELU: return x > 0 ? x : 0;
+    case CV_RELU6: return x < 0 ? 0 : x > 6 ? 6 : x;
+    case CV_LEAKY_RELU: return x > 0 ? x : alpha * x;
+    case CV_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case CV_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case CV_SILU: return x * sigm(x);
+    case CV_HARDSWISH: { float t = x + 3; t = t < 0 ? 0 : t > 6 ? 6 : t; return x * t / 6.0f; }
+    case CV_HARDSIGMOID: { float t = x + 3; t = t < 0 ? 0 : t > 6 ? 6 : t; return t / 6.0f; }
+    case CV_SIGMOID: return sigm(x);
+    case CV_TANH: return tanhf(x);
+    case CV_EXP: return expf(x);
+    case CV_LOG: return logf(x);
+    case CV_SQRT: return sqrtf(x);
+    case CV_RSQRT: return 1.0f / sqrtf(x);
+    case CV_NEG: return -x;
+    case CV_ABS: return fabsf(x);
+    case CV_SQUARE: return x * x;
+    default: return x;
+    }
+}
+
+/* d unary / dx at x */
+static inline float unary_d(int fn, float x, float alpha) {
+    switch (fn) {
+    case CV_RELU: return x > 0 ? 1.0f : 0.0f;
+    case CV_RELU6: return x > 0 && x < 6 ? 1.0f : 0.0f;
+    case CV_LEAKY_RELU: return x > 0 ? 1.0f : alpha;
+    case CV_GELU: return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+    case CV_GELU_TANH: {
+        const float c = 0.79788456080286536f;
+        float u = c * (x + 0.044715f * x * x * x), t = tanhf(u);
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * c * (1.0f + 3.0f * 0.044715f * x * x);
+    }
+    case CV_SILU: { float s = sigm(x); return s * (1.0f + x * (1.0f - s)); }
+    case CV_HARDSWISH: return x < -3 ? 0.0f : x > 3 ? 1.0f : (2.0f * x + 3.0f) / 6.0f;
+    case CV_HARDSIGMOID: return x > -3 && x < 3 ? 1.0f / 6.0f : 0.0f;
+    case CV_SIGMOID: { float s = sigm(x); return s * (1.0f - s); }
+    case CV_TANH: { float t = tanhf(x); return 1.0f - t * t; }
+    case CV_EXP: return expf(x);
+    case CV_LOG: return 1.0f / x;
+    case CV_SQRT: return 0.5f / sqrtf(x);
+    case CV_RSQRT: return -0.5f / (x * sqrtf(x));
+    case CV_NEG: return -1.0f;
+    case CV_ABS: return x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f;
+    case CV_SQUARE: return 2.0f * x;
+    default: return 1.0f;
+    }
+}
+
+/* one specialised loop per function so the compiler vectorises each */
+#define UNARY_LOOP(FN)                                                               \
+    case FN:                                                                         \
+        _Pragma("omp parallel for num_threads(b->threads) schedule(static) if (n > 16384)") \
+        for (int64_t i = 0; i < n; i++) y[i] = unary_f(FN, x[i], alpha);             \
+        break;
+#define UNARY_BWD_LOOP(FN)                                                           \
+    case FN:                                                                         \
+        _Pragma("omp parallel for num_threads(b->threads) schedule(static) if (n > 16384)") \
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * unary_d(FN, x[i], alpha);   \
+        break;
+
+static void unary_dense(cpu_backend *b, int fn, float alpha, const float *x, float *y, int64_t n) {
+    switch (fn) {
+    UNARY_LOOP(CV_RELU) UNARY_LOOP(CV_RELU6) UNARY_LOOP(CV_LEAKY_RELU) UNARY_LOOP(CV_GELU)
+    UNARY_LOOP(CV_GELU_TANH) UNARY_LOOP(CV_SILU) UNARY_LOOP(CV_HARDSWISH) UNARY_LOOP(CV_HARDSIGMOID)
+    UNARY_LOOP(CV_SIGMOID) UNARY_LOOP(CV_TANH) UNARY_LOOP(CV_EXP) UNARY_LOOP(CV_LOG) UNARY_LOOP(CV_SQRT)
+    UNARY_LOOP(CV_RSQRT) UNARY_LOOP(CV_NEG) UNARY_LOOP(CV_ABS) UNARY_LOOP(CV_SQUARE)
+    default:
+        if (x != y) memcpy(y, x, (size_t)n * sizeof(float));
+        break;
+    }
+}
+static void unary_bwd_dense(cpu_backend *b, int fn, float alpha, const float *x, const float *dy, float *dx, int64_t n) {
+    switch (fn) {
+    UNARY_BWD_LOOP(CV_RELU) UNARY_BWD_LOOP(CV_RELU6) UNARY_BWD_LOOP(CV_LEAKY_RELU) UNARY_BWD_LOOP(CV_GELU)
+    UNARY_BWD_LOOP(CV_GELU_TANH) UNARY_BWD_LOOP(CV_SILU) UNARY_BWD_LOOP(CV_HARDSWISH) UNARY_BWD_LOOP(CV_HARDSIGMOID)
+    UNARY_BWD_LOOP(CV_SIGMOID) UNARY_BWD_LOOP(CV_TANH) UNARY_BWD_LOOP(CV_EXP) UNARY_BWD_LOOP(CV_LOG)
+    UNARY_BWD_LOOP(CV_SQRT) UNARY_BWD_LOOP(CV_RSQRT) UNARY_BWD_LOOP(CV_NEG) UNARY_BWD_LOOP(CV_ABS)
+    UNARY_BWD_LOOP(CV_SQUARE)
+    default:
+        if (dx != dy) memcpy(dx, dy, (size_t)n * sizeof(float));
+        break;
+    }
+}
+
+/* ---- binary --------------------------------------------------------------------------- */
+static inline float binary_f(int fn, float a, float b) {
+    switch (fn) {
+    case CV_ADD: return a + b;
+    case CV_SUB: return a - b;
+    case CV_MUL: return a * b;
+    case CV_DIV: return a / b;
+    case CV_MAX: return a > b || a != a ? a : b;
+    default: return a < b || a != a ? a : b;
+    }
+}
+
+#define BIN_INNER(FN)                                                                    \
+    case FN:                                                                             \
+        if (sa == 1 && sb == 1 && so == 1)                                               \
+            for (int64_t i = 0; i < inner; i++) o[i] = binary_f(FN, pa[i], pb[i]);       \
+        else if (sa == 1 && sb == 0 && so == 1) {                                        \
+            float vb = pb[0];                                                            \
+            for (int64_t i = 0; i < inner; i++) o[i] = binary_f(FN, pa[i], vb);          \
+        } else if (sa == 0 && sb == 1 && so == 1) {                                      \
+            float va = pa[0];                                                            \
+            for (int64_t i = 0; i < inner; i++) o[i] = binary_f(FN, va, pb[i]);          \
+        } else                                                                           \
+            for (int64_t i = 0; i < inner; i++) o[i * so] = binary_f(FN, pa[i * sa], pb[i * sb]); \
+        break;
+
+static void binary_walk(cpu_backend *b, int fn, const cv_ktensor *out, const cv_ktensor *A, const cv_ktensor *B) {
+    walk w;
+    walk_init(&w, out, A, B);
+    const int64_t inner = w.inner, so = w.st[0][w.nd - 1], sa = w.st[1][w.nd - 1], sb = w.st[2][w.nd - 1];
+    const int64_t n = w.rows * inner;
+    #pragma omp parallel for num_threads(b->threads) schedule(static) if (n > 16384)
+    for (int64_t r = 0; r < w.rows; r++) {
+        int64_t off[MAXOPS];
+        walk_row(&w, r, off);
+        float *o = (float *)out->data + off[0];
+        const float *pa = (const float *)A->data + off[1], *pb = (const float *)B->data + off[2];
+        switch (fn) {
+        BIN_INNER(CV_ADD) BIN_INNER(CV_SUB) BIN_INNER(CV_MUL) BIN_INNER(CV_DIV) BIN_INNER(CV_MAX) BIN_INNER(CV_MIN)
+        }
+    }
+}
+
+/* ---- scalar ------------------------------------------------------------------------------ */
+static inline float scalar_f(int fn, float x, float v) {
+    switch (fn) {
+    case CV_S_ADD: return x + v;
+    case CV_S_MUL: return x * v;
+    case CV_S_POW: return powf(x, v);
+    case CV_S_RSUB: return v - x;
+    case CV_S_CLAMP_MIN: return x < v ? v : x;
+    default: return x > v ? v : x;
+    }
+}
+#define SCALAR_LOOP(FN)                                                                  \
+    case FN:                                                                             \
+        _Pragma("omp parallel for num_threads(b->threads) schedule(static) if (n > 16384)") \
+        for (int64_t i = 0; i < n; i++) y[i] = scalar_f(FN, x[i], v);                    \
+        break;
+
+/* ---- entry ------------------------------------------------------------------------------- */
+static int need_f32(cpu_backend *b, const cv_kernel *k, int n_in, int n_out, cv_error *err) {
+    if (k->n_in < n_in || k->n_out < n_out)
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: needs %d inputs and %d outputs, got %d and %d",
+                        op_name(k->op), n_in, n_out, k->n_in, k->n_out);
+    for (int i = 0; i < n_in; i++)
+        if (k->in[i].dtype != CV_F32)
+            return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: input %d must be f32", op_name(k->op), i);
+    for (int i = 0; i < n_out; i++)
+        if (k->out[i].dtype != CV_F32)
+            return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: output %d must be f32", op_name(k->op), i);
+    return CV_OK;
+}
+
+int run_eltwise(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    int st;
+    switch (k->op) {
+    case CV_OP_FILL: {
+        if (k->n_out < 1) return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: fill: needs one output");
+        const cv_scalar_params *p = k->params;
+        float v = p ? p->value : 0.0f;
+        cv_ktensor one = { .dtype = CV_F32, .ndim = 0, .data = &v };
+        for (int o = 0; o < k->n_out; o++) strided_copy(&k->out[o], &one, b->threads); /* ndim 0 broadcasts */
+        return CV_OK;
+    }
+    case CV_OP_CAST: case CV_OP_COPY: {
+        if (k->n_in < 1 || k->n_out < 1 || kt_numel(&k->in[0]) != kt_numel(&k->out[0]))
+            return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: needs one input and one output of the same size", op_name(k->op));
+        cv_ktensor src = k->in[0];
+        if (src.ndim != k->out[0].ndim || memcmp(src.shape, k->out[0].shape, sizeof(int64_t) * (size_t)src.ndim)) {
+            if (!kt_contiguous(&src))
+                return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: strided input of another shape", op_name(k->op));
+            src = kt_dense(&k->out[0], k->in[0].data);
+            src.dtype = k->in[0].dtype;
+        }
+        strided_copy(&k->out[0], &src, b->threads);
+        return CV_OK;
+    }
+    case CV_OP_DROPOUT: case CV_OP_DROP_PATH: case CV_OP_DROPOUT_BWD:
+        return run_dropout(b, k, err);
+    case CV_OP_BINARY: {
+        if ((st = need_f32(b, k, 2, 1, err))) return st;
+        const cv_binary_params *p = k->params;
+        binary_walk(b, p ? p->fn : CV_ADD, &k->out[0], &k->in[0], &k->in[1]);
+        return CV_OK;
+    }
+    default: break;
+    }
+    /* unary / unary_bwd / scalar: dense fast path, else pack */
+    int nin = k->op == CV_OP_UNARY_BWD ? 2 : 1;
+    if ((st = need_f32(b, k, nin, 1, err))) return st;
+    for (int i = 0; i < nin; i++)
+        if (kt_numel(&k->in[i]) != kt_numel(&k->out[0]))
+            return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: input %d and output sizes differ", op_name(k->op), i);
+    cpu_scratch s;
+    if (scratch_begin(&s, k, dense_bytes(k)) != CV_OK)
+        return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no scratch memory", op_name(k->op));
+    cpu_dense d;
+    if ((st = dense_start(&d, k, &s, b->threads, 0)) != CV_OK) {
+        scratch_end(&s);
+        return CPU_FAIL(b, err, st, "backend cpu: %s: could not pack strided operands", op_name(k->op));
+    }
+    const int64_t n = kt_numel(&d.out[0]);
+    float *y = d.out[0].data;
+    if (k->op == CV_OP_UNARY) {
+        const cv_unary_params *p = k->params;
+        unary_dense(b, p ? p->fn : CV_IDENTITY, p ? p->alpha : 0, d.in[0].data, y, n);
+    } else if (k->op == CV_OP_UNARY_BWD) {
+        const cv_unary_params *p = k->params;
+        unary_bwd_dense(b, p ? p->fn : CV_IDENTITY, p ? p->alpha : 0, d.in[0].data, d.in[1].data, y, n);
+    } else {
+        const cv_scalar_params *p = k->params;
+        const float *x = d.in[0].data;
+        float v = p ? p->value : 0;
+        switch (p ? p->fn : CV_S_ADD) {
+        SCALAR_LOOP(CV_S_ADD) SCALAR_LOOP(CV_S_MUL) SCALAR_LOOP(CV_S_POW) SCALAR_LOOP(CV_S_RSUB)
+        SCALAR_LOOP(CV_S_CLAMP_MIN) SCALAR_LOOP(CV_S_CLAMP_MAX)
+        }
+    }
+    dense_finish(&d, b->threads);
+    scratch_end(&s);
+    return CV_OK;
+}

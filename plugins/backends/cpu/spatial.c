@@ -1,0 +1,278 @@
+/* plugins/backends/cpu/spatial.c — spatial ops on NCHW planes, parallel over
+ * planes: pooling that oneDNN does not match exactly (avg pool windows running
+ * past the right padding in ceil mode) and all pooling gradients, adaptive
+ * average pooling, bilinear / nearest resize, and embedding lookups.  Window and
+ * source-index rules are PyTorch's, as in the reference backend. */
+#include "cpu.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct pool_geom { int64_t nc, h, w, ho, wo, kh, kw, sh, sw, ph, pw; } pool_geom;
+
+static void pool_window(const pool_geom *g, int incl, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0,
+                        int64_t *w1, float *divisor) {
+    int64_t hs = oh * g->sh - g->ph, ws = ow * g->sw - g->pw;
+    int64_t he = hs + g->kh < g->h + g->ph ? hs + g->kh : g->h + g->ph;
+    int64_t we = ws + g->kw < g->w + g->pw ? ws + g->kw : g->w + g->pw;
+    int64_t padded = (he - hs) * (we - ws);
+    *h0 = hs < 0 ? 0 : hs; *w0 = ws < 0 ? 0 : ws;
+    *h1 = he < g->h ? he : g->h; *w1 = we < g->w ? we : g->w;
+    *divisor = incl ? (float)padded : (float)((*h1 - *h0) * (*w1 - *w0));
+}
+
+static int64_t pool_argmax(const float *plane, const pool_geom *g, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+    int64_t best = -1;
+    float m = -INFINITY;
+    for (int64_t ih = h0; ih < h1; ih++)
+        for (int64_t iw = w0; iw < w1; iw++) {
+            float v = plane[ih * g->w + iw];
+            if (best < 0 || v > m || v != v) { m = v; best = ih * g->w + iw; }
+            if (v != v) return best;
+        }
+    return best;
+}
+
+static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    const cv_pool_params *p = k->params;
+    int bwd = k->op == CV_OP_POOL2D_BWD;
+    const cv_ktensor *x = &k->in[0], *y = bwd ? &k->in[2] : &k->out[0];
+    char sx[64], sy[64];
+    if (!p || x->ndim != 4 || y->ndim != 4 || x->shape[0] != y->shape[0] || x->shape[1] != y->shape[1] ||
+        p->kernel[0] < 1 || p->kernel[1] < 1 || p->stride[0] < 1 || p->stride[1] < 1 ||
+        (bwd && kt_numel(&k->out[0]) != kt_numel(x)))
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: x %s and y %s do not fit the params", op_name(k->op),
+                        kt_shape_str(x, sx, sizeof sx), kt_shape_str(y, sy, sizeof sy));
+    pool_geom g = { x->shape[0] * x->shape[1], x->shape[2], x->shape[3], y->shape[2], y->shape[3], p->kernel[0],
+                    p->kernel[1], p->stride[0], p->stride[1], p->pad[0], p->pad[1] };
+    const float *xd = x->data;
+    const int incl = p->count_include_pad, is_max = p->fn == CV_POOL_MAX;
+    if (!bwd) {
+        float *yd = k->out[0].data;
+        #pragma omp parallel for num_threads(b->threads) schedule(static)
+        for (int64_t pl = 0; pl < g.nc; pl++) {
+            const float *xp = xd + pl * g.h * g.w;
+            float *yp = yd + pl * g.ho * g.wo;
+            for (int64_t oh = 0; oh < g.ho; oh++)
+                for (int64_t ow = 0; ow < g.wo; ow++) {
+                    int64_t h0, h1, w0, w1;
+                    float div;
+                    pool_window(&g, incl, oh, ow, &h0, &h1, &w0, &w1, &div);
+                    if (is_max) {
+                        int64_t a = pool_argmax(xp, &g, h0, h1, w0, w1);
+                        yp[oh * g.wo + ow] = a < 0 ? -INFINITY : xp[a];
+                    } else {
+                        float s = 0;
+                        for (int64_t ih = h0; ih < h1; ih++)
+                            for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * g.w + iw];
+                        yp[oh * g.wo + ow] = s / div;
+                    }
+                }
+        }
+        return CV_OK;
+    }
+    const float *dyd = k->in[2].data;
+    float *dxd = k->out[0].data;
+    #pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int64_t pl = 0; pl < g.nc; pl++) {
+        const float *xp = xd + pl * g.h * g.w, *dyp = dyd + pl * g.ho * g.wo;
+        float *dxp = dxd + pl * g.h * g.w;
+        memset(dxp, 0, (size_t)(g.h * g.w) * sizeof(float));
+        for (int64_t oh = 0; oh < g.ho; oh++)
+            for (int64_t ow = 0; ow < g.wo; ow++) {
+                int64_t h0, h1, w0, w1;
+                float div, d = dyp[oh * g.wo + ow];
+                pool_window(&g, incl, oh, ow, &h0, &h1, &w0, &w1, &div);
+                if (is_max) {
+                    int64_t a = pool_argmax(xp, &g, h0, h1, w0, w1);
+                    if (a >= 0) dxp[a] += d;
+                } else {
+                    float v = d / div;
+                    for (int64_t ih = h0; ih < h1; ih++)
+                        for (int64_t iw = w0; iw < w1; iw++) dxp[ih * g.w + iw] += v;
+                }
+            }
+    }
+    return CV_OK;
+}
+
+/* ---- adaptive average pooling ---------------------------------------------------------- */
+static int adaptive(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    int bwd = k->op == CV_OP_ADAPTIVE_AVG_POOL2D_BWD;
+    const cv_ktensor *big = bwd ? &k->out[0] : &k->in[0], *small = bwd ? &k->in[0] : &k->out[0];
+    const cv_resize_params *p = k->params;
+    char sx[64], sy[64];
+    if (!p || big->ndim != 4 || small->ndim != 4 || big->shape[0] != small->shape[0] || big->shape[1] != small->shape[1] ||
+        small->shape[2] != p->out_h || small->shape[3] != p->out_w || big->shape[2] < 1 || big->shape[3] < 1)
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: input %s and output %s do not match the params",
+                        op_name(k->op), kt_shape_str(&k->in[0], sx, sizeof sx), kt_shape_str(&k->out[0], sy, sizeof sy));
+    int64_t nc = big->shape[0] * big->shape[1], h = big->shape[2], w = big->shape[3];
+    int64_t ohn = small->shape[2], own = small->shape[3];
+    float *bd = big->data, *sd = small->data;
+    #pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int64_t pl = 0; pl < nc; pl++) {
+        float *bp = bd + pl * h * w, *sp = sd + pl * ohn * own;
+        if (bwd) memset(bp, 0, (size_t)(h * w) * sizeof(float));
+        for (int64_t oh = 0; oh < ohn; oh++) {
+            int64_t h0 = oh * h / ohn, h1 = ((oh + 1) * h + ohn - 1) / ohn;
+            for (int64_t ow = 0; ow < own; ow++) {
+                int64_t w0 = ow * w / own, w1 = ((ow + 1) * w + own - 1) / own;
+                float area = (float)((h1 - h0) * (w1 - w0));
+                if (bwd) {
+                    float v = sp[oh * own + ow] / area;
+                    for (int64_t ih = h0; ih < h1; ih++)
+                        for (int64_t iw = w0; iw < w1; iw++) bp[ih * w + iw] += v;
+                } else {
+                    float s = 0;
+                    for (int64_t ih = h0; ih < h1; ih++)
+                        for (int64_t iw = w0; iw < w1; iw++) s += bp[ih * w + iw];
+                    sp[oh * own + ow] = s / area;
+                }
+            }
+        }
+    }
+    return CV_OK;
+}
+
+/* ---- resize ---------------------------------------------------------------------------- */
+typedef struct tap { int64_t i0, i1; float l1; } tap;
+
+static tap bilinear_tap(int64_t o, int64_t in, int64_t out, int align_corners) {
+    double scale, src;
+    if (align_corners) {
+        scale = out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0;
+        src = scale * (double)o;
+    } else {
+        scale = (double)in / (double)out;
+        src = scale * ((double)o + 0.5) - 0.5;
+        if (src < 0) src = 0;
+    }
+    tap t;
+    t.i0 = (int64_t)src;
+    if (t.i0 > in - 1) t.i0 = in - 1;
+    t.i1 = t.i0 + (t.i0 < in - 1 ? 1 : 0);
+    double l = src - (double)t.i0;
+    t.l1 = (float)(l > 1.0 ? 1.0 : l);
+    return t;
+}
+static tap nearest_tap(int64_t o, int64_t in, int64_t out) {
+    float scale = (float)in / (float)out;
+    int64_t i = (int64_t)floorf((float)o * scale);
+    tap t = { i < in - 1 ? i : in - 1, 0, 0 };
+    t.i1 = t.i0;
+    return t;
+}
+
+static int resize(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    int bwd = k->op == CV_OP_RESIZE_BWD;
+    const cv_ktensor *src = bwd ? &k->out[0] : &k->in[0], *dst = bwd ? &k->in[0] : &k->out[0];
+    const cv_resize_params *p = k->params;
+    char sx[64], sy[64];
+    if (!p || src->ndim != 4 || dst->ndim != 4 || src->shape[0] != dst->shape[0] || src->shape[1] != dst->shape[1] ||
+        dst->shape[2] != p->out_h || dst->shape[3] != p->out_w || src->shape[2] < 1 || src->shape[3] < 1 ||
+        (p->mode != CV_RESIZE_BILINEAR && p->mode != CV_RESIZE_NEAREST))
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: input %s and output %s do not match the params",
+                        op_name(k->op), kt_shape_str(&k->in[0], sx, sizeof sx), kt_shape_str(&k->out[0], sy, sizeof sy));
+    int64_t nc = src->shape[0] * src->shape[1], h = src->shape[2], w = src->shape[3];
+    int64_t ohn = dst->shape[2], own = dst->shape[3];
+    cpu_scratch s;
+    if (scratch_begin(&s, k, (size_t)(ohn + own) * sizeof(tap) + 128) != CV_OK)
+        return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no scratch memory", op_name(k->op));
+    tap *th = scratch_take(&s, (size_t)ohn * sizeof(tap)), *tw = scratch_take(&s, (size_t)own * sizeof(tap));
+    for (int64_t o = 0; o < ohn; o++)
+        th[o] = p->mode == CV_RESIZE_NEAREST ? nearest_tap(o, h, ohn) : bilinear_tap(o, h, ohn, p->align_corners);
+    for (int64_t o = 0; o < own; o++)
+        tw[o] = p->mode == CV_RESIZE_NEAREST ? nearest_tap(o, w, own) : bilinear_tap(o, w, own, p->align_corners);
+    float *sd = src->data, *dd = dst->data;
+    #pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int64_t pl = 0; pl < nc; pl++) {
+        float *sp = sd + pl * h * w, *dp = dd + pl * ohn * own;
+        if (bwd) memset(sp, 0, (size_t)(h * w) * sizeof(float));
+        for (int64_t oh = 0; oh < ohn; oh++) {
+            const tap a = th[oh];
+            const float *r0 = sp + a.i0 * w, *r1 = sp + a.i1 * w;
+            for (int64_t ow = 0; ow < own; ow++) {
+                const tap c = tw[ow];
+                float lh = a.l1, lw = c.l1;
+                float w00 = (1 - lh) * (1 - lw), w01 = (1 - lh) * lw, w10 = lh * (1 - lw), w11 = lh * lw;
+                if (bwd) {
+                    float d = dp[oh * own + ow];
+                    sp[a.i0 * w + c.i0] += w00 * d;
+                    sp[a.i0 * w + c.i1] += w01 * d;
+                    sp[a.i1 * w + c.i0] += w10 * d;
+                    sp[a.i1 * w + c.i1] += w11 * d;
+                } else
+                    dp[oh * own + ow] = w00 * r0[c.i0] + w01 * r0[c.i1] + w10 * r1[c.i0] + w11 * r1[c.i1];
+            }
+        }
+    }
+    scratch_end(&s);
+    return CV_OK;
+}
+
+/* ---- embedding --------------------------------------------------------------------------- */
+static int embedding(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    int bwd = k->op == CV_OP_EMBEDDING_BWD;
+    const cv_ktensor *wt = bwd ? &k->out[0] : &k->in[0], *idx = bwd ? &k->in[0] : &k->in[1];
+    const cv_ktensor *y = bwd ? &k->in[1] : &k->out[0];
+    char sw[64], si[64], sy[64];
+    int ok = idx->dtype == CV_I32 && wt->ndim == 2 && y->ndim == idx->ndim + 1 && y->shape[y->ndim - 1] == wt->shape[1];
+    for (int d = 0; ok && d < idx->ndim; d++) ok = y->shape[d] == idx->shape[d];
+    if (!ok)
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: weight %s, idx %s (i32) and y %s do not fit y[..,D] = weight[V,D][idx[..]]",
+                        op_name(k->op), kt_shape_str(wt, sw, sizeof sw), kt_shape_str(idx, si, sizeof si),
+                        kt_shape_str(y, sy, sizeof sy));
+    const int32_t *ix = idx->data;
+    int64_t n = kt_numel(idx), V = wt->shape[0], D = wt->shape[1];
+    for (int64_t i = 0; i < n; i++)
+        if (ix[i] < 0 || ix[i] >= V)
+            return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: index %d at position %lld is outside [0, %lld)",
+                            op_name(k->op), ix[i], (long long)i, (long long)V);
+    float *wd = wt->data, *yd = y->data;
+    if (!bwd) {
+        #pragma omp parallel for num_threads(b->threads) schedule(static) if (n * D > 16384)
+        for (int64_t i = 0; i < n; i++) memcpy(yd + i * D, wd + (int64_t)ix[i] * D, (size_t)D * sizeof(float));
+        return CV_OK;
+    }
+    /* columns are independent: split D across threads, rows in index order */
+    memset(wd, 0, (size_t)(V * D) * sizeof(float));
+    #pragma omp parallel for num_threads(b->threads) schedule(static) if (n * D > 16384)
+    for (int64_t j0 = 0; j0 < D; j0 += 64) {
+        int64_t j1 = j0 + 64 < D ? j0 + 64 : D;
+        for (int64_t i = 0; i < n; i++) {
+            float *row = wd + (int64_t)ix[i] * D;
+            const float *g = yd + i * D;
+            for (int64_t j = j0; j < j1; j++) row[j] += g[j];
+        }
+    }
+    return CV_OK;
+}
+
+int run_spatial(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    int nin = k->op == CV_OP_POOL2D_BWD ? 3 : (k->op == CV_OP_EMBEDDING || k->op == CV_OP_EMBEDDING_BWD) ? 2 : 1;
+    if (k->n_in != nin || k->n_out != 1)
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: needs %d inputs and 1 output, got %d and %d",
+                        op_name(k->op), nin, k->n_in, k->n_out);
+    for (int i = 0; i < k->n_in; i++)
+        if (k->in[i].dtype != CV_F32 && !(k->in[i].dtype == CV_I32 && (k->op == CV_OP_EMBEDDING || k->op == CV_OP_EMBEDDING_BWD)))
+            return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: input %d has dtype %d", op_name(k->op), i, k->in[i].dtype);
+    if (k->out[0].dtype != CV_F32) return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: output must be f32", op_name(k->op));
+    cpu_scratch s;
+    if (scratch_begin(&s, k, dense_bytes(k)) != CV_OK)
+        return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no scratch memory", op_name(k->op));
+    cpu_dense d;
+    int st = dense_start(&d, k, &s, b->threads, 0);
+    if (st != CV_OK) {
+        scratch_end(&s);
+        return CPU_FAIL(b, err, st, "backend cpu: %s: could not pack strided operands", op_name(k->op));
+    }
+    switch (k->op) {
+    case CV_OP_POOL2D: case CV_OP_POOL2D_BWD: st = pool(b, &d.k, err); break;
+    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: st = adaptive(b, &d.k, err); break;
+    case CV_OP_RESIZE: case CV_OP_RESIZE_BWD: st = resize(b, &d.k, err); break;
+    default: st = embedding(b, &d.k, err); break;
+    }
+    if (st == CV_OK) dense_finish(&d, b->threads);
+    scratch_end(&s);
+    return st;
+}
