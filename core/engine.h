@@ -90,4 +90,20 @@ int64_t cv_net_buffer_elems(const cv_net *n, int which);
 int cv_net_grad_scale(cv_net *n, float factor, cv_error *err);
 int cv_net_grad_sumsq(cv_net *n, double *out, cv_error *err);
 
+/* ---- additions by the engine (append-only) ------------------------------------------ */
+/* Per-layer summary: forward MACs and trainable parameter counts per name scope,
+ * scopes cut after max_depth components (0 = full path; "" is the top level), in
+ * first-use order.  Returns the number of rows; when it exceeds max, call again
+ * with an array at least that long. */
+typedef struct cv_layer_info {
+    char scope[128];
+    int64_t macs;
+    int64_t params;
+} cv_layer_info;
+int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max);
+/* The step counter that seeds dropout / drop path (per (engine seed, step, node));
+ * cv_net_run advances it.  Set it when resuming so a resumed run is identical. */
+void cv_net_set_step(cv_net *n, int64_t step);
+int64_t cv_net_get_step(const cv_net *n);
+
 #endif

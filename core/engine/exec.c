@@ -1,0 +1,184 @@
+/* core/engine/exec.c — turns a planned graph into a flat array of backend kernels
+ * (built once per plan: shapes, strides, params, prepared state, workspace and
+ * data pointers) and runs one step over it.  A step does no allocation: it uploads
+ * the batch, sets the dropout seeds, calls backend->run per node and downloads the
+ * loss and logits. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static void fill_kt(cv_ktensor *k, const cv_tensor *t) {
+    memset(k, 0, sizeof *k);
+    k->dtype = t->dtype;
+    k->ndim = t->shape.ndim;
+    int64_t st = 1;
+    for (int i = t->shape.ndim - 1; i >= 0; i--) {
+        k->shape[i] = t->shape.dim[i];
+        k->stride[i] = st;
+        st *= t->shape.dim[i];
+    }
+}
+
+static int kernel_node(const cv_node *n) { return !n->is_view; }
+
+/* backend->supports and backend->prepare for every kernel node, with NULL data */
+int cv_plan_prepare(cv_plan *p, cv_error *err) {
+    cv_graph *g = p->g;
+    const cv_backend_vtable *vt = p->net->e->be.vt;
+    void *self = p->net->e->be.self;
+    cv_ktensor kt[72];
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        cv_node *n = &g->nodes[i];
+        if (!kernel_node(n)) continue;
+        if (n->n_in + n->n_out > 72) return cv_set_error(err, CV_ERR_UNSUPPORTED, "%s: too many inputs", cv_op_name(n->op));
+        int32_t *io = g->ids + n->io;
+        for (int k = 0; k < n->n_in + n->n_out; k++) fill_kt(&kt[k], cv_graph_tensor(g, io[k]));
+        int dt = n->n_in ? kt[0].dtype : kt[n->n_in].dtype;
+        if (vt->supports && !vt->supports(self, n->op, dt))
+            return cv_set_error(err, CV_ERR_UNSUPPORTED, "backend does not implement %s for %s%s%s", cv_op_name(n->op),
+                                cv_dtype_name(dt), n->scope >= 0 ? " (in " : "", n->scope >= 0 ? g->scopes[n->scope] : "");
+        if (!vt->prepare) continue;
+        cv_kernel k = { sizeof(cv_kernel), n->op, cv_node_params(g, n), n->params_size, n->n_in, n->n_out,
+                        kt, kt + n->n_in, NULL, 0, 0, NULL };
+        size_t ws = 0;
+        void *prep = NULL;
+        int st = vt->prepare(self, &k, &prep, &ws, err);
+        if (st != CV_OK) return st;
+        n->prepared = prep;
+        n->workspace_bytes = ws;
+    }
+    return CV_OK;
+}
+
+void cv_plan_release(cv_plan *p) {
+    cv_graph *g = p->g;
+    const cv_backend_vtable *vt = p->net->e->be.vt;
+    for (int32_t i = 0; g && i < g->n_nodes; i++)
+        if (g->nodes[i].prepared && vt->release) {
+            vt->release(p->net->e->be.self, g->nodes[i].prepared);
+            g->nodes[i].prepared = NULL;
+        }
+    cv_free(p->exec);
+    cv_free(p->kt);
+    p->exec = NULL;
+    p->kt = NULL;
+}
+
+int cv_plan_compile(cv_plan *p, cv_error *err) {
+    cv_graph *g = p->g;
+    int32_t ne = 0, nk = 0;
+    for (int32_t i = 0; i < g->n_nodes; i++)
+        if (kernel_node(&g->nodes[i])) {
+            ne++;
+            nk += g->nodes[i].n_in + g->nodes[i].n_out;
+        }
+    p->exec = cv_alloc_array((size_t)ne + 1, sizeof *p->exec);
+    p->kt = cv_alloc_array((size_t)nk + 1, sizeof *p->kt);
+    if (!p->exec || !p->kt) return cv_set_error(err, CV_ERR_NOMEM, "engine: out of memory compiling the plan");
+    p->n_exec = ne;
+    p->n_kt = nk;
+    int32_t e = 0, k = 0;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        cv_node *n = &g->nodes[i];
+        if (!kernel_node(n)) continue;
+        cv_exec_node *x = &p->exec[e++];
+        int32_t *io = g->ids + n->io;
+        for (int j = 0; j < n->n_in + n->n_out; j++) fill_kt(&p->kt[k + j], cv_graph_tensor(g, io[j]));
+        x->node = i;
+        x->needs_seed = n->op == CV_OP_DROPOUT || n->op == CV_OP_DROP_PATH;
+        x->k = (cv_kernel){ sizeof(cv_kernel), n->op, cv_node_params(g, n), n->params_size, n->n_in, n->n_out,
+                            p->kt + k, p->kt + k + n->n_in, NULL, n->workspace_bytes, 0, n->prepared };
+        k += n->n_in + n->n_out;
+    }
+    p->bound_generation = 0;
+    return cv_plan_bind(p, err);
+}
+
+static void *tensor_ptr(const cv_plan *p, const cv_tensor *t) {
+    const cv_graph *g = p->g;
+    const cv_net *n = p->net;
+    const cv_storage *s = &g->storages[cv_storage_rep(g, t->storage)];
+    char *base;
+    switch (s->where) {
+    case CV_STORE_ARENA: base = n->arena; break;
+    case CV_STORE_PARAM: base = n->dev[0]; break;
+    case CV_STORE_GRAD: base = n->dev[1]; break;
+    default: base = n->dev[3]; break;
+    }
+    return base ? base + s->offset + t->offset : NULL;
+}
+
+int cv_plan_bind(cv_plan *p, cv_error *err) {
+    cv_graph *g = p->g;
+    (void)err;
+    for (int32_t e = 0; e < p->n_exec; e++) {
+        cv_exec_node *x = &p->exec[e];
+        cv_node *n = &g->nodes[x->node];
+        int32_t *io = g->ids + n->io;
+        cv_ktensor *kt = (cv_ktensor *)x->k.in;
+        for (int j = 0; j < n->n_in + n->n_out; j++) kt[j].data = tensor_ptr(p, cv_graph_tensor(g, io[j]));
+        x->k.workspace = n->workspace >= 0 ? (char *)p->net->arena + g->storages[n->workspace].offset : NULL;
+    }
+    p->bound_generation = p->net->generation;
+    return CV_OK;
+}
+
+static size_t tensor_bytes(const cv_tensor *t) { return (size_t)cv_shape_numel(&t->shape) * cv_dtype_size(t->dtype); }
+
+int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
+    cv_net *n = p->net;
+    cv_graph *g = p->g;
+    const cv_backend_vtable *vt = n->e->be.vt;
+    void *self = n->e->be.self;
+    int st;
+    if (p->bound_generation != n->generation && (st = cv_plan_bind(p, err)) != CV_OK) return st;
+    if (g->inputs[0]) {
+        if (!io->images) return cv_set_error(err, CV_ERR_INVALID, "engine: no images given for the step");
+        st = vt->upload(self, tensor_ptr(p, g->inputs[0]), io->images, tensor_bytes(g->inputs[0]), err);
+        if (st != CV_OK) return st;
+    }
+    if (g->inputs[1]) {
+        if (!io->targets) return cv_set_error(err, CV_ERR_INVALID, "engine: the loss needs targets but none were given");
+        st = vt->upload(self, tensor_ptr(p, g->inputs[1]), io->targets, tensor_bytes(g->inputs[1]), err);
+        if (st != CV_OK) return st;
+    }
+    uint64_t coords[2] = { (uint64_t)n->step, 0 };
+    for (int32_t e = 0; e < p->n_exec; e++) {
+        cv_exec_node *x = &p->exec[e];
+        if (x->needs_seed) {
+            cv_rng r;
+            coords[1] = (uint64_t)x->node;
+            cv_rng_init(&r, n->e->seed, coords, 2);
+            x->k.seed = cv_rng_u64(&r);
+        }
+        st = vt->run(self, &x->k, err);
+        if (st != CV_OK) {
+            const cv_node *nd = &g->nodes[x->node];
+            if (err && err->status == CV_OK)
+                cv_set_error(err, st, "backend failed in %s%s%s", cv_op_name(nd->op), nd->scope >= 0 ? " in " : "",
+                             nd->scope >= 0 ? g->scopes[nd->scope] : "");
+            return st;
+        }
+    }
+    if (vt->sync && (st = vt->sync(self, err)) != CV_OK) return st;
+    io->loss = 0;
+    if (g->loss) {
+        float l = 0;
+        st = vt->download(self, &l, tensor_ptr(p, g->loss), sizeof l, err);
+        if (st != CV_OK) return st;
+        io->loss = l;
+    }
+    if (io->logits_out && g->logits) {
+        if (g->logits->dtype != CV_F32) return cv_set_error(err, CV_ERR_UNSUPPORTED, "engine: logits are not f32");
+        st = vt->download(self, io->logits_out, tensor_ptr(p, g->logits), tensor_bytes(g->logits), err);
+        if (st != CV_OK) return st;
+    }
+    if (g->loss && !isfinite(io->loss))
+        return cv_set_error(err, CV_ERR_NUMERIC,
+                            "loss is %g at step %lld (input %lldx%lldx%lldx%lld): training diverged or the data holds "
+                            "NaN/Inf; lower the learning rate or check the inputs",
+                            io->loss, (long long)n->step, (long long)p->in_shape.dim[0], (long long)p->in_shape.dim[1],
+                            (long long)p->in_shape.dim[2], (long long)p->in_shape.dim[3]);
+    return CV_OK;
+}
