@@ -160,6 +160,17 @@ static inline int tc_sample_crop(const cv_host *h, cv_sample *s, int top, int le
     return CV_OK;
 }
 
+/* The `fill` option (1 value or one per channel) expanded to the image's
+ * channels in out; CV_ERR_INVALID when its length fits neither. */
+static inline int tc_fill_for(const cv_host *h, const double *fill, int nfill, const cv_image *im, double *out,
+                              const char *who, cv_error *err) {
+    if (nfill != 1 && nfill != im->c)
+        return h->set_error(err, CV_ERR_INVALID, "%s: fill has %d values but the image has %d channels", who, nfill,
+                            im->c);
+    for (int i = 0; i < im->c; i++) out[i] = fill[nfill == 1 ? 0 : i];
+    return CV_OK;
+}
+
 /* One component descriptor of kind transform. */
 #define TC_DESC(var, name_, summary_, options_, create_, destroy_, vtable_)                                  \
     static const cv_component_desc var = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR,        \
