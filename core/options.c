@@ -278,7 +278,7 @@ void cv_value_clear(cv_value *v) {
 static int key_ok(const char *k) {
     if (!*k) return 0;
     for (; *k; k++)
-        if (!(islower((unsigned char)*k) || isdigit((unsigned char)*k) || *k == '_' || *k == '.')) return 0;
+        if (!(islower((unsigned char)*k) || isdigit((unsigned char)*k) || *k == '_')) return 0;
     return 1;
 }
 
@@ -288,7 +288,7 @@ int cv_schema_check(const cv_option_desc *schema, const char *owner, cv_error *e
     for (int i = 0; i < n; i++) {
         const cv_option_desc *d = &schema[i];
         if (!key_ok(d->key))
-            return cv_set_error(err, CV_ERR_INVALID, "%s: option %d has key '%s'; keys use only a-z, 0-9, '_' and '.'",
+            return cv_set_error(err, CV_ERR_INVALID, "%s: option %d has key '%s'; keys use only a-z, 0-9 and '_'",
                                 owner, i + 1, d->key);
         for (int j = 0; j < i; j++)
             if (strcmp(schema[j].key, d->key) == 0)

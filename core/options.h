@@ -14,7 +14,7 @@
 int cv_schema_count(const cv_option_desc *schema);
 const cv_option_desc *cv_schema_find(const cv_option_desc *schema, const char *key);
 
-/* Checks a schema: keys present, unique and made of [a-z0-9_.]; known types;
+/* Checks a schema: keys present, unique and made of [a-z0-9_]; known types;
  * enum choices present; min <= max; every default parses and is in range.
  * owner names the component in messages ("model/resnet"). */
 int cv_schema_check(const cv_option_desc *schema, const char *owner, cv_error *err);
