@@ -171,6 +171,49 @@ static inline int tc_fill_for(const cv_host *h, const double *fill, int nfill, c
     return CV_OK;
 }
 
+/* ---- batch transforms (mixup, cutmix) ------------------------------------------------ */
+
+/* When mixup and cutmix are both listed, each is created with pair_with_other =
+ * true and exactly one of them mixes a batch: both draw u from the batch rng's key
+ * at this reserved counter (whatever either has drawn before), mixup takes the
+ * batch when u < 0.5, cutmix otherwise — CVNets' RandomChoice of the two. */
+#define TC_PAIR_COUNTER ((uint64_t)1 << 63)
+static inline int tc_pair_turn(const cv_host *h, const cv_transform_ctx *ctx, int is_cutmix) {
+    cv_rng pick = ctx->rng;
+    pick.counter = TC_PAIR_COUNTER;
+    double u = h->rng_uniform(&pick);
+    return is_cutmix ? u >= 0.5 : u < 0.5;
+}
+
+static inline int tc_check_batch(const cv_host *h, const cv_batch *b, const cv_transform_ctx *ctx, const char *who,
+                                 cv_error *err) {
+    if (!b || !ctx) return h->set_error(err, CV_ERR_INVALID, "%s: no batch or no transform context", who);
+    if (b->n < 1 || b->c < 1 || b->h < 1 || b->w < 1 || !b->images)
+        return h->set_error(err, CV_ERR_INVALID, "%s: batch [%d, %d, %d, %d] has no images", who, b->n, b->c, b->h, b->w);
+    if (b->num_classes < 1 || !b->soft_labels)
+        return h->set_error(err, CV_ERR_INVALID, "%s: batch has no soft labels (num_classes %d); the loader must fill them one-hot",
+                            who, b->num_classes);
+    return CV_OK;
+}
+
+/* soft[i] = lam * soft[i] + (1 - lam) * soft[i - 1] (rolled by one, as torchvision's
+ * references do), in float32 like torch */
+static inline int tc_mix_labels(const cv_host *h, cv_batch *b, double lam, const char *who, cv_error *err) {
+    int k = b->num_classes;
+    float *last = h->alloc((size_t)k * sizeof(float));
+    if (!last) return h->set_error(err, CV_ERR_NOMEM, "%s: out of memory", who);
+    memcpy(last, b->soft_labels + (size_t)(b->n - 1) * k, (size_t)k * sizeof(float));
+    float l = (float)lam, m = (float)(1.0 - lam);
+    for (int i = b->n - 1; i >= 0; i--) {
+        float *d = b->soft_labels + (size_t)i * k;
+        const float *o = i > 0 ? d - k : last;
+        for (int j = 0; j < k; j++) d[j] = d[j] * l + o[j] * m;
+    }
+    h->free(last);
+    b->soft = 1;
+    return CV_OK;
+}
+
 /* One component descriptor of kind transform. */
 #define TC_DESC(var, name_, summary_, options_, create_, destroy_, vtable_)                                  \
     static const cv_component_desc var = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR,        \
