@@ -165,9 +165,8 @@ static int rule_linear(ad *a, cv_tensor **in, int n_in, cv_tensor *dy) {
     return CV_OK;
 }
 
-static int rule_norm(ad *a, cv_node *n, cv_tensor **in, cv_tensor **out, cv_tensor *dy) {
+static int rule_norm(ad *a, cv_node *n, cv_tensor **in, cv_tensor **out, cv_tensor *dy, const cv_norm_params *p) {
     cv_graph *g = a->g;
-    const cv_norm_params *p = cv_node_params(g, n);
     if (!(RG(0) || RG(1) || RG(2))) return CV_OK;
     if (n->n_out < 3)
         return cv_graph_failv(g, CV_ERR_UNSUPPORTED,
@@ -198,8 +197,12 @@ static int apply_rule(ad *a, int32_t ni) {
     if (!any || n.n_out < 1 || a->grad[out[0]->id] < 0) return CV_OK;
     cv_tensor *dy = T(g, a->grad[out[0]->id]);
     cv_tensor *x = in[0], *y = out[0];
-    const void *P = cv_node_params(g, &n);
+    /* copy the params: g->pbytes moves as the rules below record nodes */
+    _Alignas(16) unsigned char pbuf[256];
     size_t PS = n.params_size;
+    if (PS > sizeof pbuf) return cv_graph_failv(g, CV_ERR_INTERNAL, "%s: params too large", cv_op_name(n.op));
+    if (PS) memcpy(pbuf, cv_node_params(g, &n), PS);
+    const void *P = PS ? pbuf : NULL;
     switch (n.op) {
     case CV_OP_CONV2D: {
         cv_tensor *i1[2] = { dy, in[1] }, *i2[2] = { dy, x };
@@ -213,7 +216,7 @@ static int apply_rule(ad *a, int32_t ni) {
     }
     case CV_OP_MATMUL: return rule_matmul(a, in, dy, P);
     case CV_OP_LINEAR: return rule_linear(a, in, n.n_in, dy);
-    case CV_OP_BATCH_NORM: case CV_OP_LAYER_NORM: case CV_OP_GROUP_NORM: return rule_norm(a, &n, in, out, dy);
+    case CV_OP_BATCH_NORM: case CV_OP_LAYER_NORM: case CV_OP_GROUP_NORM: return rule_norm(a, &n, in, out, dy, P);
     case CV_OP_UNARY: {
         const cv_unary_params *p = P;
         if (p->fn == CV_IDENTITY) {

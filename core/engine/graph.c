@@ -14,7 +14,7 @@ void *cv_grow(void *p, int32_t *cap, int32_t need, size_t elem) {
     if (nc > INT32_MAX) return NULL;
     void *q = cv_alloc_array((size_t)nc, elem);
     if (!q) return NULL;
-    if (p) memcpy(q, p, (size_t)*cap * elem);
+    if (p && *cap) memcpy(q, p, (size_t)*cap * elem);
     cv_free(p);
     *cap = (int32_t)nc;
     return q;
@@ -88,7 +88,7 @@ static cv_tensor *alloc_tensor(cv_graph *g) {
         if (!b[g->n_blocks]) return NULL;
         g->n_blocks++;
     }
-    cv_tensor *t = cv_graph_tensor(g, g->n_tensors);
+    cv_tensor *t = &g->blocks[g->n_tensors / CV_TENSOR_BLOCK][g->n_tensors % CV_TENSOR_BLOCK];
     memset(t, 0, sizeof *t);
     t->id = g->n_tensors++;
     t->g = g;
