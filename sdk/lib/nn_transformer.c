@@ -189,3 +189,63 @@ cv_tensor *cv_nn_mobilevit2_block(const cv_nn *nn, cv_tensor *x, const cv_mobile
     fm = cv_nn_conv2d(nn, "conv_proj.0", fm, ch, 1, 1, 0, 1, 1, 0);
     return cv_nn_batch_norm(nn, "conv_proj.1", fm, 0);
 }
+
+/* sin and cos of x (|x| <= 1) by Horner-form Taylor series; 7 terms keep the
+ * error below float precision on that range. */
+static void sincos_small(const cv_nn *nn, cv_tensor *x, cv_tensor **s, cv_tensor **c) {
+    const cv_ops_v1 *o = nn->ops;
+    cv_tensor *x2 = cv_unary(o, nn->g, x, CV_SQUARE, 0);
+    cv_tensor *ps = NULL, *pc = NULL;
+    for (int k = 7; k >= 1; k--) { /* sin: 1 - x2/((2k)(2k+1)) * (...) ; cos: 1 - x2/((2k-1)(2k)) * (...) */
+        cv_tensor *ts = cv_scalar(o, nn->g, x2, CV_S_MUL, -1.0f / (float)((2 * k) * (2 * k + 1)));
+        cv_tensor *tc = cv_scalar(o, nn->g, x2, CV_S_MUL, -1.0f / (float)((2 * k - 1) * (2 * k)));
+        ps = cv_scalar(o, nn->g, ps ? cv_mul(o, nn->g, ts, ps) : ts, CV_S_ADD, 1.0f);
+        pc = cv_scalar(o, nn->g, pc ? cv_mul(o, nn->g, tc, pc) : tc, CV_S_ADD, 1.0f);
+    }
+    *s = cv_mul(o, nn->g, x, ps);
+    *c = pc;
+}
+
+cv_tensor *cv_nn_sinusoidal_table(const cv_nn *nn, int n, int d) {
+    const cv_ops_v1 *o = nn->ops;
+    if (n < 1 || d < 2 || d % 2) {
+        o->fail(nn->g, CV_ERR_INVALID, "sinusoidal table: %d positions x %d channels (channels must be even)", n, d);
+        return NULL;
+    }
+    int h = d / 2;
+    cv_axis_params last = { -1 }, seq = { 1 };
+    /* ramp i / h for i = 0..h-1: resize [0, 1] (align corners) to h points, scaled */
+    cv_tensor *ends[2] = { o->constant(nn->g, &(cv_shape){ 4, 0, { 1, 1, 1, 1 } }, CV_F32, 0.0f),
+                           o->constant(nn->g, &(cv_shape){ 4, 0, { 1, 1, 1, 1 } }, CV_F32, 1.0f) };
+    cv_tensor *ramp;
+    if (h > 1) {
+        cv_resize_params rp = { 1, h, CV_RESIZE_BILINEAR, 1 };
+        ramp = CV_OP1(o, nn->g, CV_OP_RESIZE, o->op(nn->g, CV_OP_CONCAT, ends, 2, &last, sizeof last), &rp);
+        ramp = cv_scalar(o, nn->g, ramp, CV_S_MUL, (float)(h - 1) / (float)h);
+    } else {
+        ramp = ends[0];
+    }
+    ramp = cv_reshape(o, nn->g, ramp, CV_SHAPE(1, 1, h));
+    cv_tensor *w = cv_unary(o, nn->g, cv_scalar(o, nn->g, ramp, CV_S_MUL, -9.210340371976184f /* ln 1e4 */), CV_EXP, 0);
+    cv_tensor *sa, *ca; /* sin / cos of (shift * w) */
+    sincos_small(nn, w, &sa, &ca);
+    cv_tensor *s = o->constant(nn->g, &(cv_shape){ 3, 0, { 1, 1, h } }, CV_F32, 0.0f);
+    cv_tensor *c = o->constant(nn->g, &(cv_shape){ 3, 0, { 1, 1, h } }, CV_F32, 1.0f);
+    for (int count = 1; count < n; count *= 2) {
+        /* positions [count, 2 count) from [0, count) by angle addition */
+        cv_tensor *s2 = cv_add(o, nn->g, cv_mul(o, nn->g, s, ca), cv_mul(o, nn->g, c, sa));
+        cv_tensor *c2 = cv_binary(o, nn->g, cv_mul(o, nn->g, c, ca), cv_mul(o, nn->g, s, sa), CV_SUB);
+        cv_tensor *ps[2] = { s, s2 }, *pc[2] = { c, c2 };
+        s = o->op(nn->g, CV_OP_CONCAT, ps, 2, &seq, sizeof seq);
+        c = o->op(nn->g, CV_OP_CONCAT, pc, 2, &seq, sizeof seq);
+        cv_tensor *sa2 = cv_scalar(o, nn->g, cv_mul(o, nn->g, sa, ca), CV_S_MUL, 2.0f);
+        ca = cv_binary(o, nn->g, cv_mul(o, nn->g, ca, ca), cv_mul(o, nn->g, sa, sa), CV_SUB);
+        sa = sa2;
+    }
+    if (cv_nn_dim(nn, s, 1) != n) {
+        s = slice(nn, s, 1, 0, n);
+        c = slice(nn, c, 1, 0, n);
+    }
+    cv_tensor *sc[2] = { s, c };
+    return o->op(nn->g, CV_OP_CONCAT, sc, 2, &last, sizeof last);
+}

@@ -137,6 +137,12 @@ typedef struct cv_transformer_config {
 } cv_transformer_config;
 cv_tensor *cv_nn_transformer_block(const cv_nn *nn, cv_tensor *x, const cv_transformer_config *c);
 
+/* Fixed sinusoidal position table [1, n, d] (d even): the first d/2 channels are
+ * sin(pos * w_i), the last d/2 cos(pos * w_i), w_i = 10000^(-i/(d/2)).  Built
+ * from plain ops (angle-addition doubling from Taylor series of sin/cos of each
+ * w_i <= 1), so it needs no parameter and fits any sequence length. */
+cv_tensor *cv_nn_sinusoidal_table(const cv_nn *nn, int n, int d);
+
 /* Unfold [B, C, H, W] (H, W multiples of ph, pw) into patches [B, ph*pw, N, C]
  * with N = (H/ph)*(W/pw), and fold it back — MobileViT's unfolding, using at most
  * 5-D views. */
