@@ -57,6 +57,12 @@ int cv_registry_load(cv_ctx *ctx, int kind, const char *name, const cv_plugin **
 typedef void (*cv_registry_error_fn)(void *user, const char *file, const cv_error *err);
 int cv_registry_load_all(cv_ctx *ctx, cv_registry_error_fn on_error, void *user);
 
+/* The functions a kind's vtable must provide (model forward, dataset get, …);
+ * CV_ERR_INVALID naming the first missing one.  The loader does not insist (a
+ * partial plugin still shows in `plugins` and `help`); check-plugin and code
+ * about to call a vtable do. */
+int cv_component_check_vtable(const cv_component_desc *d, cv_error *err);
+
 int cv_registry_count(const cv_registry *r);
 const cv_plugin *cv_registry_at(const cv_registry *r, int i);
 

@@ -1,0 +1,224 @@
+/* test/unit/test_cli.c — the cvnets executable as a user runs it: usage and exit
+ * codes on misuse, `plugins --json`, `help KIND/NAME`, `check`, `check-plugin`. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "support/testhost.h"
+#include "support/tmpdir.h"
+
+static char out_text[65536], err_text[65536];
+
+static void slurp(const char *path, char *buf, size_t n) {
+    FILE *f = fopen(path, "rb");
+    buf[0] = 0;
+    if (!f) return;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = 0;
+    fclose(f);
+}
+
+/* run `cvnets ARGS` (ARGS is shell text) with no CVNETS_PLUGIN_PATH; returns the exit code */
+static int cvnets(const char *args) {
+    const char *dir = tmp_dir_new();
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd %s && env -u CVNETS_PLUGIN_PATH %s %s >%s/out 2>%s/err", dir, th_build_path("bin/cvnets"),
+             args, dir, dir);
+    int st = system(cmd);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/out", dir);
+    slurp(p, out_text, sizeof out_text);
+    snprintf(p, sizeof p, "%s/err", dir);
+    slurp(p, err_text, sizeof err_text);
+    cr_assert(WIFEXITED(st), "cvnets %s did not exit normally (signal?)\n%s", args, err_text);
+    return WEXITSTATUS(st);
+}
+
+#define expect_in(text, needle) cr_expect(strstr((text), (needle)) != NULL, "lacks '%s':\n%s", (needle), (text))
+
+/* a plugin folder with the good fixture and the frozen one, properly named */
+static const char *fixture_dir(void) {
+    const char *d = tmp_dir_new();
+    tmp_put_fixture(d, "good", "good");
+    tmp_put_fixture(d, "frozen_invert", "frozen_invert");
+    return d;
+}
+
+Test(cli, no_arguments_prints_usage_and_fails) {
+    cr_expect_eq(cvnets(""), 2);
+    expect_in(err_text, "usage: cvnets COMMAND");
+    expect_in(err_text, "check-plugin");
+    tmp_cleanup();
+}
+
+Test(cli, top_level_help_succeeds) {
+    cr_expect_eq(cvnets("--help"), 0);
+    expect_in(out_text, "cvnets train RECIPE");
+    cr_expect_eq(cvnets("help"), 0);
+    expect_in(out_text, "cvnets plugins [--json]");
+    tmp_cleanup();
+}
+
+Test(cli, unknown_command_suggests) {
+    cr_expect_eq(cvnets("trian x.ini"), 2);
+    expect_in(err_text, "unknown command 'trian'; did you mean 'train'?");
+    tmp_cleanup();
+}
+
+Test(cli, every_verb_has_a_usage) {
+    static const char *const verbs[] = { "check", "help", "check-plugin" };
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        char args[64], want[80];
+        /* `cvnets help` alone is the top-level help: give it two arguments instead */
+        snprintf(args, sizeof args, "%s%s", verbs[i], strcmp(verbs[i], "help") == 0 ? " a/b c/d" : "");
+        cr_expect_eq(cvnets(args), 2, "%s without arguments", verbs[i]);
+        snprintf(want, sizeof want, "usage: cvnets %s", verbs[i]);
+        expect_in(err_text, want);
+        snprintf(args, sizeof args, "%s --help", verbs[i]);
+        cr_expect_eq(cvnets(args), 0);
+        expect_in(out_text, want);
+    }
+    static const char *const all[] = { "train", "eval", "predict", "summary", "plan", "bench", "plugins" };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        char args[64], want[80];
+        snprintf(args, sizeof args, "%s --help", all[i]);
+        cvnets(args);
+        snprintf(want, sizeof want, "cvnets %s", all[i]);
+        cr_expect(strstr(out_text, want) || strstr(err_text, want), "no usage for %s", all[i]);
+    }
+    tmp_cleanup();
+}
+
+Test(cli, misuse_exits_2) {
+    cr_expect_eq(cvnets("plugins --bogus"), 2);
+    expect_in(err_text, "unknown option '--bogus'");
+    expect_in(err_text, "usage: cvnets plugins");
+    cr_expect_eq(cvnets("plugins extra"), 2);
+    cr_expect_eq(cvnets("check a.ini b.ini"), 2);
+    cr_expect_eq(cvnets("check a.ini --set"), 2);
+    expect_in(err_text, "needs a value");
+    cr_expect_eq(cvnets("check a.ini --set novalue"), 2);
+    expect_in(err_text, "--set needs section.key=value");
+    cr_expect_eq(cvnets("help model"), 2);
+    expect_in(err_text, "is not KIND/NAME");
+    tmp_cleanup();
+}
+
+Test(cli, plugins_json_lists_plugins) {
+    const char *d = fixture_dir();
+    char args[4200];
+    snprintf(args, sizeof args, "plugins --json --plugin-path %s", d);
+    cr_assert_eq(cvnets(args), 0, "%s", err_text);
+    cr_expect_eq(out_text[0], '[');
+    cr_expect(strstr(out_text, "]\n") != NULL);
+    expect_in(out_text, "{\"kind\": \"transform\", \"name\": \"good\", \"task\": \"any\", \"abi\": \"1.0\", \"file\": \"");
+    expect_in(out_text, "\"name\": \"frozen_invert\"");
+    expect_in(out_text, "cvnets-transform-good.so\"");
+    tmp_cleanup();
+}
+
+Test(cli, plugins_reports_broken_files_but_lists_the_rest) {
+    const char *d = fixture_dir();
+    tmp_put_fixture(d, "bad_major", "bad_major");
+    char args[4200];
+    snprintf(args, sizeof args, "plugins --plugin-path %s", d);
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(err_text, "warning:");
+    expect_in(err_text, "ABI 2.0");
+    expect_in(out_text, "transform/good");
+    tmp_cleanup();
+}
+
+Test(cli, plugins_finds_the_installed_folder_next_to_bin) {
+    /* $ORIGIN/../lib/cvnets/plugins: the build tree's own plugins, if any are built */
+    cr_assert_eq(cvnets("plugins --json"), 0, "%s", err_text);
+    cr_expect_eq(out_text[0], '[');
+    tmp_cleanup();
+}
+
+Test(cli, help_shows_options) {
+    const char *d = fixture_dir();
+    char args[4200];
+    snprintf(args, sizeof args, "help transform/good --plugin-path %s", d);
+    cr_assert_eq(cvnets(args), 0, "%s", err_text);
+    expect_in(out_text, "transform/good");
+    expect_in(out_text, "fixture transform");
+    expect_in(out_text, "level");
+    expect_in(out_text, "default: 255");
+    expect_in(out_text, "an integer in [1, 255]");
+    expect_in(out_text, "maximum pixel value");
+    expect_in(out_text, "one of: invert, keep");
+    expect_in(out_text, "a comma-separated list of 2 numbers in [0, 1]");
+    snprintf(args, sizeof args, "help transform/goood --plugin-path %s", d);
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(err_text, "no transform plugin 'goood'");
+    expect_in(err_text, "did you mean 'good'?");
+    tmp_cleanup();
+}
+
+Test(cli, help_loads_only_that_plugin) {
+    const char *d = fixture_dir();
+    tmp_put_fixture(d, "bad_major", "bad_major"); /* would fail if help loaded everything */
+    char args[4200];
+    snprintf(args, sizeof args, "help transform/good --plugin-path %s", d);
+    cr_expect_eq(cvnets(args), 0, "%s", err_text);
+    tmp_cleanup();
+}
+
+Test(cli, check_valid_and_invalid_recipes) {
+    const char *d = tmp_dir_new();
+    tmp_put_fixture_as(d, "fx_model", "cvnets-model-fx.so");
+    tmp_put_fixture_as(d, "fx_dataset", "cvnets-dataset-fx.so");
+    tmp_put_fixture_as(d, "fx_backend", "cvnets-backend-fx.so");
+    tmp_put_fixture_as(d, "fx_top1", "cvnets-metric-top1.so");
+    tmp_put_fixture_as(d, "fx_loss_metric", "cvnets-metric-loss.so");
+    const char *r = tmp_write(d, "r.ini", "[run]\ndevice = fx\n[dataset]\nname = fx\n[model]\nname = fx\nvariant = small\n");
+    char args[8400];
+    snprintf(args, sizeof args, "check %s --plugin-path %s", r, d);
+    cr_expect_eq(cvnets(args), 0, "%s", err_text);
+    expect_in(out_text, ": ok");
+    expect_in(out_text, "model fx");
+    snprintf(args, sizeof args, "check %s --plugin-path %s --set model.depth=7 --set run.epoch=2", r, d);
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(err_text, "--set model.depth=7: [model] depth = '7': out of range");
+    expect_in(err_text, "did you mean 'epochs'?");
+    expect_in(err_text, "is not valid");
+    snprintf(args, sizeof args, "check /nonexistent.ini --plugin-path %s", d);
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(err_text, "cannot read recipe /nonexistent.ini");
+    tmp_cleanup();
+}
+
+Test(cli, check_plugin_good_and_bad) {
+    const char *d = fixture_dir();
+    tmp_put_fixture(d, "bad_default", "bad_default");
+    tmp_put_fixture(d, "wrong_name", "wrong_name");
+    char args[4200];
+    snprintf(args, sizeof args, "check-plugin %s/cvnets-transform-good.so", d);
+    cr_expect_eq(cvnets(args), 0, "%s%s", out_text, err_text);
+    expect_in(out_text, "create + destroy with default options: ok");
+    expect_in(out_text, "cvnets-transform-good.so: ok");
+    snprintf(args, sizeof args, "check-plugin %s/cvnets-transform-bad_default.so", d);
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(out_text, "invalid default for option 'depth'");
+    snprintf(args, sizeof args, "check-plugin %s/cvnets-transform-wrong_name.so", d);
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(out_text, "registers other but the file name says transform/wrong_name");
+    snprintf(args, sizeof args, "check-plugin %s", th_build_path("test/fixtures/no_entry.so"));
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(out_text, "exports 'fixture_not_a_plugin'");
+    expect_in(out_text, "does not export cvnets_plugin_entry_v1");
+    snprintf(args, sizeof args, "check-plugin /nonexistent/cvnets-model-x.so");
+    cr_expect_eq(cvnets(args), 1);
+    expect_in(out_text, "cannot");
+    tmp_cleanup();
+}
+
+Test(cli, pending_verbs_fail_cleanly) {
+    /* verbs whose implementation lives elsewhere still answer, never crash */
+    int rc = cvnets("train /nonexistent.ini");
+    cr_expect_neq(rc, 0);
+    tmp_cleanup();
+}
