@@ -32,7 +32,7 @@ endif
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
 CFLAGS_COMMON := $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -Isdk/include -Icore -pthread
-HOST_LIBS := -linih -lz -ldl -lm -pthread
+HOST_LIBS := -linih -lstb -lz -ldl -lm -pthread
 
 # ---- discovery -------------------------------------------------------------------
 kind_of = $(patsubst %es,%,$(filter losses,$(1)))$(patsubst %s,%,$(filter-out losses,$(1)))

@@ -17,14 +17,6 @@
 
 static const char *const st_names[] = { "F32", "BF16", "F16", "I32", "U8" };
 
-size_t cv_dtype_size(int dtype) {
-    switch (dtype) {
-    case CV_F32: case CV_I32: return 4;
-    case CV_BF16: case CV_F16: return 2;
-    case CV_U8: return 1;
-    default: return 0;
-    }
-}
 const char *cv_dtype_st_name(int dtype) { return dtype >= 0 && dtype <= CV_U8 ? st_names[dtype] : NULL; }
 
 /* ---- writer ------------------------------------------------------------------------ */
@@ -328,7 +320,7 @@ static int jp_int_array(jp *p, int64_t *vals, int max, int *count) {
     jp_ws(p);
     if (p->s < p->end && *p->s == ']') { p->s++; *count = 0; return CV_OK; }
     for (;;) {
-        int64_t v;
+        int64_t v = 0;
         if (jp_int(p, &v)) return p->err->status;
         if (n >= max) return jp_fail(p, "too many array elements");
         vals[n++] = v;

@@ -33,7 +33,7 @@ const cv_st_tensor *cv_st_at(const cv_st_file *f, int i);
 const cv_st_tensor *cv_st_find(const cv_st_file *f, const char *name);
 const char *cv_st_metadata(const cv_st_file *f, const char *key); /* NULL when absent */
 
-size_t cv_dtype_size(int dtype);
+size_t cv_dtype_size(int dtype); /* bytes per element (the engine's, core/engine/shape.c) */
 const char *cv_dtype_st_name(int dtype); /* "F32", … */
 
 #endif

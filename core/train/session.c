@@ -1,0 +1,205 @@
+/* core/train/session.c — builds the components of a recipe (see session.h). */
+#include "train/session.h"
+#include "options.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void cv_component_ref_destroy(cv_component_ref *ref) {
+    if (ref && ref->desc && ref->self && ref->desc->destroy) ref->desc->destroy(ref->self);
+    if (ref) {
+        ref->self = NULL;
+        ref->desc = NULL;
+    }
+}
+
+static void base_args(cv_session *s, cv_create_args *a, const char *section) {
+    memset(a, 0, sizeof *a);
+    a->struct_size = sizeof *a;
+    a->host = &s->ctx->host;
+    a->opts = cv_recipe_options(s->recipe, section);
+    a->seed = s->seed;
+    a->world_size = 1;
+    a->threads = s->threads;
+    a->num_classes = s->num_classes;
+    a->in_channels = s->in_channels;
+    a->out_dir = s->out_dir[0] ? s->out_dir : NULL;
+    a->recipe_dir = cv_recipe_dir(s->recipe);
+}
+
+int cv_session_create_component(cv_session *s, const char *section, const cv_create_args *extra,
+                                cv_component_ref *out, cv_error *err) {
+    const cv_plugin *p = cv_recipe_plugin(s->recipe, section);
+    if (!p)
+        return cv_set_error(err, CV_ERR_INVALID, "%s: the recipe has no [%s] section naming a plugin",
+                            cv_recipe_path(s->recipe), section);
+    cv_create_args a;
+    base_args(s, &a, section);
+    if (extra) {
+        a.split = extra->split;
+        a.dataset_length = extra->dataset_length;
+        if (extra->num_classes) a.num_classes = extra->num_classes;
+        if (extra->rank || extra->world_size > 1) {
+            a.rank = extra->rank;
+            a.world_size = extra->world_size;
+        }
+    }
+    if (!p->desc.create)
+        return cv_set_error(err, CV_ERR_ABI, "plugin %s (%s) has no create function", p->desc.name, p->file);
+    void *self = NULL;
+    cv_error local;
+    cv_error_init(&local);
+    int rc = p->desc.create(&a, &self, &local);
+    if (rc != CV_OK)
+        return cv_set_error(err, rc ? rc : CV_ERR_INTERNAL, "[%s] %s: %s", section, p->desc.name,
+                            local.message[0] ? local.message : cv_status_name(rc));
+    out->desc = &p->desc;
+    out->self = self;
+    return CV_OK;
+}
+
+static int create_list(cv_session *s, const char *section, const char *key, int split, cv_component_list *list,
+                       cv_error *err) {
+    const char *const *names = NULL;
+    int n = cv_recipe_list(s->recipe, section, key, &names);
+    list->items = cv_alloc_array((size_t)(n ? n : 1), sizeof(cv_component_ref));
+    if (!list->items) return cv_set_error(err, CV_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        char sec[300];
+        cv_create_args extra;
+        memset(&extra, 0, sizeof extra);
+        extra.split = split;
+        if (strcmp(section, "transforms") == 0) snprintf(sec, sizeof sec, "transform.%s", names[i]);
+        else {
+            /* metrics have no sections of their own: create with default options */
+            const cv_plugin *p = NULL;
+            if (cv_registry_load(s->ctx, CV_KIND_METRIC, names[i], &p, err)) return err->status;
+            cv_options *o = NULL;
+            if (cv_options_from_kv(p->desc.options, names[i], NULL, &o, err)) return err->status;
+            cv_create_args a;
+            base_args(s, &a, "metrics");
+            a.opts = o;
+            void *self = NULL;
+            cv_error local;
+            cv_error_init(&local);
+            int rc = p->desc.create(&a, &self, &local);
+            cv_options_free(o);
+            if (rc) return cv_set_error(err, rc, "metric %s: %s", names[i], local.message);
+            list->items[list->n].desc = &p->desc;
+            list->items[list->n].self = self;
+            list->n++;
+            continue;
+        }
+        if (cv_session_create_component(s, sec, &extra, &list->items[list->n], err)) return err->status;
+        list->n++;
+    }
+    return CV_OK;
+}
+
+static void destroy_list(cv_component_list *l) {
+    for (int i = 0; i < l->n; i++) cv_component_ref_destroy(&l->items[i]);
+    cv_free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int opt_int(const cv_options *o, const char *key, int fallback) {
+    const cv_value *v = cv_options_get(o, key);
+    return v && v->is_set && (v->type == CV_OPT_INT || v->type == CV_OPT_BOOL) ? (int)v->i : fallback;
+}
+
+int cv_session_base_scale(cv_session *s, cv_error *err) {
+    const cv_options *so = cv_recipe_options(s->recipe, "sampler");
+    int base = opt_int(so, "base_size", 0);
+    s->base_h = opt_int(so, "base_height", base);
+    s->base_w = opt_int(so, "base_width", base);
+    s->base_batch = opt_int(so, "batch_size", 0);
+    if (s->base_h <= 0 || s->base_w <= 0 || s->base_batch <= 0)
+        return cv_set_error(err, CV_ERR_INVALID, "%s: [sampler] must give base_size and batch_size",
+                            cv_recipe_path(s->recipe));
+    int eval = (int)cv_recipe_int(s->recipe, "run", "eval_size");
+    s->eval_h = eval > 0 ? eval : s->base_h;
+    s->eval_w = eval > 0 ? eval : s->base_w;
+    return CV_OK;
+}
+
+static int dataset_info(cv_session *s, cv_component_ref ds) {
+    const cv_dataset_vtable *vt = ds.desc->vtable;
+    s->num_classes = vt->num_classes(ds.self);
+    s->in_channels = vt->channels(ds.self);
+    return CV_OK;
+}
+
+int cv_session_open(cv_ctx *ctx, const char *recipe_path, const char *const *sets, int nsets, const char *out_dir,
+                    int needs, cv_session *s, cv_error *err) {
+    memset(s, 0, sizeof *s);
+    s->ctx = ctx;
+    s->needs = needs;
+    if (cv_recipe_load(ctx, recipe_path, sets, nsets, &s->recipe, err)) return err->status;
+    s->seed = (uint64_t)cv_recipe_int(s->recipe, "run", "seed");
+    s->threads = (int)cv_recipe_int(s->recipe, "run", "threads");
+    if (s->threads <= 0) s->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(s->out_dir, sizeof s->out_dir, "%s", out_dir ? out_dir : cv_recipe_out_dir(s->recipe));
+    if (cv_session_base_scale(s, err)) goto fail;
+
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.split = CV_SPLIT_VAL;
+    /* the validation dataset also tells the class count for eval-only work */
+    if (cv_session_create_component(s, "dataset", &extra, &s->dataset_val, err)) goto fail;
+    dataset_info(s, s->dataset_val);
+    if (needs & CV_NEED_TRAIN_DATA) {
+        extra.split = CV_SPLIT_TRAIN;
+        if (cv_session_create_component(s, "dataset", &extra, &s->dataset_train, err)) goto fail;
+        dataset_info(s, s->dataset_train);
+        const cv_dataset_vtable *dvt = s->dataset_train.desc->vtable;
+        extra.dataset_length = dvt->length(s->dataset_train.self);
+        if (cv_session_create_component(s, "sampler", &extra, &s->sampler, err)) goto fail;
+        if (create_list(s, "transforms", "train", CV_SPLIT_TRAIN, &s->tf_train, err)) goto fail;
+        if (create_list(s, "metrics", "train", CV_SPLIT_TRAIN, &s->metrics_train, err)) goto fail;
+    }
+    if (needs & CV_NEED_VAL_DATA) {
+        if (create_list(s, "transforms", "val", CV_SPLIT_VAL, &s->tf_val, err)) goto fail;
+        if (create_list(s, "metrics", "val", CV_SPLIT_VAL, &s->metrics_val, err)) goto fail;
+    }
+    if (cv_session_create_component(s, "backend", NULL, &s->backend, err)) goto fail;
+    if (cv_session_create_component(s, "model", NULL, &s->model, err)) goto fail;
+    if ((needs & CV_NEED_LOSS) && cv_session_create_component(s, "loss", NULL, &s->loss, err)) goto fail;
+    if (needs & CV_NEED_OPTIM) {
+        if (cv_session_create_component(s, "optimizer", NULL, &s->optimizer, err)) goto fail;
+        if (cv_session_create_component(s, "scheduler", NULL, &s->scheduler, err)) goto fail;
+    }
+    cv_backend_ref be = { s->backend.desc->vtable, s->backend.self };
+    s->engine = cv_engine_create(&ctx->host, be, s->seed, err);
+    if (!s->engine) goto fail;
+    cv_ctx_add_interface(ctx, CV_OPS_INTERFACE, cv_engine_ops());
+    s->net = cv_net_create(s->engine, s->model, s->loss, s->num_classes, err);
+    if (!s->net) goto fail;
+    /* materialise the parameters: one eval plan at the evaluation size */
+    cv_shape in = CV_SHAPE(1, s->in_channels, s->eval_h, s->eval_w);
+    if (!cv_net_plan_get(s->net, &in, CV_MODE_EVAL, 0, err)) goto fail;
+    if (needs & CV_NEED_OPTIM) {
+        const cv_optimizer_vtable *ovt = s->optimizer.desc->vtable;
+        if (cv_net_alloc_state(s->net, ovt->state_slots, err)) goto fail;
+    }
+    return CV_OK;
+fail:
+    cv_session_close(s);
+    return err->status ? err->status : CV_ERR_INTERNAL;
+}
+
+void cv_session_close(cv_session *s) {
+    if (s->net) cv_net_destroy(s->net);
+    if (s->engine) cv_engine_destroy(s->engine);
+    s->net = NULL;
+    s->engine = NULL;
+    destroy_list(&s->tf_train);
+    destroy_list(&s->tf_val);
+    destroy_list(&s->metrics_train);
+    destroy_list(&s->metrics_val);
+    cv_component_ref *refs[] = { &s->scheduler, &s->optimizer, &s->loss, &s->model, &s->sampler,
+                                 &s->dataset_train, &s->dataset_val, &s->backend };
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) cv_component_ref_destroy(refs[i]);
+    if (s->recipe) cv_recipe_free(s->recipe);
+    s->recipe = NULL;
+}
