@@ -34,7 +34,8 @@ int cv_plan_prepare(cv_plan *p, cv_error *err) {
         if (n->n_in + n->n_out > 72) return cv_set_error(err, CV_ERR_UNSUPPORTED, "%s: too many inputs", cv_op_name(n->op));
         int32_t *io = g->ids + n->io;
         for (int k = 0; k < n->n_in + n->n_out; k++) fill_kt(&kt[k], cv_graph_tensor(g, io[k]));
-        int dt = n->n_in ? kt[0].dtype : kt[n->n_in].dtype;
+        /* the data dtype: outputs, except a cast (named by its source) */
+        int dt = n->op == CV_OP_CAST || !n->n_out ? kt[0].dtype : kt[n->n_in].dtype;
         if (vt->supports && !vt->supports(self, n->op, dt))
             return cv_set_error(err, CV_ERR_UNSUPPORTED, "backend does not implement %s for %s%s%s", cv_op_name(n->op),
                                 cv_dtype_name(dt), n->scope >= 0 ? " (in " : "", n->scope >= 0 ? g->scopes[n->scope] : "");
