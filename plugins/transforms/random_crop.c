@@ -93,7 +93,7 @@ static const cv_option_desc rcrop_options[] = {
     CV_OPT_INT_LIST_("padding", "0", 0, 4096, 1, 4,
                      "padding first: 1 value (all sides), 2 (left/right, top/bottom) or 4 (left, top, right, bottom)"),
     CV_OPT_ENUM_("pad_mode", "constant", cv_pad_mode_names, "how padded pixels are made"),
-    CV_OPT_FLOAT_RANGE("fill", "0", 0, 255, "value of constant padding, in the image's units"),
+    CV_OPT_FLOAT_RANGE("fill", "0", -1e6, 1e6, "value of constant padding, in the image's units (u8 clamps to 0..255)"),
     CV_OPT_BOOL_("pad_if_needed", "true", "pad an image smaller than the crop instead of failing"),
     CV_OPT_END,
 };
