@@ -46,7 +46,7 @@ static cv_tensor *gc_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_ten
     (void)x;
     cv_tensor *p[MAXP];
     for (int i = 0; i < c->n_params; i++) {
-        char nm[8];
+        char nm[16];
         snprintf(nm, sizeof nm, "p%d", i);
         cv_init init = { CV_INIT_UNIFORM, c->p[i].lo, c->p[i].hi };
         p[i] = o->param(g, nm, &c->p[i].shape, init, c->p[i].buffer ? CV_TAG_BUFFER : 0);
