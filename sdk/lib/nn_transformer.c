@@ -186,6 +186,7 @@ cv_tensor *cv_nn_mobilevit2_block(const cv_nn *nn, cv_tensor *x, const cv_mobile
     snprintf(idx, sizeof idx, "global_rep.%d", c->blocks);
     t = cv_nn_group_norm(nn, idx, t, 1, 1e-5f);
     fm = fold_bcpn(nn, t, (int)nh, (int)nw, c->patch, c->patch);
+    if (nh != h || nw != w) fm = resize(nn, fm, h, w);
     fm = cv_nn_conv2d(nn, "conv_proj.0", fm, ch, 1, 1, 0, 1, 1, 0);
     return cv_nn_batch_norm(nn, "conv_proj.1", fm, 0);
 }

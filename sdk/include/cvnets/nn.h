@@ -165,7 +165,8 @@ cv_tensor *cv_nn_mobilevit_block(const cv_nn *nn, cv_tensor *x, const cv_mobilev
 /* MobileViTv2 block (separable linear self-attention), CVNets' layout: local_rep
  * (depthwise 3x3 CNA, 1x1 conv), global_rep (blocks x LinearAttnFFN with
  * GroupNorm(1) + GroupNorm(1)), conv_proj (1x1 conv + BN).  Inputs whose size is
- * not a multiple of the patch are resized up (bilinear) and stay that size. */
+ * not a multiple of the patch are resized up (bilinear) and, unlike CVNets, back
+ * after folding, so the block keeps its input's size (backbone strides stay exact). */
 typedef struct cv_mobilevit2_config {
     int dim, ffn_dim, blocks, patch;
     int act;
