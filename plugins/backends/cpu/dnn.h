@@ -32,7 +32,7 @@ typedef struct dnn_node {
     int bn_training;
     int64_t bn_channels, bn_count;
     float bn_eps, bn_momentum;
-    int bn_mean_arg, bn_var_arg; /* index into args of the workspace mean/variance */
+    int bn_mean_arg, bn_var_arg; /* index into args of the workspace mean/variance (backward: shift) */
 } dnn_node;
 
 typedef struct dnn_build {

@@ -273,6 +273,9 @@ static int build_bn(dnn_build *bd) {
         if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 0, &xmd))) return st;
         if ((st = dnn_arg_add(bd, DNNL_ARG_DIFF_DST, 0, 1, &xmd))) return st;
         if ((st = dnn_arg_add(bd, DNNL_ARG_SCALE, 0, 2, NULL))) return st;
+        /* oneDNN wants the shift with use_shift even though no gradient depends on it */
+        n->bn_mean_arg = n->nargs;
+        if ((st = dnn_arg_add(bd, DNNL_ARG_SHIFT, 0, -1, NULL))) return st;
         if ((st = dnn_arg_add(bd, DNNL_ARG_MEAN, 0, 3, NULL))) return st;
         n->bn_var_arg = n->nargs;
         if ((st = dnn_arg_add(bd, DNNL_ARG_VARIANCE, 0, -1, NULL))) return st;
@@ -331,6 +334,7 @@ int dnn_before(dnn_build *bd, char *ws) {
     if (n->op != CV_OP_BATCH_NORM_BWD) return CV_OK;
     const cv_ktensor *r = &bd->k->in[4];
     float *var = (float *)(ws + n->args[n->bn_var_arg].ws_off);
+    memset(ws + n->args[n->bn_mean_arg].ws_off, 0, (size_t)n->bn_channels * sizeof(float));
     for (int64_t c = 0; c < n->bn_channels; c++) {
         float rs = ((const float *)r->data)[c * (r->ndim ? r->stride[r->ndim - 1] : 1)];
         var[c] = 1.0f / (rs * rs) - n->bn_eps;

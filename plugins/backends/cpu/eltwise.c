@@ -78,8 +78,8 @@ static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 static inline float unary_f(int fn, float x, float alpha) {
     switch (fn) {
-    case CV_RELU: return x > 0 ? x : 0;
-    case CV_RELU6: return x < 0 ? 0 : x > 6 ? 6 : x;
+    case CV_RELU: return x > 0 || x != x ? x : 0; /* NaN propagates, as in PyTorch */
+    case CV_RELU6: return x != x ? x : x < 0 ? 0 : x > 6 ? 6 : x;
     case CV_LEAKY_RELU: return x > 0 ? x : alpha * x;
     case CV_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case CV_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
