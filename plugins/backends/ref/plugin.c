@@ -245,11 +245,14 @@ static void ref_store_back(const cv_ktensor *t, const ref_t *v) {
     for (int64_t e = 0; e < v->numel; e++) ref_store(t->dtype, t->data, ref_offset(t, e), v->f[e]);
 }
 
+static int ref_unknown_op(const cv_host *host, int op, cv_error *err) {
+    return host->set_error(err, CV_ERR_UNSUPPORTED, "ref backend: op kind %d is not implemented%s", op,
+                           op == CV_OP_CONV3D ? " (CONV3D is reserved for video)" : "");
+}
+
 static int ref_dispatch(const cv_host *host, const cv_kernel *k, cv_error *err) {
     const ref_entry *en = ref_find(k->op);
-    if (!en)
-        return host->set_error(err, CV_ERR_UNSUPPORTED, "ref backend: op kind %d is not implemented%s", k->op,
-                               k->op == CV_OP_CONV3D ? " (CONV3D is reserved for video)" : "");
+    if (!en) return ref_unknown_op(host, k->op, err);
     if (k->n_in < 0 || k->n_in > REF_MAX_IO || k->n_out < 0 || k->n_out > REF_MAX_IO ||
         (k->n_in && !k->in) || (k->n_out && !k->out))
         return host->set_error(err, CV_ERR_INVALID, "ref backend: %s: bad operand counts (%d in, %d out, %d max)",
@@ -326,8 +329,7 @@ static int ref_supports(void *self, int op, int dtype) {
 
 static int ref_prepare(void *self, const cv_kernel *k, void **prepared, size_t *workspace_bytes, cv_error *err) {
     ref_backend *b = self;
-    if (!ref_find(k->op))
-        return b->host->set_error(err, CV_ERR_UNSUPPORTED, "ref backend: op kind %d is not implemented", k->op);
+    if (!ref_find(k->op)) return ref_unknown_op(b->host, k->op, err);
     if (prepared) *prepared = NULL;
     if (workspace_bytes) *workspace_bytes = 0;
     return CV_OK;
