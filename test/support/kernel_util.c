@@ -286,6 +286,14 @@ float *ku_random(ku_rng *r, int64_t n, float lo, float hi) {
     return x;
 }
 
+double ku_hash_uniform(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 40) * (1.0 / 16777216.0);
+}
+
 void ku_keep_away(float *x, int64_t n, const float *points, int n_points, float margin) {
     for (int64_t i = 0; i < n; i++)
         for (int p = 0; p < n_points; p++)

@@ -77,6 +77,11 @@ float *ku_random(ku_rng *r, int64_t n, float lo, float hi); /* malloc'd array, u
 /* push every |x - point| < margin to point +- margin (keep inputs off kinks) */
 void ku_keep_away(float *x, int64_t n, const float *points, int n_points, float margin);
 
+/* The dropout / drop path mask contract every backend follows (doc/backend-ref.md):
+ * element (dropout) or sample (drop path) i is kept iff ku_hash_uniform(seed, i) >= p,
+ * seed being cv_kernel.seed; kept values are scaled by 1/(1-p). */
+double ku_hash_uniform(uint64_t seed, uint64_t i);
+
 /* ---- comparisons ------------------------------------------------------------------------ */
 /* fail the test unless |got - want| <= atol + rtol * |want| for every element;
  * the message names what, the first bad index and both values */

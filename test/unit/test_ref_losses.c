@@ -230,6 +230,9 @@ Test(ref_losses, dropout_mask_statistics_and_determinism) {
     int differ = 0;
     for (int i = 0; i < N; i++) differ += m3[i] != m[i];
     cr_assert(differ > 500, "another seed changed only %d mask values", differ);
+    /* the mask is exactly the documented counter hash, so other backends can match it */
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(m[i] != 0.0f, ku_hash_uniform(1234, (uint64_t)i) >= 0.25, "mask element %d vs the hash", i);
     free(x); free(y); free(m); free(m2); free(m3);
     ku_free(be, &t);
     free_all(out, 2);
@@ -251,6 +254,7 @@ Test(ref_losses, drop_path_is_per_sample) {
         cr_assert(m[n] == 0.0f || m[n] == 2.0f, "sample mask %g", m[n]);
         for (int k = 0; k < P; k++) cr_assert_eq(y[n * P + k], m[n], "sample %d element %d", n, k);
         dropped += m[n] == 0.0f;
+        cr_assert_eq(m[n] != 0.0f, ku_hash_uniform(99, (uint64_t)n) >= 0.5, "sample %d vs the hash", n);
     }
     cr_assert(dropped > 8 && dropped < 56, "dropped %d of %d samples", dropped, N);
     /* the per-sample mask also drives DROPOUT_BWD */
