@@ -87,6 +87,7 @@ int cv_plan_compile(cv_plan *p, cv_error *err) {
         int32_t *io = g->ids + n->io;
         for (int j = 0; j < n->n_in + n->n_out; j++) fill_kt(&p->kt[k + j], cv_graph_tensor(g, io[j]));
         x->node = i;
+        if (i < g->n_model) p->n_exec_model = e;
         x->needs_seed = n->op == CV_OP_DROPOUT || n->op == CV_OP_DROP_PATH;
         x->k = (cv_kernel){ sizeof(cv_kernel), n->op, cv_node_params(g, n), n->params_size, n->n_in, n->n_out,
                             p->kt + k, p->kt + k + n->n_in, NULL, n->workspace_bytes, 0, n->prepared };
@@ -139,13 +140,20 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
         st = vt->upload(self, tensor_ptr(p, g->inputs[0]), io->images, tensor_bytes(g->inputs[0]), err);
         if (st != CV_OK) return st;
     }
-    if (g->inputs[1]) {
+    /* eval without targets (prediction): run the model's nodes only, no loss */
+    int32_t n_exec = p->n_exec;
+    int with_loss = g->loss != NULL;
+    if (p->mode == CV_MODE_EVAL && !io->targets) {
+        n_exec = p->n_exec_model;
+        with_loss = 0;
+    }
+    if (g->inputs[1] && with_loss) {
         if (!io->targets) return cv_set_error(err, CV_ERR_INVALID, "engine: the loss needs targets but none were given");
         st = vt->upload(self, tensor_ptr(p, g->inputs[1]), io->targets, tensor_bytes(g->inputs[1]), err);
         if (st != CV_OK) return st;
     }
     uint64_t coords[2] = { (uint64_t)n->step, 0 };
-    for (int32_t e = 0; e < p->n_exec; e++) {
+    for (int32_t e = 0; e < n_exec; e++) {
         cv_exec_node *x = &p->exec[e];
         if (x->needs_seed) {
             cv_rng r;
@@ -162,9 +170,25 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
             return st;
         }
     }
+    /* params created by a later trace are not in this graph: zero their gradients */
+    if (p->mode == CV_MODE_TRAIN && !p->accumulate)
+        for (int32_t i = p->n_params_built; i < n->n_params; i++) {
+            const cv_param_info *pi = &n->params[i].info;
+            if (pi->tags & CV_TAG_BUFFER) continue;
+            cv_ktensor z;
+            memset(&z, 0, sizeof z);
+            z.dtype = CV_F32;
+            z.ndim = 1;
+            z.shape[0] = cv_shape_numel(&pi->shape);
+            z.stride[0] = 1;
+            z.data = (char *)n->dev[1] + pi->offset * 4;
+            cv_scalar_params fp = { CV_S_ADD, 0.0f };
+            cv_kernel k = { sizeof(cv_kernel), CV_OP_FILL, &fp, sizeof fp, 0, 1, NULL, &z, NULL, 0, 0, NULL };
+            if ((st = vt->run(self, &k, err)) != CV_OK) return st;
+        }
     if (vt->sync && (st = vt->sync(self, err)) != CV_OK) return st;
     io->loss = 0;
-    if (g->loss) {
+    if (with_loss) {
         float l = 0;
         st = vt->download(self, &l, tensor_ptr(p, g->loss), sizeof l, err);
         if (st != CV_OK) return st;
@@ -175,7 +199,7 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
         st = vt->download(self, io->logits_out, tensor_ptr(p, g->logits), tensor_bytes(g->logits), err);
         if (st != CV_OK) return st;
     }
-    if (g->loss && !isfinite(io->loss))
+    if (with_loss && !isfinite(io->loss))
         return cv_set_error(err, CV_ERR_NUMERIC,
                             "loss is %g at step %lld (input %lldx%lldx%lldx%lld): training diverged or the data holds "
                             "NaN/Inf; lower the learning rate or check the inputs",

@@ -80,6 +80,7 @@ struct cv_graph {
     cv_node *nodes;
     int32_t n_nodes, cap_nodes;
     int32_t n_forward;      /* nodes recorded by the model and loss */
+    int32_t n_model;        /* nodes recorded by the model alone (eval without targets stops there) */
 
     int32_t *ids;
     int32_t n_ids, cap_ids;
@@ -162,9 +163,11 @@ struct cv_plan {
     size_t arena_bytes;
     cv_exec_node *exec;
     int32_t n_exec;
+    int32_t n_exec_model;            /* exec nodes of the model alone */
     cv_ktensor *kt;                  /* all kernel tensors, exec nodes point in */
     int32_t n_kt;
     uint64_t bound_generation;
+    int32_t n_params_built;          /* net params when traced: later ones get zero grads */
 };
 
 /* ---- graph.c ------------------------------------------------------------------ */

@@ -115,6 +115,7 @@ static cv_plan *build_plan(cv_net *n, const cv_shape *in_shape, cv_mode mode, in
     if (st == CV_OK && logits->g != g) st = cv_set_error(err, CV_ERR_INVALID, "model %s: forward returned a tensor of another graph", mname);
     if (st == CV_OK) {
         g->logits = logits;
+        g->n_model = g->n_nodes;
         pin(g, logits);
         if (n->loss.desc) {
             const cv_loss_vtable *lv = n->loss.desc->vtable;
@@ -153,6 +154,7 @@ static cv_plan *build_plan(cv_net *n, const cv_shape *in_shape, cv_mode mode, in
         return NULL;
     }
     p->arena_bytes = peak;
+    p->n_params_built = n->n_params;
     p->info.peak_bytes = peak;
     p->info.naive_bytes = naive;
     p->info.param_bytes = (size_t)(n->n_train * (2 + n->state_slots) + n->n_buf) * 4;

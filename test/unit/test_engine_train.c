@@ -263,6 +263,12 @@ Test(engine_train, eval_logits_and_accumulate) {
         ce += m + log(s) - logits[n * 3 + lab[n]];
     }
     cr_assert_float_eq(io.loss, ce / N, 1e-4, "loss %g vs logits' CE %g", io.loss, ce / N);
+    /* prediction: no targets, same logits, no loss */
+    float logits2[N * 3];
+    cv_step_io pio = { img, NULL, logits2, -1, 0 };
+    cr_assert_eq(cv_net_run(pe, &pio, &r.err), CV_OK, "%s", r.err.message);
+    cr_assert_eq(pio.loss, 0);
+    cr_assert_eq(memcmp(logits, logits2, sizeof logits), 0);
     /* gradients: overwrite once, then accumulate the same batch: doubles them */
     cv_plan *pt = cv_net_plan_get(r.n, &in, CV_MODE_TRAIN, 0, &r.err);
     cr_assert_not_null(pt, "%s", r.err.message);
