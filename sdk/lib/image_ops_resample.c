@@ -79,57 +79,67 @@ static int axis_precompute(const cv_host *host, int in_size, double in0, double 
     return CV_OK;
 }
 
-static uint8_t clip8(int64_t v) {
-    if (v >= ((int64_t)1 << PRECISION_BITS << 8)) return 255;
+static uint8_t clip8(int32_t v) {
+    if (v >= (1 << PRECISION_BITS << 8)) return 255;
     if (v <= 0) return 0;
     return (uint8_t)(v >> PRECISION_BITS);
 }
 
-/* rows [y0, y0 + rows) of src, resampled along x into dst (rows x out_w x c) */
+/* rows [y0, y0 + rows) of src, resampled along x into dst (rows x out_w x c).
+ * u8 accumulates in int32 like Pillow (the weights sum to 2^22, so no overflow). */
 static void pass_horizontal(const cv_image *src, int y0, int rows, const axis_coeffs *a, cv_image *dst) {
     int c = src->c, ow = dst->w;
     for (int y = 0; y < rows; y++)
         for (int xx = 0; xx < ow; xx++) {
             int xmin = a->bounds[xx * 2], n = a->bounds[xx * 2 + 1];
             size_t so = ((size_t)(y + y0) * src->w + xmin) * c, dof = ((size_t)y * ow + xx) * c;
-            for (int ch = 0; ch < c; ch++) {
-                if (src->dtype == CV_U8) {
-                    const uint8_t *in = (const uint8_t *)src->data + so + ch;
-                    const int32_t *k = a->ki + (size_t)xx * a->ksize;
-                    int64_t ss = 1 << (PRECISION_BITS - 1);
-                    for (int x = 0; x < n; x++) ss += (int64_t)in[(size_t)x * c] * k[x];
-                    ((uint8_t *)dst->data)[dof + ch] = clip8(ss);
-                } else {
-                    const float *in = (const float *)src->data + so + ch;
-                    const double *k = a->k + (size_t)xx * a->ksize;
-                    double ss = 0.0;
-                    for (int x = 0; x < n; x++) ss += in[(size_t)x * c] * k[x];
-                    ((float *)dst->data)[dof + ch] = (float)ss;
-                }
+            if (src->dtype == CV_U8) {
+                const uint8_t *in = (const uint8_t *)src->data + so;
+                const int32_t *k = a->ki + (size_t)xx * a->ksize;
+                int32_t ss[CV_IMAGE_MAX_CHANNELS];
+                for (int ch = 0; ch < c; ch++) ss[ch] = 1 << (PRECISION_BITS - 1);
+                for (int x = 0; x < n; x++)
+                    for (int ch = 0; ch < c; ch++) ss[ch] += in[(size_t)x * c + ch] * k[x];
+                for (int ch = 0; ch < c; ch++) ((uint8_t *)dst->data)[dof + ch] = clip8(ss[ch]);
+            } else {
+                const float *in = (const float *)src->data + so;
+                const double *k = a->k + (size_t)xx * a->ksize;
+                double ss[CV_IMAGE_MAX_CHANNELS] = { 0 };
+                for (int x = 0; x < n; x++)
+                    for (int ch = 0; ch < c; ch++) ss[ch] += in[(size_t)x * c + ch] * k[x];
+                for (int ch = 0; ch < c; ch++) ((float *)dst->data)[dof + ch] = (float)ss[ch];
             }
         }
 }
 
-/* src rows shifted by y_shift (bounds are in src-row units minus y_shift) */
-static void pass_vertical(const cv_image *src, int y_shift, const axis_coeffs *a, cv_image *dst) {
-    int c = src->c, w = dst->w;
-    size_t stride = (size_t)src->w * c;
+/* src rows shifted by y_shift (bounds are in src-row units minus y_shift); acc is
+ * scratch for one output row (w * c accumulators) so the taps run along rows */
+static void pass_vertical(const cv_image *src, int y_shift, const axis_coeffs *a, cv_image *dst, void *acc) {
+    size_t row = (size_t)dst->w * src->c;
     for (int yy = 0; yy < dst->h; yy++) {
         int ymin = a->bounds[yy * 2] - y_shift, n = a->bounds[yy * 2 + 1];
-        for (size_t i = 0; i < (size_t)w * c; i++) {
-            if (src->dtype == CV_U8) {
-                const uint8_t *in = (const uint8_t *)src->data + (size_t)ymin * stride + i;
-                const int32_t *k = a->ki + (size_t)yy * a->ksize;
-                int64_t ss = 1 << (PRECISION_BITS - 1);
-                for (int y = 0; y < n; y++) ss += (int64_t)in[(size_t)y * stride] * k[y];
-                ((uint8_t *)dst->data)[(size_t)yy * w * c + i] = clip8(ss);
-            } else {
-                const float *in = (const float *)src->data + (size_t)ymin * stride + i;
-                const double *k = a->k + (size_t)yy * a->ksize;
-                double ss = 0.0;
-                for (int y = 0; y < n; y++) ss += in[(size_t)y * stride] * k[y];
-                ((float *)dst->data)[(size_t)yy * w * c + i] = (float)ss;
+        if (src->dtype == CV_U8) {
+            int32_t *ss = acc;
+            const int32_t *k = a->ki + (size_t)yy * a->ksize;
+            for (size_t i = 0; i < row; i++) ss[i] = 1 << (PRECISION_BITS - 1);
+            for (int y = 0; y < n; y++) {
+                const uint8_t *in = (const uint8_t *)src->data + (size_t)(ymin + y) * row;
+                int32_t w = k[y];
+                for (size_t i = 0; i < row; i++) ss[i] += in[i] * w;
             }
+            uint8_t *out = (uint8_t *)dst->data + (size_t)yy * row;
+            for (size_t i = 0; i < row; i++) out[i] = clip8(ss[i]);
+        } else {
+            double *ss = acc;
+            const double *k = a->k + (size_t)yy * a->ksize;
+            for (size_t i = 0; i < row; i++) ss[i] = 0.0;
+            for (int y = 0; y < n; y++) {
+                const float *in = (const float *)src->data + (size_t)(ymin + y) * row;
+                double w = k[y];
+                for (size_t i = 0; i < row; i++) ss[i] += in[i] * w;
+            }
+            float *out = (float *)dst->data + (size_t)yy * row;
+            for (size_t i = 0; i < row; i++) out[i] = (float)ss[i];
         }
     }
 }
@@ -187,21 +197,24 @@ int cv_image_resized_crop(const cv_host *host, const cv_image *src, int top, int
     if (rc != CV_OK) { cv_image_free(host, &dst); return rc; }
     rc = axis_precompute(host, src->h, top, top + h, out_h, interp, &ay, who, err);
     if (rc != CV_OK) { axis_free(host, &ax); cv_image_free(host, &dst); return rc; }
-    if (need_h && need_v) {
+    void *acc = need_v ? host->alloc_array((size_t)out_w * src->c, sizeof(double)) : NULL;
+    if (need_v && !acc) rc = host->set_error(err, CV_ERR_NOMEM, "%s: out of memory for resampling", who);
+    if (rc == CV_OK && need_h && need_v) {
         /* only the source rows the vertical pass reads */
         int first = ay.bounds[0], last = ay.bounds[out_h * 2 - 2] + ay.bounds[out_h * 2 - 1];
         cv_image tmp;
         rc = cv_image_new(host, last - first, out_w, src->c, src->dtype, &tmp, who, err);
         if (rc == CV_OK) {
             pass_horizontal(src, first, last - first, &ax, &tmp);
-            pass_vertical(&tmp, first, &ay, &dst);
+            pass_vertical(&tmp, first, &ay, &dst, acc);
             cv_image_free(host, &tmp);
         }
-    } else if (need_h) {
+    } else if (rc == CV_OK && need_h) {
         pass_horizontal(src, 0, src->h, &ax, &dst);
-    } else {
-        pass_vertical(src, 0, &ay, &dst);
+    } else if (rc == CV_OK) {
+        pass_vertical(src, 0, &ay, &dst, acc);
     }
+    if (acc) host->free(acc);
     axis_free(host, &ax);
     axis_free(host, &ay);
     if (rc != CV_OK) { cv_image_free(host, &dst); return rc; }
