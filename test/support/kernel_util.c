@@ -193,9 +193,10 @@ void ku_set(ku_backend be, ku_tensor *t, const float *values) {
     size_t bytes;
     int64_t n = ku_numel(t);
     int dense = 1;
-    for (int d = t->kt.ndim - 1, s = 1; d >= 0; d--) {
+    int64_t s = 1;
+    for (int d = t->kt.ndim - 1; d >= 0; d--) {
         if (t->kt.shape[d] != 1 && t->kt.stride[d] != s) dense = 0;
-        s *= (int)t->kt.shape[d];
+        s *= t->kt.shape[d];
     }
     void *h = ku_host_span(be, t, !dense, &bytes);
     for (int64_t i = 0; i < n; i++) ku_store(t->kt.dtype, h, ku_offset(&t->kt, i), values[i]);
@@ -321,6 +322,20 @@ int ku_gradcheck_run(ku_backend be, const ku_gradcheck *c, ku_gradcheck_result *
     ku_tensor in[KU_MAX_IO], out[KU_MAX_IO], bin[KU_MAX_IO], bout[KU_MAX_IO], dy;
     double eps = c->eps > 0 ? c->eps : 1e-2, rtol = c->rtol > 0 ? c->rtol : 1e-2, atol = c->atol > 0 ? c->atol : 1e-3;
     memset(res, 0, sizeof *res);
+    int bad = c->n_in < 1 || c->n_in > KU_MAX_IO || c->n_out < 1 || c->n_out > KU_MAX_IO || c->n_bwd_in < 0 ||
+              c->n_bwd_in > KU_MAX_IO || c->n_bwd_out < 1 || c->n_bwd_out > KU_MAX_IO;
+    for (int i = 0; !bad && i < c->n_in; i++) bad = c->in[i].values == NULL;
+    for (int k = 0; !bad && k < c->n_bwd_out; k++) bad = c->grad_of[k] >= c->n_in;
+    for (int i = 0; !bad && i < c->n_bwd_in; i++) {
+        ku_ref r = c->bwd_in[i];
+        bad = r.src == KU_SRC_IN ? r.index < 0 || r.index >= c->n_in
+              : r.src == KU_SRC_OUT ? r.index < 0 || r.index >= c->n_out : r.src != KU_SRC_DY;
+    }
+    if (bad) {
+        snprintf(err->message, sizeof err->message, "ku_gradcheck %s: bad case (counts, missing input values or a "
+                 "reference out of range)", c->name ? c->name : "");
+        return err->status = CV_ERR_INVALID;
+    }
     for (int i = 0; i < c->n_in; i++) in[i] = ku_make(be, c->in[i].dtype, c->in[i].shape, c->in[i].values);
     for (int i = 0; i < c->n_out; i++) out[i] = ku_make(be, c->out[i].dtype, c->out[i].shape, NULL);
     int st = ku_run(be, c->fwd_op, c->fwd_params, c->fwd_params_size, in, c->n_in, out, c->n_out, c->seed, err);
