@@ -179,8 +179,16 @@ cv_tensor *cv_graph_emit(cv_graph *g, int op, cv_tensor *const *in, int n_in, co
     int n_out = cv_infer(g, op, in, n_in, params, shapes, dts, 3);
     if (n_out < 1) return NULL;
     cv_tensor *out[3] = { NULL, NULL, NULL };
-    for (int i = 0; i < n_out; i++)
+    for (int i = 0; i < n_out; i++) {
+        char sb[2][96];
+        int st = cv_shape_valid(&shapes[i], dts[i], NULL);
+        if (st != CV_OK)
+            return cv_graph_failv(g, st, "%s: output %s %s for input %s %s", cv_op_name(op),
+                                  cv_shape_str(&shapes[i], sb[0], sizeof sb[0]), cv_dtype_name(dts[i]),
+                                  n_in ? cv_shape_str(&in[0]->shape, sb[1], sizeof sb[1]) : "[]",
+                                  st == CV_ERR_NOMEM ? "overflows 64-bit byte sizes" : "has a size below 1"), NULL;
         if (!(out[i] = cv_graph_new_tensor(g, dts[i], &shapes[i], CV_T_ACT))) return NULL;
+    }
     int32_t idx = cv_graph_add_node(g, op, in, n_in, out, n_out, params, params_size);
     if (idx < 0) return NULL;
     g->nodes[idx].macs = cv_op_macs(op, in, n_in, &shapes[0], params);

@@ -237,3 +237,11 @@ Test(engine_errors, bad_input_shapes) {
     cv_net_destroy(n);
     cv_engine_destroy(e);
 }
+
+static cv_tensor *output_overflow(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    cv_pad_params p;
+    memset(&p, 0, sizeof p);
+    p.after[0] = 1LL << 61;
+    return head(o, g, CV_OP1(o, g, CV_OP_PAD, x, &p));
+}
+Test(engine_errors, output_size_overflow) { EXPECT(output_overflow, CV_ERR_NOMEM, "pad: output", "[2,3,8,8]", "overflows"); }
