@@ -309,6 +309,37 @@ void ku_assert_close(const float *got, const float *want, int64_t n, double rtol
     }
 }
 
+/* ---- comparing backends ---------------------------------------------------------------------- */
+void ku_compare_backends(ku_backend test, ku_backend ref, int op, const void *params, size_t params_size,
+                         const ku_spec *in, int n_in, const ku_spec *out, int n_out, uint64_t seed, double rtol,
+                         double atol) {
+    cr_assert(n_in >= 0 && n_in <= KU_MAX_IO && n_out >= 1 && n_out <= KU_MAX_IO, "ku_compare_backends: bad counts");
+    ku_backend be[2] = { test, ref };
+    ku_tensor ti[2][KU_MAX_IO], to[2][KU_MAX_IO];
+    float *res[2][KU_MAX_IO];
+    for (int b = 0; b < 2; b++) {
+        for (int i = 0; i < n_in; i++) ti[b][i] = ku_make(be[b], in[i].dtype, in[i].shape, in[i].values);
+        for (int i = 0; i < n_out; i++) to[b][i] = ku_make(be[b], out[i].dtype, out[i].shape, out[i].values);
+        cv_error err = { sizeof err, 0, "" };
+        int st = ku_run(be[b], op, params, params_size, ti[b], n_in, to[b], n_out, seed, &err);
+        cr_assert(st == CV_OK, "op %d failed on the %s backend (status %d): %s", op, b ? "reference" : "tested", st,
+                  err.message);
+        for (int i = 0; i < n_out; i++) res[b][i] = ku_get_new(be[b], &to[b][i]);
+    }
+    for (int i = 0; i < n_out; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "op %d output %d vs the reference", op, i);
+        ku_assert_close(res[0][i], res[1][i], cv_shape_numel(&out[i].shape), rtol, atol, what);
+    }
+    for (int b = 0; b < 2; b++) {
+        for (int i = 0; i < n_in; i++) ku_free(be[b], &ti[b][i]);
+        for (int i = 0; i < n_out; i++) {
+            ku_free(be[b], &to[b][i]);
+            free(res[b][i]);
+        }
+    }
+}
+
 /* ---- finite differences ---------------------------------------------------------------------- */
 static double ku_weighted_sum(ku_backend be, const ku_tensor *y, const float *r) {
     float *v = ku_get_new(be, y);

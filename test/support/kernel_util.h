@@ -46,6 +46,13 @@ typedef struct ku_tensor {
     int owner;
 } ku_tensor;
 
+/* a tensor described on the host: dtype, shape and (for inputs) f32 values */
+typedef struct ku_spec {
+    int dtype;
+    cv_shape shape;
+    const float *values;   /* inputs: host values; outputs: initial values or NULL (zeros) */
+} ku_spec;
+
 /* ---- tensors ------------------------------------------------------------------ */
 /* new dense tensor; values (numel floats, converted to dtype) or NULL for zeros */
 ku_tensor ku_make(ku_backend be, int dtype, cv_shape shape, const float *values);
@@ -87,6 +94,15 @@ double ku_hash_uniform(uint64_t seed, uint64_t i);
  * the message names what, the first bad index and both values */
 void ku_assert_close(const float *got, const float *want, int64_t n, double rtol, double atol, const char *what);
 
+/* ---- comparing a backend with the reference ----------------------------------------------- */
+/* Run op with the same host inputs on two backends and compare every output:
+ * |got - want| <= atol + rtol * |want|, want from ref.  Output specs with values
+ * give the initial contents (the in-place update ops read them).  Fails the
+ * current test naming the op, the output and the element. */
+void ku_compare_backends(ku_backend test, ku_backend ref, int op, const void *params, size_t params_size,
+                         const ku_spec *in, int n_in, const ku_spec *out, int n_out, uint64_t seed, double rtol,
+                         double atol);
+
 /* ---- finite-difference gradient check ------------------------------------------------------ */
 /* A backward kernel input: a forward input, a forward output, or the upstream
  * gradient dy of forward output 0 (the checker's random weights). */
@@ -96,11 +112,6 @@ enum { KU_SRC_IN = 0, KU_SRC_OUT = 1, KU_SRC_DY = 2 };
 #define KU_OUT(i) ((ku_ref){ KU_SRC_OUT, (i) })
 #define KU_DY ((ku_ref){ KU_SRC_DY, 0 })
 
-typedef struct ku_spec {
-    int dtype;
-    cv_shape shape;
-    const float *values;   /* inputs: host values (not all zero); outputs: ignored */
-} ku_spec;
 
 /* The scalar L = sum_j r_j * y0_j (y0: forward output 0, r: random weights in
  * [-1, 1], also the dy handed to the backward kernel) is differentiated with

@@ -160,3 +160,24 @@ Test(ref_dispatch, bad_input_is_an_error_naming_the_op) {
     ku_free(be, &y);
     ku_free(be, &small);
 }
+
+/* ku_compare_backends as another backend's test would use it: here a second
+ * instance of the reference, on a conv and an in-place Adam step */
+Test(ref_dispatch, compare_backends_helper) {
+    void *other = th_create(ctx, be.desc, NULL, NULL);
+    ku_backend be2 = { be.vt, other, be.desc };
+    ku_rng r = ku_rng_make(5);
+    float *x = ku_random(&r, 2 * 3 * 5 * 5, -1, 1), *w = ku_random(&r, 4 * 3 * 3 * 3, -1, 1);
+    cv_conv_params p = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
+    ku_spec in[2] = { { CV_F32, CV_SHAPE(2, 3, 5, 5), x }, { CV_F32, CV_SHAPE(4, 3, 3, 3), w } };
+    ku_spec out[1] = { { CV_F32, CV_SHAPE(2, 4, 5, 5), NULL } };
+    ku_compare_backends(be2, be, CV_OP_CONV2D, &p, sizeof p, in, 2, out, 1, 0, 0, 0);
+    cv_adam_params ap = { 0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, 1, 3 };
+    ku_spec st[3] = { { CV_F32, CV_SHAPE(20), x }, { CV_F32, CV_SHAPE(20), w }, { CV_F32, CV_SHAPE(20), x + 20 } };
+    for (int i = 0; i < 20; i++) x[20 + i] = fabsf(x[20 + i]); /* v >= 0 */
+    ku_compare_backends(be2, be, CV_OP_ADAM_UPDATE, &ap, sizeof ap, (ku_spec[]){ { CV_F32, CV_SHAPE(20), w + 20 } }, 1,
+                        st, 3, 0, 0, 0);
+    free(x);
+    free(w);
+    th_destroy(be.desc, other);
+}
