@@ -28,7 +28,16 @@ void cv_help_print(FILE *f, const cv_plugin *p) {
         fprintf(f, "\noptions: none\n");
         return;
     }
-    fprintf(f, "\noptions (recipe section [%s]):\n", d->kind == CV_KIND_TRANSFORM ? "transform.<name>" : cv_kind_name(d->kind));
+    if (d->kind == CV_KIND_TRANSFORM)
+        fprintf(f, "\noptions (recipe section [transform.%s]; list it in [transforms] train or val):\n", d->name);
+    else if (d->kind == CV_KIND_BACKEND)
+        fprintf(f, "\noptions (recipe section [backend], with [run] device = %s):\n", d->name);
+    else if (d->kind == CV_KIND_COMM)
+        fprintf(f, "\noptions (recipe section [comm], with [run] comm = %s):\n", d->name);
+    else if (d->kind == CV_KIND_METRIC)
+        fprintf(f, "\noptions (metrics are listed in [metrics] train / val):\n");
+    else
+        fprintf(f, "\noptions (recipe section [%s], with name = %s):\n", cv_kind_name(d->kind), d->name);
     for (int i = 0; i < n; i++) {
         const cv_option_desc *o = &d->options[i];
         char exp[512];
