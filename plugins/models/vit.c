@@ -15,6 +15,7 @@ static const char *const positions[] = { "learned", "sinusoidal", NULL };
 static const cv_option_desc vit_options[] = {
     CV_OPT_ENUM_("variant", "tiny", variants, "tiny (192-d, 3 heads), small (384, 6) or base (768, 12); 12 layers"),
     CV_OPT_INT_RANGE("num_classes", "0", 0, 1000000, "classifier outputs; 0 = the dataset's class count"),
+    CV_OPT_INT_RANGE("depth", "12", 1, 48, "encoder blocks (12 in every paper variant; fewer for small data)"),
     CV_OPT_INT_RANGE("patch_size", "16", 2, 64, "patch side in pixels (the embedding conv's kernel and stride)"),
     CV_OPT_INT_RANGE("image_size", "224", 16, 4096, "input side the learned position table is made for"),
     CV_OPT_ENUM_("positions", "learned", positions, "learned table or fixed sin/cos"),
@@ -119,7 +120,7 @@ static int vit_create(const cv_create_args *args, void **self, cv_error *err) {
     m->host = h;
     m->dim = dim;
     m->heads = dim / 64;
-    m->layers = 12;
+    m->layers = (int)cv_opt_int(h, o, "depth", 12);
     m->mlp_dim = 4 * dim;
     m->num_classes = cv_nn_num_classes(args, cv_opt_int(h, o, "num_classes", 0));
     m->patch = patch;

@@ -1,0 +1,313 @@
+/* test/unit/test_models_engine.c — the model zoo and the SDK blocks on the real
+ * engine and the reference backend: gradients of every block type against
+ * finite differences on tiny inputs, gradient flow to every parameter of every
+ * model family, the sinusoidal table's values, and the engine's parameter list
+ * and multiply-add counts against the independent count_ops mock. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "support/count_ops.h"
+#include "support/kernel_util.h"
+#include "support/testhost.h"
+
+/* Test binaries do not link libcvnets-sdk.a; the block tests compile the SDK's
+ * helper sources in directly so the blocks run exactly as plugins run them. */
+#include "../../sdk/lib/nn_blocks.c"
+#include "../../sdk/lib/nn_transformer.c"
+
+/* ---- a model made of one SDK block ---------------------------------------------- */
+enum { B_CNA, B_IR_V2, B_IR_V3_SE, B_SE, B_TRANSFORMER, B_MOBILEVIT, B_MOBILEVIT2, B_SINUSOID, B_COUNT };
+static const char *const block_names[B_COUNT] = { "conv_norm_act", "inverted_residual_v2", "inverted_residual_v3_se",
+                                                  "squeeze_excite", "transformer", "mobilevit", "mobilevit2",
+                                                  "sinusoid" };
+enum { SIN_N = 13, SIN_D = 8 };
+
+static cv_tensor *block_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    int which = *(const int *)self;
+    cv_nn nn = { o, g };
+    int64_t n = cv_nn_dim(&nn, x, 0);
+    switch (which) {
+    case B_CNA:
+        x = cv_nn_conv_norm_act(&nn, "cna", x, 8, 3, 2, 2, 1, CV_RELU);
+        break;
+    case B_IR_V2: {
+        cv_ir_config c = { CV_IR_TV_V2, 16, 8, 3, 1, 1, CV_RELU6, 0, 0, 0, 0, 0.0f };
+        x = cv_nn_inverted_residual(&nn, x, &c);
+        break;
+    }
+    case B_IR_V3_SE: {
+        cv_ir_config c = { CV_IR_TV_V3, 16, 8, 5, 1, 1, CV_HARDSWISH, 8, CV_RELU, CV_HARDSIGMOID, 0, 0.0f };
+        x = cv_nn_inverted_residual(&nn, x, &c);
+        break;
+    }
+    case B_SE:
+        x = cv_nn_squeeze_excite(&nn, "se", x, 4, CV_RELU, CV_SIGMOID);
+        break;
+    case B_TRANSFORMER: {
+        int64_t c = cv_nn_dim(&nn, x, 1), hw = cv_nn_dim(&nn, x, 2) * cv_nn_dim(&nn, x, 3);
+        x = cv_permute(o, g, cv_reshape(o, g, x, CV_SHAPE(n, c, hw)), 3, (const int32_t[]){ 0, 2, 1 });
+        cv_transformer_config tc = { 2, 16, CV_GELU, 1e-6f, 0, 0, 0, NULL };
+        x = cv_nn_transformer_block(&nn, x, &tc);
+        x = cv_reduce(o, g, x, CV_R_MEAN, 1u << 1, 0); /* [N, C] */
+        return cv_nn_linear(&nn, "head", x, 3, 1, CV_INIT_LINEAR_TRUNC);
+    }
+    case B_MOBILEVIT: {
+        cv_mobilevit_config c = { 8, 16, 1, 2, 2, CV_SILU, 0, 0, 0, 1 };
+        x = cv_nn_mobilevit_block(&nn, x, &c);
+        break;
+    }
+    case B_MOBILEVIT2: {
+        cv_mobilevit2_config c = { 8, 16, 1, 2, CV_SILU, 0, 0, 1 };
+        x = cv_nn_mobilevit2_block(&nn, x, &c);
+        break;
+    }
+    case B_SINUSOID: {
+        cv_tensor *t = cv_reshape(o, g, cv_nn_sinusoidal_table(&nn, SIN_N, SIN_D), CV_SHAPE(1, SIN_N * SIN_D));
+        cv_tensor *zero = cv_scalar(o, g, cv_reduce(o, g, x, CV_R_MEAN, 0xF, 1), CV_S_MUL, 0.0f); /* [1,1,1,1] */
+        return cv_add(o, g, t, cv_reshape(o, g, zero, CV_SHAPE(1, 1)));
+    }
+    }
+    return cv_nn_linear(&nn, "head", cv_nn_global_avg_pool(&nn, x), 3, 1, CV_INIT_LINEAR_TRUNC);
+}
+
+static cv_tensor *ce_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
+    (void)self;
+    cv_ce_params p = { 0.0f, -100 };
+    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
+}
+
+static const cv_model_vtable block_vt = { sizeof(cv_model_vtable), block_forward, NULL };
+static const cv_loss_vtable ce_vt = { sizeof(cv_loss_vtable), 0, 0, ce_forward };
+static const cv_component_desc block_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
+                                              "block", "classification", "one SDK block", NULL, NULL, NULL, NULL,
+                                              NULL, &block_vt };
+static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
+                                           "ce", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &ce_vt };
+
+/* ---- engine rig ------------------------------------------------------------------------ */
+typedef struct rig {
+    cv_ctx *ctx;
+    ku_backend be;
+    cv_engine *e;
+    cv_net *n;
+    const cv_component_desc *md;
+    void *model;
+    int which;
+    cv_error err;
+} rig;
+
+static void rig_engine(rig *r, cv_component_ref model, int classes) {
+    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 42, &r->err);
+    cr_assert_not_null(r->e, "%s", r->err.message);
+    r->n = cv_net_create(r->e, model, (cv_component_ref){ &ce_desc, NULL }, classes, &r->err);
+    cr_assert_not_null(r->n, "%s", r->err.message);
+}
+
+static void rig_block(rig *r, int which, int classes) {
+    memset(r, 0, sizeof *r);
+    cv_error_init(&r->err);
+    r->ctx = th_ctx_new();
+    r->be = ku_backend_open(r->ctx, "ref");
+    r->which = which;
+    rig_engine(r, (cv_component_ref){ &block_desc, &r->which }, classes);
+}
+
+static void rig_model(rig *r, const char *name, const char *const *kv, int classes, int channels) {
+    memset(r, 0, sizeof *r);
+    cv_error_init(&r->err);
+    r->ctx = th_ctx_new();
+    r->be = ku_backend_open(r->ctx, "ref");
+    r->md = th_load(r->ctx, "model", name);
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.num_classes = classes;
+    extra.in_channels = channels;
+    r->model = th_create(r->ctx, r->md, kv, &extra);
+    rig_engine(r, (cv_component_ref){ r->md, r->model }, classes);
+}
+
+static void rig_close(rig *r) {
+    cv_net_destroy(r->n);
+    cv_engine_destroy(r->e);
+    if (r->md) th_destroy(r->md, r->model);
+    ku_backend_close(r->be);
+    th_ctx_free(r->ctx);
+}
+
+typedef struct batch {
+    cv_shape in;
+    float *img;
+    int32_t *lab;
+} batch;
+
+static batch make_batch(cv_shape in, int classes, uint64_t seed) {
+    batch b = { in, malloc(sizeof(float) * (size_t)cv_shape_numel(&in)), malloc(sizeof(int32_t) * (size_t)in.dim[0]) };
+    ku_rng g = ku_rng_make(seed);
+    for (int64_t i = 0; i < cv_shape_numel(&in); i++) b.img[i] = (float)(2.0 * ku_uniform(&g) - 1.0);
+    for (int64_t i = 0; i < in.dim[0]; i++) b.lab[i] = (int32_t)(i % classes);
+    return b;
+}
+static void free_batch(batch *b) {
+    free(b->img);
+    free(b->lab);
+}
+
+static double train_loss(rig *r, const batch *b) {
+    cv_plan *p = cv_net_plan_get(r->n, &b->in, CV_MODE_TRAIN, 0, &r->err);
+    cr_assert_not_null(p, "plan: %s", r->err.message);
+    cv_step_io io = { b->img, b->lab, NULL, 0, 0 };
+    cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "run: %s", r->err.message);
+    cr_assert(isfinite(io.loss), "loss %g", io.loss);
+    return io.loss;
+}
+
+/* every trainable parameter receives a non-zero gradient; returns the grads */
+static float *expect_gradient_flow(rig *r, const char *what) {
+    int64_t ne = cv_net_trainable_elems(r->n);
+    float *gr = malloc(sizeof(float) * (size_t)ne);
+    cr_assert_eq(cv_net_buffer_read(r->n, 1, gr, ne, &r->err), CV_OK, "%s", r->err.message);
+    for (int i = 0; i < cv_net_param_count(r->n); i++) {
+        const cv_param_info *pi = cv_net_param(r->n, i);
+        /* A norm's bias can have an exactly zero gradient for a good reason: in
+         * MobileNetV2/V3 the project BN's shift passes linearly (residual, 1x1
+         * conv) into the next BN, whose batch mean removes it. */
+        if (pi->tags & CV_TAG_BUFFER || (pi->tags & CV_TAG_NORM && strstr(pi->name, "bias"))) continue;
+        double ss = 0;
+        for (int64_t k = 0; k < cv_shape_numel(&pi->shape); k++) ss += (double)gr[pi->offset + k] * gr[pi->offset + k];
+        cr_expect(ss > 0 && isfinite(ss), "%s: no gradient reaches %s (sum of squares %g)", what, pi->name, ss);
+    }
+    return gr;
+}
+
+/* central differences on the element of largest gradient of each parameter */
+static void expect_finite_differences(rig *r, const batch *b, const float *gr, const char *what) {
+    const float eps = 4e-3f;
+    for (int i = 0; i < cv_net_param_count(r->n); i++) {
+        const cv_param_info *pi = cv_net_param(r->n, i);
+        if (pi->tags & CV_TAG_BUFFER) continue;
+        int64_t numel = cv_shape_numel(&pi->shape), best = 0;
+        for (int64_t k = 1; k < numel; k++)
+            if (fabsf(gr[pi->offset + k]) > fabsf(gr[pi->offset + best])) best = k;
+        float *v = malloc(sizeof(float) * (size_t)numel);
+        cr_assert_eq(cv_net_param_read(r->n, i, v, &r->err), CV_OK);
+        float keep = v[best];
+        v[best] = keep + eps;
+        cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK);
+        double lp = train_loss(r, b);
+        v[best] = keep - eps;
+        cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK);
+        double lm = train_loss(r, b);
+        v[best] = keep;
+        cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK);
+        free(v);
+        double fd = (lp - lm) / (2.0 * eps), an = gr[pi->offset + best];
+        cr_expect(fabs(fd - an) <= 0.05 * fabs(an) + 5e-4, "%s: d loss / d %s[%lld]: autograd %.6g, finite differences %.6g",
+                  what, pi->name, (long long)best, an, fd);
+    }
+}
+
+Test(models_engine, every_block_type_gradients_match_finite_differences) {
+    for (int which = 0; which < B_SINUSOID; which++) {
+        rig r;
+        rig_block(&r, which, 3);
+        batch b = make_batch(CV_SHAPE(4, 8, 5, 5), 3, 100 + (uint64_t)which);
+        double l0 = train_loss(&r, &b);
+        cr_expect(l0 > 0.1 && l0 < 10, "%s: initial loss %g", block_names[which], l0);
+        float *gr = expect_gradient_flow(&r, block_names[which]);
+        expect_finite_differences(&r, &b, gr, block_names[which]);
+        free(gr);
+        free_batch(&b);
+        rig_close(&r);
+    }
+}
+
+Test(models_engine, sinusoidal_table_values) {
+    rig r;
+    rig_block(&r, B_SINUSOID, SIN_N * SIN_D);
+    batch b = make_batch(CV_SHAPE(1, 1, 4, 4), 1, 7);
+    cv_plan *p = cv_net_plan_get(r.n, &b.in, CV_MODE_EVAL, 0, &r.err);
+    cr_assert_not_null(p, "%s", r.err.message);
+    float out[SIN_N * SIN_D];
+    cv_step_io io = { b.img, b.lab, out, 0, 0 };
+    cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
+    int h = SIN_D / 2;
+    for (int pos = 0; pos < SIN_N; pos++)
+        for (int i = 0; i < h; i++) {
+            double w = pow(10000.0, -(double)i / h);
+            cr_expect(fabs(out[pos * SIN_D + i] - sin(pos * w)) < 1e-4, "sin at %d,%d: %g vs %g", pos, i,
+                      out[pos * SIN_D + i], sin(pos * w));
+            cr_expect(fabs(out[pos * SIN_D + h + i] - cos(pos * w)) < 1e-4, "cos at %d,%d: %g vs %g", pos, i,
+                      out[pos * SIN_D + h + i], cos(pos * w));
+        }
+    free_batch(&b);
+    rig_close(&r);
+}
+
+/* ---- whole models ------------------------------------------------------------------------ */
+typedef struct tiny { const char *model, *kv[5]; int size, channels; } tiny;
+static const tiny tiny_models[] = {
+    { "resnet", { "depth=18", "width_multiplier=0.25", "squeeze_excitation=true", "stochastic_depth=0.1" }, 32, 3 },
+    { "resnet", { "depth=50", "width_multiplier=0.25", "output_stride=16" }, 32, 3 },
+    { "resnet", { "depth=18", "stem=cifar", "width_multiplier=0.25" }, 28, 1 },
+    { "mobilenetv1", { "width_multiplier=0.25" }, 32, 3 },
+    { "mobilenetv2", { "width_multiplier=0.25" }, 32, 3 },
+    { "mobilenetv3", { "variant=small", "width_multiplier=0.5" }, 32, 3 },
+    { "vit", { "variant=tiny", "depth=2", "image_size=32" }, 48, 3 }, /* 2x2 table resized to 3x3 */
+    { "vit", { "variant=tiny", "depth=2", "positions=sinusoidal" }, 32, 3 },
+    { "mobilevit", { "variant=xx_small" }, 64, 3 },
+    { "mobilevit_v2", { "width_multiplier=0.5" }, 32, 3 },
+};
+
+Test(models_engine, gradient_flow_through_every_model_family, .timeout = 900) {
+    for (size_t m = 0; m < sizeof tiny_models / sizeof *tiny_models; m++) {
+        const tiny *t = &tiny_models[m];
+        rig r;
+        rig_model(&r, t->model, t->kv, 5, t->channels);
+        batch b = make_batch(CV_SHAPE(2, t->channels, t->size, t->size), 5, 9);
+        double loss = train_loss(&r, &b);
+        cr_expect(loss > 0.1 && loss < 20, "%s %s: loss %g", t->model, t->kv[0], loss);
+        char what[96];
+        snprintf(what, sizeof what, "%s %s", t->model, t->kv[0]);
+        free(expect_gradient_flow(&r, what));
+        free_batch(&b);
+        rig_close(&r);
+    }
+}
+
+/* the engine's own counts agree with the mock's (an independent implementation) */
+Test(models_engine, engine_counts_match_count_ops, .timeout = 900) {
+    static const tiny rows[] = {
+        { "mobilenetv1", { "width_multiplier=0.25" }, 96, 3 },
+        { "mobilenetv2", { "width_multiplier=0.5" }, 96, 3 },
+        { "mobilenetv3", { "variant=large", "width_multiplier=0.5" }, 96, 3 },
+        { "resnet", { "depth=50", "width_multiplier=0.25", "squeeze_excitation=true" }, 96, 3 },
+        { "vit", { "variant=tiny", "depth=3", "image_size=64" }, 96, 3 },
+        { "mobilevit", { "variant=xx_small" }, 96, 3 },
+        { "mobilevit_v2", { "width_multiplier=0.5" }, 96, 3 },
+    };
+    for (size_t m = 0; m < sizeof rows / sizeof *rows; m++) {
+        const tiny *t = &rows[m];
+        rig r;
+        rig_model(&r, t->model, t->kv, 1000, 3);
+        cv_shape in = CV_SHAPE(1, 3, t->size, t->size);
+        cv_plan *p = cv_net_plan_get(r.n, &in, CV_MODE_EVAL, 0, &r.err);
+        cr_assert_not_null(p, "%s: %s", t->model, r.err.message);
+        cv_plan_info info;
+        cv_plan_info_get(p, &info);
+        cv_graph *g = cnt_graph_new(in, 0);
+        const cv_model_vtable *vt = r.md->vtable;
+        cr_assert_not_null(vt->forward(r.model, cnt_ops(), g, cnt_ops()->input(g, 0)), "%s", cnt_error(g));
+        cr_expect_eq(info.macs, cnt_macs(g), "%s: engine %lld, count_ops %lld multiply-adds", t->model,
+                     (long long)info.macs, (long long)cnt_macs(g));
+        cr_expect_eq(cv_net_trainable_elems(r.n), cnt_trainable(g), "%s: trainable elements", t->model);
+        cr_expect_eq(cv_net_param_count(r.n), cnt_param_count(g), "%s: parameter count", t->model);
+        for (int i = 0; i < cv_net_param_count(r.n) && i < cnt_param_count(g); i++)
+            cr_expect_str_eq(cv_net_param(r.n, i)->name, cnt_param_name(g, i), "%s: parameter %d", t->model, i);
+        cnt_graph_free(g);
+        rig_close(&r);
+    }
+}
