@@ -40,16 +40,16 @@ static int conv_geometry(ref_run *r, const ref_t *x, const ref_t *w, const ref_t
 }
 
 /* Visit every (output position, weight tap) pair that reads a real input pixel.
- * mode 0: y += x*w; 1: dx += dy*w; 2: dw += dy*x.  Accumulates in double per
- * output element for mode 0 only (others scatter). */
-static void conv_loops(const conv_geom *g, int mode, float *x, float *w, float *y) {
+ * mode 0: y += x*w (double accumulator per output element); 1: acc[x index] +=
+ * dy*w; 2: acc[w index] += dy*x (acc: a double image of dx or dw). */
+static void conv_loops(const conv_geom *g, int mode, const float *x, const float *w, float *y, double *acc) {
     for (int64_t n = 0; n < g->n; n++)
         for (int64_t o = 0; o < g->o; o++) {
             int64_t grp = o / g->og;
             for (int64_t oh = 0; oh < g->ho; oh++)
                 for (int64_t ow = 0; ow < g->wo; ow++) {
                     float *yp = &y[((n * g->o + o) * g->ho + oh) * g->wo + ow];
-                    double acc = 0.0;
+                    double sum = 0.0;
                     for (int64_t c = 0; c < g->cg; c++) {
                         int64_t ci = grp * g->cg + c;
                         for (int64_t i = 0; i < g->kh; i++) {
@@ -58,15 +58,15 @@ static void conv_loops(const conv_geom *g, int mode, float *x, float *w, float *
                             for (int64_t j = 0; j < g->kw; j++) {
                                 int64_t iw = ow * g->sw - g->pw + j * g->dw;
                                 if (iw < 0 || iw >= g->w) continue;
-                                float *xp = &x[((n * g->c + ci) * g->h + ih) * g->w + iw];
-                                float *wp = &w[((o * g->cg + c) * g->kh + i) * g->kw + j];
-                                if (mode == 0) acc += (double)*xp * *wp;
-                                else if (mode == 1) *xp += *yp * *wp;
-                                else *wp += *yp * *xp;
+                                int64_t xi = ((n * g->c + ci) * g->h + ih) * g->w + iw;
+                                int64_t wi = ((o * g->cg + c) * g->kh + i) * g->kw + j;
+                                if (mode == 0) sum += (double)x[xi] * w[wi];
+                                else if (mode == 1) acc[xi] += (double)*yp * w[wi];
+                                else acc[wi] += (double)*yp * x[xi];
                             }
                         }
                     }
-                    if (mode == 0) *yp += (float)acc;
+                    if (mode == 0) *yp += (float)sum;
                 }
         }
 }
@@ -86,7 +86,19 @@ int ref_conv2d(ref_run *r) {
     for (int64_t n = 0; n < g.n; n++)
         for (int64_t o = 0; o < g.o; o++)
             for (int64_t s = 0; s < g.ho * g.wo; s++) y[(n * g.o + o) * g.ho * g.wo + s] = r->n_in == 3 ? r->in[2].f[o] : 0.0f;
-    conv_loops(&g, 0, r->in[0].f, r->in[1].f, y);
+    conv_loops(&g, 0, r->in[0].f, r->in[1].f, y, NULL);
+    return CV_OK;
+}
+
+/* mode 1: in dy, w -> dx; mode 2: in dy, x -> dw; accumulated in double */
+static int conv_backward(ref_run *r, const conv_geom *g, int mode) {
+    ref_t *out = &r->out[0];
+    double *acc = ref_scratch(r, (size_t)out->numel, sizeof(double));
+    if (!acc) return r->err->status;
+    if (mode == 1) conv_loops(g, 1, out->f, r->in[1].f, r->in[0].f, acc);
+    else conv_loops(g, 2, r->in[1].f, out->f, r->in[0].f, acc);
+    for (int64_t i = 0; i < out->numel; i++) out->f[i] = (float)acc[i];
+    ref_scratch_free(r, acc);
     return CV_OK;
 }
 
@@ -96,9 +108,7 @@ int ref_conv2d_bwd_data(ref_run *r) {
     int st = ref_arity(r, 2, 2, 1, 1);
     if (!st) st = conv_geometry(r, &r->out[0], &r->in[1], &r->in[0], &g);
     if (st) return st;
-    memset(r->out[0].f, 0, (size_t)r->out[0].numel * sizeof(float));
-    conv_loops(&g, 1, r->out[0].f, r->in[1].f, r->in[0].f);
-    return CV_OK;
+    return conv_backward(r, &g, 1);
 }
 
 /* dy, x -> dw (dw's shape is the output's) */
@@ -107,7 +117,5 @@ int ref_conv2d_bwd_weight(ref_run *r) {
     int st = ref_arity(r, 2, 2, 1, 1);
     if (!st) st = conv_geometry(r, &r->in[1], &r->out[0], &r->in[0], &g);
     if (st) return st;
-    memset(r->out[0].f, 0, (size_t)r->out[0].numel * sizeof(float));
-    conv_loops(&g, 2, r->in[1].f, r->out[0].f, r->in[0].f);
-    return CV_OK;
+    return conv_backward(r, &g, 2);
 }
