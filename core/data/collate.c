@@ -22,6 +22,15 @@ int cv_collate_image(const cv_image *img, float *dst, int c, int h, int w, char 
         return CV_ERR_INVALID;
     }
     size_t plane = (size_t)h * w;
+    if (img->h == h && img->w == w && img->dtype == CV_U8) { /* the common case, kept tight */
+        const uint8_t *src = img->data;
+        for (int ch = 0; ch < c; ch++) {
+            int sc = img->c == 1 ? 0 : ch, stride = img->c;
+            float *d = dst + ch * plane;
+            for (size_t i = 0; i < plane; i++) d[i] = src[i * stride + sc] * (1.0f / 255.0f);
+        }
+        return CV_OK;
+    }
     if (img->h == h && img->w == w) {
         for (int ch = 0; ch < c; ch++) {
             int sc = img->c == 1 ? 0 : ch;
