@@ -3,8 +3,9 @@
  * backward and updates: the same fresh random inputs go to both, outputs of the
  * CPU backend start as NaN (so an element it forgets fails), and every output
  * must match the reference within the bound stated with each case.  Two CPU
- * instances run every case: conv_layout=blocked with 2 threads (oneDNN picks
- * blocked layouts, reorders inside the op) and conv_layout=plain with 1 thread.
+ * instances run every case: conv_layout=blocked, batch_norm=own with 2 threads
+ * (oneDNN picks blocked layouts, reorders inside the op) and conv_layout=plain,
+ * batch_norm=onednn with 1 thread.
  *
  * Bounds (relative rtol, absolute atol): 1e-5/1e-5 for data movement and exact
  * elementwise math; 1e-4/1e-5 for transcendental elementwise functions (float
@@ -56,15 +57,16 @@ static cv_ctx *ctx;
 static ku_backend ref, cpu[2];
 static ku_rng rng;
 
-static ku_backend open_cpu(const char *layout, int threads) {
+static ku_backend open_cpu(const char *layout, const char *bn, int threads) {
     const cv_component_desc *d = th_load(ctx, "backend", "cpu");
     cv_create_args extra;
     memset(&extra, 0, sizeof extra);
     extra.struct_size = sizeof extra;
     extra.threads = threads;
-    char kv[64];
+    char kv[64], kv2[64];
     snprintf(kv, sizeof kv, "conv_layout=%s", layout);
-    const char *const kvs[] = { kv, NULL };
+    snprintf(kv2, sizeof kv2, "batch_norm=%s", bn);
+    const char *const kvs[] = { kv, kv2, NULL };
     ku_backend be = { d->vtable, th_create(ctx, d, kvs, &extra), d };
     return be;
 }
@@ -72,8 +74,8 @@ static ku_backend open_cpu(const char *layout, int threads) {
 static void setup(void) {
     ctx = th_ctx_new();
     ref = ku_backend_open(ctx, "ref");
-    cpu[0] = open_cpu("blocked", 2);
-    cpu[1] = open_cpu("plain", 1);
+    cpu[0] = open_cpu("blocked", "own", 2);
+    cpu[1] = open_cpu("plain", "onednn", 1);
     rng = ku_rng_make(20261128);
 }
 static void teardown(void) {
@@ -124,7 +126,7 @@ static void check(const kcase *c) {
         run_on(cpu[b], c, vin, vout0, got, got_in);
         char what[160];
         for (int i = 0; i < c->n_out; i++) {
-            snprintf(what, sizeof what, "%s (cpu %s): output %d", c->name, b ? "plain" : "blocked", i);
+            snprintf(what, sizeof what, "%s (cpu %s): output %d", c->name, b ? "plain/onednn bn" : "blocked/own bn", i);
             ku_assert_close(got[i], want[i], numel(&c->out[i].shape), c->rtol, c->atol, what);
             free(got[i]);
         }

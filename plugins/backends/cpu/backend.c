@@ -9,10 +9,13 @@
 #include <string.h>
 
 static const char *const layout_choices[] = { "plain", "blocked", NULL };
+static const char *const bn_choices[] = { "own", "onednn", NULL };
 static const cv_option_desc cpu_options[] = {
     CV_OPT_ENUM_("conv_layout", "blocked", layout_choices,
                  "layout oneDNN convolutions compute in: plain (NCHW as stored) or blocked "
                  "(nChw16c, reordered inside each convolution)"),
+    CV_OPT_ENUM_("batch_norm", "own", bn_choices,
+                 "batch norm kernels: own (OpenMP loops over NCHW) or onednn (its plain-layout kernel, much slower)"),
     CV_OPT_END,
 };
 
@@ -25,6 +28,8 @@ static int cpu_create(const cv_create_args *args, void **self, cv_error *err) {
     b->blocked = 1;
     const cv_value *v = args->opts ? h->opt(args->opts, "conv_layout") : NULL;
     if (v && v->is_set && v->s) b->blocked = strcmp(v->s, "plain") != 0;
+    v = args->opts ? h->opt(args->opts, "batch_norm") : NULL;
+    b->onednn_bn = v && v->is_set && v->s && strcmp(v->s, "onednn") == 0;
     if (dnnl_engine_create(&b->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&b->stream, b->engine, dnnl_stream_default_flags) != dnnl_success) {
         if (b->engine) dnnl_engine_destroy(b->engine);
@@ -79,7 +84,7 @@ static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *
     if (!op_name(k->op) || k->op == CV_OP_CONV3D)
         return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: op %d is not implemented", k->op);
     omp_set_num_threads(b->threads);
-    if (dnn_handles(k)) return dnn_prepare(b, k, prepared, ws, err);
+    if (dnn_handles(b, k)) return dnn_prepare(b, k, prepared, ws, err);
     *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads);
     return CV_OK;
 }
@@ -92,7 +97,7 @@ static void cpu_release(void *self, void *prepared) {
 static int cpu_run(void *self, const cv_kernel *k, cv_error *err) {
     cpu_backend *b = self;
     omp_set_num_threads(b->threads);
-    if (dnn_handles(k)) {
+    if (dnn_handles(b, k)) {
         if (k->prepared) return dnn_run(b, k, err);
         /* not prepared by the host: build, run once, drop */
         void *prep = NULL;
@@ -122,6 +127,8 @@ static int cpu_run(void *self, const cv_kernel *k, cv_error *err) {
     case CV_OP_REDUCE: case CV_OP_SUM_TO: case CV_OP_SOFTMAX: case CV_OP_SOFTMAX_BWD: case CV_OP_SUMSQ:
     case CV_OP_NONFINITE:
         return run_reduce(b, k, err);
+    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD:
+        return run_batch_norm(b, k, err);
     case CV_OP_LAYER_NORM: case CV_OP_LAYER_NORM_BWD: case CV_OP_GROUP_NORM: case CV_OP_GROUP_NORM_BWD:
         return run_norm(b, k, err);
     case CV_OP_CROSS_ENTROPY: case CV_OP_CROSS_ENTROPY_BWD: case CV_OP_BCE_LOGITS: case CV_OP_BCE_LOGITS_BWD:

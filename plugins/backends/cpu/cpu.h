@@ -13,6 +13,7 @@ typedef struct cpu_backend {
     const cv_host *host;
     int threads;             /* OpenMP threads for our loops and oneDNN */
     int blocked;             /* 1: convolutions run on oneDNN's blocked layouts (reorders inside the op) */
+    int onednn_bn;           /* 1: batch norm through oneDNN instead of bnorm.c */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
 } cpu_backend;
@@ -46,7 +47,7 @@ void strided_copy(const cv_ktensor *dst, const cv_ktensor *src, int threads);
 int dnn_prepare(cpu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err);
 int dnn_run(cpu_backend *b, const cv_kernel *k, cv_error *err);
 void dnn_release(void *prepared);
-int dnn_handles(const cv_kernel *k); /* 1 when this node goes through oneDNN */
+int dnn_handles(const cpu_backend *b, const cv_kernel *k); /* 1 when this node goes through oneDNN */
 
 int run_eltwise(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* unary, binary, scalar, cast, copy, fill, dropout */
 int run_shape(cpu_backend *b, const cv_kernel *k, cv_error *err);     /* reshape, permute, slice, concat, pad, broadcast */
@@ -56,6 +57,7 @@ size_t norm_scratch_bytes(const cv_kernel *k, int threads);
 int run_loss(cpu_backend *b, const cv_kernel *k, cv_error *err);      /* CE, BCE, smooth-L1 (+bwd) */
 int run_spatial(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* pool, adaptive pool, resize, embedding */
 int run_update(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* optimizer updates, axpby */
+int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err); /* batch norm (+bwd), bnorm.c */
 int run_dropout(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* dropout, drop path (+bwd) */
 
 /* packing for kernels that want dense tensors: copies of non-contiguous inputs

@@ -29,7 +29,7 @@ static int pool_exact(const cv_kernel *k) {
     return 1;
 }
 
-int dnn_handles(const cv_kernel *k) {
+int dnn_handles(const cpu_backend *b, const cv_kernel *k) {
     if (!f32_all(k)) return 0;
     switch (k->op) {
     case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:
@@ -39,7 +39,7 @@ int dnn_handles(const cv_kernel *k) {
     case CV_OP_LINEAR:
         return k->n_in >= 2 && k->n_out == 1 && k->in[0].ndim >= 1 && k->in[1].ndim == 2;
     case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD:
-        return k->params != NULL && k->n_in >= 5 && k->in[0].ndim >= 2 && k->in[0].ndim <= 5;
+        return b->onednn_bn && k->params != NULL && k->n_in >= 5 && k->in[0].ndim >= 2 && k->in[0].ndim <= 5;
     case CV_OP_POOL2D:
         return pool_exact(k);
     default:

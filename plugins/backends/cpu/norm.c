@@ -58,9 +58,11 @@ static void norm_fwd(cpu_backend *b, const norm_view *v, const float *x, const f
         const float *xs = x + s * M;
         float *ys = y + s * M;
         double sum = 0, sq = 0;
+        #pragma omp simd reduction(+ : sum)
         for (int64_t i = 0; i < M; i++) sum += xs[i];
         double mean = M ? sum / (double)M : 0;
         float mf = (float)mean;
+        #pragma omp simd reduction(+ : sq)
         for (int64_t i = 0; i < M; i++) { double d = xs[i] - mf; sq += d * d; }
         double rstd = 1.0 / sqrt((M ? sq / (double)M : 0) + (double)eps);
         float rf = (float)rstd;
@@ -96,6 +98,7 @@ static void norm_bwd(cpu_backend *b, const norm_view *v, const float *x, const f
                 float gg = g ? g[c0 + c] : 1.0f;
                 double cg = 0, cgx = 0;
                 const float *xc = xs + c * v->S, *dc = ds + c * v->S;
+                #pragma omp simd reduction(+ : cg, cgx)
                 for (int64_t i = 0; i < v->S; i++) {
                     float xh = (xc[i] - mu) * rs;
                     cg += dc[i];

@@ -66,6 +66,7 @@ static void reduce_sum(cpu_backend *b, const float *x, int nd, const int64_t *sh
             for (int d = m - 1 - last_red; d >= 0; d--) if (r[d]) { off += (qq % dims[d]) * st[d]; qq /= dims[d]; }
             const float *p = x + off;
             double a = 0;
+            #pragma omp simd reduction(+ : a)
             for (int64_t i = 0; i < inner; i++) a += p[i];
             acc += a;
         }
@@ -116,9 +117,11 @@ static void softmax_fwd(cpu_backend *b, const float *x, float *y, int64_t outer,
             const float *xr = x + o * L;
             float *yr = y + o * L;
             float mx = -INFINITY;
+            #pragma omp simd reduction(max : mx)
             for (int64_t i = 0; i < L; i++) mx = xr[i] > mx ? xr[i] : mx;
             double s = 0;
             if (log_) {
+                #pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < L; i++) s += expf(xr[i] - mx);
                 float ls = (float)log(s);
                 for (int64_t i = 0; i < L; i++) yr[i] = xr[i] - mx - ls;
