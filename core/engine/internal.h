@@ -128,6 +128,7 @@ struct cv_net {
     int32_t n_params, cap_params;
     int64_t n_train, n_buf;         /* elements */
     float *host_train, *host_buf;    /* initial values of params created since the last sync */
+    int64_t host_cap_train, host_cap_buf;
     int64_t synced_train, synced_buf; /* elements already on the device */
 
     void *dev[4];                   /* params, grads, state, buffers */

@@ -19,13 +19,34 @@ static void fans(const cv_shape *s, double *fan_in, double *fan_out) {
     *fan_out = (double)s->dim[0] * rf;
 }
 
+/* N(0,1) pairs by Marsaglia's polar method: no trigonometry, two values per
+ * accepted draw (parameter init is the slow part of the first trace) */
+typedef struct normals { cv_rng r; double spare; int has_spare; } normals;
+static double next_normal(normals *z) {
+    if (z->has_spare) {
+        z->has_spare = 0;
+        return z->spare;
+    }
+    double u, v, s;
+    do {
+        u = 2.0 * cv_rng_uniform(&z->r) - 1.0;
+        v = 2.0 * cv_rng_uniform(&z->r) - 1.0;
+        s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    double f = sqrt(-2.0 * log(s) / s);
+    z->spare = v * f;
+    z->has_spare = 1;
+    return u * f;
+}
+
 void cv_param_init_values(float *dst, const cv_shape *shape, cv_init init, uint64_t seed, const char *name,
                           const cv_host *host) {
     (void)host;
     int64_t n = cv_shape_numel(shape);
     uint64_t coord = cv_hash_str(name);
-    cv_rng r;
-    cv_rng_init(&r, seed, &coord, 1);
+    normals z = { .has_spare = 0 };
+    cv_rng_init(&z.r, seed, &coord, 1);
+    cv_rng *rp = &z.r;
     double fi, fo;
     fans(shape, &fi, &fo);
     double a = init.a, b = init.b;
@@ -33,45 +54,50 @@ void cv_param_init_values(float *dst, const cv_shape *shape, cv_init init, uint6
     case CV_INIT_ZEROS: for (int64_t i = 0; i < n; i++) dst[i] = 0; break;
     case CV_INIT_ONES: for (int64_t i = 0; i < n; i++) dst[i] = 1; break;
     case CV_INIT_CONSTANT: for (int64_t i = 0; i < n; i++) dst[i] = (float)a; break;
-    case CV_INIT_NORMAL: for (int64_t i = 0; i < n; i++) dst[i] = (float)(a * cv_rng_normal(&r)); break;
+    case CV_INIT_NORMAL: for (int64_t i = 0; i < n; i++) dst[i] = (float)(a * next_normal(&z)); break;
     case CV_INIT_TRUNC_NORMAL:
         for (int64_t i = 0; i < n; i++) {
-            double z;
-            do z = cv_rng_normal(&r); while (z < -2.0 || z > 2.0); /* redraw outside ±2σ */
-            dst[i] = (float)(a * z);
+            double t;
+            do t = next_normal(&z); while (t < -2.0 || t > 2.0); /* redraw outside ±2σ */
+            dst[i] = (float)(a * t);
         }
         break;
     case CV_INIT_UNIFORM:
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)(a + (b - a) * cv_rng_uniform(&r));
+        for (int64_t i = 0; i < n; i++) dst[i] = (float)(a + (b - a) * cv_rng_uniform(rp));
         break;
     case CV_INIT_KAIMING_NORMAL_FAN_OUT: case CV_INIT_KAIMING_NORMAL_FAN_IN: {
         double fan = init.kind == CV_INIT_KAIMING_NORMAL_FAN_OUT ? fo : fi;
         double std = sqrt(2.0 / (1.0 + a * a)) / sqrt(fan); /* a: leaky-relu slope (0 for relu) */
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)(std * cv_rng_normal(&r));
+        for (int64_t i = 0; i < n; i++) dst[i] = (float)(std * next_normal(&z));
         break;
     }
     case CV_INIT_KAIMING_UNIFORM: {
         double bound = sqrt(2.0 / (1.0 + a * a)) * sqrt(3.0 / fi);
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)(bound * (2 * cv_rng_uniform(&r) - 1));
+        for (int64_t i = 0; i < n; i++) dst[i] = (float)(bound * (2 * cv_rng_uniform(rp) - 1));
         break;
     }
     case CV_INIT_XAVIER_UNIFORM: {
         double gain = a > 0 ? a : 1.0, bound = gain * sqrt(6.0 / (fi + fo));
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)(bound * (2 * cv_rng_uniform(&r) - 1));
+        for (int64_t i = 0; i < n; i++) dst[i] = (float)(bound * (2 * cv_rng_uniform(rp) - 1));
         break;
     }
     default: for (int64_t i = 0; i < n; i++) dst[i] = 0; break;
     }
 }
 
-static int stage(float **host, int64_t synced, int64_t old_n, int64_t new_n) {
-    /* host staging holds elements [synced, new_n) */
-    size_t keep = (size_t)(old_n - synced), total = (size_t)(new_n - synced);
-    float *p = cv_alloc_array(total ? total : 1, sizeof(float));
+/* host staging holds the initial values of elements [synced, total); it grows
+ * geometrically so creating P parameters costs O(total), not O(P * total) */
+static int stage(float **host, int64_t *cap, int64_t synced, int64_t old_n, int64_t new_n) {
+    int64_t need = new_n - synced;
+    if (need <= *cap && *host) return CV_OK;
+    int64_t nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    float *p = cv_alloc((size_t)nc * sizeof(float));
     if (!p) return CV_ERR_NOMEM;
-    if (*host && keep) memcpy(p, *host, keep * sizeof(float));
+    if (*host && old_n > synced) memcpy(p, *host, (size_t)(old_n - synced) * sizeof(float));
     cv_free(*host);
     *host = p;
+    *cap = nc;
     return CV_OK;
 }
 
@@ -107,8 +133,9 @@ cv_tensor *cv_graph_param(cv_graph *g, const char *name, const cv_shape *shape, 
         int64_t count = bytes / 4;
         int64_t *total = is_buf ? &n->n_buf : &n->n_train;
         float **host = is_buf ? &n->host_buf : &n->host_train;
+        int64_t *cap = is_buf ? &n->host_cap_buf : &n->host_cap_train;
         int64_t synced = is_buf ? n->synced_buf : n->synced_train;
-        if (*total > INT64_MAX / 4 - count || stage(host, synced, *total, *total + count) != CV_OK)
+        if (*total > INT64_MAX / 8 - count || stage(host, cap, synced, *total, *total + count) != CV_OK)
             return cv_graph_failv(g, CV_ERR_NOMEM, "param %s: out of memory", full), NULL;
         idx = n->n_params;
         cv_param_entry *p = &pe[idx];
@@ -196,6 +223,7 @@ int cv_net_sync_buffers(cv_net *n, cv_error *err) {
         n->synced_train = n->n_train;
         cv_free(n->host_train);
         n->host_train = NULL;
+        n->host_cap_train = 0;
         /* segments of trainable params for the optimizer */
         cv_free(n->segments);
         n->segments = cv_alloc_array((size_t)n->n_params + 1, sizeof *n->segments);
@@ -213,6 +241,7 @@ int cv_net_sync_buffers(cv_net *n, cv_error *err) {
         n->synced_buf = n->n_buf;
         cv_free(n->host_buf);
         n->host_buf = NULL;
+        n->host_cap_buf = 0;
     }
     return CV_OK;
 }
