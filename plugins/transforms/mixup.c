@@ -40,7 +40,7 @@ static int mixup_apply_batch(void *self, cv_batch *b, cv_transform_ctx *ctx, cv_
     const cv_host *h = t->host;
     int rc = tc_check_batch(h, b, ctx, WHO, err);
     if (rc != CV_OK) return rc;
-    if (t->paired && !tc_pair_turn(h, ctx, 0)) return CV_OK;
+    if (t->paired && (b->soft || !tc_pair_turn(h, ctx, 0))) return CV_OK; /* never on top of the other */
     if (h->rng_uniform(&ctx->rng) >= t->p) return CV_OK;
     double lam = tc_beta(h, &ctx->rng, t->alpha, t->alpha);
     size_t per = (size_t)b->c * b->h * b->w;

@@ -176,7 +176,10 @@ static inline int tc_fill_for(const cv_host *h, const double *fill, int nfill, c
 /* When mixup and cutmix are both listed, each is created with pair_with_other =
  * true and exactly one of them mixes a batch: both draw u from the batch rng's key
  * at this reserved counter (whatever either has drawn before), mixup takes the
- * batch when u < 0.5, cutmix otherwise — CVNets' RandomChoice of the two. */
+ * batch when u < 0.5, cutmix otherwise — CVNets' RandomChoice of the two.  The
+ * loader must hand both the same rng key for this to be exact; as a safeguard a
+ * paired transform also stands aside when the batch arrives already mixed
+ * (batch->soft), so the two are never stacked even with different keys. */
 #define TC_PAIR_COUNTER ((uint64_t)1 << 63)
 static inline int tc_pair_turn(const cv_host *h, const cv_transform_ctx *ctx, int is_cutmix) {
     cv_rng pick = ctx->rng;

@@ -218,6 +218,30 @@ Test(transform_batch, paired_mixup_and_cutmix_take_turns) {
     th_destroy(dc, cm);
 }
 
+Test(transform_batch, paired_transforms_never_stack_even_with_different_keys) {
+    /* a loader that derives a different rng key per batch transform (and passes
+     * the running batch->soft along): the pair may skip a batch but never mixes
+     * it twice */
+    const cv_component_desc *dm = th_load(ctx, "transform", "mixup");
+    const cv_component_desc *dc = th_load(ctx, "transform", "cutmix");
+    const char *kv[] = { "pair_with_other=true", NULL };
+    void *m = th_create(ctx, dm, kv, NULL), *cm = th_create(ctx, dc, kv, NULL);
+    for (uint64_t key = 0; key < 100; key++) {
+        test_batch a;
+        make_batch(&a);
+        cv_transform_ctx c1 = make_ctx(2 * key), c2 = make_ctx(2 * key + 1);
+        cv_error err;
+        cr_assert_eq(apply(dm, m, &a.b, &c1, &err), CV_OK);
+        int by_mixup = a.b.soft;
+        cr_assert_eq(apply(dc, cm, &a.b, &c2, &err), CV_OK);
+        if (by_mixup) /* cutmix stood aside: every pixel is still a blend of two whole images */
+            for (int j = 1; j < C * HH * WW; j++) cr_assert_eq(a.images[j], a.images[0], "key %llu", (unsigned long long)key);
+        expect_rows_sum_to_one(&a);
+    }
+    th_destroy(dm, m);
+    th_destroy(dc, cm);
+}
+
 Test(transform_batch, batch_without_soft_labels_is_an_error) {
     const cv_component_desc *d = th_load(ctx, "transform", "cutmix");
     void *t = th_create(ctx, d, NULL, NULL);
