@@ -188,7 +188,9 @@ static char *read_line(char *str, int num, void *stream) {
         return str;
     }
     s->indented = content && (s->buf[0] == ' ' || s->buf[0] == '\t');
-    note_header(s, s->buf, content);
+    /* libinih skips a UTF-8 byte order mark on the first line; so do we */
+    size_t bom = s->line == 1 && content >= 3 && memcmp(s->buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    note_header(s, s->buf + bom, content - bom);
     memcpy(str, s->buf, len + 1);
     return str;
 }

@@ -346,6 +346,24 @@ Test(recipe, utf8_text_is_fine) {
     tmp_cleanup();
 }
 
+Test(recipe, byte_order_mark_and_crlf) {
+    cv_ctx *ctx = recipe_ctx();
+    cv_recipe *r;
+    cv_error err;
+    const char *good = "\xEF\xBB\xBF[run]\r\ndevice = fx\r\nseed = 5\r\n[dataset]\r\nname = fx\r\n[model]\r\nname = fx\r\n"
+                       "variant = large\r\n";
+    cr_assert_eq(load_text(ctx, good, NULL, 0, &r, &err, NULL), CV_OK, "%s", err.message);
+    cr_expect_eq(cv_recipe_int(r, "run", "seed"), 5);
+    cr_expect_str_eq(cv_options_get(cv_recipe_options(r, "model"), "variant")->s, "large");
+    cv_recipe_free(r);
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s[run]\r\n", good);
+    cr_assert_neq(load_text(ctx, bad, NULL, 0, &r, &err, NULL), CV_OK);
+    expect_msg(err, ":9: section [run] appears twice (first at line 1)");
+    th_ctx_free(ctx);
+    tmp_cleanup();
+}
+
 Test(recipe, nul_byte) {
     cv_ctx *ctx = recipe_ctx();
     const char *dir = tmp_dir_new();
