@@ -84,11 +84,12 @@ int cv_image_adjust_saturation(const cv_host *host, cv_image *im, double factor,
     return CV_OK;
 }
 
-/* Python's float % (the result takes the divisor's sign) */
+/* torch.remainder(a, 1.0) for a in [-1, 2): fmod then the divisor's sign; both
+ * steps are exact here (Sterbenz), so plain comparisons replace fmodf */
 static float pymod1(float a) {
-    float r = fmodf(a, 1.0f);
-    if (r != 0.0f && r < 0.0f) r += 1.0f;
-    return r;
+    if (a >= 1.0f) return a - 1.0f;
+    if (a < 0.0f) return a + 1.0f;
+    return a;
 }
 
 int cv_image_adjust_hue(const cv_host *host, cv_image *im, double hue_factor, const char *who, cv_error *err) {
@@ -115,7 +116,7 @@ int cv_image_adjust_hue(const cv_host *host, cv_image *im, double hue_factor, co
         float hr = (maxc == r) ? (bc - gc) : 0.0f;
         float hg = (maxc == g && maxc != r) ? (2.0f + rc_ - bc) : 0.0f;
         float hb = (maxc != g && maxc != r) ? (4.0f + gc - rc_) : 0.0f;
-        float h = fmodf((hr + hg + hb) / 6.0f + 1.0f, 1.0f);
+        float h = pymod1((hr + hg + hb) / 6.0f + 1.0f); /* torch.fmod(h / 6 + 1, 1), argument in (0, 2) */
         h = pymod1(h + (float)hue_factor);
         /* _hsv2rgb */
         float v = maxc;
@@ -150,22 +151,25 @@ int cv_image_adjust_sharpness(const cv_host *host, cv_image *im, double factor, 
     /* the blurred "degenerate" image: 3x3 kernel 1 1 1 / 1 5 1 / 1 1 1, over 13;
      * border pixels stay as they are */
     size_t n = cv_image_elems(im);
-    float *deg = host->alloc(n * sizeof(float));
-    if (!deg) return host->set_error(err, CV_ERR_NOMEM, "%s: out of memory for sharpness", who);
+    float *src = host->alloc(2 * n * sizeof(float));
+    if (!src) return host->set_error(err, CV_ERR_NOMEM, "%s: out of memory for sharpness", who);
+    float *deg = src + n;
     const float k1 = 1.0f / 13.0f, k5 = 5.0f / 13.0f;
-    int c = im->c, W = im->w;
-    for (size_t i = 0; i < n; i++) deg[i] = get(im, i);
-    for (int y = 1; y < im->h - 1; y++)
-        for (int x = 1; x < W - 1; x++)
-            for (int ch = 0; ch < c; ch++) {
-                float s = 0.0f;
-                for (int dy = -1; dy <= 1; dy++)
-                    for (int dx = -1; dx <= 1; dx++)
-                        s += get(im, ((size_t)(y + dy) * W + (x + dx)) * c + ch) * (dx == 0 && dy == 0 ? k5 : k1);
-                deg[((size_t)y * W + x) * c + ch] = im->dtype == CV_U8 ? nearbyintf(s) : s;
-            }
-    for (size_t i = 0; i < n; i++) put(im, i, blend(get(im, i), deg[i], factor));
-    host->free(deg);
+    int c = im->c, W = im->w, u8 = im->dtype == CV_U8;
+    size_t row = (size_t)W * c;
+    for (size_t i = 0; i < n; i++) src[i] = get(im, i);
+    memcpy(deg, src, n * sizeof(float));
+    for (int y = 1; y < im->h - 1; y++) {
+        const float *up = src + (size_t)(y - 1) * row, *mid = up + row, *dn = mid + row;
+        float *o = deg + (size_t)y * row;
+        for (size_t i = (size_t)c; i < row - (size_t)c; i++) {
+            float sum = up[i - c] * k1 + up[i] * k1 + up[i + c] * k1 + mid[i - c] * k1 + mid[i] * k5 + mid[i + c] * k1 +
+                        dn[i - c] * k1 + dn[i] * k1 + dn[i + c] * k1;
+            o[i] = u8 ? nearbyintf(sum) : sum;
+        }
+    }
+    for (size_t i = 0; i < n; i++) put(im, i, blend(src[i], deg[i], factor));
+    host->free(src);
     return CV_OK;
 }
 
