@@ -165,13 +165,31 @@ static int rule_linear(ad *a, cv_tensor **in, int n_in, cv_tensor *dy) {
     return CV_OK;
 }
 
+/* batch norm with running statistics (training = 0) inside a training graph:
+ * y = (x - rm) * rstd * gamma + beta with rstd = 1/sqrt(rv + eps), all per channel */
+static int rule_frozen_bn(ad *a, cv_tensor **in, cv_tensor *dy, const cv_norm_params *p) {
+    cv_graph *g = a->g;
+    cv_tensor *x = in[0];
+    cv_shape bs = { x->shape.ndim - 1, 0, { 0 } }; /* [C,1,..,1] broadcasts against [N,C,..] */
+    bs.dim[0] = x->shape.dim[1];
+    for (int i = 1; i < bs.ndim; i++) bs.dim[i] = 1;
+    uint32_t axes = ((1u << x->shape.ndim) - 1) & ~2u; /* every dim but C */
+    cv_reduce_params rp = { CV_R_SUM, axes, 0 };
+    cv_tensor *rstd = unary(g, scal(g, in[4], CV_S_ADD, p->eps), CV_RSQRT);
+    if (RG(0)) ADD(0, binop(g, dy, cv_graph_view(g, binop(g, in[1], rstd, CV_MUL), &bs), CV_MUL));
+    if (RG(1)) {
+        cv_tensor *xh = binop(g, binop(g, x, cv_graph_view(g, in[3], &bs), CV_SUB), cv_graph_view(g, rstd, &bs), CV_MUL);
+        cv_tensor *t = binop(g, dy, xh, CV_MUL);
+        ADD(1, t ? cv_graph_emit(g, CV_OP_REDUCE, &t, 1, &rp, sizeof rp) : NULL);
+    }
+    if (RG(2)) ADD(2, cv_graph_emit(g, CV_OP_REDUCE, &dy, 1, &rp, sizeof rp));
+    return CV_OK;
+}
+
 static int rule_norm(ad *a, cv_node *n, cv_tensor **in, cv_tensor **out, cv_tensor *dy, const cv_norm_params *p) {
     cv_graph *g = a->g;
     if (!(RG(0) || RG(1) || RG(2))) return CV_OK;
-    if (n->n_out < 3)
-        return cv_graph_failv(g, CV_ERR_UNSUPPORTED,
-                              "%s: training=0 inside a training graph has no gradient rule (frozen statistics)",
-                              cv_op_name(n->op));
+    if (n->n_out < 3) return rule_frozen_bn(a, in, dy, p);
     int bop = n->op == CV_OP_BATCH_NORM ? CV_OP_BATCH_NORM_BWD
               : n->op == CV_OP_LAYER_NORM ? CV_OP_LAYER_NORM_BWD : CV_OP_GROUP_NORM_BWD;
     cv_tensor *bin[5] = { in[0], dy, in[1], out[1], out[2] };
@@ -371,7 +389,11 @@ int cv_autograd(cv_graph *g, int accumulate) {
         cv_tensor *seed = cv_graph_fill(g, &g->loss->shape, CV_F32, 1.0f);
         if (!seed) st = g->err.status;
         else a.grad[g->loss->id] = seed->id;
-        for (int32_t i = g->n_forward - 1; st == CV_OK && i >= 0; i--) st = apply_rule(&a, i);
+        for (int32_t i = g->n_forward - 1; st == CV_OK && i >= 0; i--) {
+            g->backward_scope = g->nodes[i].scope; /* gradient nodes profile under their layer */
+            st = apply_rule(&a, i);
+        }
+        g->backward_scope = -2;
     }
     /* final parameter gradients into the flat buffer; every trainable param of the
      * net gets its slice written (zeros when this graph does not reach it) */

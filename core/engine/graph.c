@@ -35,6 +35,7 @@ cv_graph *cv_graph_new(cv_net *net, const cv_shape *in_shape, int training, int 
     g->in_shape = *in_shape;
     cv_error_init(&g->err);
     g->cur_scope = -1;
+    g->backward_scope = -2;
     return g;
 }
 
@@ -120,6 +121,7 @@ cv_tensor *cv_graph_new_tensor(cv_graph *g, int dtype, const cv_shape *shape, in
 }
 
 static int32_t intern_scope(cv_graph *g) {
+    if (g->backward_scope != -2) return g->backward_scope;
     if (!g->scope_path[0]) return -1;
     if (g->cur_scope >= 0) return g->cur_scope;
     char **s = cv_grow(g->scopes, &g->cap_scopes, g->n_scopes + 1, sizeof *s);

@@ -96,6 +96,7 @@ struct cv_graph {
     int32_t scope_depth;
     int32_t scope_overflow;  /* pushes beyond the stack, ignored symmetrically */
     int32_t cur_scope;       /* interned id of scope_path, -1 when stale */
+    int32_t backward_scope;  /* autograd: scope of the forward node being differentiated, or -2 */
     char **scopes;
     int32_t n_scopes, cap_scopes;
 

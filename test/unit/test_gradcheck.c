@@ -273,6 +273,10 @@ Test(gradcheck, matmul_and_linear) {
 Test(gradcheck, norms) {
     static const cv_norm_params bn = { 1e-5f, 0.1f, 1, 0, 0 }, ln = { 1e-5f, 0, 0, 0, 1 }, ln2 = { 1e-5f, 0, 0, 0, 2 },
                                 gn = { 1e-5f, 0, 0, 2, 0 };
+    static const cv_norm_params fbn = { 1e-3f, 0.1f, 0, 0, 0 };
+    gc_case c0 = { "batch_norm frozen (training=0) in a training graph", 5,
+                   { P(3, 2, 2, 3), PR(0.5f, 1.5f, 2), P(2), PB(-0.5f, 0.5f, 2), PB(0.5f, 2, 2) }, b_norm, &fbn };
+    gradcheck(&c0);
     gc_case c1 = { "batch_norm train", 5, { P(4, 3, 2, 2), PR(0.5f, 1.5f, 3), P(3), PB(0, 1, 3), PB(1, 2, 3) }, b_norm, &bn };
     gc_case c2 = { "layer_norm 1 axis", 3, { P(2, 3, 5), PR(0.5f, 1.5f, 5), P(5) }, b_norm, &ln };
     gc_case c3 = { "layer_norm 2 axes", 3, { P(2, 3, 4), PR(0.5f, 1.5f, 3, 4), P(3, 4) }, b_norm, &ln2 };
