@@ -189,8 +189,10 @@ static int build(cv_loader *l, slot *sl, int64_t epoch) {
                        .soft_labels = sl->soft, .soft = sl->soft_mixed };
         cv_transform_ctx ctx = { .struct_size = sizeof ctx, .target_h = sl->h, .target_w = sl->w,
                                  .training = l->cfg.training, .num_classes = l->num_classes };
-        uint64_t c[4] = { (uint64_t)epoch, (uint64_t)sl->step, BATCH_STREAM, (uint64_t)t };
-        cv_rng_init(&ctx.rng, l->cfg.seed, c, 4);
+        /* one key for every batch transform of a batch: paired mixup/cutmix read the
+         * same draw to pick which of them runs (doc/transforms.md, loader contract) */
+        uint64_t c[3] = { (uint64_t)epoch, (uint64_t)sl->step, BATCH_STREAM };
+        cv_rng_init(&ctx.rng, l->cfg.seed, c, 3);
         int rc = tv->apply_batch(l->batch_tf[t].self, &b, &ctx, err);
         sl->soft_mixed |= b.soft;
         if (rc) return cv_set_error(err, rc, "loader: batch transform %s failed", l->batch_tf[t].desc->name);
