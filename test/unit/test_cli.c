@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "support/testhost.h"
 #include "support/tmpdir.h"
@@ -220,5 +222,44 @@ Test(cli, pending_verbs_fail_cleanly) {
     /* verbs whose implementation lives elsewhere still answer, never crash */
     int rc = cvnets("train /nonexistent.ini");
     cr_expect_neq(rc, 0);
+    tmp_cleanup();
+}
+
+/* CVNETS_PLUGIN_PATH is read with secure_getenv: a setuid cvnets must not load
+ * plugins from a directory the invoking user chose through the environment. */
+Test(cli, plugin_path_variable_is_ignored_when_setuid) {
+    const char *d = fixture_dir();
+    chmod(d, 0755);
+    const char *bin = tmp_dir_new();
+    chmod(bin, 0755);
+    char cmd[8400], copy[4200];
+    snprintf(copy, sizeof copy, "%s/cvnets", bin);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", th_build_path("bin/cvnets"), copy);
+    cr_assert_eq(system(cmd), 0);
+    /* the plain copy honours the variable */
+    snprintf(cmd, sizeof cmd, "cd / && CVNETS_PLUGIN_PATH='%s' '%s' help transform/good >/dev/null 2>&1", d, copy);
+    cr_expect_eq(WEXITSTATUS(system(cmd)), 0, "CVNETS_PLUGIN_PATH works for a normal program");
+    if (geteuid() == 0) {
+        /* root running a program setuid to another user: AT_SECURE is set */
+        cr_assert_eq(chown(copy, 65534, 65534), 0);
+        cr_assert_eq(chmod(copy, 04755), 0);
+    } else {
+        /* a user can only make a program setgid to one of their groups; any group
+         * other than the real one sets AT_SECURE */
+        gid_t groups[64];
+        int n = getgroups(64, groups), other = -1;
+        for (int i = 0; i < n && other < 0; i++)
+            if (groups[i] != getgid()) other = (int)groups[i];
+        cr_assert_geq(other, 0, "needs root or a supplementary group to build a setuid/setgid program");
+        cr_assert_eq(chown(copy, (uid_t)-1, (gid_t)other), 0);
+        cr_assert_eq(chmod(copy, 02755), 0);
+    }
+    snprintf(cmd, sizeof cmd, "cd / && CVNETS_PLUGIN_PATH='%s' '%s' help transform/good >%s/out 2>&1", d, copy, bin);
+    int st = system(cmd);
+    char p[4300];
+    snprintf(p, sizeof p, "%s/out", bin);
+    slurp(p, out_text, sizeof out_text);
+    cr_expect_eq(WEXITSTATUS(st), 1, "setuid: the variable must be ignored\n%s", out_text);
+    expect_in(out_text, "no transform plugin 'good'");
     tmp_cleanup();
 }
