@@ -111,8 +111,10 @@ static int opt_int(const cv_options *o, const char *key, int fallback) {
 int cv_session_base_scale(cv_session *s, cv_error *err) {
     const cv_options *so = cv_recipe_options(s->recipe, "sampler");
     int base = opt_int(so, "base_size", 0);
-    s->base_h = opt_int(so, "base_height", base);
-    s->base_w = opt_int(so, "base_width", base);
+    s->base_h = opt_int(so, "base_height", 0);
+    s->base_w = opt_int(so, "base_width", 0);
+    if (s->base_h <= 0) s->base_h = base; /* 0 = base_size, as the samplers define it */
+    if (s->base_w <= 0) s->base_w = base;
     s->base_batch = opt_int(so, "batch_size", 0);
     if (s->base_h <= 0 || s->base_w <= 0 || s->base_batch <= 0)
         return cv_set_error(err, CV_ERR_INVALID, "%s: [sampler] must give base_size and batch_size",

@@ -177,6 +177,34 @@ static int resume(trainer *t, cv_error *err) {
     return rc;
 }
 
+/* A non-finite loss, gradient or weight: the run stops (or skips the step) and
+ * last.safetensors keeps the weights of the last good epoch. */
+static int nan_stop(trainer *t, int64_t epoch, int64_t step, const char *what, cv_error *err) {
+    cv_error_init(err);
+    return cv_set_error(err, CV_ERR_NUMERIC,
+                        "%s is not finite at epoch %lld step %lld (iteration %lld); the last finite loss was %.6g; the "
+                        "last good checkpoint %s/last.safetensors is kept%s",
+                        what, (long long)epoch + 1, (long long)step, (long long)t->ts.iteration, t->ts.last_loss,
+                        t->s->out_dir, t->nan_skip ? "" : " ([run] nan_policy = skip skips such steps instead)");
+}
+
+/* Checked before last.safetensors is replaced, so a diverged run never
+ * overwrites the last good weights. */
+static int weights_finite(cv_net *net, int *finite, cv_error *err) {
+    int64_t n = cv_net_buffer_elems(net, 0);
+    float *w = cv_alloc_array((size_t)(n ? n : 1), sizeof(float));
+    if (!w) return cv_set_error(err, CV_ERR_NOMEM, "out of memory");
+    int rc = cv_net_buffer_read(net, 0, w, n, err);
+    *finite = 1;
+    for (int64_t i = 0; !rc && i < n; i++)
+        if (!isfinite(w[i])) {
+            *finite = 0;
+            break;
+        }
+    cv_free(w);
+    return rc;
+}
+
 /* ---- one optimizer step ------------------------------------------------------------------ */
 static double scheduled_lr(trainer *t, int64_t epoch, int64_t steps_per_epoch) {
     const cv_scheduler_vtable *sv = t->s->scheduler.desc->vtable;
@@ -189,9 +217,7 @@ static int optimizer_step(trainer *t, double lr, double *grad_norm, cv_error *er
     double sq = 0;
     if (cv_net_grad_sumsq(t->s->net, &sq, err)) return err->status;
     *grad_norm = sqrt(sq);
-    if (!isfinite(*grad_norm))
-        return cv_set_error(err, CV_ERR_NUMERIC, "the gradient norm is not finite at iteration %lld",
-                            (long long)t->ts.iteration);
+    if (!isfinite(*grad_norm)) return CV_ERR_NUMERIC; /* the caller words it (nan_stop) */
     if (t->clip > 0 && *grad_norm > t->clip && cv_net_grad_scale(t->s->net, (float)(t->clip / *grad_norm), err))
         return err->status;
     t->ostep.lr = lr;
@@ -309,15 +335,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
                           .logits_out = t->logits, .accumulate = micro > 0 };
         int rc = cv_net_run(p, &io, err);
         if (rc == CV_ERR_NUMERIC || (rc == CV_OK && !isfinite(io.loss))) {
-            if (!t->nan_skip) {
-                cv_error_init(err);
-                return cv_set_error(err, CV_ERR_NUMERIC,
-                                    "the loss is not finite at epoch %lld step %lld (iteration %lld); the last finite "
-                                    "loss was %.6g; the last good checkpoint %s/last.safetensors is kept "
-                                    "([run] nan_policy = skip skips such steps instead)",
-                                    (long long)epoch + 1, (long long)step, (long long)t->ts.iteration,
-                                    t->ts.last_loss, s->out_dir);
-            }
+            if (!t->nan_skip) return nan_stop(t, epoch, step, "the loss", err);
             cv_error_init(err);
             t->sum.skipped_steps++;
             micro = 0;
@@ -334,7 +352,13 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         if (++micro == t->accum) {
             micro = 0;
             double lr = scheduled_lr(t, epoch, nb);
-            if (optimizer_step(t, lr, &gnorm, err)) return err->status;
+            rc = optimizer_step(t, lr, &gnorm, err);
+            if (rc == CV_ERR_NUMERIC && !err->status) {
+                if (!t->nan_skip) return nan_stop(t, epoch, step, "the gradient", err);
+                t->sum.skipped_steps++;
+                continue;
+            }
+            if (rc) return rc;
             t->ts.step_in_epoch = step + 1;
             if (t->ts.iteration % t->log_every == 0) {
                 double now = cv_now();
@@ -404,8 +428,16 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
     }
     t->ts.epoch = epoch + 1;
     t->ts.step_in_epoch = 0;
-    if ((epoch + 1) % t->val_every == 0 || epoch + 1 == t->epochs)
-        if (validate(t, epoch, &rec, err)) return err->status;
+    if ((epoch + 1) % t->val_every == 0 || epoch + 1 == t->epochs) {
+        int rc = validate(t, epoch, &rec, err);
+        if (rc == CV_ERR_NUMERIC) return nan_stop(t, epoch, nb, "the validation loss (the weights diverged)", err);
+        if (rc) return rc;
+    }
+    {
+        int finite = 0;
+        if (weights_finite(s->net, &finite, err)) return err->status;
+        if (!finite) return nan_stop(t, epoch, nb, "a weight", err);
+    }
     cv_json_num(&rec, "time_s", cv_now() - t->log.t_start);
     cv_runlog_record(&t->log, cv_json_end(&rec));
     if (save_checkpoint(t, "last", 1, NULL, err)) return err->status;

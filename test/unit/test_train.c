@@ -1,0 +1,309 @@
+/* test_train.c — the training engine end to end on a tiny net (synthetic data,
+ * reference backend): determinism, interrupt-and-resume equality, checkpoints
+ * and their failure modes, EMA, SET bookkeeping, NaN and unwritable-folder errors. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "registry.h"
+#include "support/testhost.h"
+#include "support/tmpdir.h"
+#include "train/checkpoint.h"
+#include "train/ema.h"
+#include "train/safetensors.h"
+#include "train/trainer.h"
+
+static const char *tiny_recipe =
+    "[run]\nseed = 3\nepochs = 2\ndevice = ref\nlog_every = 1\n"
+    "[dataset]\nname = synthetic\nlength = 48\nnum_classes = 4\nchannels = 1\nheight = 8\nwidth = 8\nworkers = 1\n"
+    "[sampler]\nname = ssc_fbs\nbase_size = 8\nbatch_size = 16\n"
+    "[transforms]\ntrain = horizontal_flip\n"
+    "[model]\nname = resnet\ndepth = 18\nstem = cifar\nwidth_multiplier = 0.0625\n"
+    "[loss]\nname = cross_entropy\n"
+    "[optimizer]\nname = sgd\nmomentum = 0.9\n"
+    "[scheduler]\nname = cosine\nmax_lr = 0.05\nwarmup_iterations = 2\n"
+    "[ema]\nenable = true\nmomentum = 0.1\n";
+
+static cv_ctx *new_ctx(void) {
+    cv_ctx *ctx = th_ctx_new();
+    cv_registry_use_defaults(ctx->registry, 0, 0);
+    cr_assert_eq(cv_registry_add_dirs(ctx->registry, th_build_path("lib/cvnets/plugins")), CV_OK);
+    ctx->log_level = CV_LOG_ERROR;
+    return ctx;
+}
+
+/* Trains the tiny recipe into out (with extra --set overrides); returns the status. */
+static int train(const char *recipe, const char *out, const char *const *sets, int nsets, int resume, int stop_after,
+                 cv_train_summary *sum, cv_error *err) {
+    cv_ctx *ctx = new_ctx();
+    cv_session s;
+    cv_error_init(err);
+    int rc = cv_session_open(ctx, recipe, sets, nsets, out,
+                             CV_NEED_TRAIN_DATA | CV_NEED_VAL_DATA | CV_NEED_OPTIM | CV_NEED_LOSS, &s, err);
+    if (!rc) {
+        cv_train_options o = { .resume = resume, .quiet = 1, .stop_after_epochs = stop_after };
+        rc = cv_train_run(&s, &o, sum, err);
+        cv_session_close(&s);
+    }
+    th_ctx_free(ctx);
+    return rc;
+}
+
+static float *read_weights(const char *path, int64_t *n) {
+    cv_error err;
+    cv_error_init(&err);
+    cv_st_file *f = cv_st_open(path, &err);
+    cr_assert_not_null(f, "%s", err.message);
+    int64_t total = 0;
+    for (int i = 0; i < cv_st_count(f); i++) total += (int64_t)(cv_st_at(f, i)->bytes / 4);
+    float *w = cv_alloc_array((size_t)total, sizeof(float)), *p = w;
+    for (int i = 0; i < cv_st_count(f); i++) {
+        memcpy(p, cv_st_at(f, i)->data, cv_st_at(f, i)->bytes);
+        p += cv_st_at(f, i)->bytes / 4;
+    }
+    cv_st_close(f);
+    *n = total;
+    return w;
+}
+
+static void assert_same_file_weights(const char *a, const char *b) {
+    int64_t na, nb;
+    float *wa = read_weights(a, &na), *wb = read_weights(b, &nb);
+    cr_assert_eq(na, nb);
+    cr_assert(na > 100);
+    for (int64_t i = 0; i < na; i++) cr_assert_eq(wa[i], wb[i], "weight %lld differs: %.9g vs %.9g", (long long)i, wa[i], wb[i]);
+    cv_free(wa);
+    cv_free(wb);
+}
+
+/* dir/name and dir/sub/name, in a small ring of buffers */
+static char *next_buf(void) {
+    static char bufs[8][1024];
+    static int k;
+    return bufs[k++ % 8];
+}
+static const char *in(const char *dir, const char *name) {
+    char *b = next_buf();
+    snprintf(b, 1024, "%s/%s", dir, name);
+    return b;
+}
+static const char *in2(const char *dir, const char *sub, const char *name) {
+    char *b = next_buf();
+    snprintf(b, 1024, "%s/%s/%s", dir, sub, name);
+    return b;
+}
+
+TestSuite(train, .fini = tmp_cleanup, .timeout = 300);
+
+Test(train, runs_logs_and_saves) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    cv_train_summary sum;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "out"), NULL, 0, 0, 0, &sum, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(sum.epochs_done, 2);
+    cr_assert_eq(sum.iterations, 6, "48 samples / 16 per batch * 2 epochs");
+    cr_assert(isfinite(sum.last_loss));
+    const char *files[] = { "last.safetensors", "last.state.safetensors", "best.safetensors", "best_ema.safetensors",
+                            "recipe.ini", "metrics.jsonl" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        struct stat st;
+        cr_assert_eq(stat(in2(d, "out", files[i]), &st), 0, "%s was written", files[i]);
+    }
+    /* metrics.jsonl: a step record per iteration (log_every 1), two epoch records, a summary */
+    FILE *f = fopen(in2(d, "out", "metrics.jsonl"), "r");
+    char line[8192];
+    int steps = 0, epochs = 0, summaries = 0;
+    while (fgets(line, sizeof line, f)) {
+        steps += strstr(line, "\"type\":\"step\"") != NULL;
+        epochs += strstr(line, "\"type\":\"epoch\"") != NULL && strstr(line, "\"val_top1\"") && strstr(line, "\"ema_top1\"");
+        summaries += strstr(line, "\"type\":\"summary\"") != NULL;
+    }
+    fclose(f);
+    cr_assert_eq(steps, 6);
+    cr_assert_eq(epochs, 2);
+    cr_assert_eq(summaries, 1);
+    /* the resolved recipe has every default filled in and loads again */
+    cv_ctx *ctx = new_ctx();
+    cv_recipe *r = NULL;
+    cr_assert_eq(cv_recipe_load(ctx, in2(d, "out", "recipe.ini"), NULL, 0, &r, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(cv_recipe_int(r, "run", "epochs"), 2);
+    cv_recipe_free(r);
+    th_ctx_free(ctx);
+}
+
+Test(train, two_runs_are_identical) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    cv_train_summary s1, s2;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "a"), NULL, 0, 0, 0, &s1, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(train(recipe, in(d, "b"), NULL, 0, 0, 0, &s2, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(s1.last_loss, s2.last_loss);
+    cr_assert_eq(s1.last_top1, s2.last_top1);
+    assert_same_file_weights(in2(d, "a", "last.safetensors"), in2(d, "b", "last.safetensors"));
+}
+
+Test(train, interrupted_then_resumed_equals_uninterrupted) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    const char *sets[] = { "run.epochs=3" };
+    cv_train_summary s;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "full"), sets, 1, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(train(recipe, in(d, "part"), sets, 1, 0, 1, &s, &err), CV_OK, "%s", err.message);
+    cr_assert(s.interrupted);
+    cr_assert_eq(s.epochs_done, 1);
+    cr_assert_eq(train(recipe, in(d, "part"), sets, 1, 1, 0, &s, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(s.epochs_done, 2, "the resumed run trains the remaining epochs only");
+    cr_assert_eq(s.iterations, 9);
+    assert_same_file_weights(in2(d, "full", "last.safetensors"), in2(d, "part", "last.safetensors"));
+    assert_same_file_weights(in2(d, "full", "best_ema.safetensors"), in2(d, "part", "best_ema.safetensors"));
+}
+
+Test(train, unwritable_output_folder_fails_before_training) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    cv_train_summary s;
+    cv_error err;
+    /* a path below a regular file can never be created */
+    tmp_write(d, "file", "x");
+    cr_assert_eq(train(recipe, in(d, "file/out"), NULL, 0, 0, 0, &s, &err), CV_ERR_IO);
+    cr_assert(strstr(err.message, "output folder") && strstr(err.message, "file/out"), "%s", err.message);
+}
+
+Test(train, nan_loss_stops_with_step_and_keeps_checkpoint) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    cv_train_summary s;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "out"), NULL, 0, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    int64_t n0;
+    float *before = read_weights(in2(d, "out", "last.safetensors"), &n0);
+    /* resume with an absurd learning rate: the loss overflows to inf/NaN */
+    const char *sets[] = { "run.epochs=6", "scheduler.max_lr=1e6", "scheduler.warmup_iterations=0" };
+    int rc = train(recipe, in(d, "out"), sets, 3, 1, 0, &s, &err);
+    cr_assert_eq(rc, CV_ERR_NUMERIC, "status %d: %s", rc, err.message);
+    cr_assert(strstr(err.message, "not finite at epoch") && strstr(err.message, "last finite loss"), "%s", err.message);
+    int64_t n1;
+    float *after = read_weights(in2(d, "out", "last.safetensors"), &n1);
+    cr_assert_eq(n0, n1);
+    for (int64_t i = 0; i < n0; i++) cr_assert(isfinite(after[i]), "the kept checkpoint is finite");
+    cv_free(before);
+    cv_free(after);
+    /* with nan_policy = skip the run goes on and counts the skipped steps */
+    const char *skip[] = { "run.epochs=2", "scheduler.max_lr=1e6", "scheduler.warmup_iterations=0",
+                           "run.nan_policy=skip" };
+    rc = train(recipe, in(d, "skip"), skip, 4, 0, 0, &s, &err);
+    cr_assert(rc == CV_OK || rc == CV_ERR_NUMERIC, "%s", err.message);
+    if (rc == CV_OK) cr_assert(s.skipped_steps > 0);
+}
+
+Test(train, checkpoint_errors_are_clear) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    cv_train_summary s;
+    cv_error err;
+    const char *one[] = { "run.epochs=1" };
+    cr_assert_eq(train(recipe, in(d, "out"), one, 1, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    const char *ck = in2(d, "out", "last.safetensors");
+
+    cv_ctx *ctx = new_ctx();
+    cv_session ses;
+    /* a different model: wider net, same names, other shapes */
+    const char *wide[] = { "model.width_multiplier=0.125" };
+    cr_assert_eq(cv_session_open(ctx, recipe, wide, 1, in(d, "o2"), 0, &ses, &err), CV_OK, "%s", err.message);
+    cv_error_init(&err);
+    cr_assert_eq(cv_ckpt_load_weights(ses.net, ck, 1, NULL, &err), CV_ERR_INVALID);
+    cr_assert(strstr(err.message, "does not fit this model") && strstr(err.message, "another shape"), "%s", err.message);
+    cv_session_close(&ses);
+    /* another family: names missing and unexpected */
+    char other_text[4096];
+    snprintf(other_text, sizeof other_text, "%.*s[model]\nname = mobilenetv2\nwidth_multiplier = 0.25\n%s",
+             (int)(strstr(tiny_recipe, "[model]") - tiny_recipe), tiny_recipe, strstr(tiny_recipe, "[loss]"));
+    const char *other = tmp_write(d, "other.ini", other_text);
+    cv_error_init(&err);
+    cr_assert_eq(cv_session_open(ctx, other, NULL, 0, in(d, "o3"), 0, &ses, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(cv_ckpt_load_weights(ses.net, ck, 1, NULL, &err), CV_ERR_INVALID);
+    cr_assert(strstr(err.message, "missing") && strstr(err.message, "unexpected") && strstr(err.message, "resnet"),
+              "%s", err.message);
+    cv_session_close(&ses);
+    /* truncated */
+    cv_error_init(&err);
+    cr_assert_eq(cv_session_open(ctx, recipe, NULL, 0, in(d, "o4"), 0, &ses, &err), CV_OK, "%s", err.message);
+    FILE *f = fopen(ck, "rb");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    cr_assert_eq(truncate(ck, size / 2), 0);
+    cv_error_init(&err);
+    cr_assert_eq(cv_ckpt_load_weights(ses.net, ck, 1, NULL, &err), CV_ERR_IO);
+    cr_assert(strstr(err.message, "corrupt checkpoint") && strstr(err.message, "last.safetensors"), "%s", err.message);
+    cv_session_close(&ses);
+    th_ctx_free(ctx);
+}
+
+Test(train, kill_during_checkpoint_write_keeps_previous) {
+    const char *d = tmp_dir_new();
+    const char *path = in(d, "w.safetensors");
+    cv_error err;
+    cv_error_init(&err);
+    float big[1 << 16];
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) big[i] = (float)i;
+    cv_shape sh = CV_SHAPE(1 << 16);
+    cv_st_writer *w = cv_st_writer_create();
+    for (int t = 0; t < 64; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d", t);
+        cr_assert_eq(cv_st_add(w, name, CV_F32, &sh, big, &err), CV_OK);
+    }
+    cr_assert_eq(cv_st_write_atomic(w, path, &err), CV_OK, "%s", err.message);
+    for (int round = 0; round < 8; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (;;) cv_st_write_atomic(w, path, &err); /* killed mid-write */
+        }
+        usleep(2000 + 3000 * round);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        cv_st_file *f = cv_st_open(path, &err);
+        cr_assert_not_null(f, "after kill -9 in round %d: %s", round, err.message);
+        cr_assert_eq(cv_st_count(f), 64);
+        cv_st_close(f);
+    }
+    cv_st_writer_destroy(w);
+}
+
+Test(train, ema_blend_math) {
+    float avg[3] = { 1, 2, 3 };
+    const float cur[3] = { 3, 2, 1 };
+    cv_ema_blend(avg, cur, 3, 0.25);
+    cr_assert_float_eq(avg[0], 1.5f, 1e-6);
+    cr_assert_float_eq(avg[1], 2.0f, 1e-6);
+    cr_assert_float_eq(avg[2], 2.5f, 1e-6);
+    cv_ema_blend(avg, cur, 3, 1.0);
+    cr_assert_float_eq(avg[0], 3.0f, 1e-6, "momentum 1 takes the current weights");
+}
+
+Test(train, set_leaves_out_easy_samples_and_logs_it) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    /* confidence 0 makes every correctly classified sample easy; window 1 drops it at once */
+    const char *sets[] = { "run.epochs=3", "set.enable=true", "set.every_k_epochs=1", "set.window=1",
+                           "set.confidence=0" };
+    cv_train_summary s;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "out"), sets, 5, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    FILE *f = fopen(in2(d, "out", "metrics.jsonl"), "r");
+    char line[8192];
+    int with_set = 0;
+    while (fgets(line, sizeof line, f)) with_set += strstr(line, "\"set_left_out\"") != NULL;
+    fclose(f);
+    cr_assert_eq(with_set, 3, "every epoch record says how many samples SET left out");
+    cr_assert(s.iterations < 9, "SET removed some optimizer steps (%lld)", (long long)s.iterations);
+}
