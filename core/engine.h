@@ -102,7 +102,7 @@ typedef struct cv_layer_info {
 } cv_layer_info;
 int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max);
 /* The step counter that seeds dropout / drop path (per (engine seed, step, node));
- * cv_net_run advances it.  Set it when resuming so a resumed run is identical. */
+ * cv_net_run advances it after each training step.  Set it when resuming so a resumed run is identical. */
 void cv_net_set_step(cv_net *n, int64_t step);
 int64_t cv_net_get_step(const cv_net *n);
 

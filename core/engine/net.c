@@ -221,7 +221,7 @@ int cv_net_run(cv_plan *p, cv_step_io *io, cv_error *err) {
     }
     if ((st = cv_net_sync_buffers(n, err)) != CV_OK) return st;
     st = cv_plan_execute(run, io, err);
-    n->step++;
+    if (run->mode == CV_MODE_TRAIN) n->step++; /* training steps only: eval runs do not shift dropout */
     return st;
 }
 

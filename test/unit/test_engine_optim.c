@@ -3,12 +3,19 @@
  * over slices checked against the textbook formulas, sums of squares, argument
  * errors, and parameters appearing in a later trace (state kept, grads zeroed). */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
 #include "engine.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
+
+/* the backend under test: the reference one unless CVNETS_ENGINE_BACKEND names another */
+static const char *engine_backend(void) {
+    const char *b = getenv("CVNETS_ENGINE_BACKEND");
+    return b && *b ? b : "ref";
+}
 
 static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
     (void)self;
@@ -40,7 +47,7 @@ static void open_rig(rig *r) {
     memset(r, 0, sizeof *r);
     cv_error_init(&r->err);
     r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, "ref");
+    r->be = ku_backend_open(r->ctx, engine_backend());
     r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 77, &r->err);
     r->n = cv_net_create(r->e, (cv_component_ref){ &m_desc, NULL }, (cv_component_ref){ &l_desc, NULL }, 3, &r->err);
     cr_assert(r->e && r->n, "%s", r->err.message);

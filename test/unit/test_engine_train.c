@@ -4,12 +4,19 @@
  * must fall), run twice for bit-identical results, evaluated, plan caching,
  * parameter naming/initialisation, gradient accumulation, the NaN-loss error. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
 #include "engine.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
+
+/* the backend under test: the reference one unless CVNETS_ENGINE_BACKEND names another */
+static const char *engine_backend(void) {
+    const char *b = getenv("CVNETS_ENGINE_BACKEND");
+    return b && *b ? b : "ref";
+}
 
 /* ---- the inline model and loss -------------------------------------------------- */
 static cv_tensor *param(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_shape s, int kind, float a, uint32_t tags) {
@@ -71,7 +78,7 @@ static void rig_open(rig *r, uint64_t seed) {
     memset(r, 0, sizeof *r);
     cv_error_init(&r->err);
     r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, "ref");
+    r->be = ku_backend_open(r->ctx, engine_backend());
     r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, seed, &r->err);
     cr_assert_not_null(r->e, "%s", r->err.message);
     r->n = cv_net_create(r->e, (cv_component_ref){ &tiny_desc, &r->nan_mode }, (cv_component_ref){ &ce_desc, NULL }, 3,

@@ -4,12 +4,19 @@
  * broadcasting edge cases (scalars, size-1 dims on either side, rank
  * differences) give the numpy result. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 #include "engine/internal.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
+
+/* the backend under test: the reference one unless CVNETS_ENGINE_BACKEND names another */
+static const char *engine_backend(void) {
+    const char *b = getenv("CVNETS_ENGINE_BACKEND");
+    return b && *b ? b : "ref";
+}
 
 typedef cv_tensor *(*build_fn)(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x);
 static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) { return (*(build_fn *)self)(o, g, x); }
@@ -24,7 +31,7 @@ static cv_plan *run(build_fn fn, float *out, cv_net **np, cv_engine **ep, cv_ctx
     cv_error err;
     cv_error_init(&err);
     *cp = th_ctx_new();
-    *bp = ku_backend_open(*cp, "ref");
+    *bp = ku_backend_open(*cp, engine_backend());
     *ep = cv_engine_create(&(*cp)->host, (cv_backend_ref){ bp->vt, bp->self }, 1, &err);
     *np = cv_net_create(*ep, (cv_component_ref){ &m_desc, &keep }, (cv_component_ref){ NULL, NULL }, 1, &err);
     cr_assert(*ep && *np, "%s", err.message);

@@ -11,6 +11,7 @@
  * by re-running the same training plan with one parameter element moved by ±eps
  * (the dropout step is pinned so masks repeat). */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,12 @@
 #include "engine.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
+
+/* the backend under test: the reference one unless CVNETS_ENGINE_BACKEND names another */
+static const char *engine_backend(void) {
+    const char *b = getenv("CVNETS_ENGINE_BACKEND");
+    return b && *b ? b : "ref";
+}
 
 #define MAXP 6
 
@@ -83,7 +90,7 @@ static double run_loss(cv_net *n, cv_plan *p, const float *img, const void *tg, 
 
 static void gradcheck(const gc_case *c) {
     cv_ctx *ctx = th_ctx_new();
-    ku_backend be = ku_backend_open(ctx, "ref");
+    ku_backend be = ku_backend_open(ctx, engine_backend());
     cv_error err;
     cv_error_init(&err);
     cv_engine *e = cv_engine_create(&ctx->host, (cv_backend_ref){ be.vt, be.self }, 1234, &err);
