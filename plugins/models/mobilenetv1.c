@@ -13,6 +13,7 @@ static const cv_option_desc mv1_options[] = {
     CV_OPT_FLOAT_RANGE("dropout", "0.1", 0.0, 0.99, "dropout before the classifier"),
     CV_OPT_BOOL_("zero_init_last_bn", "false", "initialise each block's pointwise BN weight to 0"),
     CV_OPT_INT_RANGE("output_stride", "32", 8, 32, "8, 16 or 32; below 32 the last stages use dilation"),
+    CV_OPT_PATH_("pretrained", NULL, "safetensors weights loaded by parameter name before training (the host reports missing and unexpected keys)"),
     CV_OPT_END
 };
 

@@ -22,6 +22,7 @@ static const cv_option_desc mvit_options[] = {
     CV_OPT_FLOAT_RANGE("stochastic_depth", "0.0", 0.0, 0.99, "drop-path rate in the transformers"),
     CV_OPT_BOOL_("zero_init_last_bn", "false", "initialise each MobileNetV2 block's project BN weight to 0"),
     CV_OPT_INT_RANGE("output_stride", "32", 8, 32, "8, 16 or 32; below 32 the last stages use dilation"),
+    CV_OPT_PATH_("pretrained", NULL, "safetensors weights loaded by parameter name before training (the host reports missing and unexpected keys)"),
     CV_OPT_END
 };
 

@@ -23,6 +23,7 @@ static const cv_option_desc resnet_options[] = {
     CV_OPT_INT_RANGE("output_stride", "32", 8, 32, "8, 16 or 32; below 32 the last stages use dilation"),
     CV_OPT_ENUM_("stem", "imagenet", stems,
                  "imagenet: 7x7/2 conv + max-pool; cifar: 3x3/1 conv, no pool (28-32 px images)"),
+    CV_OPT_PATH_("pretrained", NULL, "safetensors weights loaded by parameter name before training (the host reports missing and unexpected keys)"),
     CV_OPT_END
 };
 

@@ -22,6 +22,7 @@ static const cv_option_desc vit_options[] = {
     CV_OPT_FLOAT_RANGE("dropout", "0.0", 0.0, 0.99, "dropout after attention, in the MLP and on embeddings"),
     CV_OPT_FLOAT_RANGE("attn_dropout", "0.0", 0.0, 0.99, "dropout on attention weights"),
     CV_OPT_FLOAT_RANGE("stochastic_depth", "0.0", 0.0, 0.99, "drop-path rate of the last block (linear from 0)"),
+    CV_OPT_PATH_("pretrained", NULL, "safetensors weights loaded by parameter name before training (the host reports missing and unexpected keys)"),
     CV_OPT_END
 };
 
