@@ -24,8 +24,9 @@ static void slurp(const char *path, char *buf, size_t n) {
 
 /* run `cvnets ARGS` (ARGS is shell text) with no CVNETS_PLUGIN_PATH; returns the exit code */
 static int cvnets(const char *args) {
-    const char *dir = tmp_dir_new();
-    char cmd[8192];
+    static char dir[512]; /* one scratch folder, made again after tmp_cleanup */
+    if (!dir[0] || access(dir, F_OK) != 0) snprintf(dir, sizeof dir, "%s", tmp_dir_new());
+    char cmd[16384];
     snprintf(cmd, sizeof cmd, "cd %s && env -u CVNETS_PLUGIN_PATH %s %s >%s/out 2>%s/err", dir, th_build_path("bin/cvnets"),
              args, dir, dir);
     int st = system(cmd);
@@ -261,5 +262,46 @@ Test(cli, plugin_path_variable_is_ignored_when_setuid) {
     slurp(p, out_text, sizeof out_text);
     cr_expect_eq(WEXITSTATUS(st), 1, "setuid: the variable must be ignored\n%s", out_text);
     expect_in(out_text, "no transform plugin 'good'");
+    tmp_cleanup();
+}
+
+/* Every plugin the build produced answers `help` and passes the conformance
+ * checks of `check-plugin` that do not depend on this machine's data: symbols,
+ * descriptor, schema, help texts, vtable.  (A create that fails on default
+ * options is tolerated when it says why — e.g. a dataset folder that is not
+ * here — and is reported by check-plugin itself.) */
+Test(cli, every_built_plugin_has_help_and_conforms, .timeout = 300) {
+    char dir[4096]; /* th_build_path's buffers are reused by later calls */
+    snprintf(dir, sizeof dir, "%s", th_build_path("lib/cvnets/plugins"));
+    char list[4300];
+    snprintf(list, sizeof list, "ls '%s' 2>/dev/null", dir);
+    FILE *p = popen(list, "r");
+    cr_assert_not_null(p);
+    char name[512];
+    int n = 0;
+    static char files[256][512];
+    while (n < 256 && fgets(name, sizeof name, p)) {
+        name[strcspn(name, "\n")] = 0;
+        if (strncmp(name, "cvnets-", 7) == 0 && strstr(name, ".so")) snprintf(files[n++], sizeof files[0], "%s", name);
+    }
+    pclose(p);
+    for (int i = 0; i < n; i++) {
+        char kind[64], pname[200], args[8400];
+        const char *k = files[i] + 7, *dash = strchr(k, '-');
+        cr_assert_not_null(dash, "%s", files[i]);
+        snprintf(kind, sizeof kind, "%.*s", (int)(dash - k), k);
+        snprintf(pname, sizeof pname, "%.*s", (int)(strlen(dash + 1) - 3), dash + 1);
+        snprintf(args, sizeof args, "help %s/%s", kind, pname);
+        cr_expect_eq(cvnets(args), 0, "cvnets %s failed: %s", args, err_text);
+        expect_in(out_text, "options");
+        snprintf(args, sizeof args, "check-plugin '%s/%s'", dir, files[i]);
+        int rc = cvnets(args);
+        cr_expect(rc == 0 || rc == 1, "check-plugin %s exited %d", files[i], rc);
+        for (char *line = strtok(out_text, "\n"); line; line = strtok(NULL, "\n"))
+            if (strstr(line, "problem:") && !strstr(line, "create with default options failed"))
+                cr_expect_fail("%s: %s", files[i], line);
+        cr_expect(strstr(out_text, "(no message") == NULL, "%s: create failed without a message", files[i]);
+    }
+    cr_log_info("%d built plugins checked", n);
     tmp_cleanup();
 }
