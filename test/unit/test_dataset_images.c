@@ -320,6 +320,10 @@ static int collect(const char *p, const struct stat *st, int flag, struct FTW *f
     if (flag != FTW_F || st->st_size < 2000 || st->st_size > (4 << 20)) return 0;
     const char *dot = strrchr(p, '.');
     if (!dot || strlen(p) >= 1024) return 0;
+    for (int i = 0; i < n_jpg; i++) /* /usr/share is walked after some of its sub-folders */
+        if (!strcmp(found_jpg[i], p)) return 0;
+    for (int i = 0; i < n_png; i++)
+        if (!strcmp(found_png[i], p)) return 0;
     if ((!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")) && n_jpg < 8) strcpy(found_jpg[n_jpg++], p);
     if (!strcasecmp(dot, ".png") && n_png < 8) strcpy(found_png[n_png++], p);
     return n_jpg >= 8 && n_png >= 8;
