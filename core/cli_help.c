@@ -35,7 +35,7 @@ void cv_help_print(FILE *f, const cv_plugin *p) {
     else if (d->kind == CV_KIND_COMM)
         fprintf(f, "\noptions (recipe section [comm], with [run] comm = %s):\n", d->name);
     else if (d->kind == CV_KIND_METRIC)
-        fprintf(f, "\noptions (metrics are listed in [metrics] train / val):\n");
+        fprintf(f, "\noptions (recipe section [metric.%s]; list it in [metrics] train or val):\n", d->name);
     else
         fprintf(f, "\noptions (recipe section [%s], with name = %s):\n", cv_kind_name(d->kind), d->name);
     for (int i = 0; i < n; i++) {

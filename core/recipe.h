@@ -8,6 +8,7 @@
  *                         name = <plugin>; the other keys are its options
  *   [transform.<name>]    options of transform plugin <name>, which must be
  *                         listed in [transforms] train or val
+ *   [metric.<name>]       options of metric plugin <name>, listed in [metrics]
  *   [backend]             options of the backend plugin [run] device names
  *   [comm]                options of the comm plugin [run] comm names
  * Every problem is reported as "file:line: [section] …" with what was expected
@@ -37,7 +38,7 @@ const char *cv_recipe_out_dir(const cv_recipe *r);
  * [comm] (when [run] comm != none) always exist, filled with defaults. */
 const cv_options *cv_recipe_options(const cv_recipe *r, const char *section);
 /* Plugin chosen by a section: "model" -> "resnet", "backend" -> [run] device,
- * "comm" -> [run] comm ("none" gives NULL), "transform.x" -> "x"; NULL if absent. */
+ * "comm" -> [run] comm ("none" gives NULL), "transform.x" / "metric.x" -> "x"; NULL if absent. */
 const char *cv_recipe_component(const cv_recipe *r, const char *section);
 const cv_plugin *cv_recipe_plugin(const cv_recipe *r, const char *section);
 /* Lists of plugin names: ("transforms", "train"|"val") and ("metrics", "train"|"val").

@@ -163,7 +163,9 @@ static void plugin_list(cv_ctx *ctx, cv_recipe *r, const rc_input *in, const cha
             rc_problem(pb, CV_ERR_INVALID, "%s: [%s] %s lists '%s' twice", where, section, key, name);
             continue;
         }
-        if (!load_plugin(ctx, kind, name, section, key, where, pb)) continue;
+        /* kept even when it fails to load (already reported): a [transform.x]
+         * section for it is then not "unused" */
+        load_plugin(ctx, kind, name, section, key, where, pb);
         char **nl = cv_alloc_array((size_t)r->nlist[l] + 1, sizeof *nl);
         char *s = cv_strdup(name);
         if (!nl || !s) {
@@ -177,13 +179,6 @@ static void plugin_list(cv_ctx *ctx, cv_recipe *r, const rc_input *in, const cha
         nl[r->nlist[l]++] = s;
         r->lists[l] = nl;
     }
-}
-
-static int listed_transform(const cv_recipe *r, const char *name) {
-    for (int l = RC_LIST_TRANSFORMS_TRAIN; l <= RC_LIST_TRANSFORMS_VAL; l++)
-        for (int i = 0; i < r->nlist[l]; i++)
-            if (strcmp(r->lists[l][i], name) == 0) return 1;
-    return 0;
 }
 
 /* every section name that appears, in order, each once */
@@ -289,14 +284,21 @@ void rc_validate(cv_ctx *ctx, cv_recipe *r, const rc_input *in, rc_problems *pb)
     plugin_list(ctx, r, in, "transforms", "val", CV_KIND_TRANSFORM, RC_LIST_TRANSFORMS_VAL, pb);
     plugin_list(ctx, r, in, "metrics", "train", CV_KIND_METRIC, RC_LIST_METRICS_TRAIN, pb);
     plugin_list(ctx, r, in, "metrics", "val", CV_KIND_METRIC, RC_LIST_METRICS_VAL, pb);
-    for (int l = RC_LIST_TRANSFORMS_TRAIN; l <= RC_LIST_TRANSFORMS_VAL; l++)
+    /* each listed transform or metric gets its section [transform.x] / [metric.x] */
+    for (int l = 0; l < RC_NLISTS; l++)
         for (int i = 0; i < r->nlist[l]; i++) {
+            int is_tr = l <= RC_LIST_TRANSFORMS_VAL;
             char sec[300];
-            snprintf(sec, sizeof sec, "transform.%s", r->lists[l][i]);
+            snprintf(sec, sizeof sec, "%s.%s", is_tr ? "transform" : "metric", r->lists[l][i]);
             if (rc_section_get(r, sec)) continue;
+            if (!cv_registry_find(ctx->registry, is_tr ? CV_KIND_TRANSFORM : CV_KIND_METRIC, r->lists[l][i])) {
+                rc_section_add(r, sec, is_tr ? CV_KIND_TRANSFORM : CV_KIND_METRIC, r->lists[l][i]); /* reported */
+                continue;
+            }
             section_where(in, sec, where, sizeof where);
-            plugin_section(ctx, r, in, sec, CV_KIND_TRANSFORM, r->lists[l][i], NULL, where, "transforms",
-                           l == RC_LIST_TRANSFORMS_TRAIN ? "train" : "val", pb);
+            plugin_section(ctx, r, in, sec, is_tr ? CV_KIND_TRANSFORM : CV_KIND_METRIC, r->lists[l][i], NULL, where,
+                           is_tr ? "transforms" : "metrics", l == RC_LIST_TRANSFORMS_TRAIN || l == RC_LIST_METRICS_TRAIN ? "train" : "val",
+                           pb);
         }
     /* anything else is unknown */
     const char *names[512];
@@ -310,28 +312,32 @@ void rc_validate(cv_ctx *ctx, cv_recipe *r, const rc_input *in, rc_problems *pb)
                        strcmp(s, "backend") == 0 ? "device" : "comm", s);
             continue;
         }
-        if (strncmp(s, "transform.", 10) == 0) {
+        int is_tr = strncmp(s, "transform.", 10) == 0, is_me = strncmp(s, "metric.", 7) == 0;
+        if (is_tr || is_me) {
+            const char *item = s + (is_tr ? 10 : 7);
             const char *listed[64];
             int nl = 0;
-            for (int l = RC_LIST_TRANSFORMS_TRAIN; l <= RC_LIST_TRANSFORMS_VAL; l++)
+            for (int l = is_tr ? RC_LIST_TRANSFORMS_TRAIN : RC_LIST_METRICS_TRAIN;
+                 l <= (is_tr ? RC_LIST_TRANSFORMS_VAL : RC_LIST_METRICS_VAL); l++)
                 for (int k = 0; k < r->nlist[l] && nl < 64; k++) listed[nl++] = r->lists[l][k];
-            const char *near = cv_nearest(s + 10, listed, nl);
-            if (!listed_transform(r, s + 10))
-                rc_problem(pb, CV_ERR_INVALID, "%s: section [%s] is not used: '%s' is not listed in [transforms] train or val%s%s%s",
-                           where, s, s + 10, near ? "; did you mean [transform." : "", near ? near : "", near ? "]?" : "");
+            const char *near = cv_nearest(item, listed, nl);
+            rc_problem(pb, CV_ERR_INVALID, "%s: section [%s] is not used: '%s' is not listed in [%s] train or val%s%s%s%s",
+                       where, s, item, is_tr ? "transforms" : "metrics", near ? "; did you mean [" : "",
+                       near ? (is_tr ? "transform." : "metric.") : "", near ? near : "", near ? "]?" : "");
             continue;
         }
-        const char *known[NCOMP + NHOST + 3];
+        const char *known[NCOMP + NHOST + 4];
         int nk = 0;
         for (int k = 0; k < NHOST; k++) known[nk++] = host_sections[k];
         for (int k = 0; k < NCOMP; k++) known[nk++] = component_sections[k];
         known[nk++] = "backend";
         known[nk++] = "comm";
         known[nk++] = "transform";
+        known[nk++] = "metric";
         const char *near = cv_nearest(s, known, nk);
         rc_problem(pb, CV_ERR_INVALID,
                    "%s: unknown section [%s]%s%s%s (sections: run, dataset, sampler, model, loss, optimizer, scheduler, "
-                   "ema, set, transforms, transform.<name>, metrics, backend, comm)",
+                   "ema, set, transforms, transform.<name>, metrics, metric.<name>, backend, comm)",
                    where, s, near ? "; did you mean [" : "", near ? near : "", near ? "]?" : "");
     }
 }

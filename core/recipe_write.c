@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 static const char *const order[] = { "run", "backend", "comm", "dataset", "sampler", "model", "loss",
-                                     "optimizer", "scheduler", "ema", "set", "transforms", "transform.", "metrics" };
+                                     "optimizer", "scheduler", "ema", "set", "transforms", "transform.", "metrics", "metric." };
 
 static void write_section(const rc_section *s, FILE *f) {
     fprintf(f, "[%s]\n", s->name);
     int is_named = s->kind >= 0 && strcmp(s->name, "backend") != 0 && strcmp(s->name, "comm") != 0 &&
-                   strncmp(s->name, "transform.", 10) != 0;
+                   strncmp(s->name, "transform.", 10) != 0 && strncmp(s->name, "metric.", 7) != 0;
     if (is_named) fprintf(f, "name = %s\n", s->plugin);
     if (s->kind >= 0 && !is_named) fprintf(f, "; plugin: %s/%s\n", cv_kind_name(s->kind), s->plugin);
     for (int i = 0; s->opts && i < cv_options_count(s->opts); i++) {

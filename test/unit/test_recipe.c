@@ -245,6 +245,35 @@ Test(recipe, transform_section_not_listed) {
                     "did you mean [transform.good]?");
 }
 
+Test(recipe, metric_sections_and_failed_names) {
+    char text[4096];
+    /* a metric section for a listed metric is fine (defaults when absent) */
+    cv_ctx *ctx = recipe_ctx();
+    cv_recipe *r;
+    cv_error err;
+    snprintf(text, sizeof text, "%s[metrics]\nval = fx, top1\n[metric.fx]\nrate = 0.25\n", base_recipe);
+    cr_assert_eq(load_text(ctx, text, NULL, 0, &r, &err, NULL), CV_OK, "%s", err.message);
+    cr_expect_float_eq(cv_options_get(cv_recipe_options(r, "metric.fx"), "rate")->f, 0.25, 1e-12);
+    cr_expect_not_null(cv_recipe_options(r, "metric.top1"));
+    cr_expect_str_eq(cv_recipe_component(r, "metric.top1"), "top1");
+    cv_recipe_free(r);
+    th_ctx_free(ctx);
+    tmp_cleanup();
+    /* unlisted metric section */
+    snprintf(text, sizeof text, "%s[metric.fz]\nrate = 0.25\n", base_recipe);
+    expect_error_at(text, 21, "section [metric.fz] is not used: 'fz' is not listed in [metrics] train or val", NULL);
+    /* a listed transform that fails to load is reported once, its section is not "unused" */
+    ctx = recipe_ctx();
+    snprintf(text, sizeof text, "%s[transform.goood]\nlevel = 3\n", with_line(16, "train = goood\n"));
+    cr_assert_neq(load_text(ctx, text, NULL, 0, &r, &err, NULL), CV_OK);
+    expect_msg(err, ":16: [transforms] train = goood: no transform plugin 'goood'");
+    cr_expect(strstr(err.message, "is not used") == NULL, "%s", err.message);
+    cr_expect(strstr(err.message, "goood'\n") == NULL || strstr(strstr(err.message, "goood'") + 1, "no transform plugin") == NULL,
+              "reported once: %s", err.message);
+    th_ctx_free(ctx);
+    tmp_cleanup();
+}
+
 Test(recipe, missing_section) {
     const char *text = "[run]\ndevice = fx\n[dataset]\nname = fx\n";
     expect_error_at(text, 0, "missing section [model]", NULL);
