@@ -16,6 +16,7 @@ static const cv_option_desc cpu_options[] = {
                  "(nChw16c, reordered inside each convolution)"),
     CV_OPT_ENUM_("batch_norm", "own", bn_choices,
                  "batch norm kernels: own (OpenMP loops over NCHW) or onednn (its plain-layout kernel, much slower)"),
+    CV_OPT_BOOL_("profile", "false", "time every kernel and log seconds per op kind when the backend is destroyed"),
     CV_OPT_END,
 };
 
@@ -30,6 +31,8 @@ static int cpu_create(const cv_create_args *args, void **self, cv_error *err) {
     if (v && v->is_set && v->s) b->blocked = strcmp(v->s, "plain") != 0;
     v = args->opts ? h->opt(args->opts, "batch_norm") : NULL;
     b->onednn_bn = v && v->is_set && v->s && strcmp(v->s, "onednn") == 0;
+    v = args->opts ? h->opt(args->opts, "profile") : NULL;
+    b->profile = v && v->is_set && v->i;
     if (dnnl_engine_create(&b->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&b->stream, b->engine, dnnl_stream_default_flags) != dnnl_success) {
         if (b->engine) dnnl_engine_destroy(b->engine);
@@ -40,9 +43,27 @@ static int cpu_create(const cv_create_args *args, void **self, cv_error *err) {
     return CV_OK;
 }
 
+/* the profile, slowest op kinds first */
+static void log_profile(cpu_backend *b) {
+    double total = 0;
+    int order[128], n = 0;
+    for (int op = 0; op < 128; op++)
+        if (b->prof_n[op]) { order[n++] = op; total += b->prof_s[op]; }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && b->prof_s[order[j]] > b->prof_s[order[j - 1]]; j--) {
+            int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+        }
+    b->host->log(b->host->host_ctx, CV_LOG_INFO, "backend cpu", "profile: %.3f s in kernels", total);
+    for (int i = 0; i < n; i++)
+        b->host->log(b->host->host_ctx, CV_LOG_INFO, "backend cpu", "  %-24s %8lld calls %9.3f s %5.1f %%",
+                     op_name(order[i]), (long long)b->prof_n[order[i]], b->prof_s[order[i]],
+                     total > 0 ? 100.0 * b->prof_s[order[i]] / total : 0.0);
+}
+
 static void cpu_destroy(void *self) {
     cpu_backend *b = self;
     if (!b) return;
+    if (b->profile) log_profile(b);
     dnnl_stream_destroy(b->stream);
     dnnl_engine_destroy(b->engine);
     b->host->free(b);
@@ -94,8 +115,19 @@ static void cpu_release(void *self, void *prepared) {
     if (prepared) dnn_release(prepared);
 }
 
+static int cpu_run_kernel(cpu_backend *b, const cv_kernel *k, cv_error *err);
+
 static int cpu_run(void *self, const cv_kernel *k, cv_error *err) {
     cpu_backend *b = self;
+    if (!b->profile || k->op < 0 || k->op >= 128) return cpu_run_kernel(b, k, err);
+    double t0 = omp_get_wtime();
+    int st = cpu_run_kernel(b, k, err);
+    b->prof_s[k->op] += omp_get_wtime() - t0;
+    b->prof_n[k->op]++;
+    return st;
+}
+
+static int cpu_run_kernel(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     omp_set_num_threads(b->threads);
     if (dnn_handles(b, k)) {
         if (k->prepared) return dnn_run(b, k, err);
@@ -172,7 +204,7 @@ static const cv_component_desc cpu_desc = {
     .kind = CV_KIND_BACKEND,
     .name = "cpu",
     .task = "any",
-    .summary = "fast CPU backend: oneDNN convolution/matmul/batch norm/pooling, OpenMP + AVX-512 for the rest",
+    .summary = "fast CPU backend: oneDNN convolution, matmul and pooling; vectorised OpenMP loops for every other op",
     .options = cpu_options,
     .create = cpu_create,
     .destroy = cpu_destroy,

@@ -16,6 +16,9 @@ typedef struct cpu_backend {
     int onednn_bn;           /* 1: batch norm through oneDNN instead of bnorm.c */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
+    int profile;             /* option profile: time every kernel, log a table at destroy */
+    double prof_s[128];      /* seconds per op kind (cv_op < 128) */
+    int64_t prof_n[128];
 } cpu_backend;
 
 /* Scratch memory of one kernel call: the host's workspace when prepare() asked

@@ -251,6 +251,10 @@ int run_eltwise(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     case CV_OP_CAST: case CV_OP_COPY: {
         if (k->n_in < 1 || k->n_out < 1 || kt_numel(&k->in[0]) != kt_numel(&k->out[0]))
             return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: needs one input and one output of the same size", op_name(k->op));
+        const cv_cast_params *cp = k->params;
+        if (k->op == CV_OP_CAST && cp && cp->dtype != k->out[0].dtype)
+            return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: cast: params ask for dtype %d but the output has dtype %d",
+                            cp->dtype, k->out[0].dtype);
         cv_ktensor src = k->in[0];
         if (src.ndim != k->out[0].ndim || memcmp(src.shape, k->out[0].shape, sizeof(int64_t) * (size_t)src.ndim)) {
             if (!kt_contiguous(&src))
