@@ -359,6 +359,26 @@ Test(recipe, over_long_line) {
     expect_error_at(with_line(8, line), 8, "line is 300 characters long; libinih reads at most", NULL);
 }
 
+Test(recipe, longest_line_that_fits) {
+    /* 198 characters + newline + NUL fill libinih's 200-byte buffer exactly */
+    char line[400];
+    memset(line, 'a', sizeof line);
+    memcpy(line, "root = /", 8);
+    strcpy(line + 198, "\n");
+    cv_ctx *ctx = recipe_ctx();
+    cv_recipe *r;
+    cv_error err;
+    cr_assert_eq(load_text(ctx, with_line(8, line), NULL, 0, &r, &err, NULL), CV_OK, "%s", err.message);
+    cr_expect_eq(strlen(cv_options_get(cv_recipe_options(r, "dataset"), "root")->s), 191);
+    cv_recipe_free(r);
+    strcpy(line + 199, "\n");
+    line[198] = 'a';
+    cr_expect_neq(load_text(ctx, with_line(8, line), NULL, 0, &r, &err, NULL), CV_OK);
+    expect_msg(err, "line is 199 characters long; libinih reads at most 198 per line");
+    th_ctx_free(ctx);
+    tmp_cleanup();
+}
+
 Test(recipe, non_utf8_bytes) {
     expect_error_at(with_line(8, "root = /data/caf\xe9\n"), 8, "byte 0xE9 at column 17 is not valid UTF-8", NULL);
 }
