@@ -3,11 +3,12 @@
  * loaded through the host.  Each plugin's random draws are replayed here in
  * torchvision's order with the host generator and the SDK primitives (compiled in:
  * tests link only libcvnets-core.a), so a wrong draw order, table entry or sign
- * rule shows up as a pixel difference.  The AutoAugment policy below is typed from
- * torchvision 0.14.1 (AutoAugmentPolicy.IMAGENET); normalize's constants come from
+ * rule shows up as a pixel difference.  The AutoAugment policies below were printed
+ * from torchvision 0.14.1's AutoAugment(policy).policies; normalize's constants come from
  * torchvision's to_tensor + normalize on the same image (Debian python3-torchvision). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "support/testhost.h"
@@ -222,8 +223,9 @@ Test(transform_color, rand_augment_needs_u8) {
     cr_assert(strstr(err.message, "num_magnitude_bins"), "%s", err.message);
 }
 
-/* ---- auto_augment (ImageNet policy, typed from torchvision) ------------------------------- */
-static const struct { const char *op; double p; int bin; } imagenet[25][2] = {
+/* ---- auto_augment (policies from torchvision's AutoAugment(policy).policies) ------------- */
+typedef struct policy_step { const char *op; double p; int bin; } policy_step;
+static const policy_step imagenet[25][2] = {
     { { "Posterize", 0.4, 8 }, { "Rotate", 0.6, 9 } },      { { "Solarize", 0.6, 5 }, { "AutoContrast", 0.6, -1 } },
     { { "Equalize", 0.8, -1 }, { "Equalize", 0.6, -1 } },   { { "Posterize", 0.6, 7 }, { "Posterize", 0.6, 6 } },
     { { "Equalize", 0.4, -1 }, { "Solarize", 0.2, 4 } },    { { "Equalize", 0.4, -1 }, { "Rotate", 0.8, 8 } },
@@ -239,6 +241,37 @@ static const struct { const char *op; double p; int bin; } imagenet[25][2] = {
     { { "Equalize", 0.8, -1 }, { "Equalize", 0.6, -1 } },
 };
 
+static const policy_step cifar10[25][2] = {
+    { { "Invert", 0.1, -1 }, { "Contrast", 0.2, 6 } }, { { "Rotate", 0.7, 2 }, { "TranslateX", 0.3, 9 } },
+    { { "Sharpness", 0.8, 1 }, { "Sharpness", 0.9, 3 } }, { { "ShearY", 0.5, 8 }, { "TranslateY", 0.7, 9 } },
+    { { "AutoContrast", 0.5, -1 }, { "Equalize", 0.9, -1 } }, { { "ShearY", 0.2, 7 }, { "Posterize", 0.3, 7 } },
+    { { "Color", 0.4, 3 }, { "Brightness", 0.6, 7 } }, { { "Sharpness", 0.3, 9 }, { "Brightness", 0.7, 9 } },
+    { { "Equalize", 0.6, -1 }, { "Equalize", 0.5, -1 } }, { { "Contrast", 0.6, 7 }, { "Sharpness", 0.6, 5 } },
+    { { "Color", 0.7, 7 }, { "TranslateX", 0.5, 8 } }, { { "Equalize", 0.3, -1 }, { "AutoContrast", 0.4, -1 } },
+    { { "TranslateY", 0.4, 3 }, { "Sharpness", 0.2, 6 } }, { { "Brightness", 0.9, 6 }, { "Color", 0.2, 8 } },
+    { { "Solarize", 0.5, 2 }, { "Invert", 0.0, -1 } }, { { "Equalize", 0.2, -1 }, { "AutoContrast", 0.6, -1 } },
+    { { "Equalize", 0.2, -1 }, { "Equalize", 0.6, -1 } }, { { "Color", 0.9, 9 }, { "Equalize", 0.6, -1 } },
+    { { "AutoContrast", 0.8, -1 }, { "Solarize", 0.2, 8 } }, { { "Brightness", 0.1, 3 }, { "Color", 0.7, 0 } },
+    { { "Solarize", 0.4, 5 }, { "AutoContrast", 0.9, -1 } }, { { "TranslateY", 0.9, 9 }, { "TranslateY", 0.7, 9 } },
+    { { "AutoContrast", 0.9, -1 }, { "Solarize", 0.8, 3 } }, { { "Equalize", 0.8, -1 }, { "Invert", 0.1, -1 } },
+    { { "TranslateY", 0.7, 9 }, { "AutoContrast", 0.9, -1 } },
+};
+static const policy_step svhn[25][2] = {
+    { { "ShearX", 0.9, 4 }, { "Invert", 0.2, -1 } }, { { "ShearY", 0.9, 8 }, { "Invert", 0.7, -1 } },
+    { { "Equalize", 0.6, -1 }, { "Solarize", 0.6, 6 } }, { { "Invert", 0.9, -1 }, { "Equalize", 0.6, -1 } },
+    { { "Equalize", 0.6, -1 }, { "Rotate", 0.9, 3 } }, { { "ShearX", 0.9, 4 }, { "AutoContrast", 0.8, -1 } },
+    { { "ShearY", 0.9, 8 }, { "Invert", 0.4, -1 } }, { { "ShearY", 0.9, 5 }, { "Solarize", 0.2, 6 } },
+    { { "Invert", 0.9, -1 }, { "AutoContrast", 0.8, -1 } }, { { "Equalize", 0.6, -1 }, { "Rotate", 0.9, 3 } },
+    { { "ShearX", 0.9, 4 }, { "Solarize", 0.3, 3 } }, { { "ShearY", 0.8, 8 }, { "Invert", 0.7, -1 } },
+    { { "Equalize", 0.9, -1 }, { "TranslateY", 0.6, 6 } }, { { "Invert", 0.9, -1 }, { "Equalize", 0.6, -1 } },
+    { { "Contrast", 0.3, 3 }, { "Rotate", 0.8, 4 } }, { { "Invert", 0.8, -1 }, { "TranslateY", 0.0, 2 } },
+    { { "ShearY", 0.7, 6 }, { "Solarize", 0.4, 8 } }, { { "Invert", 0.6, -1 }, { "Rotate", 0.8, 4 } },
+    { { "ShearY", 0.3, 7 }, { "TranslateX", 0.9, 3 } }, { { "ShearX", 0.1, 6 }, { "Invert", 0.6, -1 } },
+    { { "Solarize", 0.7, 2 }, { "TranslateY", 0.6, 7 } }, { { "ShearY", 0.8, 4 }, { "Invert", 0.8, -1 } },
+    { { "ShearX", 0.7, 9 }, { "TranslateY", 0.8, 3 } }, { { "ShearY", 0.8, 5 }, { "AutoContrast", 0.7, -1 } },
+    { { "ShearX", 0.7, 2 }, { "Invert", 0.1, -1 } },
+};
+
 static int op_by_name(const char *name) {
     for (int op = 0; op < CV_AUG_COUNT; op++)
         if (strcmp(cv_aug_op_name(op), name) == 0) return op;
@@ -246,9 +279,12 @@ static int op_by_name(const char *name) {
     return -1;
 }
 
-Test(transform_color, auto_augment_replays_the_imagenet_policy) {
+static void replay_auto_augment(const char *policy, const policy_step (*table)[2]) {
     const cv_component_desc *d = th_load(ctx, "transform", "auto_augment");
-    void *t = th_create(ctx, d, NULL, NULL);
+    char opt[64];
+    snprintf(opt, sizeof opt, "policy=%s", policy);
+    const char *kv[] = { opt, NULL };
+    void *t = th_create(ctx, d, kv, NULL);
     int policies_seen[25] = { 0 };
     for (uint64_t key = 0; key < 150; key++) {
         cv_transform_ctx c = make_ctx(key);
@@ -261,15 +297,15 @@ Test(transform_color, auto_augment_replays_the_imagenet_policy) {
         cv_error err;
         cv_error_init(&err);
         for (int i = 0; i < 2; i++) {
-            if (!(probs[i] <= imagenet[id][i].p)) continue;
-            int op = op_by_name(imagenet[id][i].op), sig = 0;
-            double m = imagenet[id][i].bin >= 0 ? cv_aug_magnitude(0, op, imagenet[id][i].bin, 10, 12, 10, &sig) : 0.0;
+            if (!(probs[i] <= table[id][i].p)) continue;
+            int op = op_by_name(table[id][i].op), sig = 0;
+            double m = table[id][i].bin >= 0 ? cv_aug_magnitude(0, op, table[id][i].bin, 10, 12, 10, &sig) : 0.0;
             if (sig && signs[i] == 0) m = -m;
             cr_assert_eq(cv_aug_apply(H, &want, op, m, CV_INTERP_NEAREST, NULL, "t", &err), CV_OK);
         }
         cv_sample s = sample_of(img_u8(12, 10, 3, 41));
         cr_assert_eq(apply(d, t, &s, &c, &err), CV_OK, "%s", err.message);
-        same_image(&s.image, &want, "auto_augment", key);
+        same_image(&s.image, &want, policy, key);
         cv_free(s.image.data);
         cv_free(want.data);
     }
@@ -277,6 +313,12 @@ Test(transform_color, auto_augment_replays_the_imagenet_policy) {
     for (int i = 0; i < 25; i++) distinct += policies_seen[i] > 0;
     cr_assert_gt(distinct, 20, "only %d of 25 sub-policies drawn", distinct);
     th_destroy(d, t);
+}
+
+Test(transform_color, auto_augment_replays_the_three_policies) {
+    replay_auto_augment("imagenet", imagenet);
+    replay_auto_augment("cifar10", cifar10);
+    replay_auto_augment("svhn", svhn);
 }
 
 /* ---- trivial_augment_wide --------------------------------------------------------------------- */
