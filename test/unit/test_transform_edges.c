@@ -79,3 +79,52 @@ Test(transform_edges, tiny_and_odd_images_never_crash) {
     cr_assert_eq(refused, 3 * 5 * 2 * 12 + 5 * 2 * 12, "%d refused, %d ok", refused, ok);
     th_ctx_free(ctx);
 }
+
+/* The same rng key gives the same output for every per-sample transform; the random
+ * ones give different outputs for some other key. */
+static void run_once(const cv_component_desc *d, void *t, uint64_t key, cv_image *out) {
+    cv_sample s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.image = (cv_image){ 20, 24, 3, CV_U8, cv_alloc(20 * 24 * 3) };
+    for (int i = 0; i < 20 * 24 * 3; i++) ((uint8_t *)s.image.data)[i] = (uint8_t)((i * 7919) >> 3);
+    cv_transform_ctx tc;
+    memset(&tc, 0, sizeof tc);
+    tc.struct_size = sizeof tc;
+    tc.target_h = 16;
+    tc.target_w = 16;
+    cv_rng_init(&tc.rng, 11, &key, 1);
+    cv_error err;
+    cv_error_init(&err);
+    cr_assert_eq(((const cv_transform_vtable *)d->vtable)->apply(t, &s, &tc, &err), CV_OK, "%s: %s", d->name,
+                 err.message);
+    *out = s.image;
+}
+
+Test(transform_edges, fixed_key_is_deterministic) {
+    cv_ctx *ctx = th_ctx_new();
+    for (size_t p = 0; p < sizeof per_sample / sizeof per_sample[0]; p++) {
+        const cv_component_desc *d = th_load(ctx, "transform", per_sample[p]);
+        void *t = th_create(ctx, d, options_for(per_sample[p]), NULL);
+        cv_image a, b;
+        run_once(d, t, 42, &a);
+        run_once(d, t, 42, &b);
+        size_t bytes = (size_t)a.h * a.w * a.c * (a.dtype == CV_F32 ? 4 : 1);
+        cr_assert(a.h == b.h && a.w == b.w && a.dtype == b.dtype && memcmp(a.data, b.data, bytes) == 0,
+                  "%s: same key, different output", per_sample[p]);
+        int random = strcmp(per_sample[p], "resize") && strcmp(per_sample[p], "center_crop") &&
+                     strcmp(per_sample[p], "normalize");
+        int differs = 0;
+        for (uint64_t key = 43; random && key < 63 && !differs; key++) {
+            cv_image c;
+            run_once(d, t, key, &c);
+            differs = c.h != a.h || c.w != a.w || memcmp(c.data, a.data, bytes) != 0;
+            cv_free(c.data);
+        }
+        cr_assert(!random || differs, "%s: 20 other keys all gave the same output", per_sample[p]);
+        cv_free(a.data);
+        cv_free(b.data);
+        th_destroy(d, t);
+    }
+    th_ctx_free(ctx);
+}
