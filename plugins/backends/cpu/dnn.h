@@ -33,6 +33,11 @@ typedef struct dnn_node {
     int64_t bn_channels, bn_count;
     float bn_eps, bn_momentum;
     int bn_mean_arg, bn_var_arg; /* index into args of the workspace mean/variance (backward: shift) */
+    /* convolution weight gradient as one GEMM (small outputs, see dnn_ops.c) */
+    int gemm_dw;
+    int64_t cv_n, cv_c, cv_h, cv_w, cv_o, cv_ho, cv_wo, cv_kh, cv_kw;
+    int cv_sh, cv_sw, cv_ph, cv_pw, cv_dh, cv_dw;
+    int dyt_arg, col_arg;
 } dnn_node;
 
 typedef struct dnn_build {

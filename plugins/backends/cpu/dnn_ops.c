@@ -73,6 +73,70 @@ static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, 
     dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
 }
 
+/* oneDNN's direct weight-gradient kernels starve when the output plane is tiny
+ * (ResNet's last stage: 4x4 at 128 px runs at ~12 GFLOP/s, a tenth of the other
+ * layers): there the reduction over N*Ho*Wo is short per image.  For such layers
+ * dW[O, C*kh*kw] = dy^T[O, N*Ho*Wo] x im2col(x)[N*Ho*Wo, C*kh*kw] is one GEMM with
+ * a long K, run by oneDNN's matmul; the two operands are built in the workspace. */
+#define GEMM_DW_MAX_PLANE 64
+#define GEMM_DW_MAX_COL (16u << 20) /* im2col bytes */
+
+static int build_conv_gemm_dw(dnn_build *bd, const cv_ktensor *x, const cv_ktensor *w, const cv_ktensor *y) {
+    const cv_conv_params *p = bd->k->params;
+    dnn_node *n = bd->node;
+    n->gemm_dw = 1;
+    n->cv_n = x->shape[0]; n->cv_c = x->shape[1]; n->cv_h = x->shape[2]; n->cv_w = x->shape[3];
+    n->cv_o = w->shape[0]; n->cv_kh = w->shape[2]; n->cv_kw = w->shape[3]; n->cv_ho = y->shape[2]; n->cv_wo = y->shape[3];
+    n->cv_sh = p->stride[0]; n->cv_sw = p->stride[1]; n->cv_ph = p->pad[0]; n->cv_pw = p->pad[1];
+    n->cv_dh = p->dilation[0]; n->cv_dw = p->dilation[1];
+    int64_t K = n->cv_n * n->cv_ho * n->cv_wo, M = n->cv_o, N = n->cv_c * n->cv_kh * n->cv_kw;
+    dnnl_memory_desc_t amd, bmd, cmd;
+    dnnl_dims_t ad = { M, K }, as = { K, 1 }, bdm = { K, N }, bs = { N, 1 }, cd = { M, N }, cs = { N, 1 };
+    dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_f32, as);
+    dnnl_memory_desc_init_by_strides(&bmd, 2, bdm, dnnl_f32, bs);
+    dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs);
+    dnnl_matmul_desc_t desc;
+    dnnl_status_t s = dnnl_matmul_desc_init(&desc, &amd, &bmd, NULL, &cmd);
+    dnnl_primitive_attr_t attr = dnn_attr();
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&bd->pd, &desc, attr, bd->b->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) return dnn_fail(bd, s, "weight-gradient matmul");
+    int st;
+    n->dyt_arg = n->nargs;
+    if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, -1, NULL))) return st;
+    n->col_arg = n->nargs;
+    if ((st = dnn_arg_add(bd, DNNL_ARG_WEIGHTS, 0, -1, NULL))) return st;
+    if ((st = dnn_arg_add(bd, DNNL_ARG_DST, 1, 0, &cmd))) return st;
+    return dnn_finish(bd);
+}
+
+/* the GEMM operands: dy^T and im2col(x), both dense in the workspace */
+static void gemm_dw_operands(const dnn_node *n, const cv_kernel *k, char *ws, int threads) {
+    const int64_t N = n->cv_n, C = n->cv_c, H = n->cv_h, W = n->cv_w, O = n->cv_o, Ho = n->cv_ho, Wo = n->cv_wo;
+    const int64_t KH = n->cv_kh, KW = n->cv_kw, P = Ho * Wo, K = N * P, CK = C * KH * KW;
+    const float *dy = k->in[0].data, *x = k->in[1].data;
+    float *dyt = (float *)(ws + n->args[n->dyt_arg].ws_off), *col = (float *)(ws + n->args[n->col_arg].ws_off);
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t b = 0; b < N; b++)
+            for (int64_t q = 0; q < P; q++) dyt[o * K + b * P + q] = dy[(b * O + o) * P + q];
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < K; r++) {
+        int64_t b = r / P, oh = (r % P) / Wo, ow = r % Wo;
+        float *row = col + r * CK;
+        for (int64_t c = 0; c < C; c++) {
+            const float *xp = x + (b * C + c) * H * W;
+            for (int64_t i = 0; i < KH; i++) {
+                int64_t ih = oh * n->cv_sh - n->cv_ph + i * n->cv_dh;
+                for (int64_t j = 0; j < KW; j++) {
+                    int64_t iw = ow * n->cv_sw - n->cv_pw + j * n->cv_dw;
+                    *row++ = ih >= 0 && ih < H && iw >= 0 && iw < W ? xp[ih * W + iw] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
 static int build_conv(dnn_build *bd) {
     const cv_kernel *k = bd->k;
     const cv_conv_params *p = k->params;
@@ -89,6 +153,11 @@ static int build_conv(dnn_build *bd) {
         return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: shapes x %s, w %s, y %s do not match (groups %d)",
                         op_name(op), kt_shape_str(x, a, sizeof a), kt_shape_str(w, c, sizeof c),
                         kt_shape_str(y, e, sizeof e), g);
+    if (op == CV_OP_CONV2D_BWD_WEIGHT && g == 1 && k->n_out == 1 && kt_contiguous(x) && kt_contiguous(y) &&
+        kt_contiguous(w) && y->shape[2] * y->shape[3] <= GEMM_DW_MAX_PLANE &&
+        (size_t)(x->shape[0] * y->shape[2] * y->shape[3]) * (size_t)(w->shape[1] * w->shape[2] * w->shape[3]) * 4 <=
+            GEMM_DW_MAX_COL)
+        return build_conv_gemm_dw(bd, x, w, y);
     dnnl_dims_t strides, dil, pl, pr;
     for (int d = 0; d < 2; d++) {
         int64_t kd = (w->shape[2 + d] - 1) * (int64_t)p->dilation[d] + 1;
@@ -331,6 +400,10 @@ int dnn_build_op(dnn_build *bd) {
 /* batch norm backward takes rstd; oneDNN wants the variance */
 int dnn_before(dnn_build *bd, char *ws) {
     dnn_node *n = bd->node;
+    if (n->gemm_dw) {
+        gemm_dw_operands(n, bd->k, ws, bd->b->threads);
+        return CV_OK;
+    }
     if (n->op != CV_OP_BATCH_NORM_BWD) return CV_OK;
     const cv_ktensor *r = &bd->k->in[4];
     float *var = (float *)(ws + n->args[n->bn_var_arg].ws_off);
