@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "train/safetensors.h"
 
 static char dir[256];
