@@ -1,7 +1,9 @@
 /* plugins/models/mobilenetv3.c — MobileNetV3 small / large (model "mobilenetv3")
- * with a width multiplier: torchvision's architecture and parameter names
- * (features.N.block.*, SE fc1/fc2, classifier.0 / classifier.3), so converted
- * torchvision weights load; output stride 8/16 through dilation. */
+ * with a width multiplier and torchvision's parameter names (features.N.block.*,
+ * SE fc1/fc2, classifier.0 / classifier.3).  style = torchvision is the
+ * MobileNetV3 paper's architecture (converted torchvision weights load);
+ * style = cvnets is the model CVNets trained for the paper's Table 1 (5.4 M
+ * parameters, 210.7 M multiply-adds).  Output stride 8/16 through dilation. */
 #include <cvnets/cvnets.h>
 #include <cvnets/nn.h>
 
@@ -9,9 +11,13 @@
 #include <string.h>
 
 static const char *const variants[] = { "large", "small", NULL };
+static const char *const styles[] = { "torchvision", "cvnets", NULL };
 
 static const cv_option_desc mv3_options[] = {
     CV_OPT_ENUM_("variant", "large", variants, "large or small"),
+    CV_OPT_ENUM_("style", "torchvision", styles,
+                 "torchvision: the MobileNetV3 paper's blocks (torchvision weights load); cvnets: the model CVNets "
+                 "trained for its Table 1 (3x3 depthwise everywhere, SE squeeze >= 32, 1280/1024 head at any width)"),
     CV_OPT_INT_RANGE("num_classes", "0", 0, 1000000, "classifier outputs; 0 = the dataset's class count"),
     CV_OPT_FLOAT_RANGE("width_multiplier", "1.0", 0.1, 4.0, "channel multiplier (make_divisible to 8)"),
     CV_OPT_FLOAT_RANGE("dropout", "0.2", 0.0, 0.99, "dropout inside the classifier"),
@@ -38,7 +44,7 @@ static const bneck small_cfg[] = {
 
 typedef struct mv3 {
     const cv_host *host;
-    int small, num_classes, output_stride, zero_gamma;
+    int small, cvnets, num_classes, output_stride, zero_gamma;
     double width;
     float dropout;
 } mv3;
@@ -56,8 +62,12 @@ static cv_tensor *trunk(const mv3 *m, const cv_nn *nn, cv_tensor *x, cv_tensor *
         int first_dil, stride = cv_nn_stage_stride(&st, cfg[i].stride, &first_dil);
         int exp = adjust(m, cfg[i].exp);
         /* torchvision dilates the whole strided block, unlike ResNet */
-        cv_ir_config c = { CV_IR_TV_V3, exp, adjust(m, cfg[i].out), cfg[i].k, stride, st.dilation,
-                           cfg[i].hs ? CV_HARDSWISH : CV_RELU, cfg[i].se ? cv_make_divisible(exp / 4, 8, 8) : 0,
+        /* CVNets' block (cvnets/modules/mobilenetv2.py of the paper's release) had
+         * no kernel-size argument: its "5x5" depthwise convs were 3x3 */
+        int se = cv_make_divisible(exp / 4, 8, 8);
+        if (m->cvnets && se < 32) se = 32;
+        cv_ir_config c = { CV_IR_TV_V3, exp, adjust(m, cfg[i].out), m->cvnets ? 3 : cfg[i].k, stride, st.dilation,
+                           cfg[i].hs ? CV_HARDSWISH : CV_RELU, cfg[i].se ? se : 0,
                            CV_RELU, CV_HARDSIGMOID, m->zero_gamma, 0.0f };
         (void)first_dil;
         nn->ops->scope_push(nn->g, "%d", i + 1);
@@ -76,7 +86,8 @@ static cv_tensor *mv3_forward(void *self, const cv_ops_v1 *ops, cv_graph *g, cv_
     const mv3 *m = self;
     cv_nn nn = { ops, g };
     x = cv_nn_global_avg_pool(&nn, trunk(m, &nn, x, NULL));
-    x = cv_nn_linear(&nn, "classifier.0", x, adjust(m, m->small ? 1024 : 1280), 1, CV_INIT_LINEAR);
+    int head = m->small ? 1024 : 1280;
+    x = cv_nn_linear(&nn, "classifier.0", x, m->cvnets ? head : adjust(m, head), 1, CV_INIT_LINEAR);
     x = cv_nn_dropout(&nn, cv_nn_act(&nn, x, CV_HARDSWISH), m->dropout);
     return cv_nn_linear(&nn, "classifier.3", x, m->num_classes, 1, CV_INIT_LINEAR);
 }
@@ -98,6 +109,7 @@ static int mv3_create(const cv_create_args *args, void **self, cv_error *err) {
     if (!m) return h->set_error(err, CV_ERR_NOMEM, "model mobilenetv3: out of memory");
     m->host = h;
     m->small = strcmp(cv_opt_str(h, o, "variant", "large"), "small") == 0;
+    m->cvnets = strcmp(cv_opt_str(h, o, "style", "torchvision"), "cvnets") == 0;
     m->num_classes = cv_nn_num_classes(args, cv_opt_int(h, o, "num_classes", 0));
     m->width = cv_opt_float(h, o, "width_multiplier", 1.0);
     m->dropout = (float)cv_opt_float(h, o, "dropout", 0.2);

@@ -64,11 +64,9 @@ static const row table1[] = {
     { "MobileNetV1-1.0", "mobilenetv1", { "width_multiplier=1.0" }, 4.2, 568.7e6, 0.05e6, 0.02 },
     { "MobileNetV2-0.25", "mobilenetv2", { "width_multiplier=0.25" }, 1.5, 50.5e6, 0.05e6, 0.02 },
     { "MobileNetV2-1.0", "mobilenetv2", { "width_multiplier=1.0" }, 3.5, 300.7e6, 0.05e6, 0.02 },
-    /* torchvision's architecture (identical key list and 5.48 M parameters);
-     * it has 216.6 M multiply-adds, 2.8 % above the paper's 210.7 M, which
-     * CVNets' profiler counts differently (torchvision itself reports 0.22
-     * GFLOPs).  Asserted within 3 %; see doc/models.md. */
-    { "MobileNetV3-Large", "mobilenetv3", { "variant=large" }, 5.4, 210.7e6, 0.05e6, 0.03 },
+    /* CVNets' model: its release built every depthwise conv 3x3 (the default,
+     * torchvision's architecture, has 5.48 M / 216.6 M) */
+    { "MobileNetV3-Large", "mobilenetv3", { "variant=large", "style=cvnets" }, 5.4, 210.7e6, 0.05e6, 0.02 },
     { "ResNet-101", "resnet", { "depth=101" }, 44.5, 7.7e9, 0.05e9, 0.02 },
     { "ViT-Tiny", "vit", { "variant=tiny" }, 5.7, 1.3e9, 0.05e9, 0.02 },
     { "ResNet-50", "resnet", { "depth=50" }, 25.6, 4.1e9, 0.05e9, 0.02 },
@@ -88,6 +86,22 @@ Test(models, table1_params_and_macs_at_224) {
         cr_expect(s.ndim == 2 && s.dim[0] == 1 && s.dim[1] == 1000, "%s logits shape", t->label);
         run_close(&r);
     }
+}
+
+Test(models, mobilenetv3_styles) {
+    run tv, cv;
+    run_open(&tv, "mobilenetv3", NULL, 1000, CV_SHAPE(1, 3, 224, 224), 0);
+    run_open(&cv, "mobilenetv3", (const char *const[]){ "style=cvnets", NULL }, 1000, CV_SHAPE(1, 3, 224, 224), 0);
+    /* features.4 is the first 5x5 block: its depthwise conv is 3x3 in CVNets' model */
+    cr_expect_eq(cnt_param_shape(tv.g, cnt_param_find(tv.g, "features.4.block.1.0.weight")).dim[3], 5);
+    cr_expect_eq(cnt_param_shape(cv.g, cnt_param_find(cv.g, "features.4.block.1.0.weight")).dim[3], 3);
+    /* torchvision squeezes 72 channels to 24, CVNets to at least 32 */
+    cr_expect_eq(cnt_param_shape(tv.g, cnt_param_find(tv.g, "features.4.block.2.fc1.weight")).dim[0], 24);
+    cr_expect_eq(cnt_param_shape(cv.g, cnt_param_find(cv.g, "features.4.block.2.fc1.weight")).dim[0], 32);
+    expect_close("torchvision MobileNetV3-Large params (M)", (double)cnt_trainable(tv.g) / 1e6, 5.483, 0.001, 0);
+    expect_close("torchvision MobileNetV3-Large multiply-adds", (double)cnt_macs(tv.g), 216.6e6, 0.1e6, 0);
+    run_close(&tv);
+    run_close(&cv);
 }
 
 Test(models, macs_scale_with_batch_and_resolution) {
@@ -190,6 +204,7 @@ static const variant variants[] = {
     { "mobilenetv1", { "width_multiplier=0.25" } }, { "mobilenetv1", { "width_multiplier=1.0" } },
     { "mobilenetv2", { "width_multiplier=0.5" } },  { "mobilenetv2", { "width_multiplier=1.0" } },
     { "mobilenetv3", { "variant=small" } },         { "mobilenetv3", { "variant=large", "width_multiplier=0.75" } },
+    { "mobilenetv3", { "variant=large", "style=cvnets" } },
     { "resnet", { "depth=18" } },                   { "resnet", { "depth=34" } },
     { "resnet", { "depth=50", "squeeze_excitation=true" } },
     { "resnet", { "depth=101" } },
