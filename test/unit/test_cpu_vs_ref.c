@@ -165,6 +165,12 @@ Test(cpu_vs_ref, conv2d_pointwise) { conv_cases(3, 5, 7, 7, 6, 1, 1, 0, 1, 1, 0)
 Test(cpu_vs_ref, conv2d_k5_stride3) { conv_cases(2, 4, 9, 8, 4, 5, 3, 2, 1, 2, 1); }
 Test(cpu_vs_ref, conv2d_blocked_channels) { conv_cases(2, 16, 10, 10, 32, 3, 1, 1, 1, 1, 1); }
 Test(cpu_vs_ref, conv2d_stem_stride2) { conv_cases(2, 3, 15, 15, 16, 7, 2, 3, 1, 1, 0); }
+/* output planes of <= 16 pixels: the weight gradient runs as one GEMM over im2col */
+Test(cpu_vs_ref, conv2d_small_planes) {
+    conv_cases(3, 24, 4, 4, 20, 3, 1, 1, 1, 1, 1);
+    conv_cases(2, 16, 7, 7, 8, 3, 2, 1, 1, 1, 0);
+    conv_cases(2, 8, 4, 4, 8, 3, 1, 2, 2, 1, 0);
+}
 
 /* ---- matmul / linear ------------------------------------------------------------------ */
 Test(cpu_vs_ref, matmul) {

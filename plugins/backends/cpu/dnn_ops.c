@@ -75,10 +75,10 @@ static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, 
 
 /* oneDNN's direct weight-gradient kernels starve when the output plane is tiny
  * (ResNet's last stage: 4x4 at 128 px runs at ~12 GFLOP/s, a tenth of the other
- * layers): there the reduction over N*Ho*Wo is short per image.  For such layers
+ * layers): there the reduction over Ho*Wo is short per image.  For such layers
  * dW[O, C*kh*kw] = dy^T[O, N*Ho*Wo] x im2col(x)[N*Ho*Wo, C*kh*kw] is one GEMM with
  * a long K, run by oneDNN's matmul; the two operands are built in the workspace. */
-#define GEMM_DW_MAX_PLANE 64
+#define GEMM_DW_MAX_PLANE 16 /* 8x8 planes measured about even with the direct kernel */
 #define GEMM_DW_MAX_COL (16u << 20) /* im2col bytes */
 
 static int build_conv_gemm_dw(dnn_build *bd, const cv_ktensor *x, const cv_ktensor *w, const cv_ktensor *y) {
