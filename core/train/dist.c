@@ -1,0 +1,189 @@
+/* core/train/dist.c — data-parallel glue between the trainer and a comm
+ * component (see dist.h for where each call goes in a training step).
+ * Gradients and parameters travel as one flat host bucket: the engine's flat
+ * buffers are copied out, reduced and copied back. */
+#include "train/dist.h"
+#include "options.h"
+
+#include <string.h>
+
+static int single(cv_dist *d) {
+    memset(d, 0, sizeof *d);
+    d->rank = 0;
+    d->world = 1;
+    return CV_OK;
+}
+
+int cv_dist_open_component(cv_component_ref comm, cv_dist *d, cv_error *err) {
+    single(d);
+    if (!comm.desc) return CV_OK;
+    const cv_comm_vtable *vt = comm.desc->vtable;
+    const char *why = NULL;
+    int status = CV_ERR_ABI;
+    if (comm.desc->kind != CV_KIND_COMM) why = "is not a comm component";
+    else if (!vt || vt->struct_size < sizeof *vt || !vt->rank || !vt->world_size || !vt->allreduce_sum_f32 ||
+             !vt->broadcast || !vt->barrier)
+        why = "has an incomplete comm vtable";
+    else if (vt->device_buffers) {
+        why = "works on device buffers, which the trainer does not hand to a comm yet (use comm = mpi on CPU)";
+        status = CV_ERR_UNSUPPORTED;
+    }
+    if (why) {
+        int rc = cv_set_error(err, status, "data-parallel: comm plugin %s %s", comm.desc->name, why);
+        cv_component_ref_destroy(&comm);
+        return rc;
+    }
+    d->comm = comm;
+    d->vt = vt;
+    d->rank = vt->rank(comm.self);
+    d->world = vt->world_size(comm.self);
+    if (d->world < 1 || d->rank < 0 || d->rank >= d->world) {
+        int rc = cv_set_error(err, CV_ERR_INTERNAL, "data-parallel: comm %s reports rank %d of a world of %d",
+                              comm.desc->name, d->rank, d->world);
+        cv_dist_close(d);
+        return rc;
+    }
+    return CV_OK;
+}
+
+int cv_dist_open(cv_session *s, cv_dist *d, cv_error *err) {
+    single(d);
+    const char *name = cv_recipe_component(s->recipe, "comm");
+    if (!name || strcmp(name, "none") == 0) return CV_OK;
+    cv_component_ref ref = { 0 };
+    if (cv_session_create_component(s, "comm", NULL, &ref, err)) return err->status;
+    return cv_dist_open_component(ref, d, err);
+}
+
+void cv_dist_close(cv_dist *d) {
+    if (!d) return;
+    cv_free(d->scratch);
+    cv_component_ref_destroy(&d->comm);
+    single(d);
+}
+
+void cv_dist_sampler_args(const cv_dist *d, cv_create_args *extra) {
+    extra->rank = d->rank;
+    extra->world_size = d->world;
+}
+
+int cv_dist_reshard_sampler(cv_dist *d, cv_session *s, cv_error *err) {
+    if (d->world == 1 || !s->sampler.desc) return CV_OK;
+    if (!s->dataset_train.desc)
+        return cv_set_error(err, CV_ERR_INVALID, "data-parallel: the session has a sampler but no training dataset");
+    const cv_dataset_vtable *dvt = s->dataset_train.desc->vtable;
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.struct_size = sizeof extra;
+    extra.split = CV_SPLIT_TRAIN;
+    extra.dataset_length = dvt->length(s->dataset_train.self);
+    cv_dist_sampler_args(d, &extra);
+    cv_component_ref fresh = { 0 };
+    if (cv_session_create_component(s, "sampler", &extra, &fresh, err)) return err->status;
+    cv_component_ref_destroy(&s->sampler);
+    s->sampler = fresh;
+    return CV_OK;
+}
+
+static int comm_error(cv_dist *d, cv_error *local, cv_error *err, const char *what, long long n) {
+    return cv_set_error(err, local->status ? local->status : CV_ERR_IO, "data-parallel (rank %d of %d): %s (%lld): %s",
+                        d->rank, d->world, what, n, local->message[0] ? local->message : "comm failed");
+}
+
+int cv_dist_allreduce_sum(cv_dist *d, float *buf, int64_t n, cv_error *err) {
+    if (d->world == 1 || n == 0) return CV_OK;
+    cv_error local;
+    cv_error_init(&local);
+    if (d->vt->allreduce_sum_f32(d->comm.self, buf, n, &local))
+        return comm_error(d, &local, err, "all-reduce of floats", (long long)n);
+    return CV_OK;
+}
+
+int cv_dist_broadcast(cv_dist *d, void *buf, size_t bytes, cv_error *err) {
+    if (d->world == 1 || bytes == 0) return CV_OK;
+    cv_error local;
+    cv_error_init(&local);
+    if (d->vt->broadcast(d->comm.self, buf, bytes, 0, &local))
+        return comm_error(d, &local, err, "broadcast from rank 0 of bytes", (long long)bytes);
+    return CV_OK;
+}
+
+int cv_dist_barrier(cv_dist *d, cv_error *err) {
+    if (d->world == 1) return CV_OK;
+    cv_error local;
+    cv_error_init(&local);
+    if (d->vt->barrier(d->comm.self, &local)) return comm_error(d, &local, err, "barrier of ranks", (long long)d->world);
+    return CV_OK;
+}
+
+static int scratch(cv_dist *d, int64_t n, cv_error *err) {
+    if (n <= d->scratch_n) return CV_OK;
+    cv_free(d->scratch);
+    d->scratch_n = 0;
+    d->scratch = cv_alloc_array((size_t)n, sizeof(float));
+    if (!d->scratch)
+        return cv_set_error(err, CV_ERR_NOMEM, "data-parallel: out of memory for a %lld-float host bucket", (long long)n);
+    d->scratch_n = n;
+    return CV_OK;
+}
+
+static const char *const buffer_names[] = { "parameters", "gradients", "optimizer state", "buffers" };
+
+/* Rank 0's element count against ours first: a mismatch (different recipes or
+ * models on different ranks) would otherwise make the collectives disagree. */
+static int same_count(cv_dist *d, int which, int64_t n, cv_error *err) {
+    int64_t root_n = n;
+    if (cv_dist_broadcast(d, &root_n, sizeof root_n, err)) return err->status;
+    if (root_n != n)
+        return cv_set_error(err, CV_ERR_INVALID,
+                            "data-parallel: rank %d has %lld %s but rank 0 has %lld (do all ranks run the same recipe?)",
+                            d->rank, (long long)n, buffer_names[which], (long long)root_n);
+    return CV_OK;
+}
+
+int cv_dist_sync_params(cv_dist *d, cv_net *net, cv_error *err) {
+    if (d->world == 1) return CV_OK;
+    static const int which[] = { 0, 3 };
+    for (size_t k = 0; k < sizeof which / sizeof which[0]; k++) {
+        int64_t n = cv_net_buffer_elems(net, which[k]);
+        if (same_count(d, which[k], n, err)) return err->status;
+        if (n == 0) continue;
+        if (scratch(d, n, err)) return err->status;
+        if (d->rank == 0 && cv_net_buffer_read(net, which[k], d->scratch, n, err)) return err->status;
+        if (cv_dist_broadcast(d, d->scratch, (size_t)n * sizeof(float), err)) return err->status;
+        if (d->rank != 0 && cv_net_buffer_write(net, which[k], d->scratch, n, err)) return err->status;
+    }
+    return CV_OK;
+}
+
+int cv_dist_allreduce_grads(cv_dist *d, cv_net *net, cv_error *err) {
+    if (d->world == 1) return CV_OK;
+    int64_t n = cv_net_buffer_elems(net, 1);
+    if (n == 0) return CV_OK;
+    if (scratch(d, n, err)) return err->status;
+    if (cv_net_buffer_read(net, 1, d->scratch, n, err)) return err->status;
+    cv_error local;
+    cv_error_init(&local);
+    if (d->vt->allreduce_sum_f32(d->comm.self, d->scratch, n, &local))
+        return comm_error(d, &local, err, "gradient all-reduce of floats", (long long)n);
+    const float inv = 1.0f / (float)d->world;
+    for (int64_t i = 0; i < n; i++) d->scratch[i] *= inv;
+    return cv_net_buffer_write(net, 1, d->scratch, n, err);
+}
+
+int cv_dist_allreduce_set(cv_dist *d, cv_set *set, cv_error *err) {
+    return cv_dist_allreduce_sum(d, cv_set_decisions(set), cv_set_size(set), err);
+}
+
+int cv_dist_average(cv_dist *d, double *vals, int n, cv_error *err) {
+    if (d->world == 1 || n <= 0) return CV_OK;
+    float small[32];
+    float *f = n <= 32 ? small : cv_alloc_array((size_t)n, sizeof(float));
+    if (!f) return cv_set_error(err, CV_ERR_NOMEM, "data-parallel: out of memory averaging %d values", n);
+    for (int i = 0; i < n; i++) f[i] = (float)vals[i];
+    int rc = cv_dist_allreduce_sum(d, f, n, err);
+    if (rc == CV_OK)
+        for (int i = 0; i < n; i++) vals[i] = (double)f[i] / (double)d->world;
+    if (f != small) cv_free(f);
+    return rc;
+}
