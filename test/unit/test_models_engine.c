@@ -311,3 +311,38 @@ Test(models_engine, engine_counts_match_count_ops, .timeout = 900) {
         rig_close(&r);
     }
 }
+
+/* the oneDNN CPU backend computes the same logits as the reference backend */
+Test(models_engine, cpu_backend_matches_ref_on_every_family, .timeout = 900) {
+    for (size_t m = 0; m < sizeof tiny_models / sizeof *tiny_models; m++) {
+        const tiny *t = &tiny_models[m];
+        float *logits[2];
+        batch b = make_batch(CV_SHAPE(2, t->channels, t->size, t->size), 5, 21);
+        for (int k = 0; k < 2; k++) {
+            rig r;
+            memset(&r, 0, sizeof r);
+            cv_error_init(&r.err);
+            r.ctx = th_ctx_new();
+            r.be = ku_backend_open(r.ctx, k ? "cpu" : "ref");
+            r.md = th_load(r.ctx, "model", t->model);
+            cv_create_args extra;
+            memset(&extra, 0, sizeof extra);
+            extra.num_classes = 5;
+            extra.in_channels = t->channels;
+            r.model = th_create(r.ctx, r.md, t->kv, &extra);
+            rig_engine(&r, (cv_component_ref){ r.md, r.model }, 5);
+            cv_plan *p = cv_net_plan_get(r.n, &b.in, CV_MODE_EVAL, 0, &r.err);
+            cr_assert_not_null(p, "%s: %s", t->model, r.err.message);
+            logits[k] = malloc(sizeof(float) * 2 * 5);
+            cv_step_io io = { b.img, b.lab, logits[k], 0, 0 };
+            cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s on %s: %s", t->model, k ? "cpu" : "ref", r.err.message);
+            rig_close(&r);
+        }
+        for (int i = 0; i < 10; i++)
+            cr_expect(fabsf(logits[0][i] - logits[1][i]) <= 1e-3f + 1e-3f * fabsf(logits[0][i]),
+                      "%s %s: logit %d ref %g cpu %g", t->model, t->kv[0], i, logits[0][i], logits[1][i]);
+        free(logits[0]);
+        free(logits[1]);
+        free_batch(&b);
+    }
+}
