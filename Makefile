@@ -114,7 +114,7 @@ $(BUILD)/test/fixtures/%.so: test/fixtures/plugins/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FIXTURE_FLAGS) -Isdk/include -o $@ $< -lm
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
-$(BUILD)/test/%: $(BUILD)/obj/test/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/lib/libcvnets-core.a
+$(BUILD)/test/%: $(BUILD)/obj/test/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/lib/libcvnets-core.a | $(FIXTURES)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -rdynamic -o $@ $^ -lcriterion $(HOST_LIBS)
 $(BUILD)/obj/test/%.o: CFLAGS_COMMON += -Itest -Wno-missing-field-initializers

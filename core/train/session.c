@@ -70,27 +70,8 @@ static int create_list(cv_session *s, const char *section, const char *key, int 
         cv_create_args extra;
         memset(&extra, 0, sizeof extra);
         extra.split = split;
-        if (strcmp(section, "transforms") == 0) snprintf(sec, sizeof sec, "transform.%s", names[i]);
-        else {
-            /* metrics have no sections of their own: create with default options */
-            const cv_plugin *p = NULL;
-            if (cv_registry_load(s->ctx, CV_KIND_METRIC, names[i], &p, err)) return err->status;
-            cv_options *o = NULL;
-            if (cv_options_from_kv(p->desc.options, names[i], NULL, &o, err)) return err->status;
-            cv_create_args a;
-            base_args(s, &a, "metrics");
-            a.opts = o;
-            void *self = NULL;
-            cv_error local;
-            cv_error_init(&local);
-            int rc = p->desc.create(&a, &self, &local);
-            cv_options_free(o);
-            if (rc) return cv_set_error(err, rc, "metric %s: %s", names[i], local.message);
-            list->items[list->n].desc = &p->desc;
-            list->items[list->n].self = self;
-            list->n++;
-            continue;
-        }
+        /* [transform.<name>] / [metric.<name>]: the recipe fills defaults for listed plugins */
+        snprintf(sec, sizeof sec, "%s.%s", strcmp(section, "transforms") == 0 ? "transform" : "metric", names[i]);
         if (cv_session_create_component(s, sec, &extra, &list->items[list->n], err)) return err->status;
         list->n++;
     }
