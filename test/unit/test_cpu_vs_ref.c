@@ -595,5 +595,14 @@ Test(cpu_vs_ref, bad_shapes_are_errors) {
     cv_error err2 = { sizeof err2, 0, "" };
     st = ku_run(cpu[0], CV_OP_EMBEDDING, NULL, 0, ein, 2, &e, 1, 0, &err2);
     cr_expect(st == CV_ERR_INVALID && strstr(err2.message, "12") != NULL, "out-of-range index: %s", err2.message);
+    cv_error err3 = { sizeof err3, 0, "" };
+    st = ku_run(cpu[0], CV_OP_CONV2D, &p, sizeof p - 4, in, 2, &y, 1, 0, &err3);
+    cr_expect(st == CV_ERR_INVALID && strstr(err3.message, "params") != NULL, "short params: %s", err3.message);
+    ku_tensor neg = ku_view(&x, 2, (int64_t[]){ 3, -1 }, (int64_t[]){ 1, 1 }, 0), ny = ku_make(cpu[0], CV_F32, CV_SHAPE(3), NULL);
+    cv_unary_params up = { CV_RELU, 0 };
+    cv_error err4 = { sizeof err4, 0, "" };
+    st = ku_run(cpu[0], CV_OP_UNARY, &up, sizeof up, &neg, 1, &ny, 1, 0, &err4);
+    cr_expect(st == CV_ERR_INVALID && strstr(err4.message, "-1") != NULL, "negative size: %s", err4.message);
+    ku_free(cpu[0], &ny);
     ku_free(cpu[0], &x); ku_free(cpu[0], &w); ku_free(cpu[0], &y); ku_free(cpu[0], &wt); ku_free(cpu[0], &ix); ku_free(cpu[0], &e);
 }

@@ -97,6 +97,65 @@ static int cpu_supports(void *self, int op, int dtype) {
     }
 }
 
+/* the params struct each op kind reads (0: none) */
+static size_t params_size_of(int op) {
+    switch (op) {
+    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT: return sizeof(cv_conv_params);
+    case CV_OP_MATMUL: return sizeof(cv_matmul_params);
+    case CV_OP_BATCH_NORM: case CV_OP_LAYER_NORM: case CV_OP_GROUP_NORM: case CV_OP_BATCH_NORM_BWD:
+    case CV_OP_LAYER_NORM_BWD: case CV_OP_GROUP_NORM_BWD: return sizeof(cv_norm_params);
+    case CV_OP_UNARY: case CV_OP_UNARY_BWD: return sizeof(cv_unary_params);
+    case CV_OP_BINARY: return sizeof(cv_binary_params);
+    case CV_OP_SCALAR: case CV_OP_FILL: return sizeof(cv_scalar_params);
+    case CV_OP_REDUCE: return sizeof(cv_reduce_params);
+    case CV_OP_POOL2D: case CV_OP_POOL2D_BWD: return sizeof(cv_pool_params);
+    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: case CV_OP_RESIZE: case CV_OP_RESIZE_BWD:
+        return sizeof(cv_resize_params);
+    case CV_OP_CONCAT: return sizeof(cv_axis_params);
+    case CV_OP_SLICE: return sizeof(cv_slice_params);
+    case CV_OP_PAD: return sizeof(cv_pad_params);
+    case CV_OP_PERMUTE: return sizeof(cv_permute_params);
+    case CV_OP_SOFTMAX: case CV_OP_SOFTMAX_BWD: return sizeof(cv_softmax_params);
+    case CV_OP_DROPOUT: case CV_OP_DROP_PATH: return sizeof(cv_dropout_params);
+    case CV_OP_CROSS_ENTROPY: case CV_OP_CROSS_ENTROPY_BWD: return sizeof(cv_ce_params);
+    case CV_OP_SMOOTH_L1: case CV_OP_SMOOTH_L1_BWD: return sizeof(cv_smooth_l1_params);
+    case CV_OP_SGD_UPDATE: return sizeof(cv_sgd_params);
+    case CV_OP_ADAM_UPDATE: case CV_OP_LAMB_UPDATE: return sizeof(cv_adam_params);
+    case CV_OP_RMSPROP_UPDATE: return sizeof(cv_rmsprop_params);
+    case CV_OP_AXPBY: return sizeof(cv_axpby_params);
+    default: return 0; /* CAST's params are optional; the rest take none */
+    }
+}
+
+/* Every operand: a known dtype, 0..5 dims, sizes >= 0 whose byte count fits,
+ * and data unless it is empty (at prepare time data is NULL by contract). */
+static int check_operands(cpu_backend *b, const cv_kernel *k, int need_data, cv_error *err) {
+    if (k->n_in < 0 || k->n_out < 0 || (k->n_in && !k->in) || (k->n_out && !k->out))
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: op %d: bad operand counts %d / %d", k->op, k->n_in, k->n_out);
+    size_t want = params_size_of(k->op);
+    if (want && (!k->params || k->params_size < want))
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: params of %u bytes given, %zu expected", op_name(k->op),
+                        k->params ? k->params_size : 0u, want);
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
+            const char *what = io ? "output" : "input";
+            if (!dtype_size(t->dtype) || t->ndim < 0 || t->ndim > CV_MAX_DIMS)
+                return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has dtype %d and %d dims",
+                                op_name(k->op) ? op_name(k->op) : "?", what, i, t->dtype, t->ndim);
+            int64_t n = 1;
+            for (int d = 0; d < t->ndim; d++) {
+                if (t->shape[d] < 0 || (t->shape[d] > 0 && n > (INT64_MAX / 16) / t->shape[d]))
+                    return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has bad size %lld in dim %d",
+                                    op_name(k->op) ? op_name(k->op) : "?", what, i, (long long)t->shape[d], d);
+                n *= t->shape[d];
+            }
+            if (need_data && n > 0 && !t->data)
+                return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has no data", op_name(k->op), what, i);
+        }
+    return CV_OK;
+}
+
 /* Workspace of the non-oneDNN ops: dense copies of strided operands. */
 static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err) {
     cpu_backend *b = self;
@@ -104,6 +163,8 @@ static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *
     *ws = 0;
     if (!op_name(k->op) || k->op == CV_OP_CONV3D)
         return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: op %d is not implemented", k->op);
+    int st = check_operands(b, k, 0, err);
+    if (st != CV_OK) return st;
     omp_set_num_threads(b->threads);
     if (dnn_handles(b, k)) return dnn_prepare(b, k, prepared, ws, err);
     *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads);
@@ -128,6 +189,10 @@ static int cpu_run(void *self, const cv_kernel *k, cv_error *err) {
 }
 
 static int cpu_run_kernel(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    if (!op_name(k->op) || k->op == CV_OP_CONV3D)
+        return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: op %d is not implemented", k->op);
+    int st0 = check_operands(b, k, 1, err);
+    if (st0 != CV_OK) return st0;
     omp_set_num_threads(b->threads);
     if (dnn_handles(b, k)) {
         if (k->prepared) return dnn_run(b, k, err);
