@@ -117,11 +117,9 @@ static void softmax_fwd(cpu_backend *b, const float *x, float *y, int64_t outer,
             const float *xr = x + o * L;
             float *yr = y + o * L;
             float mx = -INFINITY;
-            #pragma omp simd reduction(max : mx)
             for (int64_t i = 0; i < L; i++) mx = xr[i] > mx ? xr[i] : mx;
             double s = 0;
             if (log_) {
-                #pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < L; i++) s += expf(xr[i] - mx);
                 float ls = (float)log(s);
                 for (int64_t i = 0; i < L; i++) yr[i] = xr[i] - mx - ls;
