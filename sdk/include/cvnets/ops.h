@@ -209,8 +209,13 @@ static inline int64_t cv_shape_numel(const cv_shape *s) {
     return n;
 }
 
+#ifndef __cplusplus
 #define CV_OP1(o, g, kind, a, p) (o)->op((g), (kind), (cv_tensor *const[]){ (a) }, 1, (p), sizeof(*(p)))
 #define CV_OP2(o, g, kind, a, b, p) (o)->op((g), (kind), (cv_tensor *const[]){ (a), (b) }, 2, (p), sizeof(*(p)))
+#else /* C++ (CUDA plugins) has no array compound literals */
+#define CV_OP1(o, g, kind, a, p) [&]() { cv_tensor *const in_[] = { (a) }; return (o)->op((g), (kind), in_, 1, (p), sizeof(*(p))); }()
+#define CV_OP2(o, g, kind, a, b, p) [&]() { cv_tensor *const in_[] = { (a), (b) }; return (o)->op((g), (kind), in_, 2, (p), sizeof(*(p))); }()
+#endif
 
 static inline cv_tensor *cv_unary(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x, int fn, float alpha) {
     cv_unary_params p = { fn, alpha };
