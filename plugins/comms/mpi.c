@@ -70,7 +70,10 @@ static int wait_request(mpi_comm *c, MPI_Request *req, const char *op, cv_error 
         if (c->timeout_s > 0 && (polls & 63) == 0 && now_s() > deadline) {
             char t[64];
             snprintf(t, sizeof t, "%g", c->timeout_s);
-            return fail(c, err, "rank %d: %s timed out after %s s (a peer probably died; [comm] timeout_s)", op, t);
+            return fail(c, err,
+                        "rank %d: %s timed out after %s s (a peer probably died; raise [comm] timeout_s "
+                        "if the ranks are only slow)",
+                        op, t);
         }
         if (++polls > 20000) {
             struct timespec ts = { 0, 50000 };

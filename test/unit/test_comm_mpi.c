@@ -1,0 +1,525 @@
+/* test/unit/test_comm_mpi.c — the mpi comm plugin and core/train/dist.c.
+ *
+ * The data-parallel equivalence test of issue 7: two ranks under
+ * `mpirun -np 2`, each with half of a fixed batch, all-reduce (average) their
+ * gradients and must match one process on the whole batch, for a network
+ * without batch norm (conv + relu + global pool + linear, written inline), on
+ * the reference backend.  The ranks are this same binary: started with
+ * CV_DP_DRIVER=<mode> in its environment, main() runs the driver instead of
+ * Criterion (no extra build rule).  Each rank writes what it computed to
+ * $CV_DP_OUT.<rank>; the test compares those files with the single-process run.
+ *
+ * Also: a rank that dies makes rank 0 fail with the timeout message instead of
+ * hanging (mpirun --enable-recovery keeps rank 0 alive so the comm itself must
+ * notice; plain mpirun ends the job itself), single-process use without
+ * mpirun, option checks, and cv_dist's refusals. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "registry.h"
+#include "train/dist.h"
+#include "support/kernel_util.h"
+#include "support/testhost.h"
+#include "support/tmpdir.h"
+
+/* OpenMPI keeps internal allocations until exit (and past MPI_Finalize); they are
+ * not ours to free, so the sanitizer build does not report them. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+    return "leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\n"
+           "leak:libevent\nleak:mca_\nleak:libucs\nleak:libucp\nleak:libfabric\n";
+}
+
+/* ---- the inline model (no batch norm) and loss ---------------------------------- */
+static cv_tensor *param(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_shape s, int kind, uint32_t tags) {
+    cv_init init = { kind, 0, 0 };
+    return o->param(g, name, &s, init, tags);
+}
+
+static cv_tensor *dp_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    (void)self;
+    o->scope_push(g, "conv1");
+    cv_tensor *w = param(o, g, "weight", CV_SHAPE(4, 1, 3, 3), CV_INIT_KAIMING_NORMAL_FAN_OUT, 0);
+    cv_tensor *b = param(o, g, "bias", CV_SHAPE(4), CV_INIT_UNIFORM, CV_TAG_BIAS);
+    x = cv_conv2d(o, g, x, w, b, 1, 1, 1, 1);
+    o->scope_pop(g);
+    x = cv_unary(o, g, x, CV_RELU, 0);
+    x = cv_reduce(o, g, x, CV_R_MEAN, 0xC, 0); /* global average pool: [N,4] */
+    o->scope_push(g, "fc");
+    cv_tensor *fw = param(o, g, "weight", CV_SHAPE(3, 4), CV_INIT_KAIMING_UNIFORM, 0);
+    cv_tensor *fb = param(o, g, "bias", CV_SHAPE(3), CV_INIT_UNIFORM, CV_TAG_BIAS);
+    x = cv_linear(o, g, x, fw, fb);
+    o->scope_pop(g);
+    return x;
+}
+
+static cv_tensor *ce_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
+    (void)self;
+    cv_ce_params p = { 0.0f, -100 };
+    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
+}
+
+static const cv_model_vtable dp_vt = { sizeof(cv_model_vtable), dp_forward, NULL };
+static const cv_loss_vtable ce_vt = { sizeof(cv_loss_vtable), 0, 0, ce_forward };
+static const cv_component_desc dp_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
+                                           "dp_tiny", "classification", "test model", NULL, NULL, NULL, NULL, NULL,
+                                           &dp_vt };
+static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
+                                           "ce", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &ce_vt };
+
+/* ---- the computation both the ranks and the single process run ------------------- */
+enum { BATCH = 8, HW = 8, STEPS = 3, SET_N = 10, BIG = 300000 };
+
+/* What one rank (or the single process) computed. */
+typedef struct dp_result {
+    int64_t n_grad, n_param;
+    float *grad;       /* gradients of step 1, averaged over ranks */
+    float *param;      /* parameters after STEPS SGD steps */
+    double loss;       /* loss of step 1, averaged over ranks */
+    int32_t chunks_ok; /* chunked all-reduce and broadcast gave the expected values */
+    int32_t set_counter[SET_N];
+} dp_result;
+
+static void make_batch(float *img, int32_t *lab) {
+    ku_rng g = ku_rng_make(42);
+    for (int n = 0; n < BATCH; n++) {
+        lab[n] = n % 3;
+        for (int i = 0; i < HW * HW; i++)
+            img[n * HW * HW + i] = (i / HW * 3 / HW == lab[n] ? 1.0f : 0.0f) + 0.5f * (float)(ku_uniform(&g) - 0.5);
+    }
+}
+
+static int load_plugin(cv_ctx *ctx, const char *kind, const char *name, const cv_component_desc **out, cv_error *err) {
+    char rel[512];
+    snprintf(rel, sizeof rel, "lib/cvnets/plugins/cvnets-%s-%s.so", kind, name);
+    if (cv_registry_load_file(ctx, th_build_path(rel), err)) return err->status;
+    const cv_plugin *p = cv_registry_find(ctx->registry, cv_kind_from_name(kind), name);
+    if (!p) return cv_set_error(err, CV_ERR_INTERNAL, "%s/%s not registered", kind, name);
+    *out = &p->desc;
+    return CV_OK;
+}
+
+/* a component with options from "key=value" strings; *opts must outlive it */
+static int create(cv_ctx *ctx, const cv_component_desc *d, const char *const *kv, cv_options **opts, void **self,
+                  cv_error *err) {
+    if (cv_options_from_kv(d->options, d->name, kv, opts, err)) return err->status;
+    cv_create_args a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = sizeof a;
+    a.host = &ctx->host;
+    a.opts = *opts;
+    a.threads = 1;
+    a.world_size = 1;
+    return d->create(&a, self, err);
+}
+
+static int sgd(cv_net *net, cv_error *err) {
+    cv_optim_step s;
+    cv_net_optim_step_init(net, &s);
+    cv_sgd_params sp = { 0.1f, 0.9f, 0.0f, 1e-4f, 0 };
+    for (int i = 0; i < s.n_segments; i++)
+        if (s.run_update(s.engine, CV_OP_SGD_UPDATE, &sp, sizeof sp, s.segments[i].offset, s.segments[i].count, err))
+            return err->status;
+    return CV_OK;
+}
+
+/* Chunked collectives (the comm is made with chunk_mb = 1): BIG floats are more
+ * than one MiB.  Integers below 2^24 add exactly in f32. */
+static int check_chunks(cv_dist *d, int32_t *ok, cv_error *err) {
+    float *buf = cv_alloc_array(BIG, sizeof(float));
+    if (!buf) return cv_set_error(err, CV_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < BIG; i++) buf[i] = (float)(i % 1000) * (float)(d->rank + 1);
+    int rc = cv_dist_allreduce_sum(d, buf, BIG, err);
+    float want = (float)(d->world * (d->world + 1) / 2);
+    *ok = rc == CV_OK;
+    for (int i = 0; i < BIG && *ok; i++) *ok = buf[i] == (float)(i % 1000) * want;
+    for (int i = 0; i < BIG; i++) buf[i] = d->rank == 0 ? (float)i : -1.0f;
+    if (rc == CV_OK) rc = cv_dist_broadcast(d, buf, BIG * sizeof(float), err);
+    for (int i = 0; i < BIG && *ok; i++) *ok = buf[i] == (float)i;
+    cv_free(buf);
+    return rc;
+}
+
+/* SET decisions: rank r scores its half of SET_N samples, rank 0's as easy, the
+ * others' as hard; after the all-reduce every rank holds the same counters. */
+static int check_set(cv_dist *d, int32_t *counters, cv_error *err) {
+    cv_set *set = NULL;
+    if (cv_set_create(SET_N, 2, 0.5, &set, err)) return err->status;
+    cv_set_begin_pass(set);
+    int per = SET_N / d->world;
+    for (int i = d->rank * per; i < (d->rank + 1) * per; i++) cv_set_record(set, i, d->rank == 0, 0.9, err);
+    int rc = cv_dist_allreduce_set(d, set, err);
+    if (rc == CV_OK) cv_set_end_pass(set);
+    for (int i = 0; i < SET_N; i++) counters[i] = cv_set_counter(set, i);
+    cv_set_destroy(set);
+    return rc;
+}
+
+/* The whole computation for this rank of d (world 1: the reference). seed differs
+ * per rank on purpose: cv_dist_sync_params must make the ranks identical. */
+static int dp_compute(cv_ctx *ctx, cv_dist *d, uint64_t seed, dp_result *r, cv_error *err) {
+    memset(r, 0, sizeof *r);
+    const cv_component_desc *bd = NULL;
+    cv_options *bo = NULL;
+    void *bself = NULL;
+    cv_engine *e = NULL;
+    cv_net *net = NULL;
+    int rc = load_plugin(ctx, "backend", "ref", &bd, err);
+    if (rc == CV_OK) rc = create(ctx, bd, NULL, &bo, &bself, err);
+    if (rc == CV_OK) {
+        e = cv_engine_create(&ctx->host, (cv_backend_ref){ bd->vtable, bself }, seed, err);
+        if (e) net = cv_net_create(e, (cv_component_ref){ &dp_desc, NULL }, (cv_component_ref){ &ce_desc, NULL }, 3, err);
+        if (!net) rc = err->status ? err->status : CV_ERR_INTERNAL;
+    }
+    float img[BATCH * HW * HW];
+    int32_t lab[BATCH];
+    make_batch(img, lab);
+    int per = BATCH / d->world, first = d->rank * per;
+    cv_shape in = CV_SHAPE(per, 1, HW, HW);
+    cv_plan *p = NULL;
+    if (rc == CV_OK && !(p = cv_net_plan_get(net, &in, CV_MODE_TRAIN, 0, err))) rc = err->status;
+    if (rc == CV_OK) rc = cv_net_alloc_state(net, 1, err);
+    if (rc == CV_OK) rc = cv_dist_sync_params(d, net, err);
+    for (int step = 0; step < STEPS && rc == CV_OK; step++) {
+        cv_step_io io = { img + (size_t)first * HW * HW, lab + first, NULL, 0, 0 };
+        rc = cv_net_run(p, &io, err);
+        if (rc == CV_OK) rc = cv_dist_allreduce_grads(d, net, err);
+        if (rc == CV_OK && step == 0) {
+            r->loss = io.loss;
+            rc = cv_dist_average(d, &r->loss, 1, err);
+            r->n_grad = cv_net_buffer_elems(net, 1);
+            r->grad = cv_alloc_array((size_t)r->n_grad, sizeof(float));
+            if (rc == CV_OK) rc = cv_net_buffer_read(net, 1, r->grad, r->n_grad, err);
+        }
+        if (rc == CV_OK) rc = sgd(net, err);
+    }
+    if (rc == CV_OK) {
+        r->n_param = cv_net_buffer_elems(net, 0);
+        r->param = cv_alloc_array((size_t)r->n_param, sizeof(float));
+        rc = cv_net_buffer_read(net, 0, r->param, r->n_param, err);
+    }
+    if (rc == CV_OK) rc = check_chunks(d, &r->chunks_ok, err);
+    if (rc == CV_OK) rc = check_set(d, r->set_counter, err);
+    if (net) cv_net_destroy(net);
+    if (e) cv_engine_destroy(e);
+    if (bself) bd->destroy(bself);
+    cv_options_free(bo);
+    return rc;
+}
+
+static void dp_result_free(dp_result *r) {
+    cv_free(r->grad);
+    cv_free(r->param);
+    memset(r, 0, sizeof *r);
+}
+
+static int dp_write(const char *path, const dp_result *r) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fwrite(&r->n_grad, sizeof r->n_grad, 1, f) == 1 &&
+             fwrite(r->grad, sizeof(float), (size_t)r->n_grad, f) == (size_t)r->n_grad &&
+             fwrite(&r->n_param, sizeof r->n_param, 1, f) == 1 &&
+             fwrite(r->param, sizeof(float), (size_t)r->n_param, f) == (size_t)r->n_param &&
+             fwrite(&r->loss, sizeof r->loss, 1, f) == 1 && fwrite(&r->chunks_ok, sizeof r->chunks_ok, 1, f) == 1 &&
+             fwrite(r->set_counter, sizeof r->set_counter, 1, f) == 1;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int dp_read(const char *path, dp_result *r) {
+    memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    int ok = fread(&r->n_grad, sizeof r->n_grad, 1, f) == 1 && r->n_grad > 0 && r->n_grad < 100000;
+    if (ok) r->grad = cv_alloc_array((size_t)r->n_grad, sizeof(float));
+    ok = ok && r->grad && fread(r->grad, sizeof(float), (size_t)r->n_grad, f) == (size_t)r->n_grad;
+    ok = ok && fread(&r->n_param, sizeof r->n_param, 1, f) == 1 && r->n_param > 0 && r->n_param < 100000;
+    if (ok) r->param = cv_alloc_array((size_t)r->n_param, sizeof(float));
+    ok = ok && r->param && fread(r->param, sizeof(float), (size_t)r->n_param, f) == (size_t)r->n_param;
+    ok = ok && fread(&r->loss, sizeof r->loss, 1, f) == 1 && fread(&r->chunks_ok, sizeof r->chunks_ok, 1, f) == 1 &&
+         fread(r->set_counter, sizeof r->set_counter, 1, f) == 1;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+/* ---- the driver: one MPI rank ------------------------------------------------------ */
+static int driver_fail(int rank, const cv_error *err) {
+    fprintf(stderr, "dp driver rank %d: %s\n", rank, err->message);
+    return 1;
+}
+
+/* CV_DP_DRIVER=grads: compute and write $CV_DP_OUT.<rank>.
+ * CV_DP_DRIVER=die: rank 1 exits after the first barrier; rank 0's gradient
+ * all-reduce must fail; it writes the message to $CV_DP_OUT.0. */
+static int dp_driver(const char *mode) {
+    const char *out = getenv("CV_DP_OUT");
+    const char *timeout = getenv("CV_DP_TIMEOUT");
+    if (!out || !*out) {
+        fprintf(stderr, "dp driver: CV_DP_OUT is not set\n");
+        return 2;
+    }
+    char tkv[64];
+    snprintf(tkv, sizeof tkv, "timeout_s=%s", timeout && *timeout ? timeout : "120");
+    const char *kv[] = { tkv, "chunk_mb=1", NULL };
+    cv_error err;
+    cv_error_init(&err);
+    cv_ctx *ctx = cv_ctx_create();
+    if (!ctx) return 2;
+    ctx->log_level = CV_LOG_WARN;
+    const cv_component_desc *cd = NULL;
+    cv_options *co = NULL;
+    void *cself = NULL;
+    cv_dist d;
+    int rc = load_plugin(ctx, "comm", "mpi", &cd, &err);
+    if (rc == CV_OK) rc = create(ctx, cd, kv, &co, &cself, &err);
+    if (rc == CV_OK) rc = cv_dist_open_component((cv_component_ref){ cd, cself }, &d, &err);
+    if (rc) return driver_fail(-1, &err);
+    int status = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%d", out, d.rank);
+    if (strcmp(mode, "die") == 0) {
+        if (cv_dist_barrier(&d, &err)) return driver_fail(d.rank, &err);
+        if (d.rank == 1) _exit(3); /* no finalize, no goodbye: a crashed peer */
+        float g[16] = { 0 };
+        rc = cv_dist_allreduce_sum(&d, g, 16, &err);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "%s\n", rc ? err.message : "the all-reduce with a dead peer succeeded");
+            fclose(f);
+        }
+        status = rc ? 0 : 1;
+    } else {
+        dp_result r;
+        rc = dp_compute(ctx, &d, 11 + 1000 * (uint64_t)d.rank, &r, &err);
+        if (rc == CV_OK && dp_write(path, &r)) rc = cv_set_error(&err, CV_ERR_IO, "cannot write %s", path);
+        dp_result_free(&r);
+        if (rc) status = driver_fail(d.rank, &err);
+    }
+    cv_dist_close(&d);
+    cv_options_free(co);
+    cv_ctx_destroy(ctx);
+    return status;
+}
+
+int main(int argc, char *argv[]) {
+    const char *mode = getenv("CV_DP_DRIVER");
+    if (mode && *mode) return dp_driver(mode);
+    struct criterion_test_set *tests = criterion_initialize();
+    int result = 0;
+    if (criterion_handle_args(argc, argv, true)) result = !criterion_run_all_tests(tests);
+    criterion_finalize(tests);
+    return result;
+}
+
+/* ---- tests -------------------------------------------------------------------------- */
+/* Runs this binary as 2 MPI ranks in driver mode; returns the shell's status.
+ * The MCA settings keep mpirun on this machine (no ssh, shared memory only), as
+ * in a container without a network. */
+static int run_ranks(const char *mode, const char *mpirun_flags, const char *out, const char *timeout_s) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    cr_assert(n > 0, "cannot find this test binary");
+    exe[n] = 0;
+    char cmd[16384];
+    /* BXFI_MAP would make the ranks think they are Criterion's own sandboxes */
+    snprintf(cmd, sizeof cmd,
+             "unset BXFI_MAP GMON_OUT_PREFIX; CV_DP_DRIVER=%s CV_DP_OUT='%s' CV_DP_TIMEOUT=%s CVNETS_BUILD='%s' ASAN_OPTIONS=detect_leaks=0 "
+             "OMPI_MCA_plm=isolated OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none "
+             "timeout -k 10 240 mpirun --allow-run-as-root --oversubscribe %s -np 2 '%s' > '%s.log' 2>&1",
+             mode, out, timeout_s, th_build_path(""), mpirun_flags, exe, out);
+    return system(cmd);
+}
+
+static void show_log(const char *out) {
+    char path[4096], text[8192];
+    snprintf(path, sizeof path, "%s.log", out);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    cr_log_error("mpirun output:\n%s", text);
+}
+
+static int close_enough(float a, float b) { return fabsf(a - b) <= 1e-5f * fmaxf(fabsf(a), fabsf(b)) + 1e-7f; }
+
+Test(comm_mpi, two_ranks_match_one_process_on_the_union_batch, .timeout = 300) {
+    char out[4096];
+    snprintf(out, sizeof out, "%s/dp", tmp_dir_new());
+    int st = run_ranks("grads", "", out, "120");
+    if (st != 0) show_log(out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mpirun -np 2 failed (status %d)", st);
+
+    /* the reference: one process, the whole batch, the same code with a world of 1 */
+    cv_ctx *ctx = th_ctx_new();
+    cv_dist one;
+    cv_error err;
+    cv_error_init(&err);
+    cr_assert_eq(cv_dist_open_component((cv_component_ref){ NULL, NULL }, &one, &err), CV_OK);
+    dp_result ref;
+    cr_assert_eq(dp_compute(ctx, &one, 11, &ref, &err), CV_OK, "%s", err.message);
+    cr_assert(ref.chunks_ok);
+
+    for (int rank = 0; rank < 2; rank++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s.%d", out, rank);
+        dp_result r;
+        cr_assert_eq(dp_read(path, &r), 0, "rank %d wrote no readable %s", rank, path);
+        cr_assert_eq(r.n_grad, ref.n_grad);
+        cr_assert_eq(r.n_param, ref.n_param);
+        int64_t nonzero = 0;
+        for (int64_t i = 0; i < r.n_grad; i++) {
+            nonzero += ref.grad[i] != 0;
+            cr_assert(close_enough(r.grad[i], ref.grad[i]), "rank %d gradient[%lld] = %.9g, one process: %.9g", rank,
+                      (long long)i, r.grad[i], ref.grad[i]);
+        }
+        cr_assert_gt(nonzero, r.n_grad / 2, "the reference gradient is mostly zero: the test would prove nothing");
+        for (int64_t i = 0; i < r.n_param; i++)
+            cr_assert(close_enough(r.param[i], ref.param[i]), "rank %d parameter[%lld] after %d steps = %.9g, one "
+                      "process: %.9g", rank, (long long)i, STEPS, r.param[i], ref.param[i]);
+        cr_assert(fabs(r.loss - ref.loss) <= 1e-5 * fabs(ref.loss), "rank %d mean loss %.9g, one process %.9g", rank,
+                  r.loss, ref.loss);
+        cr_assert(r.chunks_ok, "rank %d: chunked all-reduce / broadcast gave wrong values", rank);
+        for (int i = 0; i < SET_N; i++)
+            cr_assert_eq(r.set_counter[i], i < SET_N / 2 ? 1 : 0, "rank %d SET counter %d = %d", rank, i,
+                         r.set_counter[i]);
+        dp_result_free(&r);
+    }
+    dp_result_free(&ref);
+    cv_dist_close(&one);
+    th_ctx_free(ctx);
+    tmp_cleanup();
+}
+
+/* With --enable-recovery mpirun leaves rank 0 running after rank 1 dies: only the
+ * comm's own timeout can end its all-reduce. */
+Test(comm_mpi, dead_peer_gives_a_timeout_error_not_a_hang, .timeout = 300) {
+    char out[4096], path[4200], text[2048] = "";
+    snprintf(out, sizeof out, "%s/die", tmp_dir_new());
+    int st = run_ranks("die", "--enable-recovery", out, "3");
+    cr_assert(!(WIFEXITED(st) && WEXITSTATUS(st) == 124), "mpirun hung: killed by timeout");
+    snprintf(path, sizeof path, "%s.0", out);
+    FILE *f = fopen(path, "r");
+    if (!f) show_log(out);
+    cr_assert_not_null(f, "rank 0 wrote no message to %s", path);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    cr_assert(strstr(text, "rank 0: allreduce timed out after 3 s (a peer probably died") != NULL, "rank 0 said: %s",
+              text);
+    cr_assert(strstr(text, "data-parallel (rank 0 of 2)") != NULL, "rank 0 said: %s", text);
+    tmp_cleanup();
+}
+
+/* Plain mpirun ends the whole job when a rank exits abnormally: every rank ends. */
+Test(comm_mpi, dead_peer_under_plain_mpirun_ends_the_job, .timeout = 300) {
+    char out[4096];
+    snprintf(out, sizeof out, "%s/die", tmp_dir_new());
+    int st = run_ranks("die", "", out, "100");
+    cr_assert(WIFEXITED(st), "mpirun did not exit normally (status %d)", st);
+    cr_assert_neq(WEXITSTATUS(st), 124, "mpirun hung: killed by timeout");
+    cr_assert_neq(WEXITSTATUS(st), 0, "mpirun reported success although rank 1 died");
+    tmp_cleanup();
+}
+
+/* Without mpirun the plugin initialises MPI as a singleton: a world of 1. */
+Test(comm_mpi, single_process_without_mpirun) {
+    cv_ctx *ctx = th_ctx_new();
+    const cv_component_desc *d = th_load(ctx, "comm", "mpi");
+    cr_assert_eq(d->kind, CV_KIND_COMM);
+    const char *kv[] = { "timeout_s=5", NULL };
+    void *self = th_create(ctx, d, kv, NULL);
+    const cv_comm_vtable *vt = d->vtable;
+    cr_assert_eq(vt->device_buffers, 0);
+    cr_assert_eq(vt->rank(self), 0);
+    cr_assert_eq(vt->world_size(self), 1);
+    cv_error err;
+    cv_error_init(&err);
+    float buf[3] = { 1, 2, 3 };
+    cr_assert_eq(vt->allreduce_sum_f32(self, buf, 3, &err), CV_OK, "%s", err.message);
+    cr_assert(buf[0] == 1 && buf[1] == 2 && buf[2] == 3);
+    cr_assert_eq(vt->broadcast(self, buf, sizeof buf, 0, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(vt->barrier(self, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(vt->broadcast(self, buf, sizeof buf, 1, &err), CV_ERR_INVALID);
+    cr_assert(strstr(err.message, "broadcast from rank 1 of a world of 1") != NULL, "%s", err.message);
+    cv_error_init(&err);
+    cr_assert_eq(vt->allreduce_sum_f32(self, NULL, 4, &err), CV_ERR_INVALID);
+
+    /* cv_dist over it: rank 0 of 1, and it owns the comm from here on */
+    cv_dist dist;
+    cv_error_init(&err);
+    cr_assert_eq(cv_dist_open_component((cv_component_ref){ d, self }, &dist, &err), CV_OK, "%s", err.message);
+    cr_assert(cv_dist_is_root(&dist));
+    cr_assert_eq(cv_dist_world(&dist), 1);
+    cr_assert_eq(cv_dist_barrier(&dist, &err), CV_OK);
+    cv_dist_close(&dist);
+    th_ctx_free(ctx);
+}
+
+Test(comm_mpi, options_are_checked) {
+    cv_ctx *ctx = th_ctx_new();
+    const cv_component_desc *d = th_load(ctx, "comm", "mpi");
+    const char *bad[][2] = { { "timeout_s=-1", NULL }, { "chunk_mb=0", NULL }, { "timeout=5", NULL } };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        void *self = NULL;
+        cv_error err;
+        cv_error_init(&err);
+        cr_assert_neq(th_try_create(ctx, d, bad[i], NULL, &self, &err), CV_OK, "%s was accepted", bad[i][0]);
+        cr_assert_null(self);
+        cr_assert(err.message[0], "no message for %s", bad[i][0]);
+    }
+    th_ctx_free(ctx);
+}
+
+/* ---- cv_dist without a comm, and its refusals --------------------------------------- */
+static int fake_created;
+static int32_t fake_rank(void *s) { (void)s; return 0; }
+static int32_t fake_world(void *s) { (void)s; return 2; }
+static int fake_allreduce(void *s, float *b, int64_t n, cv_error *e) { (void)s; (void)b; (void)n; (void)e; return 0; }
+static int fake_bcast(void *s, void *b, size_t n, int r, cv_error *e) { (void)s; (void)b; (void)n; (void)r; (void)e; return 0; }
+static int fake_barrier(void *s, cv_error *e) { (void)s; (void)e; return 0; }
+static void fake_destroy(void *s) { (void)s; fake_created--; }
+static const cv_comm_vtable fake_device_vt = { sizeof(cv_comm_vtable), 1, 0, fake_rank, fake_world,
+                                               fake_allreduce, fake_bcast, fake_barrier };
+static const cv_component_desc fake_device_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR,
+                                                    CV_KIND_COMM, "fakenccl", "any", "test", NULL, NULL,
+                                                    fake_destroy, NULL, NULL, &fake_device_vt };
+
+Test(comm_mpi, dist_refuses_device_buffers_and_other_kinds) {
+    cv_dist d;
+    cv_error err;
+    cv_error_init(&err);
+    fake_created = 1;
+    cr_assert_eq(cv_dist_open_component((cv_component_ref){ &fake_device_desc, &fake_created }, &d, &err),
+                 CV_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.message, "fakenccl") && strstr(err.message, "device buffers"), "%s", err.message);
+    cr_assert_eq(fake_created, 0, "the refused comm was not destroyed");
+    cr_assert_eq(d.world, 1);
+    cv_error_init(&err);
+    fake_created = 1;
+    cr_assert_eq(cv_dist_open_component((cv_component_ref){ &dp_desc, NULL }, &d, &err), CV_ERR_ABI);
+    cr_assert(strstr(err.message, "not a comm component"), "%s", err.message);
+}
+
+Test(comm_mpi, dist_single_process_is_a_no_op) {
+    cv_dist d;
+    cv_error err;
+    cv_error_init(&err);
+    cr_assert_eq(cv_dist_open_component((cv_component_ref){ NULL, NULL }, &d, &err), CV_OK);
+    cr_assert(cv_dist_is_root(&d));
+    float v[2] = { 3, 4 };
+    double m[2] = { 1.5, 2.5 };
+    cr_assert_eq(cv_dist_allreduce_sum(&d, v, 2, &err), CV_OK);
+    cr_assert_eq(cv_dist_average(&d, m, 2, &err), CV_OK);
+    cr_assert(v[0] == 3 && v[1] == 4 && m[0] == 1.5 && m[1] == 2.5);
+    cv_create_args a;
+    memset(&a, 0, sizeof a);
+    cv_dist_sampler_args(&d, &a);
+    cr_assert(a.rank == 0 && a.world_size == 1);
+    cv_dist_close(&d);
+}
