@@ -5,6 +5,7 @@
 #include "options.h"
 #include "state.h"
 #include "train/checkpoint.h"
+#include "train/dist.h"
 #include "train/ema.h"
 #include "train/evaluate.h"
 #include "train/runlog.h"
@@ -88,6 +89,9 @@ typedef struct trainer {
     cv_set *set;
     int set_k;
     cv_train_state ts;
+    cv_dist dist;        /* data-parallel peers; rank 0 of 1 without [run] comm */
+    int quiet;           /* no progress lines: asked for, or not the root rank */
+    FILE *devnull;       /* where non-root ranks' log lines go */
     cv_runlog log;
     cv_optim_step ostep;
     int accum, nan_skip;
@@ -148,6 +152,7 @@ static int load_component_states(trainer *t, cv_state_reader *r, cv_error *err) 
 
 /* last.* always; best.* / best_ema.* when improved */
 static int save_checkpoint(trainer *t, const char *name, int with_state, const cv_ema *ema_weights, cv_error *err) {
+    if (!cv_dist_is_root(&t->dist)) return CV_OK;
     char path[1200];
     snprintf(path, sizeof path, "%s/%s.safetensors", t->s->out_dir, name);
     if (cv_ckpt_write_weights(t->s->net, ema_weights, t->s->model.desc->name, path, err)) return err->status;
@@ -255,6 +260,7 @@ static int set_score(trainer *t, int64_t epoch, cv_error *err) {
     cv_eval_result r;
     int rc = cv_evaluate(t->s, t->score_loader, NULL, t->set, &r, err);
     if (t->ema_on && cv_ema_swap(&t->ema, t->s->net, rc ? NULL : err) && !rc) rc = err->status;
+    if (!rc) rc = cv_dist_allreduce_set(&t->dist, t->set, err);
     if (rc) return rc;
     int64_t out = cv_set_end_pass(t->set);
     cv_runlog_line(&t->log, "SET: scored %lld training samples in %.1f s; %lld left out of epoch %lld",
@@ -334,7 +340,14 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         cv_step_io io = { .images = b->images, .targets = b->soft ? (const void *)b->soft_labels : (const void *)b->labels,
                           .logits_out = t->logits, .accumulate = micro > 0 };
         int rc = cv_net_run(p, &io, err);
-        if (rc == CV_ERR_NUMERIC || (rc == CV_OK && !isfinite(io.loss))) {
+        int nonfinite = rc == CV_ERR_NUMERIC || (rc == CV_OK && !isfinite(io.loss));
+        if (nonfinite && cv_dist_world(&t->dist) > 1) {
+            /* every rank must join the all-reduce: a NaN gradient makes the mean NaN
+             * everywhere, and the grad-norm check below then acts alike on all ranks */
+            cv_error_init(err);
+            if (cv_net_grad_scale(s->net, NAN, err)) return err->status;
+            rc = CV_OK;
+        } else if (nonfinite) {
             if (!t->nan_skip) return nan_stop(t, epoch, step, "the loss", err);
             cv_error_init(err);
             t->sum.skipped_steps++;
@@ -342,7 +355,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
             continue;
         }
         if (rc) return rc;
-        t->ts.last_loss = io.loss;
+        if (!nonfinite) t->ts.last_loss = io.loss;
         loss_acc += io.loss;
         steps_log++;
         imgs_log += b->n;
@@ -352,6 +365,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         if (++micro == t->accum) {
             micro = 0;
             double lr = scheduled_lr(t, epoch, nb);
+            if (cv_dist_allreduce_grads(&t->dist, s->net, err)) return err->status;
             rc = optimizer_step(t, lr, &gnorm, err);
             if (rc == CV_ERR_NUMERIC && !err->status) {
                 if (!t->nan_skip) return nan_stop(t, epoch, step, "the gradient", err);
@@ -380,7 +394,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
                 cv_json_int(&rec, "peak_bytes", (int64_t)info.peak_bytes);
                 cv_json_num(&rec, "time_s", now - t->log.t_start);
                 cv_runlog_record(&t->log, cv_json_end(&rec));
-                if (!t->o->quiet) {
+                if (!t->quiet) {
                     double ips = (double)imgs_log / (now - t_log);
                     double eta = (double)(nb - step - 1) * (now - t_epoch) / (double)(step + 1);
                     cv_runlog_progress(&t->log, epoch, t->epochs, step + 1, nb, ips, loss_acc / (double)steps_log, lr, eta);
@@ -394,6 +408,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         if (stop_requested) {
             if (micro) { /* finish the accumulation group's step before stopping */
                 micro = 0;
+                if (cv_dist_allreduce_grads(&t->dist, s->net, err)) return err->status;
                 if (optimizer_step(t, scheduled_lr(t, epoch, nb), &gnorm, err)) return err->status;
                 t->ts.step_in_epoch = step + 1;
             }
@@ -460,14 +475,23 @@ static int trainer_open(trainer *t, cv_session *s, const cv_train_options *o, cv
     if (t->accum < 1) t->accum = 1;
     if (t->log_every < 1) t->log_every = 1;
     if (t->val_every < 1) t->val_every = 1;
-    if (prepare_out_dir(s->out_dir, err)) return err->status;
+    if (cv_dist_open(s, &t->dist, err)) return err->status;
+    if (cv_dist_reshard_sampler(&t->dist, s, err)) return err->status;
+    int root = cv_dist_is_root(&t->dist);
+    t->quiet = o->quiet || !root;
     char path[1200];
-    out_path(path, sizeof path, s, "recipe.ini");
-    if (cv_recipe_write_resolved(r, path, err)) return err->status;
-    out_path(path, sizeof path, s, "metrics.jsonl");
-    if (!o->resume) unlink(path);
-    if (cv_runlog_open(&t->log, path, stderr))
-        return cv_set_error(err, CV_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (root) {
+        if (prepare_out_dir(s->out_dir, err)) return err->status;
+        out_path(path, sizeof path, s, "recipe.ini");
+        if (cv_recipe_write_resolved(r, path, err)) return err->status;
+        out_path(path, sizeof path, s, "metrics.jsonl");
+        if (!o->resume) unlink(path);
+        if (cv_runlog_open(&t->log, path, stderr))
+            return cv_set_error(err, CV_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    } else {
+        t->devnull = fopen("/dev/null", "w");
+        cv_runlog_open(&t->log, NULL, t->devnull ? t->devnull : stderr);
+    }
     cv_net_optim_step_init(s->net, &t->ostep);
     const cv_value *w = cv_options_get(cv_recipe_options(r, "dataset"), "workers");
     cv_loader_config cfg = {
@@ -491,7 +515,14 @@ static int trainer_open(trainer *t, cv_session *s, const cv_train_options *o, cv
     }
     t->ts.best_top1 = t->ts.best_top1_ema = -1;
     if (o->resume && resume(t, err)) return err->status;
-    /* the EMA starts from the (possibly resumed) weights unless the state restored it */
+    /* every rank starts from rank 0's weights; a fresh EMA starts from them too
+     * (a resumed one was restored from the checkpoint) */
+    if (cv_dist_sync_params(&t->dist, s->net, err)) return err->status;
+    if (t->ema_on && !o->resume && cv_dist_world(&t->dist) > 1) {
+        cv_ema_free(&t->ema);
+        t->ema_on = 1;
+        if (cv_ema_init(&t->ema, s->net, cv_recipe_float(r, "ema", "momentum"), err)) return err->status;
+    }
     return CV_OK;
 }
 
@@ -505,6 +536,8 @@ static void trainer_close(trainer *t) {
     cv_set_destroy(t->set);
     cv_free(t->logits);
     cv_runlog_close(&t->log);
+    if (t->devnull) fclose(t->devnull);
+    cv_dist_close(&t->dist);
 }
 
 int cv_train_run(cv_session *s, const cv_train_options *o, cv_train_summary *out, cv_error *err) {
