@@ -163,6 +163,12 @@ static tap nearest_tap(int64_t o, int64_t in, int64_t out) {
     return t;
 }
 
+size_t spatial_scratch_bytes(const cv_kernel *k) {
+    if ((k->op != CV_OP_RESIZE && k->op != CV_OP_RESIZE_BWD) || !k->params) return 0;
+    const cv_resize_params *p = k->params;
+    return (size_t)((int64_t)(p->out_h > 0 ? p->out_h : 0) + (p->out_w > 0 ? p->out_w : 0)) * sizeof(tap) + 128;
+}
+
 static int resize(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     int bwd = k->op == CV_OP_RESIZE_BWD;
     const cv_ktensor *src = bwd ? &k->out[0] : &k->in[0], *dst = bwd ? &k->in[0] : &k->out[0];
