@@ -149,11 +149,12 @@ cv_tensor *cv_nn_sinusoidal_table(const cv_nn *nn, int n, int d);
 cv_tensor *cv_nn_unfold_patches(const cv_nn *nn, cv_tensor *x, int ph, int pw);
 cv_tensor *cv_nn_fold_patches(const cv_nn *nn, cv_tensor *p, int h, int w, int ph, int pw);
 
-/* MobileViT (v1) block, CVNets' layout and names: local rep (conv_3x3_in CNA,
- * conv_1x1_in), `blocks` transformer blocks on the unfolded patches + LayerNorm
- * (global_rep.0..blocks), conv_1x1_out CNA, concat with the input, conv_3x3_out
- * fusion CNA.  Inputs whose size is not a multiple of the patch are resized
- * (bilinear) and resized back, as CVNets does. */
+/* MobileViT (v1) block, CVNets' layout: local_rep.conv_3x3 (CNA) and
+ * local_rep.conv_1x1 (to dim), `blocks` transformer blocks (CVNets' names) on the
+ * unfolded patches + a LayerNorm (global_rep.0 .. global_rep.<blocks>), conv_proj
+ * (1x1 CNA back to the input's channels), concat with the input, fusion (3x3
+ * CNA).  Inputs whose size is not a multiple of the patch are resized (bilinear)
+ * and resized back, as CVNets does. */
 typedef struct cv_mobilevit_config {
     int dim, mlp_dim, blocks, heads, patch;
     int act;                  /* CV_SILU */
