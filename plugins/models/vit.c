@@ -93,17 +93,30 @@ static cv_tensor *vit_forward(void *self, const cv_ops_v1 *ops, cv_graph *g, cv_
     return cv_nn_linear(&nn, "heads.head", x, m->num_classes, 1, CV_INIT_LINEAR_TRUNC);
 }
 
-/* ViT has one scale: the patch tokens as a [B, D, H/p, W/p] map in the slot of
- * stride p; the other slots stay NULL. */
+/* ViT has one scale, the patch grid [B, D, H/p, W/p].  The other backbone
+ * levels are derived without parameters (CVNets' simple FPN learns them):
+ * finer strides by bilinear upsampling, coarser ones by max-pooling. */
 static int vit_features(void *self, const cv_ops_v1 *ops, cv_graph *g, cv_tensor *x, cv_tensor *out[4]) {
     const vit *m = self;
     cv_nn nn = { ops, g };
-    int64_t gh, gw, b = cv_nn_dim(&nn, x, 0);
+    int64_t gh, gw, b = cv_nn_dim(&nn, x, 0), h = cv_nn_dim(&nn, x, 2), w = cv_nn_dim(&nn, x, 3);
     for (int i = 0; i < 4; i++) out[i] = NULL;
     x = encode(m, &nn, x, &gh, &gw);
     cv_slice_params tokens = { 1, 0, 1, gh * gw };
     x = cv_permute(ops, g, CV_OP1(ops, g, CV_OP_SLICE, x, &tokens), 3, (const int32_t[]){ 0, 2, 1 });
-    cv_nn_feature_put(out, m->patch, cv_reshape(ops, g, x, CV_SHAPE(b, m->dim, gh, gw)));
+    x = cv_reshape(ops, g, x, CV_SHAPE(b, m->dim, gh, gw));
+    for (int i = 0; i < 4; i++) {
+        int stride = 4 << i;
+        if (stride == m->patch) {
+            out[i] = x;
+        } else if (stride > m->patch && stride % m->patch == 0) {
+            int k = stride / m->patch;
+            out[i] = gh >= k && gw >= k ? cv_pool2d(ops, g, x, CV_POOL_MAX, k, k, 0, 0) : NULL;
+        } else if (h >= stride && w >= stride) {
+            cv_resize_params rp = { (int32_t)(h / stride), (int32_t)(w / stride), CV_RESIZE_BILINEAR, 0 };
+            out[i] = CV_OP1(ops, g, CV_OP_RESIZE, x, &rp);
+        }
+    }
     return ops->failed(g) ? CV_ERR_INVALID : CV_OK;
 }
 

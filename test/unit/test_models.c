@@ -281,10 +281,7 @@ static void check_features(const char *model, const char *const *kv, int os) {
 }
 
 Test(models, features_at_strides_4_8_16_32) {
-    for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
-        if (strcmp(variants[v].model, "vit") == 0) continue;
-        check_features(variants[v].model, variants[v].kv, 32);
-    }
+    for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) check_features(variants[v].model, variants[v].kv, 32);
 }
 
 Test(models, output_stride_16_and_8_by_dilation) {
@@ -306,17 +303,21 @@ Test(models, output_stride_16_and_8_by_dilation) {
     run_close(&b);
 }
 
-Test(models, vit_features_are_the_patch_grid) {
+Test(models, vit_features_are_a_pyramid_around_the_patch_grid) {
     run r;
     run_open(&r, "vit", (const char *const[]){ "variant=tiny", NULL }, 10, CV_SHAPE(2, 3, 192, 192), 0);
+    int nparams = cnt_param_count(r.g);
     cv_tensor *f[4];
     cnt_graph_retrace(r.g, CV_SHAPE(2, 3, 192, 192), 0);
     cr_assert_eq(mh_vtable(&r.m)->features(r.m.self, cnt_ops(), r.g, cnt_ops()->input(r.g, 0), f), CV_OK);
-    cr_expect_null(f[0]);
-    cr_expect_null(f[1]);
-    cr_expect_null(f[3]);
-    cv_shape s = shape_of(f[2]);
-    cr_expect(s.dim[0] == 2 && s.dim[1] == 192 && s.dim[2] == 12 && s.dim[3] == 12);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_not_null(f[i]);
+        cv_shape s = shape_of(f[i]);
+        cr_expect(s.dim[0] == 2 && s.dim[1] == 192 && s.dim[2] == 192 / (4 << i) && s.dim[3] == 192 / (4 << i),
+                  "level %d: [%lld, %lld, %lld, %lld]", i, (long long)s.dim[0], (long long)s.dim[1],
+                  (long long)s.dim[2], (long long)s.dim[3]);
+    }
+    cr_expect_eq(cnt_param_count(r.g), nparams, "the pyramid adds no parameters");
     run_close(&r);
 }
 
