@@ -1,0 +1,284 @@
+/* conv.cu — 2-D convolution and its two gradients through cuDNN (v9 legacy API:
+ * cudnnConvolutionForward / BackwardData / BackwardFilter) on NCHW f32 tensors.
+ *
+ * The algorithm of each (op, shapes, params) is chosen once by measurement with
+ * cudnnFind*Algorithm: the fastest that succeeded, fits the workspace budget
+ * (option workspace_mb) and — with deterministic = true — is marked
+ * CUDNN_DETERMINISTIC.  prepare() does the search when the engine builds a plan
+ * and keeps the choice in the node's prepared state; the engine then hands the
+ * workspace it asked for to every run.  Choices are also cached per backend by
+ * shape, so the many identical layers of a ResNet are measured once.  TF32 is off
+ * unless tf32 = true (CUDNN_FMA_MATH), so results match FP32 references. */
+#include <map>
+#include <mutex>
+#include <new>
+#include <string.h>
+#include "cuint.h"
+
+struct conv_key {
+    int op;
+    int64_t x[4], w[4], y[4];
+    int32_t stride[2], pad[2], dil[2], groups;
+    bool operator<(const conv_key &o) const { return memcmp(this, &o, sizeof *this) < 0; }
+};
+
+struct conv_choice { int algo; size_t ws; };
+
+struct cu_algo_cache {
+    std::mutex mu;
+    std::map<conv_key, conv_choice> m;
+};
+
+/* what prepare() hands back for a node */
+struct conv_prep { conv_key key; conv_choice choice; };
+
+void cu_conv_cache_free(cu_backend *b) {
+    delete b->algos;
+    b->algos = NULL;
+}
+
+/* x, w, y shapes of the convolution behind op, from the kernel's operands */
+static int conv_key_of(const cv_kernel *k, conv_key *key) {
+    memset(key, 0, sizeof *key);
+    if (k->n_in < 2 || k->n_out < 1 || !k->params || k->params_size < sizeof(cv_conv_params)) return -1;
+    const cv_ktensor *x, *w, *y;
+    if (k->op == CV_OP_CONV2D) { x = &k->in[0]; w = &k->in[1]; y = &k->out[0]; }
+    else if (k->op == CV_OP_CONV2D_BWD_DATA) { y = &k->in[0]; w = &k->in[1]; x = &k->out[0]; }
+    else { y = &k->in[0]; x = &k->in[1]; w = &k->out[0]; }
+    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4) return -1;
+    const cv_conv_params *p = (const cv_conv_params *)k->params;
+    key->op = k->op;
+    for (int d = 0; d < 4; d++) { key->x[d] = x->shape[d]; key->w[d] = w->shape[d]; key->y[d] = y->shape[d]; }
+    for (int d = 0; d < 2; d++) { key->stride[d] = p->stride[d]; key->pad[d] = p->pad[d]; key->dil[d] = p->dilation[d]; }
+    key->groups = p->groups;
+    for (int d = 0; d < 4; d++)
+        if (key->x[d] > INT32_MAX || key->w[d] > INT32_MAX || key->y[d] > INT32_MAX) return -1;
+    return 0;
+}
+
+struct conv_descs {
+    cudnnTensorDescriptor_t x = NULL, y = NULL;
+    cudnnFilterDescriptor_t w = NULL;
+    cudnnConvolutionDescriptor_t c = NULL;
+    ~conv_descs() {
+        if (x) cudnnDestroyTensorDescriptor(x);
+        if (y) cudnnDestroyTensorDescriptor(y);
+        if (w) cudnnDestroyFilterDescriptor(w);
+        if (c) cudnnDestroyConvolutionDescriptor(c);
+    }
+};
+
+/* returns a cuDNN status and names the failing call in *what */
+static cudnnStatus_t make_descs(cu_backend *b, const conv_key *k, conv_descs *d, const char **what) {
+    cudnnStatus_t s;
+#define DNN(call) do { *what = #call; if ((s = (call)) != CUDNN_STATUS_SUCCESS) return s; } while (0)
+    DNN(cudnnCreateTensorDescriptor(&d->x));
+    DNN(cudnnCreateTensorDescriptor(&d->y));
+    DNN(cudnnCreateFilterDescriptor(&d->w));
+    DNN(cudnnCreateConvolutionDescriptor(&d->c));
+    DNN(cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->x[0], (int)k->x[1], (int)k->x[2], (int)k->x[3]));
+    DNN(cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->y[0], (int)k->y[1], (int)k->y[2], (int)k->y[3]));
+    DNN(cudnnSetFilter4dDescriptor(d->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)k->w[0], (int)k->w[1], (int)k->w[2], (int)k->w[3]));
+    DNN(cudnnSetConvolution2dDescriptor(d->c, k->pad[0], k->pad[1], k->stride[0], k->stride[1], k->dil[0], k->dil[1],
+                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    DNN(cudnnSetConvolutionGroupCount(d->c, k->groups));
+    DNN(cudnnSetConvolutionMathType(d->c, b->cfg.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+#undef DNN
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* pick the fastest acceptable result of a cudnnFind* call */
+template <typename Perf>
+static int pick(const Perf *perf, int n, size_t budget, int deterministic, conv_choice *out) {
+    for (int i = 0; i < n; i++) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > budget) continue;
+        if (deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
+        out->algo = (int)perf[i].algo;
+        out->ws = perf[i].memory;
+        return 1;
+    }
+    return 0;
+}
+
+/* measure (or look up) the algorithm for key; errors name the op and shapes */
+static int choose(cu_backend *b, const conv_key *k, conv_choice *out, cv_error *err) {
+    if (!b->algos) {
+        b->algos = new (std::nothrow) cu_algo_cache();
+        if (!b->algos) return b->host->set_error(err, CV_ERR_NOMEM, "backend cuda: out of memory for the algorithm cache");
+    }
+    {
+        std::lock_guard<std::mutex> lock(b->algos->mu);
+        auto it = b->algos->m.find(*k);
+        if (it != b->algos->m.end()) { *out = it->second; return CV_OK; }
+    }
+    conv_descs d;
+    const char *what = "";
+    cudnnStatus_t s = make_descs(b, k, &d, &what);
+    size_t budget = (size_t)b->cfg.workspace_mb << 20;
+    int det = b->cfg.deterministic, found = 0, n = 0;
+    if (s == CUDNN_STATUS_SUCCESS) {
+        if (k->op == CV_OP_CONV2D) {
+            cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+            what = "cudnnFindConvolutionForwardAlgorithm";
+            s = cudnnFindConvolutionForwardAlgorithm(b->cudnn, d.x, d.w, d.c, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf);
+            if (s == CUDNN_STATUS_SUCCESS) found = pick(perf, n, budget, det, out);
+            if (!found && s == CUDNN_STATUS_SUCCESS) {
+                out->algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+                what = "cudnnGetConvolutionForwardWorkspaceSize";
+                s = cudnnGetConvolutionForwardWorkspaceSize(b->cudnn, d.x, d.w, d.c, d.y,
+                                                            (cudnnConvolutionFwdAlgo_t)out->algo, &out->ws);
+            }
+        } else if (k->op == CV_OP_CONV2D_BWD_DATA) {
+            cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+            what = "cudnnFindConvolutionBackwardDataAlgorithm";
+            s = cudnnFindConvolutionBackwardDataAlgorithm(b->cudnn, d.w, d.y, d.c, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                          &n, perf);
+            if (s == CUDNN_STATUS_SUCCESS) found = pick(perf, n, budget, det, out);
+            if (!found && s == CUDNN_STATUS_SUCCESS) {
+                out->algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+                what = "cudnnGetConvolutionBackwardDataWorkspaceSize";
+                s = cudnnGetConvolutionBackwardDataWorkspaceSize(b->cudnn, d.w, d.y, d.c, d.x,
+                                                                 (cudnnConvolutionBwdDataAlgo_t)out->algo, &out->ws);
+            }
+        } else {
+            cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+            what = "cudnnFindConvolutionBackwardFilterAlgorithm";
+            s = cudnnFindConvolutionBackwardFilterAlgorithm(b->cudnn, d.x, d.y, d.c, d.w,
+                                                            CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf);
+            if (s == CUDNN_STATUS_SUCCESS) found = pick(perf, n, budget, det, out);
+            if (!found && s == CUDNN_STATUS_SUCCESS) {
+                out->algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+                what = "cudnnGetConvolutionBackwardFilterWorkspaceSize";
+                s = cudnnGetConvolutionBackwardFilterWorkspaceSize(b->cudnn, d.x, d.y, d.c, d.w,
+                                                                   (cudnnConvolutionBwdFilterAlgo_t)out->algo, &out->ws);
+            }
+        }
+    }
+    if (s != CUDNN_STATUS_SUCCESS)
+        return b->host->set_error(err, s == CUDNN_STATUS_NOT_SUPPORTED ? CV_ERR_UNSUPPORTED : CV_ERR_INTERNAL,
+                                  "backend cuda: %s: %s failed: %s (x [%lld,%lld,%lld,%lld], w [%lld,%lld,%lld,%lld], "
+                                  "y [%lld,%lld,%lld,%lld], stride %dx%d, pad %dx%d, dilation %dx%d, groups %d)",
+                                  cu_op_name(k->op), what, cudnnGetErrorString(s), (long long)k->x[0], (long long)k->x[1],
+                                  (long long)k->x[2], (long long)k->x[3], (long long)k->w[0], (long long)k->w[1],
+                                  (long long)k->w[2], (long long)k->w[3], (long long)k->y[0], (long long)k->y[1],
+                                  (long long)k->y[2], (long long)k->y[3], k->stride[0], k->stride[1], k->pad[0],
+                                  k->pad[1], k->dil[0], k->dil[1], k->groups);
+    cudaGetLastError(); /* cudnnFind may leave a recoverable allocation error behind */
+    std::lock_guard<std::mutex> lock(b->algos->mu);
+    try { b->algos->m[*k] = *out; } catch (...) { /* the cache is an optimisation */ }
+    return CV_OK;
+}
+
+int cu_conv_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err) {
+    conv_key key;
+    if (conv_key_of(k, &key)) return CV_OK; /* run() reports the bad operands with their shapes */
+    conv_prep *p = (conv_prep *)b->host->alloc_array(1, sizeof *p);
+    if (!p) return b->host->set_error(err, CV_ERR_NOMEM, "backend cuda: out of memory preparing %s", cu_op_name(k->op));
+    p->key = key;
+    int st = choose(b, &key, &p->choice, err);
+    if (st) {
+        b->host->free(p);
+        return st;
+    }
+    *prepared = p;
+    if (ws) *ws = p->choice.ws;
+    return CV_OK;
+}
+
+
+/* ---- geometry checks as the reference, then the cuDNN call ------------------------------------ */
+static int geometry(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
+    const cv_conv_params *p = (const cv_conv_params *)r->params;
+    char sx[96], sw[96], sy[96];
+    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4)
+        return cu_fail(r, CV_ERR_INVALID, "x %s, w %s and y %s must all be 4-d", cu_shape_str(x, sx, sizeof sx),
+                       cu_shape_str(w, sw, sizeof sw), cu_shape_str(y, sy, sizeof sy));
+    if (p->groups < 1 || p->stride[0] < 1 || p->stride[1] < 1 || p->dilation[0] < 1 || p->dilation[1] < 1 ||
+        p->pad[0] < 0 || p->pad[1] < 0)
+        return cu_fail(r, CV_ERR_INVALID, "bad params: groups %d, stride %dx%d, dilation %dx%d, pad %dx%d", p->groups,
+                       p->stride[0], p->stride[1], p->dilation[0], p->dilation[1], p->pad[0], p->pad[1]);
+    int64_t eh = x->shape[2] + 2 * p->pad[0] - p->dilation[0] * (w->shape[2] - 1) - 1;
+    int64_t ew = x->shape[3] + 2 * p->pad[1] - p->dilation[1] * (w->shape[3] - 1) - 1;
+    int64_t ho = eh < 0 ? 0 : eh / p->stride[0] + 1, wo = ew < 0 ? 0 : ew / p->stride[1] + 1;
+    int64_t c = x->shape[1], o = w->shape[0];
+    if (c % p->groups || o % p->groups || w->shape[1] * p->groups != c || eh < 0 || ew < 0 || y->shape[0] != x->shape[0] ||
+        y->shape[1] != o || y->shape[2] != ho || y->shape[3] != wo)
+        return cu_fail(r, CV_ERR_INVALID,
+                       "x %s, w %s, y %s do not fit groups %d, stride %dx%d, pad %dx%d, dilation %dx%d "
+                       "(expected y [%lld,%lld,%lld,%lld])",
+                       cu_shape_str(x, sx, sizeof sx), cu_shape_str(w, sw, sizeof sw), cu_shape_str(y, sy, sizeof sy),
+                       p->groups, p->stride[0], p->stride[1], p->pad[0], p->pad[1], p->dilation[0], p->dilation[1],
+                       (long long)x->shape[0], (long long)o, (long long)ho, (long long)wo);
+    return CV_OK;
+}
+
+__global__ static void bias_kernel(float *y, const float *b, int64_t n, int64_t o, int64_t s) {
+    CU_LOOP(i, n) y[i] += b[(i / s) % o];
+}
+
+static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
+    int st = geometry(r, x, w, y);
+    if (st) return st;
+    if (x->numel == 0 || w->numel == 0 || y->numel == 0) {
+        /* nothing to convolve: the output is zeros (or the bias, added below) */
+        const cu_t *out = &r->out[0];
+        st = cu_cuda(r, cudaMemsetAsync(out->f, 0, (size_t)out->numel * sizeof(float), r->b->stream), "cudaMemsetAsync");
+        if (st || r->k->op != CV_OP_CONV2D || r->n_in < 3 || y->numel == 0) return st;
+    }
+    conv_key key;
+    if (conv_key_of(r->k, &key)) return cu_fail(r, CV_ERR_INVALID, "operands do not describe a 2-D convolution");
+    conv_choice ch;
+    const conv_prep *prep = (const conv_prep *)r->k->prepared;
+    if (prep && memcmp(&prep->key, &key, sizeof key) == 0) ch = prep->choice;
+    else if ((st = choose(r->b, &key, &ch, r->err))) return st;
+    void *ws = NULL;
+    if (ch.ws) {
+        ws = r->k->workspace && r->k->workspace_bytes >= ch.ws ? r->k->workspace : cu_scratch(r, ch.ws);
+        if (!ws) return r->err->status;
+    }
+    conv_descs d;
+    const char *what = "";
+    cudnnStatus_t s = make_descs(r->b, &key, &d, &what);
+    if (s != CUDNN_STATUS_SUCCESS) return cu_dnn(r, s, what);
+    const float one = 1.0f, zero = 0.0f;
+    cudnnHandle_t h = r->b->cudnn;
+    if (x->numel && w->numel && y->numel) {
+        if (r->k->op == CV_OP_CONV2D)
+            st = cu_dnn(r, cudnnConvolutionForward(h, &one, d.x, x->f, d.w, w->f, d.c, (cudnnConvolutionFwdAlgo_t)ch.algo,
+                                                   ws, ch.ws, &zero, d.y, y->f),
+                        "cudnnConvolutionForward");
+        else if (r->k->op == CV_OP_CONV2D_BWD_DATA)
+            st = cu_dnn(r, cudnnConvolutionBackwardData(h, &one, d.w, w->f, d.y, y->f, d.c,
+                                                        (cudnnConvolutionBwdDataAlgo_t)ch.algo, ws, ch.ws, &zero, d.x, x->f),
+                        "cudnnConvolutionBackwardData");
+        else
+            st = cu_dnn(r, cudnnConvolutionBackwardFilter(h, &one, d.x, x->f, d.y, y->f, d.c,
+                                                          (cudnnConvolutionBwdFilterAlgo_t)ch.algo, ws, ch.ws, &zero, d.w,
+                                                          w->f),
+                        "cudnnConvolutionBackwardFilter");
+    }
+    if (!st && r->k->op == CV_OP_CONV2D && r->n_in == 3) {
+        if (r->in[2].numel != w->shape[0]) {
+            char sb[96];
+            return cu_fail(r, CV_ERR_INVALID, "bias %s must have %lld elements", cu_shape_str(&r->in[2], sb, sizeof sb),
+                           (long long)w->shape[0]);
+        }
+        int64_t sp = y->shape[2] * y->shape[3];
+        if (y->numel) bias_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, r->in[2].f, y->numel, w->shape[0], sp ? sp : 1);
+        st = cu_launched(r, "conv bias kernel");
+    }
+    return st;
+}
+
+int cu_conv2d(cu_call *r) {
+    int st = cu_arity(r, 2, 3, 1, 1);
+    return st ? st : conv_run(r, &r->in[0], &r->in[1], &r->out[0]);
+}
+int cu_conv2d_bwd_data(cu_call *r) {
+    int st = cu_arity(r, 2, 2, 1, 1);
+    return st ? st : conv_run(r, &r->out[0], &r->in[1], &r->in[0]);
+}
+int cu_conv2d_bwd_weight(cu_call *r) {
+    int st = cu_arity(r, 2, 2, 1, 1);
+    return st ? st : conv_run(r, &r->in[1], &r->out[0], &r->in[0]);
+}

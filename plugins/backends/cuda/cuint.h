@@ -1,0 +1,222 @@
+/* cuint.h — internals shared by the CUDA backend's .cu files: the instance, the
+ * per-call view of operands every kernel entry works on, error helpers, and
+ * device-side index helpers.
+ *
+ * Like the reference backend, the dispatcher (dispatch.cu) hands each compute
+ * kernel dense row-major f32 operands on the device: an input that is already
+ * dense f32 is used in place, anything else (strided views, broadcast views with
+ * stride 0, bf16 / f16 / i32 / u8) is gathered by one strided-copy kernel into a
+ * scratch buffer, and outputs are scattered back the same way.  Data-movement
+ * ops (concat, slice, pad, permute, broadcast, cast, copy) skip that and copy
+ * between the caller's strided tensors directly, in their own dtypes. */
+#ifndef CV_CUDA_CUINT_H
+#define CV_CUDA_CUINT_H
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <cublas_v2.h>
+#include <stdint.h>
+#include "cu.h"
+
+#define CU_MAX_IO 16
+#define CU_THREADS 256
+
+struct cu_cache; /* the caching allocator (device.cu) */
+struct cu_algo_cache; /* chosen convolution algorithms by shape (conv.cu) */
+
+struct cu_backend {
+    const cv_host *host;
+    cu_config cfg;
+    cudaStream_t stream;
+    cudnnHandle_t cudnn;
+    cublasHandle_t cublas;
+    cu_cache *cache;
+    cu_algo_cache *algos;
+    char device_name[256];
+};
+
+/* one dense operand on the device */
+struct cu_t {
+    int ndim;
+    int64_t shape[CV_MAX_DIMS];
+    int64_t numel;
+    int dtype;       /* dtype of the caller's tensor */
+    float *f;        /* dense f32 values */
+    int32_t *i;      /* dense i32 values for i32 inputs, else NULL */
+};
+
+struct cu_call {
+    cu_backend *b;
+    const cv_kernel *k;
+    const void *params;
+    cv_error *err;
+    const char *op_name;
+    int n_in, n_out;
+    cu_t in[CU_MAX_IO];
+    cu_t out[CU_MAX_IO];
+    int in_written[CU_MAX_IO];  /* kernel wrote in[i] (running stats): scatter it back */
+    void *scratch[4 * CU_MAX_IO + 16];
+    int n_scratch;
+};
+
+typedef int (*cu_kernel_fn)(cu_call *r);
+
+/* ---- helpers (dispatch.cu) ------------------------------------------------------ */
+int cu_fail(cu_call *r, int status, const char *fmt, ...) CV_PRINTF(3, 4);
+const char *cu_shape_str(const cu_t *t, char *buf, size_t n);
+int cu_arity(cu_call *r, int min_in, int max_in, int min_out, int max_out);
+int cu_same_shape(cu_call *r, const cu_t *a, const char *an, const cu_t *b, const char *bn);
+int cu_axis(cu_call *r, int axis, int ndim);
+/* device scratch for this call, returned to the cache when the call ends
+ * (stream order makes the reuse safe); NULL with an error recorded on failure */
+void *cu_scratch(cu_call *r, size_t bytes);
+/* check a CUDA / cuDNN / cuBLAS status or the last launch; record "<OP>: <what>: <reason>" */
+int cu_cuda(cu_call *r, cudaError_t e, const char *what);
+int cu_launched(cu_call *r, const char *what);
+int cu_dnn(cu_call *r, cudnnStatus_t s, const char *what);
+int cu_blas(cu_call *r, cublasStatus_t s, const char *what);
+/* copy a device value back (syncs the stream) — for error checks of indices */
+int cu_read_i64(cu_call *r, const int64_t *dev, int64_t *out);
+int cu_bcast_ok(const int64_t *src, int src_nd, const int64_t *dst, int dst_nd);
+const char *cu_op_name(int op);
+
+/* ---- memory (device.cu) --------------------------------------------------------- */
+void *cu_cache_get(cu_backend *b, size_t bytes);
+void cu_cache_put(cu_backend *b, void *p);
+const char *cu_dnn_str(cudnnStatus_t s);
+const char *cu_blas_str(cublasStatus_t s);
+
+/* ---- strided copies with dtype conversion (convert.cu) ------------------------- */
+struct cu_view {
+    int dtype, ndim;
+    int64_t shape[CV_MAX_DIMS];
+    int64_t stride[CV_MAX_DIMS];
+    void *data;
+};
+cu_view cu_view_of(const cv_ktensor *t);
+cu_view cu_view_dense(int dtype, int ndim, const int64_t *shape, void *data);
+int64_t cu_view_numel(const cu_view *v);
+int cu_view_dense_f32(const cu_view *v);
+size_t cu_dtype_size(int dtype);
+/* dst[i] = src[i] for every logical index (same shapes), converting dtypes */
+int cu_copy_view(cu_call *r, const cu_view *dst, const cu_view *src);
+int cu_fill_view(cu_call *r, const cu_view *dst, float value);
+/* the data-movement kernels and CAST / COPY (convert.cu) */
+int cu_data_movement(cu_call *r);
+
+/* ---- reductions (reduce.cu) ------------------------------------------------------ */
+/* one sum per output element j of y (kept dims) over x's dims in `reduced`, in
+ * double; fn 0: sum*scale, 1: sum of squares, 2: count of NaN/Inf */
+int cu_reduce_dims(cu_call *r, const float *x, int ndim, const int64_t *xshape, uint32_t reduced, float *y,
+                   double scale, int fn);
+/* sum of n doubles into *out (f32) times scale: one block, fixed order */
+int cu_sum_f64(cu_call *r, const double *v, int64_t n, float *out, double scale, const float *scale_dev);
+
+/* ---- kernel entry points ------------------------------------------------------------ */
+int cu_conv2d(cu_call *r);
+int cu_conv2d_bwd_data(cu_call *r);
+int cu_conv2d_bwd_weight(cu_call *r);
+int cu_conv_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err);
+void cu_conv_cache_free(cu_backend *b);
+int cu_matmul(cu_call *r);
+int cu_linear(cu_call *r);
+int cu_batch_norm(cu_call *r);
+int cu_layer_norm(cu_call *r);
+int cu_group_norm(cu_call *r);
+int cu_batch_norm_bwd(cu_call *r);
+int cu_layer_norm_bwd(cu_call *r);
+int cu_group_norm_bwd(cu_call *r);
+int cu_unary(cu_call *r);
+int cu_unary_bwd(cu_call *r);
+int cu_binary(cu_call *r);
+int cu_scalar(cu_call *r);
+int cu_sum_to(cu_call *r);
+int cu_reduce(cu_call *r);
+int cu_pool2d(cu_call *r);
+int cu_pool2d_bwd(cu_call *r);
+int cu_adaptive_avg_pool2d(cu_call *r);
+int cu_adaptive_avg_pool2d_bwd(cu_call *r);
+int cu_resize(cu_call *r);
+int cu_resize_bwd(cu_call *r);
+int cu_softmax(cu_call *r);
+int cu_softmax_bwd(cu_call *r);
+int cu_dropout(cu_call *r);
+int cu_drop_path(cu_call *r);
+int cu_dropout_bwd(cu_call *r);
+int cu_embedding(cu_call *r);
+int cu_embedding_bwd(cu_call *r);
+int cu_cross_entropy(cu_call *r);
+int cu_cross_entropy_bwd(cu_call *r);
+int cu_bce_logits(cu_call *r);
+int cu_bce_logits_bwd(cu_call *r);
+int cu_smooth_l1(cu_call *r);
+int cu_smooth_l1_bwd(cu_call *r);
+int cu_sgd_update(cu_call *r);
+int cu_adam_update(cu_call *r);
+int cu_rmsprop_update(cu_call *r);
+int cu_lamb_update(cu_call *r);
+int cu_sumsq(cu_call *r);
+int cu_axpby(cu_call *r);
+int cu_fill(cu_call *r);
+int cu_nonfinite(cu_call *r);
+
+/* ---- launch and device helpers ------------------------------------------------------- */
+static inline unsigned cu_blocks(int64_t n) {
+    int64_t b = (n + CU_THREADS - 1) / CU_THREADS;
+    if (b < 1) b = 1;
+    if (b > (1 << 20)) b = 1 << 20; /* kernels use grid-stride loops */
+    return (unsigned)b;
+}
+#define CU_LOOP(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+                           i += (int64_t)blockDim.x * gridDim.x)
+
+/* shapes passed to kernels by value */
+struct cu_dims { int ndim; int64_t d[CV_MAX_DIMS]; };
+static inline cu_dims cu_dims_of(const int64_t *shape, int ndim) {
+    cu_dims s;
+    s.ndim = ndim;
+    for (int i = 0; i < CV_MAX_DIMS; i++) s.d[i] = i < ndim ? shape[i] : 1;
+    return s;
+}
+
+#ifdef __CUDACC__
+/* row-major index into src (right-aligned numpy broadcast) of dst's element i */
+__device__ static inline int64_t cu_bcast_index(const cu_dims &src, const cu_dims &dst, int64_t i) {
+    int64_t idx = 0, stride = 1;
+    for (int d = dst.ndim - 1; d >= 0; d--) {
+        int64_t c = dst.d[d] > 0 ? i % dst.d[d] : 0;
+        i = dst.d[d] > 0 ? i / dst.d[d] : 0;
+        int sd = d - (dst.ndim - src.ndim);
+        if (sd < 0) break;
+        if (src.d[sd] != 1) idx += c * stride;
+        stride *= src.d[sd];
+    }
+    return idx;
+}
+
+/* a fixed-order block sum of doubles (blockDim.x == CU_THREADS); every thread gets it */
+__device__ static inline double cu_block_sum(double v, double *sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = CU_THREADS / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    double t = sh[0];
+    __syncthreads();
+    return t;
+}
+__device__ static inline double cu_block_max(double v, double *sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = CU_THREADS / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s) sh[threadIdx.x] = fmax(sh[threadIdx.x], sh[threadIdx.x + s]);
+        __syncthreads();
+    }
+    double t = sh[0];
+    __syncthreads();
+    return t;
+}
+#endif
+
+#endif

@@ -1,0 +1,255 @@
+/* eltwise.cu — elementwise kernels: UNARY and its gradient, BINARY with numpy
+ * broadcasting, SCALAR, dropout / drop path (the reference's counter-hash mask)
+ * and its gradient, AXPBY.  Math in double, rounded once to f32, NaN handling
+ * as the reference (relu / max / clamp of NaN is NaN).  One thread per output
+ * element reading element i before writing it, so y may alias x. */
+#include "cuint.h"
+
+__device__ static inline double nan_max(double a, double b) { return isnan(a) || a > b ? a : b; }
+__device__ static inline double nan_min(double a, double b) { return isnan(a) || a < b ? a : b; }
+__device__ static inline double sigm(double x) {
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+#define GELU_TANH_K 0.7978845608028654
+
+__device__ static inline double unary_value(int fn, double x, double alpha) {
+    switch (fn) {
+    case CV_RELU: return nan_max(x, 0.0);
+    case CV_RELU6: return nan_min(nan_max(x, 0.0), 6.0);
+    case CV_LEAKY_RELU: return x > 0 ? x : alpha * x;
+    case CV_GELU: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
+    case CV_GELU_TANH: return 0.5 * x * (1.0 + tanh(GELU_TANH_K * (x + 0.044715 * x * x * x)));
+    case CV_SILU: return x * sigm(x);
+    case CV_HARDSWISH: return x * nan_min(nan_max(x + 3.0, 0.0), 6.0) / 6.0;
+    case CV_HARDSIGMOID: return nan_min(nan_max(x + 3.0, 0.0), 6.0) / 6.0;
+    case CV_SIGMOID: return sigm(x);
+    case CV_TANH: return tanh(x);
+    case CV_EXP: return exp(x);
+    case CV_LOG: return log(x);
+    case CV_SQRT: return sqrt(x);
+    case CV_RSQRT: return 1.0 / sqrt(x);
+    case CV_NEG: return -x;
+    case CV_ABS: return fabs(x);
+    case CV_SQUARE: return x * x;
+    default: return x; /* CV_IDENTITY; unknown fns are refused on the host */
+    }
+}
+
+__device__ static inline double unary_deriv(int fn, double x, double alpha) {
+    switch (fn) {
+    case CV_RELU: return x > 0 ? 1.0 : 0.0;
+    case CV_RELU6: return x > 0 && x < 6 ? 1.0 : 0.0;
+    case CV_LEAKY_RELU: return x > 0 ? 1.0 : alpha;
+    case CV_GELU: return 0.5 * (1.0 + erf(x * 0.70710678118654752440)) + x * exp(-0.5 * x * x) * 0.3989422804014327;
+    case CV_GELU_TANH: {
+        double t = tanh(GELU_TANH_K * (x + 0.044715 * x * x * x));
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_TANH_K * (1.0 + 3.0 * 0.044715 * x * x);
+    }
+    case CV_SILU: { double s = sigm(x); return s * (1.0 + x * (1.0 - s)); }
+    case CV_HARDSWISH: return x < -3.0 ? 0.0 : x <= 3.0 ? x / 3.0 + 0.5 : 1.0;
+    case CV_HARDSIGMOID: return x > -3.0 && x < 3.0 ? 1.0 / 6.0 : 0.0;
+    case CV_SIGMOID: { double s = sigm(x); return s * (1.0 - s); }
+    case CV_TANH: { double t = tanh(x); return 1.0 - t * t; }
+    case CV_EXP: return exp(x);
+    case CV_LOG: return 1.0 / x;
+    case CV_SQRT: return 0.5 / sqrt(x);
+    case CV_RSQRT: return -0.5 / (x * sqrt(x));
+    case CV_NEG: return -1.0;
+    case CV_ABS: return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0;
+    case CV_SQUARE: return 2.0 * x;
+    default: return 1.0;
+    }
+}
+
+__global__ static void unary_kernel(const float *x, float *y, int64_t n, int fn, double alpha) {
+    CU_LOOP(i, n) y[i] = (float)unary_value(fn, x[i], alpha);
+}
+__global__ static void unary_bwd_kernel(const float *x, const float *dy, float *dx, int64_t n, int fn, double alpha) {
+    CU_LOOP(i, n) dx[i] = (float)(unary_deriv(fn, x[i], alpha) * dy[i]);
+}
+
+int cu_unary(cu_call *r) {
+    int st = cu_arity(r, 1, 1, 1, 1);
+    if (st || !cu_same_shape(r, &r->in[0], "x", &r->out[0], "y")) return st ? st : CV_ERR_INVALID;
+    const cv_unary_params *p = (const cv_unary_params *)r->params;
+    if (p->fn < CV_RELU || p->fn > CV_IDENTITY) return cu_fail(r, CV_ERR_INVALID, "unknown unary fn %d", p->fn);
+    int64_t n = r->out[0].numel;
+    if (n) unary_kernel<<<cu_blocks(n), CU_THREADS, 0, r->b->stream>>>(r->in[0].f, r->out[0].f, n, p->fn, p->alpha);
+    return cu_launched(r, "unary kernel");
+}
+
+int cu_unary_bwd(cu_call *r) {
+    int st = cu_arity(r, 2, 2, 1, 1);
+    if (st) return st;
+    if (!cu_same_shape(r, &r->in[0], "x", &r->in[1], "dy") || !cu_same_shape(r, &r->in[0], "x", &r->out[0], "dx"))
+        return CV_ERR_INVALID;
+    const cv_unary_params *p = (const cv_unary_params *)r->params;
+    if (p->fn < CV_RELU || p->fn > CV_IDENTITY) return cu_fail(r, CV_ERR_INVALID, "unknown unary fn %d", p->fn);
+    int64_t n = r->out[0].numel;
+    if (n)
+        unary_bwd_kernel<<<cu_blocks(n), CU_THREADS, 0, r->b->stream>>>(r->in[0].f, r->in[1].f, r->out[0].f, n, p->fn,
+                                                                         p->alpha);
+    return cu_launched(r, "unary backward kernel");
+}
+
+__global__ static void binary_kernel(const float *a, cu_dims as, const float *b, cu_dims bs, float *y, cu_dims ys,
+                                     int64_t n, int fn, int same) {
+    CU_LOOP(i, n) {
+        double u = a[same ? i : cu_bcast_index(as, ys, i)], v = b[same ? i : cu_bcast_index(bs, ys, i)], o;
+        switch (fn) {
+        case CV_ADD: o = u + v; break;
+        case CV_SUB: o = u - v; break;
+        case CV_MUL: o = u * v; break;
+        case CV_DIV: o = u / v; break;
+        case CV_MAX: o = isnan(v) ? v : nan_max(u, v); break;
+        default: o = isnan(v) ? v : nan_min(u, v); break;
+        }
+        y[i] = (float)o;
+    }
+}
+
+int cu_binary(cu_call *r) {
+    int st = cu_arity(r, 2, 2, 1, 1);
+    if (st) return st;
+    const cu_t *a = &r->in[0], *b = &r->in[1], *y = &r->out[0];
+    int ok = cu_bcast_ok(a->shape, a->ndim, y->shape, y->ndim) && cu_bcast_ok(b->shape, b->ndim, y->shape, y->ndim);
+    for (int d = 0; ok && d < y->ndim; d++) {
+        int da = d - (y->ndim - a->ndim), db = d - (y->ndim - b->ndim);
+        int64_t ea = da >= 0 ? a->shape[da] : 1, eb = db >= 0 ? b->shape[db] : 1;
+        ok = y->shape[d] == (ea == 1 ? eb : ea);
+    }
+    if (!ok) {
+        char sa[96], sb[96], sy[96];
+        return cu_fail(r, CV_ERR_INVALID, "a %s and b %s do not broadcast to y %s", cu_shape_str(a, sa, sizeof sa),
+                       cu_shape_str(b, sb, sizeof sb), cu_shape_str(y, sy, sizeof sy));
+    }
+    const cv_binary_params *p = (const cv_binary_params *)r->params;
+    if (p->fn < CV_ADD || p->fn > CV_MIN) return cu_fail(r, CV_ERR_INVALID, "unknown binary fn %d", p->fn);
+    int same = a->numel == y->numel && b->numel == y->numel;
+    if (y->numel)
+        binary_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(
+            a->f, cu_dims_of(a->shape, a->ndim), b->f, cu_dims_of(b->shape, b->ndim), y->f, cu_dims_of(y->shape, y->ndim),
+            y->numel, p->fn, same);
+    return cu_launched(r, "binary kernel");
+}
+
+__global__ static void scalar_kernel(const float *x, float *y, int64_t n, int fn, double v) {
+    CU_LOOP(i, n) {
+        double a = x[i], o;
+        switch (fn) {
+        case CV_S_ADD: o = a + v; break;
+        case CV_S_MUL: o = a * v; break;
+        case CV_S_POW: o = pow(a, v); break;
+        case CV_S_RSUB: o = v - a; break;
+        case CV_S_CLAMP_MIN: o = isnan(a) ? a : (a < v ? v : a); break;
+        default: o = isnan(a) ? a : (a > v ? v : a); break;
+        }
+        y[i] = (float)o;
+    }
+}
+
+int cu_scalar(cu_call *r) {
+    int st = cu_arity(r, 1, 1, 1, 1);
+    if (st || !cu_same_shape(r, &r->in[0], "x", &r->out[0], "y")) return st ? st : CV_ERR_INVALID;
+    const cv_scalar_params *p = (const cv_scalar_params *)r->params;
+    if (p->fn < CV_S_ADD || p->fn > CV_S_CLAMP_MAX) return cu_fail(r, CV_ERR_INVALID, "unknown scalar fn %d", p->fn);
+    int64_t n = r->out[0].numel;
+    if (n) scalar_kernel<<<cu_blocks(n), CU_THREADS, 0, r->b->stream>>>(r->in[0].f, r->out[0].f, n, p->fn, p->value);
+    return cu_launched(r, "scalar kernel");
+}
+
+/* ---- dropout / drop path ------------------------------------------------------------------ */
+__device__ static inline double hash_uniform(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 40) * (1.0 / 16777216.0);
+}
+
+__global__ static void dropout_kernel(const float *x, float *y, float *mask, int64_t n, int64_t per, double p,
+                                      uint64_t seed, int per_sample, int mask_per_sample) {
+    double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+    CU_LOOP(i, n) {
+        uint64_t draw = per_sample ? (uint64_t)(i / per) : (uint64_t)i;
+        double m = p >= 1.0 ? 0.0 : p <= 0.0 ? 1.0 : (hash_uniform(seed, draw) >= p ? scale : 0.0);
+        y[i] = (float)(x[i] * m);
+        if (mask) {
+            if (!mask_per_sample) mask[i] = (float)m;
+            else if (i % per == 0) mask[draw] = (float)m;
+        }
+    }
+}
+
+static int dropout_forward(cu_call *r, int per_sample) {
+    int st = cu_arity(r, 1, 1, 1, 2);
+    if (st) return st;
+    double p = ((const cv_dropout_params *)r->params)->p;
+    if (!(p >= 0.0 && p <= 1.0)) return cu_fail(r, CV_ERR_INVALID, "p = %g is outside [0, 1]", p);
+    const cu_t *x = &r->in[0];
+    if (!cu_same_shape(r, x, "x", &r->out[0], "y")) return CV_ERR_INVALID;
+    int64_t n = x->ndim > 0 ? x->shape[0] : 1, per = n ? x->numel / n : 0;
+    int mask_per_sample = 0;
+    if (r->n_out == 2 && r->out[1].numel != x->numel) {
+        if (!per_sample || r->out[1].numel != n) {
+            char sx[96], sm[96];
+            return cu_fail(r, CV_ERR_INVALID, "mask %s must have x's shape %s%s", cu_shape_str(&r->out[1], sm, sizeof sm),
+                           cu_shape_str(x, sx, sizeof sx), per_sample ? " or one value per sample" : "");
+        }
+        mask_per_sample = 1;
+    }
+    if (x->numel)
+        dropout_kernel<<<cu_blocks(x->numel), CU_THREADS, 0, r->b->stream>>>(
+            x->f, r->out[0].f, r->n_out == 2 ? r->out[1].f : NULL, x->numel, per ? per : 1, p, r->k->seed, per_sample,
+            mask_per_sample);
+    return cu_launched(r, "dropout kernel");
+}
+
+int cu_dropout(cu_call *r) { return dropout_forward(r, 0); }
+int cu_drop_path(cu_call *r) { return dropout_forward(r, 1); }
+
+__global__ static void dropout_bwd_kernel(const float *mask, const float *dy, float *dx, int64_t n, int64_t per,
+                                          int full) {
+    CU_LOOP(i, n) dx[i] = (full ? mask[i] : mask[i / per]) * dy[i];
+}
+
+int cu_dropout_bwd(cu_call *r) {
+    int st = cu_arity(r, 2, 2, 1, 1);
+    if (st) return st;
+    const cu_t *mask = &r->in[0], *dy = &r->in[1];
+    if (!cu_same_shape(r, dy, "dy", &r->out[0], "dx")) return CV_ERR_INVALID;
+    int64_t n = dy->ndim > 0 ? dy->shape[0] : 1, per = n ? dy->numel / n : 0;
+    if (mask->numel != dy->numel && mask->numel != n) {
+        char sm[96], sd[96];
+        return cu_fail(r, CV_ERR_INVALID, "mask %s must have dy's shape %s or one value per sample",
+                       cu_shape_str(mask, sm, sizeof sm), cu_shape_str(dy, sd, sizeof sd));
+    }
+    if (dy->numel)
+        dropout_bwd_kernel<<<cu_blocks(dy->numel), CU_THREADS, 0, r->b->stream>>>(
+            mask->f, dy->f, r->out[0].f, dy->numel, per ? per : 1, mask->numel == dy->numel);
+    return cu_launched(r, "dropout backward kernel");
+}
+
+/* ---- AXPBY: y := a*y + b*x; a = 0 does not read y ------------------------------------------ */
+__global__ static void axpby_kernel(const float *x, float *y, int64_t n, double a, double b) {
+    CU_LOOP(i, n) {
+        double v = a == 0.0 ? 0.0 : a * y[i];
+        y[i] = (float)(v + b * x[i]);
+    }
+}
+
+int cu_axpby(cu_call *r) {
+    int st = cu_arity(r, 1, 1, 1, 1);
+    if (st) return st;
+    if (r->in[0].numel != r->out[0].numel) {
+        char sx[96], sy[96];
+        return cu_fail(r, CV_ERR_INVALID, "x %s and y %s have different element counts",
+                       cu_shape_str(&r->in[0], sx, sizeof sx), cu_shape_str(&r->out[0], sy, sizeof sy));
+    }
+    const cv_axpby_params *p = (const cv_axpby_params *)r->params;
+    int64_t n = r->in[0].numel;
+    if (n) axpby_kernel<<<cu_blocks(n), CU_THREADS, 0, r->b->stream>>>(r->in[0].f, r->out[0].f, n, p->a, p->b);
+    return cu_launched(r, "axpby kernel");
+}
