@@ -1,0 +1,671 @@
+/* test/unit/test_cuda.c — the CUDA backend (cvnets-backend-cuda.so, built by
+ * `make CUDA=1`) and the NCCL comm (cvnets-comm-nccl.so).
+ *
+ * Without a device (or without CUDA=1) this file still proves something: the
+ * plugins load through the real host, register, and create() fails with a
+ * message a person can act on ("no CUDA device: cudaGetDeviceCount returned
+ * ...").  Every comparison test is then skipped — reported as skipped with the
+ * reason, never as passed.
+ *
+ * With a device, every op kind runs on the CUDA backend and on the reference
+ * backend with the same fresh random inputs; outputs of the CUDA side start as
+ * NaN (so an element it forgets fails) and must match within the bound stated
+ * with each case (the cases and bounds of test_cpu_vs_ref.c; TF32 is off by
+ * default, so FP32 convolutions and matmuls stay within 2e-4). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support/kernel_util.h"
+#include "support/testhost.h"
+
+#define CUDA_SO "lib/cvnets/plugins/cvnets-backend-cuda.so"
+#define NCCL_SO "lib/cvnets/plugins/cvnets-comm-nccl.so"
+
+/* CUDA's libraries keep process-lifetime allocations; not ours to report under LSan */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+    return "leak:libcuda\nleak:libcudart\nleak:libcudnn\nleak:libcublas\nleak:libnccl\nleak:_dlerror_run\n";
+}
+
+typedef struct opd {
+    int dtype;
+    cv_shape shape;
+    const float *v; /* inputs: fixed values (NULL: random); outputs: initial values (NULL: NaN) */
+} opd;
+#define F32(...) ((opd){ CV_F32, CV_SHAPE(__VA_ARGS__), NULL })
+#define OPD(dt, vals, ...) ((opd){ (dt), CV_SHAPE(__VA_ARGS__), (vals) })
+
+typedef struct kcase {
+    const char *name;
+    int op;
+    const void *p;
+    size_t ps;
+    int n_in, n_out;
+    opd in[8], out[8];
+    double rtol, atol;
+    float lo, hi;       /* range of random inputs; 0, 0: [-2, 2) */
+    uint32_t init_out;  /* outputs also read (in-place ops): same random start on both */
+    uint32_t check_in;  /* inputs written in place (running stats): compared after the run */
+    const float *away;  /* keep random inputs this far (margin 0.02) from these points */
+    int n_away;
+} kcase;
+
+static cv_ctx *ctx;
+static ku_backend ref, cuda;
+static ku_rng rng;
+static int have_cuda;
+static char no_cuda[CV_ERROR_MESSAGE_MAX + 64];
+
+static int file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* the CUDA backend with default options, or have_cuda = 0 and the reason in no_cuda */
+static void setup(void) {
+    ctx = th_ctx_new();
+    ref = ku_backend_open(ctx, "ref");
+    rng = ku_rng_make(20261128);
+    have_cuda = 0;
+    if (!file_exists(th_build_path(CUDA_SO))) {
+        snprintf(no_cuda, sizeof no_cuda, "built without CUDA=1 (no %s)", CUDA_SO);
+        return;
+    }
+    const cv_component_desc *d = th_load(ctx, "backend", "cuda");
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.struct_size = sizeof extra;
+    extra.threads = 1;
+    cv_error err = { sizeof err, 0, "" };
+    void *self = NULL;
+    if (th_try_create(ctx, d, NULL, &extra, &self, &err) != CV_OK) {
+        snprintf(no_cuda, sizeof no_cuda, "%s", err.message);
+        return;
+    }
+    cuda = (ku_backend){ d->vtable, self, d };
+    have_cuda = 1;
+}
+static void teardown(void) {
+    if (have_cuda) ku_backend_close(cuda);
+    ku_backend_close(ref);
+    th_ctx_free(ctx);
+}
+TestSuite(cuda_vs_ref, .init = setup, .fini = teardown);
+TestSuite(cuda_plugin, .init = setup, .fini = teardown);
+
+/* every comparison needs a device: skipped (not passed) without one */
+#define NEED_CUDA() do { if (!have_cuda) cr_skip_test("%s", no_cuda); } while (0)
+
+static int64_t numel(const cv_shape *s) { return cv_shape_numel(s); }
+
+/* run c on one backend with the given host inputs and starting outputs; host copies
+ * of outputs (and of the inputs after the run) come back in got_out / got_in */
+static void run_on(ku_backend be, const kcase *c, float **vin, float **vout0, float **got_out, float **got_in) {
+    ku_tensor in[8], out[8];
+    for (int i = 0; i < c->n_in; i++) in[i] = ku_make(be, c->in[i].dtype, c->in[i].shape, vin[i]);
+    for (int i = 0; i < c->n_out; i++) out[i] = ku_make(be, c->out[i].dtype, c->out[i].shape, vout0[i]);
+    cv_error err = { sizeof err, 0, "" };
+    int st = ku_run(be, c->op, c->p, c->ps, in, c->n_in, out, c->n_out, 0x5eed, &err);
+    cr_assert(st == CV_OK, "%s: kernel failed (%d): %s", c->name, st, err.message);
+    for (int i = 0; i < c->n_out; i++) got_out[i] = ku_get_new(be, &out[i]);
+    for (int i = 0; i < c->n_in; i++) got_in[i] = (c->check_in >> i) & 1 ? ku_get_new(be, &in[i]) : NULL;
+    for (int i = 0; i < c->n_in; i++) ku_free(be, &in[i]);
+    for (int i = 0; i < c->n_out; i++) ku_free(be, &out[i]);
+}
+
+static void check(const kcase *c) {
+    float *vin[8], *vout0[8], *want[8], *want_in[8];
+    float lo = c->lo, hi = c->hi;
+    if (lo == 0 && hi == 0) { lo = -2; hi = 2; }
+    for (int i = 0; i < c->n_in; i++) {
+        int64_t n = numel(&c->in[i].shape);
+        vin[i] = ku_random(&rng, n, lo, hi);
+        if (c->in[i].v) memcpy(vin[i], c->in[i].v, (size_t)n * sizeof(float));
+        else if (c->n_away) ku_keep_away(vin[i], n, c->away, c->n_away, 0.02f);
+    }
+    for (int i = 0; i < c->n_out; i++) {
+        int64_t n = numel(&c->out[i].shape);
+        vout0[i] = ku_random(&rng, n, -1, 1);
+        if (c->out[i].v) memcpy(vout0[i], c->out[i].v, (size_t)n * sizeof(float));
+        else if (!((c->init_out >> i) & 1))
+            for (int64_t j = 0; j < n; j++) vout0[i][j] = c->out[i].dtype == CV_F32 ? NAN : 77.0f;
+    }
+    run_on(ref, c, vin, vout0, want, want_in);
+    float *got[8], *got_in[8];
+    run_on(cuda, c, vin, vout0, got, got_in);
+    char what[160];
+    for (int i = 0; i < c->n_out; i++) {
+        snprintf(what, sizeof what, "%s (cuda): output %d", c->name, i);
+        ku_assert_close(got[i], want[i], numel(&c->out[i].shape), c->rtol, c->atol, what);
+        free(got[i]);
+    }
+    for (int i = 0; i < c->n_in; i++)
+        if (got_in[i]) {
+            snprintf(what, sizeof what, "%s (cuda): input %d after the run", c->name, i);
+            ku_assert_close(got_in[i], want_in[i], numel(&c->in[i].shape), c->rtol, c->atol, what);
+            free(got_in[i]);
+        }
+    for (int i = 0; i < c->n_in; i++) { free(vin[i]); free(want_in[i]); }
+    for (int i = 0; i < c->n_out; i++) { free(vout0[i]); free(want[i]); }
+}
+
+#define CASE(...) check(&(kcase){ __VA_ARGS__ })
+#define P(x) &(x), sizeof(x)
+
+/* ---- convolution ------------------------------------------------------------------ */
+static void conv_cases(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int k, int s, int pad, int dil, int g,
+                       int bias) {
+    cv_conv_params p = { { s, s, 1 }, { pad, pad, 0 }, { dil, dil, 1 }, g };
+    int64_t Ho = (H + 2 * pad - dil * (k - 1) - 1) / s + 1, Wo = (W + 2 * pad - dil * (k - 1) - 1) / s + 1;
+    opd x = F32(N, C, H, W), w = F32(O, C / g, k, k), y = F32(N, O, Ho, Wo), b = F32(O);
+    CASE(.name = "conv2d", .op = CV_OP_CONV2D, .p = P(p), .n_in = bias ? 3 : 2, .in = { x, w, b }, .n_out = 1,
+         .out = { y }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "conv2d_bwd_data", .op = CV_OP_CONV2D_BWD_DATA, .p = P(p), .n_in = 2, .in = { y, w }, .n_out = 1,
+         .out = { x }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "conv2d_bwd_weight", .op = CV_OP_CONV2D_BWD_WEIGHT, .p = P(p), .n_in = 2, .in = { y, x }, .n_out = 1,
+         .out = { w }, .rtol = 2e-4, .atol = 5e-4);
+}
+
+Test(cuda_vs_ref, conv2d_plain_3x3_bias) { NEED_CUDA(); conv_cases(2, 3, 9, 7, 4, 3, 1, 1, 1, 1, 1); }
+Test(cuda_vs_ref, conv2d_depthwise_stride2_odd) { NEED_CUDA(); conv_cases(2, 8, 11, 10, 8, 3, 2, 1, 1, 8, 0); }
+Test(cuda_vs_ref, conv2d_groups_dilation) { NEED_CUDA(); conv_cases(1, 6, 12, 13, 9, 3, 1, 2, 2, 3, 1); }
+Test(cuda_vs_ref, conv2d_pointwise) { NEED_CUDA(); conv_cases(3, 5, 7, 7, 6, 1, 1, 0, 1, 1, 0); }
+Test(cuda_vs_ref, conv2d_k5_stride3) { NEED_CUDA(); conv_cases(2, 4, 9, 8, 4, 5, 3, 2, 1, 2, 1); }
+Test(cuda_vs_ref, conv2d_blocked_channels) { NEED_CUDA(); conv_cases(2, 16, 10, 10, 32, 3, 1, 1, 1, 1, 1); }
+Test(cuda_vs_ref, conv2d_stem_stride2) { NEED_CUDA(); conv_cases(2, 3, 15, 15, 16, 7, 2, 3, 1, 1, 0); }
+/* output planes of <= 16 pixels: the weight gradient runs as one GEMM over im2col */
+Test(cuda_vs_ref, conv2d_small_planes) { NEED_CUDA();
+    conv_cases(3, 24, 4, 4, 20, 3, 1, 1, 1, 1, 1);
+    conv_cases(2, 16, 7, 7, 8, 3, 2, 1, 1, 1, 0);
+    conv_cases(2, 8, 4, 4, 8, 3, 1, 2, 2, 1, 0);
+}
+
+/* ---- matmul / linear ------------------------------------------------------------------ */
+Test(cuda_vs_ref, matmul) { NEED_CUDA();
+    cv_matmul_params nn = { 0, 0 }, tn = { 1, 0 }, nt = { 0, 1 }, tt = { 1, 1 };
+    CASE(.name = "matmul 2d", .op = CV_OP_MATMUL, .p = P(nn), .n_in = 2, .in = { F32(5, 7), F32(7, 3) }, .n_out = 1,
+         .out = { F32(5, 3) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "matmul trans_a", .op = CV_OP_MATMUL, .p = P(tn), .n_in = 2, .in = { F32(2, 7, 5), F32(2, 7, 3) },
+         .n_out = 1, .out = { F32(2, 5, 3) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "matmul trans_b", .op = CV_OP_MATMUL, .p = P(nt), .n_in = 2, .in = { F32(3, 4, 6), F32(3, 5, 6) },
+         .n_out = 1, .out = { F32(3, 4, 5) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "matmul trans both", .op = CV_OP_MATMUL, .p = P(tt), .n_in = 2, .in = { F32(2, 9, 4), F32(2, 5, 9) },
+         .n_out = 1, .out = { F32(2, 4, 5) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "matmul broadcast batch", .op = CV_OP_MATMUL, .p = P(nn), .n_in = 2,
+         .in = { F32(3, 1, 5, 7), F32(4, 7, 6) }, .n_out = 1, .out = { F32(3, 4, 5, 6) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "matmul broadcast 2d b", .op = CV_OP_MATMUL, .p = P(nt), .n_in = 2,
+         .in = { F32(2, 3, 5, 7), F32(6, 7) }, .n_out = 1, .out = { F32(2, 3, 5, 6) }, .rtol = 2e-4, .atol = 2e-4);
+}
+
+Test(cuda_vs_ref, linear) { NEED_CUDA();
+    CASE(.name = "linear bias", .op = CV_OP_LINEAR, .n_in = 3, .in = { F32(5, 7), F32(3, 7), F32(3) }, .n_out = 1,
+         .out = { F32(5, 3) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "linear 3d", .op = CV_OP_LINEAR, .n_in = 2, .in = { F32(2, 3, 8), F32(4, 8) }, .n_out = 1,
+         .out = { F32(2, 3, 4) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "linear wide", .op = CV_OP_LINEAR, .n_in = 3, .in = { F32(17, 130), F32(33, 130), F32(33) },
+         .n_out = 1, .out = { F32(17, 33) }, .rtol = 2e-4, .atol = 2e-4);
+}
+
+/* ---- normalisation ------------------------------------------------------------------------ */
+static const float pos_var[6] = { 0.5f, 1.5f, 0.8f, 2.0f, 1.1f, 0.3f };
+
+Test(cuda_vs_ref, batch_norm) { NEED_CUDA();
+    cv_norm_params tr = { 1e-5f, 0.1f, 1, 0, 0 }, ev = { 1e-3f, 0.1f, 0, 0, 0 };
+    opd x = F32(4, 6, 5, 3), c = F32(6), var = OPD(CV_F32, pos_var, 6);
+    CASE(.name = "bn train, running stats in place", .op = CV_OP_BATCH_NORM, .p = P(tr), .n_in = 5,
+         .in = { x, c, c, c, var }, .n_out = 3, .out = { x, c, c }, .rtol = 1e-4, .atol = 1e-4, .check_in = 3u << 3);
+    CASE(.name = "bn train, running stats out", .op = CV_OP_BATCH_NORM, .p = P(tr), .n_in = 5,
+         .in = { F32(8, 6), c, c, c, var }, .n_out = 5, .out = { F32(8, 6), c, c, c, c }, .rtol = 1e-4, .atol = 1e-4,
+         .check_in = 3u << 3);
+    CASE(.name = "bn train, y only", .op = CV_OP_BATCH_NORM, .p = P(tr), .n_in = 5, .in = { x, c, c, c, var },
+         .n_out = 1, .out = { x }, .rtol = 1e-4, .atol = 1e-4, .check_in = 3u << 3);
+    CASE(.name = "bn eval", .op = CV_OP_BATCH_NORM, .p = P(ev), .n_in = 5, .in = { x, c, c, c, var }, .n_out = 1,
+         .out = { x }, .rtol = 1e-4, .atol = 1e-4);
+    CASE(.name = "bn eval, stats out", .op = CV_OP_BATCH_NORM, .p = P(ev), .n_in = 5, .in = { x, c, c, c, var },
+         .n_out = 3, .out = { x, c, c }, .rtol = 1e-4, .atol = 1e-4);
+    static const float mean[6] = { 0.1f, -0.2f, 0.05f, 0.3f, -0.1f, 0 }, rstd[6] = { 1.2f, 0.7f, 1.9f, 1.0f, 0.5f, 2.5f };
+    opd m = OPD(CV_F32, mean, 6), r = OPD(CV_F32, rstd, 6);
+    CASE(.name = "bn bwd train", .op = CV_OP_BATCH_NORM_BWD, .p = P(tr), .n_in = 5, .in = { x, x, c, m, r }, .n_out = 3,
+         .out = { x, c, c }, .rtol = 1e-4, .atol = 1e-4);
+    CASE(.name = "bn bwd eval", .op = CV_OP_BATCH_NORM_BWD, .p = P(ev), .n_in = 5, .in = { x, x, c, m, r }, .n_out = 3,
+         .out = { x, c, c }, .rtol = 1e-4, .atol = 1e-4);
+    CASE(.name = "bn bwd dx only", .op = CV_OP_BATCH_NORM_BWD, .p = P(tr), .n_in = 5, .in = { x, x, c, m, r },
+         .n_out = 1, .out = { x }, .rtol = 1e-4, .atol = 1e-4);
+}
+
+/* forward with saved stats, then the backward on those very stats */
+static void norm_pair(const char *name, int fwd, int bwd, const cv_norm_params *p, opd x, opd g, int affine,
+                      int64_t stats) {
+    float *xs = ku_random(&rng, numel(&x.shape), -2, 2);
+    ku_backend be = ref;
+    ku_tensor tx = ku_make(be, CV_F32, x.shape, xs), ty = ku_make(be, CV_F32, x.shape, NULL);
+    float *gv = ku_random(&rng, numel(&g.shape), 0.5f, 1.5f);
+    ku_tensor tg = ku_make(be, CV_F32, g.shape, gv), tb = ku_make(be, CV_F32, g.shape, gv);
+    ku_tensor tm = ku_make(be, CV_F32, CV_SHAPE(stats), NULL), tr = ku_make(be, CV_F32, CV_SHAPE(stats), NULL);
+    ku_tensor in[3] = { tx, tg, tb }, out[3] = { ty, tm, tr };
+    ku_run_ok(be, fwd, p, sizeof *p, in, affine ? 3 : 1, out, 3, 0);
+    float *mv = ku_get_new(be, &tm), *rv = ku_get_new(be, &tr);
+    opd ms = OPD(CV_F32, mv, stats), rs = OPD(CV_F32, rv, stats), xv = { CV_F32, x.shape, xs }, gg = { CV_F32, g.shape, gv };
+    CASE(.name = name, .op = fwd, .p = p, .ps = sizeof *p, .n_in = affine ? 3 : 1, .in = { xv, g, g }, .n_out = 3,
+         .out = { x, ms, rs }, .rtol = 1e-4, .atol = 1e-4);
+    CASE(.name = name, .op = fwd, .p = p, .ps = sizeof *p, .n_in = affine ? 3 : 1, .in = { xv, g, g }, .n_out = 1,
+         .out = { x }, .rtol = 1e-4, .atol = 1e-4);
+    CASE(.name = name, .op = bwd, .p = p, .ps = sizeof *p, .n_in = 5, .in = { xv, x, gg, ms, rs }, .n_out = 3,
+         .out = { x, g, g }, .rtol = 1e-4, .atol = 1e-4);
+    CASE(.name = name, .op = bwd, .p = p, .ps = sizeof *p, .n_in = 5, .in = { xv, x, gg, ms, rs }, .n_out = 1,
+         .out = { x }, .rtol = 1e-4, .atol = 1e-4);
+    ku_free(be, &tx); ku_free(be, &ty); ku_free(be, &tg); ku_free(be, &tb); ku_free(be, &tm); ku_free(be, &tr);
+    free(xs); free(gv); free(mv); free(rv);
+}
+
+Test(cuda_vs_ref, layer_norm) { NEED_CUDA();
+    cv_norm_params p1 = { 1e-5f, 0, 0, 0, 1 }, p2 = { 1e-5f, 0, 0, 0, 2 };
+    norm_pair("layer norm axes 1", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p1, F32(3, 4, 10), F32(10), 1, 12);
+    norm_pair("layer norm axes 2", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p2, F32(3, 4, 10), F32(4, 10), 1, 3);
+    norm_pair("layer norm no affine", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p1, F32(7, 33), F32(33), 0, 7);
+}
+
+Test(cuda_vs_ref, group_norm) { NEED_CUDA();
+    cv_norm_params g3 = { 1e-5f, 0, 0, 3, 0 }, g1 = { 1e-5f, 0, 0, 1, 0 }, g6 = { 1e-5f, 0, 0, 6, 0 };
+    norm_pair("group norm 3", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g3, F32(2, 6, 4, 5), F32(6), 1, 6);
+    norm_pair("group norm 1", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g1, F32(2, 6, 3, 3), F32(6), 1, 2);
+    norm_pair("group norm 6 no affine", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g6, F32(3, 6, 7), F32(6), 0, 18);
+}
+
+/* ---- elementwise ------------------------------------------------------------------------------ */
+Test(cuda_vs_ref, unary_and_grad) { NEED_CUDA();
+    static const float kinks[] = { 0, 6, 3, -3 };
+    for (int fn = CV_RELU; fn <= CV_IDENTITY; fn++) {
+        cv_unary_params p = { fn, 0.1f };
+        int positive = fn == CV_LOG || fn == CV_SQRT || fn == CV_RSQRT;
+        float lo = positive ? 0.2f : -8, hi = positive ? 4 : 8;
+        double rtol = fn <= CV_RELU6 || fn >= CV_NEG ? 1e-6 : 1e-4;
+        char name[64];
+        snprintf(name, sizeof name, "unary fn %d", fn);
+        CASE(.name = name, .op = CV_OP_UNARY, .p = P(p), .n_in = 1, .in = { F32(3, 5, 7, 9) }, .n_out = 1,
+             .out = { F32(3, 5, 7, 9) }, .rtol = rtol, .atol = 1e-5, .lo = lo, .hi = hi, .away = kinks, .n_away = 4);
+        snprintf(name, sizeof name, "unary_bwd fn %d", fn);
+        CASE(.name = name, .op = CV_OP_UNARY_BWD, .p = P(p), .n_in = 2, .in = { F32(4, 1001), F32(4, 1001) },
+             .n_out = 1, .out = { F32(4, 1001) }, .rtol = rtol, .atol = 1e-5, .lo = lo, .hi = hi, .away = kinks,
+             .n_away = 4);
+    }
+}
+
+Test(cuda_vs_ref, binary_broadcast) { NEED_CUDA();
+    for (int fn = CV_ADD; fn <= CV_MIN; fn++) {
+        cv_binary_params p = { fn };
+        float lo = fn == CV_DIV ? 0.5f : -2, hi = 2;
+        CASE(.name = "binary same shape", .op = CV_OP_BINARY, .p = P(p), .n_in = 2, .in = { F32(3, 4, 5), F32(3, 4, 5) },
+             .n_out = 1, .out = { F32(3, 4, 5) }, .rtol = 1e-6, .atol = 1e-6, .lo = lo, .hi = hi);
+        CASE(.name = "binary [2,3,4,5] op [3,1,5]", .op = CV_OP_BINARY, .p = P(p), .n_in = 2,
+             .in = { F32(2, 3, 4, 5), F32(3, 1, 5) }, .n_out = 1, .out = { F32(2, 3, 4, 5) }, .rtol = 1e-6,
+             .atol = 1e-6, .lo = lo, .hi = hi);
+        CASE(.name = "binary [4,1] op [1,6]", .op = CV_OP_BINARY, .p = P(p), .n_in = 2, .in = { F32(4, 1), F32(1, 6) },
+             .n_out = 1, .out = { F32(4, 6) }, .rtol = 1e-6, .atol = 1e-6, .lo = lo, .hi = hi);
+        CASE(.name = "binary SE scale [N,C,1,1]", .op = CV_OP_BINARY, .p = P(p), .n_in = 2,
+             .in = { F32(2, 8, 9, 7), F32(2, 8, 1, 1) }, .n_out = 1, .out = { F32(2, 8, 9, 7) }, .rtol = 1e-6,
+             .atol = 1e-6, .lo = lo, .hi = hi);
+        CASE(.name = "binary scalar first", .op = CV_OP_BINARY, .p = P(p), .n_in = 2, .in = { F32(1), F32(5, 3) },
+             .n_out = 1, .out = { F32(5, 3) }, .rtol = 1e-6, .atol = 1e-6, .lo = lo, .hi = hi);
+    }
+}
+
+Test(cuda_vs_ref, scalar) { NEED_CUDA();
+    for (int fn = CV_S_ADD; fn <= CV_S_CLAMP_MAX; fn++) {
+        cv_scalar_params p = { fn, fn == CV_S_POW ? 1.7f : 0.3f };
+        CASE(.name = "scalar", .op = CV_OP_SCALAR, .p = P(p), .n_in = 1, .in = { F32(6, 7, 5) }, .n_out = 1,
+             .out = { F32(6, 7, 5) }, .rtol = 1e-5, .atol = 1e-6, .lo = fn == CV_S_POW ? 0.1f : -2, .hi = 2);
+    }
+}
+
+Test(cuda_vs_ref, reduce_and_sum_to) { NEED_CUDA();
+    cv_reduce_params all = { CV_R_SUM, 0, 0 }, last = { CV_R_MEAN, 1u << 3, 0 }, bias = { CV_R_SUM, 1u | 4u | 8u, 1 };
+    cv_reduce_params head = { CV_R_MEAN, 1u, 0 }, mid = { CV_R_SUM, 2u, 1 }, hw = { CV_R_MEAN, 12u, 1 };
+    const cv_reduce_params *ps[] = { &all, &last, &bias, &head, &mid, &hw };
+    const opd outs[] = { F32(1), F32(3, 4, 5), F32(1, 4, 1, 1), F32(4, 5, 6), F32(3, 1, 5, 6), F32(3, 4, 1, 1) };
+    for (int i = 0; i < 6; i++)
+        CASE(.name = "reduce", .op = CV_OP_REDUCE, .p = ps[i], .ps = sizeof all, .n_in = 1, .in = { F32(3, 4, 5, 6) },
+             .n_out = 1, .out = { outs[i] }, .rtol = 1e-4, .atol = 1e-5);
+    CASE(.name = "sum_to [C,1,1]", .op = CV_OP_SUM_TO, .n_in = 1, .in = { F32(3, 4, 5, 6) }, .n_out = 1,
+         .out = { F32(4, 1, 1) }, .rtol = 1e-4, .atol = 1e-5);
+    CASE(.name = "sum_to [N]", .op = CV_OP_SUM_TO, .n_in = 1, .in = { F32(33, 17) }, .n_out = 1, .out = { F32(17) },
+         .rtol = 1e-4, .atol = 1e-5);
+    CASE(.name = "sum_to [N,1]", .op = CV_OP_SUM_TO, .n_in = 1, .in = { F32(5, 7) }, .n_out = 1, .out = { F32(5, 1) },
+         .rtol = 1e-4, .atol = 1e-5);
+    CASE(.name = "broadcast_to", .op = CV_OP_BROADCAST_TO, .n_in = 1, .in = { F32(4, 1, 3) }, .n_out = 1,
+         .out = { F32(2, 4, 5, 3) }, .rtol = 0, .atol = 0);
+    static const float bad[12] = { 1, NAN, 2, INFINITY, 3, -INFINITY, 0, 0, NAN, 1, 1, 1 };
+    CASE(.name = "nonfinite", .op = CV_OP_NONFINITE, .n_in = 1, .in = { OPD(CV_F32, bad, 12) }, .n_out = 1,
+         .out = { F32(1) }, .rtol = 0, .atol = 0);
+    CASE(.name = "sumsq", .op = CV_OP_SUMSQ, .n_in = 1, .in = { F32(100003) }, .n_out = 1, .out = { F32(1) },
+         .rtol = 1e-5, .atol = 0);
+}
+
+Test(cuda_vs_ref, softmax) { NEED_CUDA();
+    for (int log_ = 0; log_ < 2; log_++) {
+        cv_softmax_params last = { -1, log_ }, ch = { 1, log_ };
+        CASE(.name = "softmax last", .op = CV_OP_SOFTMAX, .p = P(last), .n_in = 1, .in = { F32(6, 37) }, .n_out = 1,
+             .out = { F32(6, 37) }, .rtol = 1e-5, .atol = 1e-6, .lo = -6, .hi = 6);
+        CASE(.name = "softmax channels", .op = CV_OP_SOFTMAX, .p = P(ch), .n_in = 1, .in = { F32(2, 5, 9, 11) },
+             .n_out = 1, .out = { F32(2, 5, 9, 11) }, .rtol = 1e-5, .atol = 1e-6, .lo = -6, .hi = 6);
+        CASE(.name = "softmax_bwd last", .op = CV_OP_SOFTMAX_BWD, .p = P(last), .n_in = 2, .in = { F32(6, 37), F32(6, 37) },
+             .n_out = 1, .out = { F32(6, 37) }, .rtol = 1e-4, .atol = 1e-5, .lo = -1, .hi = 1);
+        CASE(.name = "softmax_bwd channels", .op = CV_OP_SOFTMAX_BWD, .p = P(ch), .n_in = 2,
+             .in = { F32(2, 5, 9, 11), F32(2, 5, 9, 11) }, .n_out = 1, .out = { F32(2, 5, 9, 11) }, .rtol = 1e-4,
+             .atol = 1e-5, .lo = -1, .hi = 1);
+    }
+}
+
+/* ---- pooling, resize ---------------------------------------------------------------------------- */
+static int64_t pool_out(int64_t in, int k, int s, int p, int ceil_mode) {
+    int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0), out = num / s + 1;
+    if (ceil_mode && (out - 1) * s >= in + p) out--;
+    return out;
+}
+
+static void pool_cases(int64_t N, int64_t C, int64_t H, int64_t W, int k, int s, int pad) {
+    for (int fn = 0; fn < 2; fn++)
+        for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++)
+            for (int incl = 0; incl < 2; incl++) {
+                cv_pool_params p = { fn, { k, k }, { s, s }, { pad, pad }, ceil_mode, incl };
+                opd x = F32(N, C, H, W), y = F32(N, C, pool_out(H, k, s, pad, ceil_mode), pool_out(W, k, s, pad, ceil_mode));
+                char name[96];
+                snprintf(name, sizeof name, "pool fn %d k%d s%d p%d ceil %d incl %d", fn, k, s, pad, ceil_mode, incl);
+                CASE(.name = name, .op = CV_OP_POOL2D, .p = P(p), .n_in = 1, .in = { x }, .n_out = 1, .out = { y },
+                     .rtol = 1e-5, .atol = 1e-6);
+                CASE(.name = name, .op = CV_OP_POOL2D_BWD, .p = P(p), .n_in = 3, .in = { x, y, y }, .n_out = 1,
+                     .out = { x }, .rtol = 1e-5, .atol = 1e-6);
+            }
+}
+
+Test(cuda_vs_ref, pool2d) { NEED_CUDA();
+    pool_cases(2, 3, 9, 10, 3, 2, 1);   /* ResNet stem pool on odd sizes: ceil mode adds a window */
+    pool_cases(1, 4, 8, 8, 2, 2, 0);
+    pool_cases(2, 2, 7, 6, 3, 1, 1);
+    pool_cases(1, 3, 12, 11, 5, 3, 2);
+}
+
+Test(cuda_vs_ref, adaptive_avg_pool) { NEED_CUDA();
+    const int sizes[][4] = { { 7, 9, 3, 4 }, { 5, 5, 1, 1 }, { 4, 6, 6, 8 }, { 13, 13, 6, 6 } };
+    for (int i = 0; i < 4; i++) {
+        cv_resize_params p = { sizes[i][2], sizes[i][3], 0, 0 };
+        opd x = F32(2, 3, sizes[i][0], sizes[i][1]), y = F32(2, 3, sizes[i][2], sizes[i][3]);
+        CASE(.name = "adaptive", .op = CV_OP_ADAPTIVE_AVG_POOL2D, .p = P(p), .n_in = 1, .in = { x }, .n_out = 1,
+             .out = { y }, .rtol = 1e-5, .atol = 1e-6);
+        CASE(.name = "adaptive bwd", .op = CV_OP_ADAPTIVE_AVG_POOL2D_BWD, .p = P(p), .n_in = 1, .in = { y }, .n_out = 1,
+             .out = { x }, .rtol = 1e-5, .atol = 1e-6);
+    }
+}
+
+Test(cuda_vs_ref, resize) { NEED_CUDA();
+    const int sizes[][4] = { { 5, 7, 11, 13 }, { 12, 10, 5, 4 }, { 1, 3, 4, 6 }, { 8, 8, 16, 16 } };
+    for (int i = 0; i < 4; i++)
+        for (int mode = 0; mode < 2; mode++)
+            for (int ac = 0; ac < 2; ac++) {
+                cv_resize_params p = { sizes[i][2], sizes[i][3], mode, ac };
+                opd x = F32(2, 3, sizes[i][0], sizes[i][1]), y = F32(2, 3, sizes[i][2], sizes[i][3]);
+                char name[96];
+                snprintf(name, sizeof name, "resize %d mode %d align_corners %d", i, mode, ac);
+                CASE(.name = name, .op = CV_OP_RESIZE, .p = P(p), .n_in = 1, .in = { x }, .n_out = 1, .out = { y },
+                     .rtol = 1e-5, .atol = 1e-5);
+                CASE(.name = name, .op = CV_OP_RESIZE_BWD, .p = P(p), .n_in = 1, .in = { y }, .n_out = 1, .out = { x },
+                     .rtol = 1e-5, .atol = 1e-5);
+            }
+}
+
+/* ---- data movement ------------------------------------------------------------------------------ */
+Test(cuda_vs_ref, shape_ops) { NEED_CUDA();
+    cv_axis_params ax1 = { 1 }, axm1 = { -1 };
+    CASE(.name = "concat axis 1", .op = CV_OP_CONCAT, .p = P(ax1), .n_in = 3,
+         .in = { F32(2, 3, 4, 5), F32(2, 1, 4, 5), F32(2, 4, 4, 5) }, .n_out = 1, .out = { F32(2, 8, 4, 5) });
+    CASE(.name = "concat last", .op = CV_OP_CONCAT, .p = P(axm1), .n_in = 2, .in = { F32(3, 2), F32(3, 5) }, .n_out = 1,
+         .out = { F32(3, 7) });
+    cv_slice_params sl = { 1, 0, 2, 3 }, sn = { -1, 0, -4, 2 };
+    CASE(.name = "slice", .op = CV_OP_SLICE, .p = P(sl), .n_in = 1, .in = { F32(2, 6, 3) }, .n_out = 1,
+         .out = { F32(2, 3, 3) });
+    CASE(.name = "slice negative start", .op = CV_OP_SLICE, .p = P(sn), .n_in = 1, .in = { F32(3, 7) }, .n_out = 1,
+         .out = { F32(3, 2) });
+    cv_pad_params pd = { { 0, 1, 2, -1 }, { 0, 0, 1, 2 }, 0.5f };
+    CASE(.name = "pad and crop", .op = CV_OP_PAD, .p = P(pd), .n_in = 1, .in = { F32(2, 3, 4, 5) }, .n_out = 1,
+         .out = { F32(2, 4, 7, 6) });
+    cv_reshape_params rs = { CV_SHAPE(6, 20) };
+    CASE(.name = "reshape", .op = CV_OP_RESHAPE, .p = P(rs), .n_in = 1, .in = { F32(2, 3, 4, 5) }, .n_out = 1,
+         .out = { F32(6, 20) });
+    cv_permute_params pm = { { 0, 2, 3, 1 } }, pt = { { 1, 0 } };
+    CASE(.name = "permute nhwc", .op = CV_OP_PERMUTE, .p = P(pm), .n_in = 1, .in = { F32(2, 3, 4, 5) }, .n_out = 1,
+         .out = { F32(2, 4, 5, 3) });
+    CASE(.name = "permute transpose", .op = CV_OP_PERMUTE, .p = P(pt), .n_in = 1, .in = { F32(33, 17) }, .n_out = 1,
+         .out = { F32(17, 33) });
+    static const float ints[6] = { 3, -2, 255, 0, 7, 100 };
+    CASE(.name = "cast f32->bf16", .op = CV_OP_CAST, .n_in = 1, .in = { F32(4, 9) }, .n_out = 1,
+         .out = { { CV_BF16, CV_SHAPE(4, 9), NULL } }, .rtol = 0, .atol = 0);
+    CASE(.name = "cast f32->f16", .op = CV_OP_CAST, .n_in = 1, .in = { F32(4, 9) }, .n_out = 1,
+         .out = { { CV_F16, CV_SHAPE(4, 9), NULL } }, .rtol = 0, .atol = 0, .lo = -70000, .hi = 70000);
+    CASE(.name = "cast f16->f32", .op = CV_OP_CAST, .n_in = 1, .in = { { CV_F16, CV_SHAPE(4, 9), NULL } }, .n_out = 1,
+         .out = { F32(4, 9) }, .rtol = 0, .atol = 0);
+    CASE(.name = "cast i32->f32", .op = CV_OP_CAST, .n_in = 1, .in = { OPD(CV_I32, ints, 6) }, .n_out = 1,
+         .out = { F32(6) }, .rtol = 0, .atol = 0);
+    CASE(.name = "copy u8->f32", .op = CV_OP_COPY, .n_in = 1, .in = { OPD(CV_U8, ints, 2, 3) }, .n_out = 1,
+         .out = { F32(2, 3) }, .rtol = 0, .atol = 0);
+    CASE(.name = "copy f32", .op = CV_OP_COPY, .n_in = 1, .in = { F32(5, 7) }, .n_out = 1, .out = { F32(5, 7) });
+    cv_scalar_params fv = { CV_S_ADD, 1.25f };
+    CASE(.name = "fill", .op = CV_OP_FILL, .p = P(fv), .n_in = 0, .n_out = 1, .out = { F32(3, 11) });
+}
+
+/* the same random inputs through strided views (a transposed or offset window of a bigger buffer) */
+Test(cuda_vs_ref, strided_inputs) { NEED_CUDA();
+    ku_backend bes[2] = { ref, cuda };
+    float *vals = ku_random(&rng, 8 * 6, -2, 2), *got[2];
+    for (int b = 0; b < 2; b++) {
+        ku_tensor base = ku_make(bes[b], CV_F32, CV_SHAPE(8, 6), vals);
+        int64_t shape[2] = { 5, 7 }, stride[2] = { 1, 6 }; /* 5x7 transposed window at offset 1 */
+        ku_tensor x = ku_view(&base, 2, shape, stride, 1), y = ku_make(bes[b], CV_F32, CV_SHAPE(5, 7), NULL);
+        cv_unary_params p = { CV_SILU, 0 };
+        ku_run_ok(bes[b], CV_OP_UNARY, &p, sizeof p, &x, 1, &y, 1, 0);
+        ku_tensor w = ku_make(bes[b], CV_F32, CV_SHAPE(3, 7), vals), z = ku_make(bes[b], CV_F32, CV_SHAPE(5, 3), NULL);
+        ku_tensor in[2] = { x, w };
+        ku_run_ok(bes[b], CV_OP_LINEAR, NULL, 0, in, 2, &z, 1, 0);
+        /* a strided output: silu(x) written through a transposed view of a fresh buffer */
+        ku_tensor tb = ku_make(bes[b], CV_F32, CV_SHAPE(7, 5), NULL);
+        int64_t tshape[2] = { 5, 7 }, tstride[2] = { 1, 5 };
+        ku_tensor tv = ku_view(&tb, 2, tshape, tstride, 0);
+        ku_run_ok(bes[b], CV_OP_UNARY, &p, sizeof p, &x, 1, &tv, 1, 0);
+        float *a = ku_get_new(bes[b], &y), *c = ku_get_new(bes[b], &z), *t = ku_get_new(bes[b], &tb);
+        got[b] = malloc(sizeof(float) * 85);
+        memcpy(got[b], a, sizeof(float) * 35);
+        memcpy(got[b] + 35, c, sizeof(float) * 15);
+        memcpy(got[b] + 50, t, sizeof(float) * 35);
+        free(a); free(c); free(t);
+        ku_free(bes[b], &y); ku_free(bes[b], &z); ku_free(bes[b], &w); ku_free(bes[b], &base); ku_free(bes[b], &tb);
+    }
+    ku_assert_close(got[1], got[0], 85, 1e-5, 1e-6, "strided views (cuda)");
+    for (int b = 0; b < 2; b++) free(got[b]);
+    free(vals);
+}
+
+/* ---- dropout (same counter-hash mask on both backends) -------------------------------------------- */
+Test(cuda_vs_ref, dropout) { NEED_CUDA();
+    cv_dropout_params p = { 0.3f }, p0 = { 0.0f }, p1 = { 1.0f };
+    CASE(.name = "dropout", .op = CV_OP_DROPOUT, .p = P(p), .n_in = 1, .in = { F32(4, 5, 6, 7) }, .n_out = 2,
+         .out = { F32(4, 5, 6, 7), F32(4, 5, 6, 7) }, .rtol = 1e-6, .atol = 0);
+    CASE(.name = "dropout p=0", .op = CV_OP_DROPOUT, .p = P(p0), .n_in = 1, .in = { F32(50) }, .n_out = 2,
+         .out = { F32(50), F32(50) }, .rtol = 0, .atol = 0);
+    CASE(.name = "dropout p=1", .op = CV_OP_DROPOUT, .p = P(p1), .n_in = 1, .in = { F32(50) }, .n_out = 1,
+         .out = { F32(50) }, .rtol = 0, .atol = 0);
+    CASE(.name = "drop_path", .op = CV_OP_DROP_PATH, .p = P(p), .n_in = 1, .in = { F32(16, 3, 4, 5) }, .n_out = 2,
+         .out = { F32(16, 3, 4, 5), F32(16, 1, 1, 1) }, .rtol = 1e-6, .atol = 0);
+    CASE(.name = "dropout_bwd", .op = CV_OP_DROPOUT_BWD, .n_in = 2, .in = { F32(4, 9), F32(4, 9) }, .n_out = 1,
+         .out = { F32(4, 9) }, .rtol = 1e-6, .atol = 0);
+    CASE(.name = "dropout_bwd per sample", .op = CV_OP_DROPOUT_BWD, .n_in = 2, .in = { F32(4, 1, 1), F32(4, 3, 5) },
+         .n_out = 1, .out = { F32(4, 3, 5) }, .rtol = 1e-6, .atol = 0);
+}
+
+/* ---- losses ------------------------------------------------------------------------------------------ */
+Test(cuda_vs_ref, cross_entropy) { NEED_CUDA();
+    static const float labels[6] = { 2, 0, 4, -100, 1, 3 }, all_ignored[2] = { -100, -100 };
+    static float seg[2 * 5 * 4];
+    for (int i = 0; i < 40; i++) seg[i] = (float)((i * 7) % 6 == 5 ? -100 : (i * 7) % 5);
+    cv_ce_params plain = { 0, -100 }, smooth = { 0.1f, -100 };
+    const cv_ce_params *ps[2] = { &plain, &smooth };
+    static const float dloss[1] = { 0.7f };
+    opd dl = OPD(CV_F32, dloss, 1);
+    for (int i = 0; i < 2; i++) {
+        opd lg = F32(6, 5), t = OPD(CV_I32, labels, 6), w = F32(5);
+        CASE(.name = "ce hard", .op = CV_OP_CROSS_ENTROPY, .p = ps[i], .ps = sizeof plain, .n_in = 2, .in = { lg, t },
+             .n_out = 1, .out = { F32(1) }, .rtol = 1e-4, .atol = 1e-5, .lo = -4, .hi = 4);
+        CASE(.name = "ce hard weighted", .op = CV_OP_CROSS_ENTROPY, .p = ps[i], .ps = sizeof plain, .n_in = 3,
+             .in = { lg, t, w }, .n_out = 1, .out = { F32(1) }, .rtol = 1e-4, .atol = 1e-5, .lo = 0.2f, .hi = 3);
+        CASE(.name = "ce hard bwd", .op = CV_OP_CROSS_ENTROPY_BWD, .p = ps[i], .ps = sizeof plain, .n_in = 3,
+             .in = { lg, t, dl }, .n_out = 1, .out = { lg }, .rtol = 1e-4, .atol = 1e-6, .lo = -4, .hi = 4);
+        CASE(.name = "ce weighted bwd", .op = CV_OP_CROSS_ENTROPY_BWD, .p = ps[i], .ps = sizeof plain, .n_in = 4,
+             .in = { lg, t, w, dl }, .n_out = 1, .out = { lg }, .rtol = 1e-4, .atol = 1e-6, .lo = 0.2f, .hi = 3);
+        CASE(.name = "ce soft", .op = CV_OP_CROSS_ENTROPY, .p = ps[i], .ps = sizeof plain, .n_in = 2, .in = { lg, lg },
+             .n_out = 1, .out = { F32(1) }, .rtol = 1e-4, .atol = 1e-5, .lo = 0, .hi = 1);
+        CASE(.name = "ce soft bwd", .op = CV_OP_CROSS_ENTROPY_BWD, .p = ps[i], .ps = sizeof plain, .n_in = 3,
+             .in = { lg, lg, dl }, .n_out = 1, .out = { lg }, .rtol = 1e-4, .atol = 1e-6, .lo = 0, .hi = 1);
+        opd sl = F32(2, 5, 4), st = OPD(CV_I32, seg, 2, 4);
+        CASE(.name = "ce segmentation", .op = CV_OP_CROSS_ENTROPY, .p = ps[i], .ps = sizeof plain, .n_in = 2,
+             .in = { sl, st }, .n_out = 1, .out = { F32(1) }, .rtol = 1e-4, .atol = 1e-5, .lo = -4, .hi = 4);
+        CASE(.name = "ce segmentation bwd", .op = CV_OP_CROSS_ENTROPY_BWD, .p = ps[i], .ps = sizeof plain, .n_in = 3,
+             .in = { sl, st, dl }, .n_out = 1, .out = { sl }, .rtol = 1e-4, .atol = 1e-6, .lo = -4, .hi = 4);
+    }
+    CASE(.name = "ce all ignored", .op = CV_OP_CROSS_ENTROPY, .p = P(plain), .n_in = 2,
+         .in = { F32(2, 3), OPD(CV_I32, all_ignored, 2) }, .n_out = 1, .out = { F32(1) }, .rtol = 0, .atol = 0);
+    CASE(.name = "ce all ignored bwd", .op = CV_OP_CROSS_ENTROPY_BWD, .p = P(plain), .n_in = 3,
+         .in = { F32(2, 3), OPD(CV_I32, all_ignored, 2), dl }, .n_out = 1, .out = { F32(2, 3) }, .rtol = 0, .atol = 0);
+}
+
+Test(cuda_vs_ref, bce_and_smooth_l1) { NEED_CUDA();
+    static const float dloss[1] = { 1.3f };
+    opd dl = OPD(CV_F32, dloss, 1), x = F32(7, 9);
+    cv_smooth_l1_params b1 = { 1.0f }, b0 = { 0.0f }, bs = { 0.11f };
+    CASE(.name = "bce", .op = CV_OP_BCE_LOGITS, .n_in = 2, .in = { x, x }, .n_out = 1, .out = { F32(1) }, .rtol = 1e-4,
+         .atol = 1e-6, .lo = -5, .hi = 5);
+    CASE(.name = "bce bwd", .op = CV_OP_BCE_LOGITS_BWD, .n_in = 3, .in = { x, x, dl }, .n_out = 1, .out = { x },
+         .rtol = 1e-4, .atol = 1e-7, .lo = -5, .hi = 5);
+    const cv_smooth_l1_params *ps[3] = { &b1, &b0, &bs };
+    for (int i = 0; i < 3; i++) {
+        CASE(.name = "smooth l1", .op = CV_OP_SMOOTH_L1, .p = ps[i], .ps = sizeof b1, .n_in = 2, .in = { x, x },
+             .n_out = 1, .out = { F32(1) }, .rtol = 1e-4, .atol = 1e-6);
+        CASE(.name = "smooth l1 bwd", .op = CV_OP_SMOOTH_L1_BWD, .p = ps[i], .ps = sizeof b1, .n_in = 3,
+             .in = { x, x, dl }, .n_out = 1, .out = { x }, .rtol = 1e-4, .atol = 1e-7);
+    }
+}
+
+Test(cuda_vs_ref, embedding) { NEED_CUDA();
+    static const float idx[6] = { 3, 0, 9, 3, 5, 3 };
+    opd w = F32(10, 7), ix = OPD(CV_I32, idx, 2, 3), y = F32(2, 3, 7);
+    CASE(.name = "embedding", .op = CV_OP_EMBEDDING, .n_in = 2, .in = { w, ix }, .n_out = 1, .out = { y }, .rtol = 0,
+         .atol = 0);
+    CASE(.name = "embedding bwd", .op = CV_OP_EMBEDDING_BWD, .n_in = 2, .in = { ix, y }, .n_out = 1, .out = { w },
+         .rtol = 1e-6, .atol = 1e-6);
+}
+
+/* ---- optimizer updates (in place on the outputs) ------------------------------------------------------ */
+Test(cuda_vs_ref, updates) { NEED_CUDA();
+    opd g = F32(1031);
+    cv_sgd_params sgd0 = { 0.1f, 0, 0, 1e-4f, 0 }, sgdm = { 0.1f, 0.9f, 0, 5e-4f, 0 }, sgdn = { 0.05f, 0.9f, 0.1f, 1e-4f, 1 };
+    CASE(.name = "sgd", .op = CV_OP_SGD_UPDATE, .p = P(sgd0), .n_in = 1, .in = { g }, .n_out = 1, .out = { g },
+         .rtol = 1e-5, .atol = 1e-6, .init_out = 1);
+    CASE(.name = "sgd momentum", .op = CV_OP_SGD_UPDATE, .p = P(sgdm), .n_in = 1, .in = { g }, .n_out = 2,
+         .out = { g, g }, .rtol = 1e-5, .atol = 1e-6, .init_out = 3);
+    CASE(.name = "sgd nesterov", .op = CV_OP_SGD_UPDATE, .p = P(sgdn), .n_in = 1, .in = { g }, .n_out = 2,
+         .out = { g, g }, .rtol = 1e-5, .atol = 1e-6, .init_out = 3);
+    static float v0[1031];
+    for (int i = 0; i < 1031; i++) v0[i] = 0.01f + 0.001f * (float)(i % 17);
+    opd v = OPD(CV_F32, v0, 1031);
+    for (int dec = 0; dec < 2; dec++) {
+        cv_adam_params a = { 1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, dec, 7 };
+        CASE(.name = "adam", .op = CV_OP_ADAM_UPDATE, .p = P(a), .n_in = 1, .in = { g }, .n_out = 3, .out = { g, g, v },
+             .rtol = 1e-5, .atol = 1e-6, .init_out = 3);
+        CASE(.name = "lamb", .op = CV_OP_LAMB_UPDATE, .p = P(a), .n_in = 1, .in = { g }, .n_out = 3, .out = { g, g, v },
+             .rtol = 1e-5, .atol = 1e-6, .init_out = 3);
+    }
+    cv_rmsprop_params r1 = { 1e-2f, 0.9f, 1e-8f, 0, 1e-4f, 0 }, r2 = { 1e-2f, 0.9f, 1e-3f, 0.9f, 0, 1 };
+    CASE(.name = "rmsprop", .op = CV_OP_RMSPROP_UPDATE, .p = P(r1), .n_in = 1, .in = { g }, .n_out = 2, .out = { g, v },
+         .rtol = 1e-5, .atol = 1e-6, .init_out = 1);
+    CASE(.name = "rmsprop tf momentum", .op = CV_OP_RMSPROP_UPDATE, .p = P(r2), .n_in = 1, .in = { g }, .n_out = 3,
+         .out = { g, v, g }, .rtol = 1e-5, .atol = 1e-6, .init_out = 5);
+    cv_axpby_params ab = { 0.5f, -2.0f }, a0 = { 0.0f, 3.0f };
+    CASE(.name = "axpby", .op = CV_OP_AXPBY, .p = P(ab), .n_in = 1, .in = { g }, .n_out = 1, .out = { g }, .rtol = 1e-6,
+         .atol = 1e-7, .init_out = 1);
+    CASE(.name = "axpby a=0 ignores NaN y", .op = CV_OP_AXPBY, .p = P(a0), .n_in = 1, .in = { g }, .n_out = 1,
+         .out = { g }, .rtol = 1e-6, .atol = 1e-7);
+}
+
+/* ---- bad input: a clear error, never a crash -------------------------------------------------------------- */
+Test(cuda_vs_ref, bad_shapes_are_errors) { NEED_CUDA();
+    cv_conv_params p = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
+    ku_tensor x = ku_make(cuda, CV_F32, CV_SHAPE(1, 3, 5, 5), NULL), w = ku_make(cuda, CV_F32, CV_SHAPE(4, 2, 3, 3), NULL);
+    ku_tensor y = ku_make(cuda, CV_F32, CV_SHAPE(1, 4, 5, 5), NULL), in[2] = { x, w };
+    cv_error err = { sizeof err, 0, "" };
+    int st = ku_run(cuda, CV_OP_CONV2D, &p, sizeof p, in, 2, &y, 1, 0, &err);
+    cr_expect(st != CV_OK, "a conv with 3 input channels and weights for 2 must fail");
+    cr_expect(strstr(err.message, "CONV2D") != NULL, "message names the op: %s", err.message);
+    static const float bad_idx[2] = { 1, 12 };
+    ku_tensor wt = ku_make(cuda, CV_F32, CV_SHAPE(10, 4), NULL), ix = ku_make(cuda, CV_I32, CV_SHAPE(2), bad_idx);
+    ku_tensor e = ku_make(cuda, CV_F32, CV_SHAPE(2, 4), NULL), ein[2] = { wt, ix };
+    cv_error err2 = { sizeof err2, 0, "" };
+    st = ku_run(cuda, CV_OP_EMBEDDING, NULL, 0, ein, 2, &e, 1, 0, &err2);
+    cr_expect(st == CV_ERR_INVALID && strstr(err2.message, "12") != NULL, "out-of-range index: %s", err2.message);
+    cv_error err3 = { sizeof err3, 0, "" };
+    st = ku_run(cuda, CV_OP_CONV2D, &p, sizeof p - 4, in, 2, &y, 1, 0, &err3);
+    cr_expect(st == CV_ERR_INVALID && strstr(err3.message, "params") != NULL, "short params: %s", err3.message);
+    ku_tensor neg = ku_view(&x, 2, (int64_t[]){ 3, -1 }, (int64_t[]){ 1, 1 }, 0), ny = ku_make(cuda, CV_F32, CV_SHAPE(3), NULL);
+    cv_unary_params up = { CV_RELU, 0 };
+    cv_error err4 = { sizeof err4, 0, "" };
+    st = ku_run(cuda, CV_OP_UNARY, &up, sizeof up, &neg, 1, &ny, 1, 0, &err4);
+    cr_expect(st == CV_ERR_INVALID && strstr(err4.message, "-1") != NULL, "negative size: %s", err4.message);
+    ku_free(cuda, &ny);
+    ku_free(cuda, &x); ku_free(cuda, &w); ku_free(cuda, &y); ku_free(cuda, &wt); ku_free(cuda, &ix); ku_free(cuda, &e);
+}
+
+/* ---- without a device: load, register, clear failure --------------------------------------------- */
+Test(cuda_plugin, loads_registers_and_explains_a_missing_device) {
+    if (!file_exists(th_build_path(CUDA_SO))) cr_skip_test("built without CUDA=1 (no %s)", CUDA_SO);
+    const cv_component_desc *d = th_load(ctx, "backend", "cuda");
+    cr_assert_str_eq(d->name, "cuda");
+    cr_assert_eq(d->kind, CV_KIND_BACKEND);
+    const cv_backend_vtable *vt = d->vtable;
+    cr_assert(vt && vt->struct_size >= sizeof *vt, "vtable");
+    cr_expect_eq(vt->host_accessible, 0, "device memory is not host memory");
+    cr_expect(vt->supports(NULL, CV_OP_CONV2D, CV_F32) && vt->supports(NULL, CV_OP_COPY, CV_I32) &&
+                  !vt->supports(NULL, CV_OP_CONV2D, CV_I32) && !vt->supports(NULL, CV_OP_CONV3D, CV_F32),
+              "supports() follows the reference's dtype rules");
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.struct_size = sizeof extra;
+    cv_error err = { sizeof err, 0, "" };
+    void *self = NULL;
+    int st = th_try_create(ctx, d, NULL, &extra, &self, &err);
+    if (st == CV_OK) { /* a machine with a GPU: creation works; the comparisons above test the rest */
+        th_destroy(d, self);
+        return;
+    }
+    cr_expect_eq(st, CV_ERR_UNSUPPORTED, "status %d: %s", st, err.message);
+    cr_expect(strstr(err.message, "no CUDA device: cudaGetDeviceCount returned") != NULL,
+              "create() without a device names the cause: %s", err.message);
+}
+
+Test(cuda_plugin, nccl_comm_loads_and_explains_a_missing_device) {
+    if (!file_exists(th_build_path(NCCL_SO))) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
+    const cv_component_desc *d = th_load(ctx, "comm", "nccl");
+    cr_assert_str_eq(d->name, "nccl");
+    const cv_comm_vtable *vt = d->vtable;
+    cr_assert(vt && vt->struct_size >= sizeof *vt);
+    cr_expect_eq(vt->device_buffers, 1, "NCCL reduces device buffers");
+    if (have_cuda) cr_skip_test("a device is present: the NCCL collectives are exercised by test/gpu/run.sh");
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.struct_size = sizeof extra;
+    extra.world_size = 1;
+    cv_error err = { sizeof err, 0, "" };
+    void *self = NULL;
+    int st = th_try_create(ctx, d, NULL, &extra, &self, &err);
+    cr_expect(st != CV_OK, "create() without a device must fail");
+    cr_expect(strstr(err.message, "no CUDA device") != NULL, "the message names the cause: %s", err.message);
+}
