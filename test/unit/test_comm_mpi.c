@@ -375,10 +375,11 @@ static void show_log(const char *out) {
 
 static int close_enough(float a, float b) { return fabsf(a - b) <= 1e-5f * fmaxf(fabsf(a), fabsf(b)) + 1e-7f; }
 
-Test(comm_mpi, two_ranks_match_one_process_on_the_union_batch, .timeout = 300) {
+/* 2 ranks under mpirun with [comm] timeout_s against one process on the union batch */
+static void check_two_ranks(const char *timeout_s) {
     char out[4096];
     snprintf(out, sizeof out, "%s/dp", tmp_dir_new());
-    int st = run_ranks("grads", "", out, "120");
+    int st = run_ranks("grads", "", out, timeout_s);
     if (st != 0) show_log(out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mpirun -np 2 failed (status %d)", st);
 
@@ -422,6 +423,11 @@ Test(comm_mpi, two_ranks_match_one_process_on_the_union_batch, .timeout = 300) {
     th_ctx_free(ctx);
     tmp_cleanup();
 }
+
+Test(comm_mpi, two_ranks_match_one_process_on_the_union_batch, .timeout = 300) { check_two_ranks("120"); }
+
+/* timeout_s = 0: the blocking collectives, same results */
+Test(comm_mpi, blocking_collectives_match_too, .timeout = 300) { check_two_ranks("0"); }
 
 /* With --enable-recovery mpirun leaves rank 0 running after rank 1 dies: only the
  * comm's own timeout can end its all-reduce. */
