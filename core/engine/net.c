@@ -250,8 +250,7 @@ static int find_or_add(cv_layer_info *out, int *count, int max, const char *s, i
     return i;
 }
 
-int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max) {
-    if (!p) return 0;
+static int layers_into(const cv_plan *p, int max_depth, cv_layer_info *out, int max) {
     const cv_graph *g = p->g;
     int count = 0;
     for (int32_t i = 0; i < g->n_nodes; i++) {
@@ -271,6 +270,19 @@ int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max)
         int k = find_or_add(out, &count, max, s, len);
         if (k < max) out[k].params += cv_shape_numel(&e->info.shape);
     }
+    return count;
+}
+
+int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max) {
+    if (!p) return 0;
+    /* rows are deduplicated by name, so count them in a scratch table big enough
+     * for every node and parameter, then copy what the caller has room for */
+    int cap = p->g->n_nodes + p->net->n_params + 1;
+    cv_layer_info *all = cv_alloc_array((size_t)cap, sizeof *all);
+    if (!all) return 0;
+    int count = layers_into(p, max_depth, all, cap);
+    if (out && max > 0) memcpy(out, all, (size_t)(count < max ? count : max) * sizeof *all);
+    cv_free(all);
     return count;
 }
 

@@ -236,6 +236,9 @@ Test(engine_train, plans_cached_per_shape_and_mode) {
     cr_assert_eq(ia.param_bytes, (size_t)(59 * 2 + 8) * 4);
     cr_assert_eq(cv_net_param_count(r.n), 7, "retracing must not create new params");
     cv_layer_info rows[8];
+    cr_assert_eq(cv_plan_layers(pa, 0, NULL, 0), 3, "the count without an array");
+    cr_assert_eq(cv_plan_layers(pa, 0, rows, 1), 3, "the count with a short array");
+    cr_assert_str_eq(rows[0].scope, "conv1");
     int nr = cv_plan_layers(pa, 0, rows, 8);
     cr_assert_eq(nr, 3, "conv1, fc (macs) and bn1 (params)");
     cr_assert_str_eq(rows[0].scope, "conv1");
