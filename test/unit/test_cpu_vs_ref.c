@@ -2,10 +2,11 @@
  * the reference backend (cvnets-backend-ref.so) on every op kind, forward,
  * backward and updates: the same fresh random inputs go to both, outputs of the
  * CPU backend start as NaN (so an element it forgets fails), and every output
- * must match the reference within the bound stated with each case.  Two CPU
- * instances run every case: conv_layout=blocked, batch_norm=own with 2 threads
- * (oneDNN picks blocked layouts, reorders inside the op) and conv_layout=plain,
- * batch_norm=onednn with 1 thread.
+ * must match the reference within the bound stated with each case.  Three CPU
+ * instances run every case: conv_layout=blocked (oneDNN picks blocked layouts,
+ * reorders inside the op) with conv_algorithm=auto (Winograd where oneDNN likes
+ * it) and batch_norm=own on 2 threads; blocked, direct, batch_norm=onednn on 1
+ * thread; conv_layout=plain, batch_norm=own on 1 thread.
  *
  * Bounds (relative rtol, absolute atol): 1e-5/1e-5 for data movement and exact
  * elementwise math; 1e-4/1e-5 for transcendental elementwise functions (float
@@ -54,19 +55,22 @@ typedef struct kcase {
 } kcase;
 
 static cv_ctx *ctx;
-static ku_backend ref, cpu[2];
+#define N_CPU 3
+static ku_backend ref, cpu[N_CPU];
+static const char *const cpu_names[N_CPU] = { "blocked/auto/own bn", "blocked/direct/onednn bn", "plain/own bn" };
 static ku_rng rng;
 
-static ku_backend open_cpu(const char *layout, const char *bn, int threads) {
+static ku_backend open_cpu(const char *layout, const char *alg, const char *bn, int threads) {
     const cv_component_desc *d = th_load(ctx, "backend", "cpu");
     cv_create_args extra;
     memset(&extra, 0, sizeof extra);
     extra.struct_size = sizeof extra;
     extra.threads = threads;
-    char kv[64], kv2[64];
+    char kv[64], kv2[64], kv3[64];
     snprintf(kv, sizeof kv, "conv_layout=%s", layout);
     snprintf(kv2, sizeof kv2, "batch_norm=%s", bn);
-    const char *const kvs[] = { kv, kv2, NULL };
+    snprintf(kv3, sizeof kv3, "conv_algorithm=%s", alg);
+    const char *const kvs[] = { kv, kv2, kv3, NULL };
     ku_backend be = { d->vtable, th_create(ctx, d, kvs, &extra), d };
     return be;
 }
@@ -74,13 +78,13 @@ static ku_backend open_cpu(const char *layout, const char *bn, int threads) {
 static void setup(void) {
     ctx = th_ctx_new();
     ref = ku_backend_open(ctx, "ref");
-    cpu[0] = open_cpu("blocked", "own", 2);
-    cpu[1] = open_cpu("plain", "onednn", 1);
+    cpu[0] = open_cpu("blocked", "auto", "own", 2);
+    cpu[1] = open_cpu("blocked", "direct", "onednn", 1);
+    cpu[2] = open_cpu("plain", "auto", "own", 1);
     rng = ku_rng_make(20261128);
 }
 static void teardown(void) {
-    ku_backend_close(cpu[0]);
-    ku_backend_close(cpu[1]);
+    for (int b = 0; b < N_CPU; b++) ku_backend_close(cpu[b]);
     ku_backend_close(ref);
     th_ctx_free(ctx);
 }
@@ -121,18 +125,18 @@ static void check(const kcase *c) {
             for (int64_t j = 0; j < n; j++) vout0[i][j] = c->out[i].dtype == CV_F32 ? NAN : 77.0f;
     }
     run_on(ref, c, vin, vout0, want, want_in);
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < N_CPU; b++) {
         float *got[8], *got_in[8];
         run_on(cpu[b], c, vin, vout0, got, got_in);
         char what[160];
         for (int i = 0; i < c->n_out; i++) {
-            snprintf(what, sizeof what, "%s (cpu %s): output %d", c->name, b ? "plain/onednn bn" : "blocked/own bn", i);
+            snprintf(what, sizeof what, "%s (cpu %s): output %d", c->name, cpu_names[b], i);
             ku_assert_close(got[i], want[i], numel(&c->out[i].shape), c->rtol, c->atol, what);
             free(got[i]);
         }
         for (int i = 0; i < c->n_in; i++)
             if (got_in[i]) {
-                snprintf(what, sizeof what, "%s (cpu %s): input %d after the run", c->name, b ? "plain" : "blocked", i);
+                snprintf(what, sizeof what, "%s (cpu %s): input %d after the run", c->name, cpu_names[b], i);
                 ku_assert_close(got_in[i], want_in[i], numel(&c->in[i].shape), c->rtol, c->atol, what);
                 free(got_in[i]);
             }
@@ -164,6 +168,8 @@ Test(cpu_vs_ref, conv2d_groups_dilation) { conv_cases(1, 6, 12, 13, 9, 3, 1, 2, 
 Test(cpu_vs_ref, conv2d_pointwise) { conv_cases(3, 5, 7, 7, 6, 1, 1, 0, 1, 1, 0); }
 Test(cpu_vs_ref, conv2d_k5_stride3) { conv_cases(2, 4, 9, 8, 4, 5, 3, 2, 1, 2, 1); }
 Test(cpu_vs_ref, conv2d_blocked_channels) { conv_cases(2, 16, 10, 10, 32, 3, 1, 1, 1, 1, 1); }
+/* a ResNet-like 3x3 layer where conv_algorithm=auto makes oneDNN use Winograd */
+Test(cpu_vs_ref, conv2d_winograd_sized) { conv_cases(16, 64, 14, 14, 64, 3, 1, 1, 1, 1, 0); }
 Test(cpu_vs_ref, conv2d_stem_stride2) { conv_cases(2, 3, 15, 15, 16, 7, 2, 3, 1, 1, 0); }
 /* output planes of <= 16 pixels: the weight gradient runs as one GEMM over im2col */
 Test(cpu_vs_ref, conv2d_small_planes) {
@@ -464,8 +470,8 @@ Test(cpu_vs_ref, strided_inputs) {
         free(a); free(c);
         ku_free(bes[b], &y); ku_free(bes[b], &z); ku_free(bes[b], &w); ku_free(bes[b], &base);
     }
-    ku_assert_close(got[1], got[0], 50, 1e-4, 1e-5, "strided (cpu blocked)");
-    ku_assert_close(got[2], got[0], 50, 1e-4, 1e-5, "strided (cpu plain)");
+    ku_assert_close(got[1], got[0], 50, 1e-4, 1e-5, cpu_names[0]);
+    ku_assert_close(got[2], got[0], 50, 1e-4, 1e-5, cpu_names[1]);
     for (int b = 0; b < 3; b++) free(got[b]);
     free(vals);
 }

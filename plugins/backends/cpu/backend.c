@@ -10,10 +10,13 @@
 
 static const char *const layout_choices[] = { "plain", "blocked", NULL };
 static const char *const bn_choices[] = { "own", "onednn", NULL };
+static const char *const alg_choices[] = { "auto", "direct", NULL };
 static const cv_option_desc cpu_options[] = {
     CV_OPT_ENUM_("conv_layout", "blocked", layout_choices,
                  "layout oneDNN convolutions compute in: plain (NCHW as stored) or blocked "
                  "(nChw16c, reordered inside each convolution)"),
+    CV_OPT_ENUM_("conv_algorithm", "auto", alg_choices,
+                 "convolution algorithm: auto (oneDNN may use Winograd for 3x3 stride-1 layers, ~1.7x faster) or direct"),
     CV_OPT_ENUM_("batch_norm", "own", bn_choices,
                  "batch norm kernels: own (OpenMP loops over NCHW) or onednn (its plain-layout kernel, much slower)"),
     CV_OPT_BOOL_("profile", "false", "time every kernel and log seconds per op kind when the backend is destroyed"),
@@ -29,6 +32,8 @@ static int cpu_create(const cv_create_args *args, void **self, cv_error *err) {
     b->blocked = 1;
     const cv_value *v = args->opts ? h->opt(args->opts, "conv_layout") : NULL;
     if (v && v->is_set && v->s) b->blocked = strcmp(v->s, "plain") != 0;
+    v = args->opts ? h->opt(args->opts, "conv_algorithm") : NULL;
+    b->conv_auto = !(v && v->is_set && v->s && strcmp(v->s, "direct") == 0);
     v = args->opts ? h->opt(args->opts, "batch_norm") : NULL;
     b->onednn_bn = v && v->is_set && v->s && strcmp(v->s, "onednn") == 0;
     v = args->opts ? h->opt(args->opts, "profile") : NULL;

@@ -3,7 +3,8 @@
  * dilation, asymmetric right padding), matmul and linear (transposes and batch
  * broadcasting as strides), batch norm forward (training, inference) and
  * backward, pooling forward.  Convolutions let oneDNN pick a blocked layout
- * (format_tag_any) and reorder at the edges of the op unless conv_layout=plain. */
+ * (format_tag_any) and reorder at the edges of the op unless conv_layout=plain;
+ * conv_algorithm=auto (the default) lets it use Winograd where it is faster. */
 #include "dnn.h"
 
 #include <math.h>
@@ -167,6 +168,8 @@ static int build_conv(dnn_build *bd) {
         pr[d] = (y->shape[2 + d] - 1) * p->stride[d] + kd - x->shape[2 + d] - p->pad[d];
     }
     const int any = bd->b->blocked;
+    /* auto lets oneDNN pick Winograd F(4x4, 3x3) for 3x3 stride-1 layers */
+    const dnnl_alg_kind_t alg = bd->b->conv_auto ? dnnl_convolution_auto : dnnl_convolution_direct;
     dnnl_memory_desc_t xmd, wmd, ymd, bmd;
     if (any) { md_any(&xmd, x); md_any(&ymd, y); }
     else { dnn_md_of(&xmd, x); dnn_md_of(&ymd, y); }
@@ -177,7 +180,7 @@ static int build_conv(dnn_build *bd) {
         dnnl_memory_desc_init_by_tag(&bmd, 1, bd1, dnnl_f32, dnnl_x);
     }
     dnnl_convolution_desc_t fwd, bwd;
-    dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(&fwd, dnnl_forward_training, dnnl_convolution_direct,
+    dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(&fwd, dnnl_forward_training, alg,
                                                                  &xmd, &wmd, has_bias ? &bmd : NULL, &ymd,
                                                                  strides, dil, pl, pr);
     if (s != dnnl_success) return dnn_fail(bd, s, "convolution descriptor");
@@ -188,10 +191,10 @@ static int build_conv(dnn_build *bd) {
         s = dnnl_primitive_desc_create(&bd->hint, &fwd, NULL, bd->b->engine, NULL);
         if (s == dnnl_success) {
             if (op == CV_OP_CONV2D_BWD_DATA)
-                s = dnnl_dilated_convolution_backward_data_desc_init(&bwd, dnnl_convolution_direct, &xmd, &wmd, &ymd,
+                s = dnnl_dilated_convolution_backward_data_desc_init(&bwd, alg, &xmd, &wmd, &ymd,
                                                                      strides, dil, pl, pr);
             else
-                s = dnnl_dilated_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &xmd, &wmd,
+                s = dnnl_dilated_convolution_backward_weights_desc_init(&bwd, alg, &xmd, &wmd,
                                                                         has_bias ? &bmd : NULL, &ymd, strides, dil, pl, pr);
         }
         if (s == dnnl_success) s = dnnl_primitive_desc_create(&bd->pd, &bwd, attr, bd->b->engine, bd->hint);
