@@ -108,6 +108,13 @@ int cv_dist_broadcast(cv_dist *d, void *buf, size_t bytes, cv_error *err) {
     return CV_OK;
 }
 
+int cv_dist_any(cv_dist *d, int flag, int *any, cv_error *err) {
+    float v = flag ? 1.0f : 0.0f;
+    if (cv_dist_allreduce_sum(d, &v, 1, err)) return err->status;
+    *any = v > 0.0f;
+    return CV_OK;
+}
+
 int cv_dist_barrier(cv_dist *d, cv_error *err) {
     if (d->world == 1) return CV_OK;
     cv_error local;

@@ -80,6 +80,10 @@ int cv_dist_average(cv_dist *d, double *vals, int n, cv_error *err);
 /* buf[i] := sum over ranks, in place. */
 int cv_dist_allreduce_sum(cv_dist *d, float *buf, int64_t n, cv_error *err);
 int cv_dist_broadcast(cv_dist *d, void *buf, size_t bytes, cv_error *err); /* from rank 0 */
+/* *any := 1 when flag is non-zero on any rank.  For decisions every rank must
+ * take at the same step, e.g. stopping on a signal that reached only some ranks
+ * (or reached them at different steps): call once per step, stop when *any. */
+int cv_dist_any(cv_dist *d, int flag, int *any, cv_error *err);
 int cv_dist_barrier(cv_dist *d, cv_error *err);
 
 #endif

@@ -76,6 +76,7 @@ typedef struct dp_result {
     double loss;       /* loss of step 1, averaged over ranks */
     int32_t chunks_ok; /* chunked all-reduce and broadcast gave the expected values */
     int32_t set_counter[SET_N];
+    int32_t any_none, any_one; /* cv_dist_any with no rank / only the last rank flagging */
 } dp_result;
 
 static void make_batch(float *img, int32_t *lab) {
@@ -198,6 +199,11 @@ static int dp_compute(cv_ctx *ctx, cv_dist *d, uint64_t seed, dp_result *r, cv_e
     }
     if (rc == CV_OK) rc = check_chunks(d, &r->chunks_ok, err);
     if (rc == CV_OK) rc = check_set(d, r->set_counter, err);
+    int any = -1;
+    if (rc == CV_OK) rc = cv_dist_any(d, 0, &any, err);
+    r->any_none = any;
+    if (rc == CV_OK) rc = cv_dist_any(d, d->rank == d->world - 1, &any, err);
+    r->any_one = any;
     if (net) cv_net_destroy(net);
     if (e) cv_engine_destroy(e);
     if (bself) bd->destroy(bself);
@@ -219,7 +225,8 @@ static int dp_write(const char *path, const dp_result *r) {
              fwrite(&r->n_param, sizeof r->n_param, 1, f) == 1 &&
              fwrite(r->param, sizeof(float), (size_t)r->n_param, f) == (size_t)r->n_param &&
              fwrite(&r->loss, sizeof r->loss, 1, f) == 1 && fwrite(&r->chunks_ok, sizeof r->chunks_ok, 1, f) == 1 &&
-             fwrite(r->set_counter, sizeof r->set_counter, 1, f) == 1;
+             fwrite(r->set_counter, sizeof r->set_counter, 1, f) == 1 &&
+             fwrite(&r->any_none, sizeof r->any_none, 1, f) == 1 && fwrite(&r->any_one, sizeof r->any_one, 1, f) == 1;
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -234,7 +241,8 @@ static int dp_read(const char *path, dp_result *r) {
     if (ok) r->param = cv_alloc_array((size_t)r->n_param, sizeof(float));
     ok = ok && r->param && fread(r->param, sizeof(float), (size_t)r->n_param, f) == (size_t)r->n_param;
     ok = ok && fread(&r->loss, sizeof r->loss, 1, f) == 1 && fread(&r->chunks_ok, sizeof r->chunks_ok, 1, f) == 1 &&
-         fread(r->set_counter, sizeof r->set_counter, 1, f) == 1;
+         fread(r->set_counter, sizeof r->set_counter, 1, f) == 1 &&
+         fread(&r->any_none, sizeof r->any_none, 1, f) == 1 && fread(&r->any_one, sizeof r->any_one, 1, f) == 1;
     fclose(f);
     return ok ? 0 : -1;
 }
@@ -416,8 +424,11 @@ static void check_two_ranks(const char *timeout_s) {
         for (int i = 0; i < SET_N; i++)
             cr_assert_eq(r.set_counter[i], i < SET_N / 2 ? 1 : 0, "rank %d SET counter %d = %d", rank, i,
                          r.set_counter[i]);
+        cr_assert(r.any_none == 0 && r.any_one == 1, "rank %d: cv_dist_any gave %d (no flag) and %d (rank 1's flag)",
+                  rank, r.any_none, r.any_one);
         dp_result_free(&r);
     }
+    cr_assert(ref.any_none == 0 && ref.any_one == 1, "world 1: cv_dist_any gave %d and %d", ref.any_none, ref.any_one);
     dp_result_free(&ref);
     cv_dist_close(&one);
     th_ctx_free(ctx);
