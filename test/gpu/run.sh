@@ -1,0 +1,130 @@
+#!/bin/bash
+# test/gpu/run.sh — the prepared GPU check of the CUDA backend, for a session that
+# has a CUDA machine (see doc/backend-cuda.md, "GPU check").  Two halves:
+#
+#   test/gpu/run.sh --prepare      HERE (no GPU needed): make CUDA=1, the test binary,
+#                                  and gpu-carry/ (ignored by .gitignore): the build
+#                                  tree the device needs plus the Debian shared
+#                                  libraries it lacks (inih, stb, criterion and deps)
+#   test/gpu/run.sh OUTDIR         ON THE GPU MACHINE, e.g. through the device tool:
+#                                  run(command="bash test/gpu/run.sh $OUT", carry=["gpu-carry"],
+#                                      timeout_s=540)
+#
+# On the GPU machine it (1) runs build/test/test_cuda: every op kind, forward and
+# backward, against the reference backend on fresh random inputs; (2) runs 50
+# training steps of ResNet-50 and MobileNetV2 at 224x224 through `cvnets bench` on
+# the bench recipes with device = cuda (synthetic data); (3) times the same
+# torchvision models in PyTorch in the same run (eager fp32, eager bf16 autocast,
+# torch.compile fp32; channels-last); prints a short table last and writes
+# everything to OUTDIR.  Each part has its own time limit so the whole run ends
+# within 8 minutes.  cuDNN, cuBLAS and NCCL come from the PyTorch environment's
+# nvidia-* packages there (LD_LIBRARY_PATH); nothing is fetched.
+set -u
+here=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$here"
+BATCH=${BATCH:-64}
+SIZE=${SIZE:-224}
+STEPS=${STEPS:-50}
+
+if [ "${1:-}" = "--prepare" ]; then
+    set -e
+    make -j2 CUDA=1 all build/test/test_cuda
+    rm -rf gpu-carry
+    mkdir -p gpu-carry/build/bin gpu-carry/build/lib/cvnets/plugins gpu-carry/build/test gpu-carry/lib
+    cp build/bin/cvnets gpu-carry/build/bin/
+    cp build/test/test_cuda gpu-carry/build/test/
+    # every plugin but the two that need oneDNN / OpenMPI (not on the GPU machine, too big to carry)
+    for so in build/lib/cvnets/plugins/*.so; do
+        case "$so" in *backend-cpu.so|*comm-mpi.so) continue ;; esac
+        cp "$so" gpu-carry/build/lib/cvnets/plugins/
+    done
+    strip --strip-debug gpu-carry/build/bin/cvnets gpu-carry/build/test/test_cuda gpu-carry/build/lib/cvnets/plugins/*.so
+    # Debian libraries they link, except glibc's and CUDA's (present there)
+    for f in gpu-carry/build/bin/cvnets gpu-carry/build/test/test_cuda gpu-carry/build/lib/cvnets/plugins/*.so; do
+        ldd "$f" | awk '$3 ~ /^\// {print $3}'
+    done | sort -u | while read -r lib; do
+        case "$(basename "$lib")" in
+            libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libresolv.so*|libgcc_s.so*|libstdc++.so*) ;;
+            libcud*|libcublas*|libnccl*|ld-linux*) ;;
+            *) cp -L "$lib" gpu-carry/lib/ ;;
+        esac
+    done
+    du -sh gpu-carry
+    echo "prepared: now run  bash test/gpu/run.sh \$OUT  on the GPU machine with carry [\"gpu-carry\"]"
+    exit 0
+fi
+
+out=${1:?usage: test/gpu/run.sh OUTDIR   (or --prepare, here)}
+mkdir -p "$out"
+t_start=$(date +%s)
+log() { echo "[$(( $(date +%s) - t_start ))s] $*"; }
+
+# ---- libraries: carried Debian ones, then CUDA's from the PyTorch environment -------------
+nv=$(python3 -c 'import os, nvidia; d = list(nvidia.__path__)[0]; print(":".join(sorted(os.path.join(d, p, "lib") for p in os.listdir(d) if os.path.isdir(os.path.join(d, p, "lib")))))' 2>/dev/null)
+export LD_LIBRARY_PATH="$here/gpu-carry/lib:${nv}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export CVNETS_BUILD="$here/gpu-carry/build" CVNETS_SRC="$here"
+[ -x "$CVNETS_BUILD/bin/cvnets" ] || { echo "no gpu-carry/build: run test/gpu/run.sh --prepare first (here) and carry gpu-carry"; exit 2; }
+{
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    python3 -c 'import torch; print("torch", torch.__version__, "cudnn", torch.backends.cudnn.version())'
+    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    ldd "$CVNETS_BUILD/lib/cvnets/plugins/cvnets-backend-cuda.so" | grep -E "cud|cublas|not found"
+} > "$out/env.txt" 2>&1
+cat "$out/env.txt"
+
+# ---- 1. every op kind against the reference ------------------------------------------------
+log "test_cuda (every op vs the CPU reference)"
+timeout 150 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
+test_rc=$?
+grep -E "^\[(FAIL|SKIP)|Synthesis" "$out/test_cuda.txt" | tail -40
+test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | tail -1 | sed 's/.*Synthesis: //')
+
+# ---- 2. cvnets bench on the GPU --------------------------------------------------------------
+bench() { # name recipe
+    log "cvnets bench $1 (${SIZE}x${SIZE}, batch $BATCH, $STEPS steps, device cuda)"
+    timeout 100 "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
+        --set run.device=cuda --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
+        --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" \
+        > "$out/cvnets_$1.json" 2> "$out/cvnets_$1.err"
+    echo "rc=$?" >> "$out/cvnets_$1.err"
+    tail -3 "$out/cvnets_$1.err"
+}
+bench resnet50 recipes/bench/resnet50_128.ini
+bench mobilenetv2 recipes/bench/mobilenetv2_128.ini
+
+# ---- 3. PyTorch peer in the same run -----------------------------------------------------------
+left=$(( 450 - ($(date +%s) - t_start) ))
+[ "$left" -lt 30 ] && left=30
+log "PyTorch peer (eager fp32, eager bf16, torch.compile fp32), ${left}s left"
+timeout "$left" python3 "$here/test/gpu/torch_peer.py" --models resnet50,mobilenet_v2 --size "$SIZE" --batch "$BATCH" \
+    --steps "$STEPS" --deadline $(( left - 100 > 10 ? left - 100 : 10 )) > "$out/torch.jsonl" 2> "$out/torch.err"
+echo "rc=$?" >> "$out/torch.err"
+
+# ---- the table (last) ----------------------------------------------------------------------------
+python3 - "$out" "$test_summary" "$test_rc" > "$out/summary.txt" <<'PY'
+import json, os, sys
+out, summary, rc = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = []
+for name, label in (("resnet50", "resnet50"), ("mobilenetv2", "mobilenet_v2")):
+    try:
+        j = json.load(open(os.path.join(out, f"cvnets_{name}.json")))
+        s = j["shapes"][0]
+        rows.append(("cvnets", label, "cuda fp32", f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))
+    except Exception as e:
+        rows.append(("cvnets", label, "cuda fp32", "failed", f"see cvnets_{name}.err"))
+try:
+    for line in open(os.path.join(out, "torch.jsonl")):
+        r = json.loads(line)
+        if "img_per_s" in r:
+            rows.append(("torch", r["model"], r["mode"], f'{r["img_per_s"]:.1f}', f'{r["peak_mib"]:.0f}'))
+        else:
+            rows.append(("torch", r["model"], r["mode"], r.get("skipped") or "failed", (r.get("error") or "")[:40]))
+except OSError:
+    rows.append(("torch", "-", "-", "failed", "see torch.err"))
+print(f"test_cuda: {summary or 'no summary'} (exit {rc})")
+print(f'{"framework":10} {"model":13} {"mode":12} {"img/s":>10} {"peak MiB":>14}')
+for r in rows:
+    print(f"{r[0]:10} {r[1]:13} {r[2]:12} {r[3]:>10} {r[4]:>14}")
+PY
+log "done; full results in $out"
+cat "$out/summary.txt"
