@@ -143,6 +143,9 @@ struct cv_net {
 
     cv_param_segment *segments;
     int32_t n_segments;
+    int32_t synced_once;            /* the device buffers and segments exist */
+    void **retired;                 /* old segment arrays: optimizers may hold them until destroy */
+    int32_t n_retired, cap_retired;
 
     cv_plan **plans;
     int32_t n_plans, cap_plans;

@@ -214,7 +214,7 @@ static int regrow(cv_net *n, int which, int64_t old_t, int64_t new_t, int slots,
 
 int cv_net_sync_buffers(cv_net *n, cv_error *err) {
     int st = CV_OK;
-    if (n->n_train != n->synced_train || !n->dev[0]) {
+    if (n->n_train != n->synced_train || !n->synced_once) {
         int64_t old = n->synced_train;
         st = regrow(n, 0, old, n->n_train, 1, n->host_train, err);
         if (st == CV_OK) st = regrow(n, 1, old, n->n_train, 1, NULL, err);
@@ -224,8 +224,15 @@ int cv_net_sync_buffers(cv_net *n, cv_error *err) {
         cv_free(n->host_train);
         n->host_train = NULL;
         n->host_cap_train = 0;
-        /* segments of trainable params for the optimizer */
-        cv_free(n->segments);
+        /* segments of trainable params for the optimizer; an optimizer may still hold
+         * the previous array (cv_optim_step.segments), so it is retired, not freed */
+        if (n->segments) {
+            void **r = cv_grow(n->retired, &n->cap_retired, n->n_retired + 1, sizeof *r);
+            if (!r) return cv_set_error(err, CV_ERR_NOMEM, "engine: out of memory");
+            n->retired = r;
+            r[n->n_retired++] = n->segments;
+        }
+        n->synced_once = 1;
         n->segments = cv_alloc_array((size_t)n->n_params + 1, sizeof *n->segments);
         if (!n->segments) return cv_set_error(err, CV_ERR_NOMEM, "engine: out of memory");
         n->n_segments = 0;
@@ -252,6 +259,8 @@ void cv_net_params_free(cv_net *n) {
     cv_free(n->host_train);
     cv_free(n->host_buf);
     cv_free(n->segments);
+    for (int i = 0; i < n->n_retired; i++) cv_free(n->retired[i]);
+    cv_free(n->retired);
     for (int w = 0; w < 4; w++)
         if (n->dev[w]) n->e->be.vt->free(n->e->be.self, n->dev[w]);
 }

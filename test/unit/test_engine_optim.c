@@ -150,7 +150,10 @@ Test(engine_optim, params_appearing_later_keep_state) {
     float st[6] = { 1, 2, 3, 4, 5, 6 }, p[6];
     cv_net_buffer_write(r.n, 2, st, 6, &r.err);
     cv_net_buffer_read(r.n, 0, p, 6, &r.err);
+    cv_optim_step before;
+    cv_net_optim_step_init(r.n, &before);
     step(&r, 6); /* the bigger input adds "extra" */
+    cr_assert_str_eq(before.segments[1].name, "b", "segments handed out earlier stay readable");
     cr_assert_eq(cv_net_param_count(r.n), 3);
     cr_assert_eq(cv_net_trainable_elems(r.n), 9);
     float st2[9], p2[9], g2[9];
