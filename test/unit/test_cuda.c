@@ -669,3 +669,67 @@ Test(cuda_plugin, nccl_comm_loads_and_explains_a_missing_device) {
     cr_expect(st != CV_OK, "create() without a device must fail");
     cr_expect(strstr(err.message, "no CUDA device") != NULL, "the message names the cause: %s", err.message);
 }
+
+/* ---- with a device: determinism and a one-rank NCCL communicator ------------------------------------ */
+static ku_backend open_cuda(const char *const *kv) {
+    const cv_component_desc *d = th_load(ctx, "backend", "cuda");
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.struct_size = sizeof extra;
+    ku_backend be = { d->vtable, th_create(ctx, d, kv, &extra), d };
+    return be;
+}
+
+/* deterministic = true: the same convolution gradients and batch norm, bit for bit, on every run */
+Test(cuda_vs_ref, deterministic_option_repeats_bitwise) {
+    NEED_CUDA();
+    const char *const kv[] = { "deterministic=true", "batch_norm=own", NULL };
+    ku_backend be = open_cuda(kv);
+    cv_conv_params p = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
+    float *xs = ku_random(&rng, 4 * 16 * 12 * 12, -1, 1), *dys = ku_random(&rng, 4 * 32 * 12 * 12, -1, 1);
+    ku_tensor x = ku_make(be, CV_F32, CV_SHAPE(4, 16, 12, 12), xs), dy = ku_make(be, CV_F32, CV_SHAPE(4, 32, 12, 12), dys);
+    ku_tensor dw = ku_make(be, CV_F32, CV_SHAPE(32, 16, 3, 3), NULL), in[2] = { dy, x };
+    float *first = NULL;
+    for (int rep = 0; rep < 3; rep++) {
+        ku_run_ok(be, CV_OP_CONV2D_BWD_WEIGHT, &p, sizeof p, in, 2, &dw, 1, 0);
+        float *got = ku_get_new(be, &dw);
+        if (!first) first = got;
+        else {
+            cr_expect(memcmp(first, got, sizeof(float) * 32 * 16 * 9) == 0, "repeat %d differs", rep);
+            free(got);
+        }
+    }
+    free(first);
+    free(xs);
+    free(dys);
+    ku_free(be, &x); ku_free(be, &dy); ku_free(be, &dw);
+    ku_backend_close(be);
+}
+
+Test(cuda_plugin, nccl_one_rank_collectives) {
+    NEED_CUDA();
+    if (!file_exists(th_build_path(NCCL_SO))) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
+    if (getenv("WORLD_SIZE") || getenv("OMPI_COMM_WORLD_SIZE") || getenv("SLURM_NTASKS") || getenv("PMI_SIZE"))
+        cr_skip_test("a launcher's placement is in the environment: a one-rank check would join it");
+    const cv_component_desc *d = th_load(ctx, "comm", "nccl");
+    const cv_comm_vtable *vt = d->vtable;
+    cv_create_args extra;
+    memset(&extra, 0, sizeof extra);
+    extra.struct_size = sizeof extra;
+    extra.world_size = 1;
+    void *self = th_create(ctx, d, NULL, &extra);
+    cr_expect_eq(vt->rank(self), 0);
+    cr_expect_eq(vt->world_size(self), 1);
+    static const float vals[5] = { 1, -2, 3.5f, 0, 7 };
+    ku_tensor t = ku_make(cuda, CV_F32, CV_SHAPE(5), vals);
+    cv_error err = { sizeof err, 0, "" };
+    cr_expect_eq(vt->allreduce_sum_f32(self, t.kt.data, 5, &err), CV_OK, "%s", err.message);
+    cr_expect_eq(vt->broadcast(self, t.kt.data, 5 * sizeof(float), 0, &err), CV_OK, "%s", err.message);
+    cr_expect_eq(vt->barrier(self, &err), CV_OK, "%s", err.message);
+    float got[5];
+    ku_get(cuda, &t, got);
+    ku_assert_close(got, vals, 5, 0, 0, "one-rank allreduce / broadcast leave the buffer as it was");
+    cr_expect(vt->broadcast(self, t.kt.data, 4, 3, &err) != CV_OK, "root 3 of 1 rank must be refused");
+    ku_free(cuda, &t);
+    th_destroy(d, self);
+}
