@@ -105,5 +105,11 @@ int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max)
  * cv_net_run advances it after each training step.  Set it when resuming so a resumed run is identical. */
 void cv_net_set_step(cv_net *n, int64_t step);
 int64_t cv_net_get_step(const cv_net *n);
+/* Distillation: a teacher model (not owned) traced into every plan that has a loss,
+ * in eval mode, its logits handed to the loss as teacher_logits.  Its parameters
+ * are named "teacher.<name>", stored as buffers (CV_TAG_BUFFER added: no gradient,
+ * no optimizer state; load them with cv_net_param_write).  Call before the first
+ * cv_net_plan_get. */
+int cv_net_set_teacher(cv_net *n, cv_component_ref teacher, cv_error *err);
 
 #endif

@@ -162,6 +162,7 @@ int32_t cv_graph_add_node(cv_graph *g, int op, cv_tensor *const *in, int n_in, c
     n->params_size = (uint32_t)(poff >= 0 ? params_size : 0);
     n->scope = intern_scope(g);
     n->workspace = -1;
+    n->teacher = g->frozen;
     int rg = 0;
     for (int i = 0; i < n_in; i++) {
         g->ids[g->n_ids++] = in[i]->id;
@@ -304,7 +305,7 @@ static int op_failed(const cv_graph *g) { return g ? g->err.status != CV_OK : 1;
 
 static cv_tensor *op_param(cv_graph *g, const char *name, const cv_shape *shape, cv_init init, uint32_t tags) {
     if (!g || g->err.status) return NULL;
-    return cv_graph_param(g, name, shape, init, tags);
+    return cv_graph_param(g, name, shape, init, g->frozen ? tags | CV_TAG_BUFFER : tags);
 }
 
 /* slice along axis is one contiguous byte range when every dim before it is 1 */

@@ -57,6 +57,7 @@ typedef struct cv_node {
     int32_t scope;         /* index into g->scopes, -1 at top level */
     int32_t is_view;       /* no kernel: outputs alias inputs */
     int32_t backward;      /* appended by autograd */
+    int32_t teacher;       /* recorded by the distillation teacher (not in MACs / layers) */
     int32_t inplace;       /* output 0 shares the storage of input inplace-1 (planner) */
     int32_t workspace;     /* storage index of the workspace or -1 */
     int64_t macs;
@@ -97,6 +98,7 @@ struct cv_graph {
     int32_t scope_overflow;  /* pushes beyond the stack, ignored symmetrically */
     int32_t cur_scope;       /* interned id of scope_path, -1 when stale */
     int32_t backward_scope;  /* autograd: scope of the forward node being differentiated, or -2 */
+    int32_t frozen;          /* tracing the teacher: params become buffers, nodes are not counted */
     char **scopes;
     int32_t n_scopes, cap_scopes;
 
@@ -122,7 +124,7 @@ struct cv_engine {
 
 struct cv_net {
     cv_engine *e;
-    cv_component_ref model, loss;
+    cv_component_ref model, loss, teacher;
     int num_classes;
 
     cv_param_entry *params;

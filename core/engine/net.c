@@ -117,9 +117,27 @@ static cv_plan *build_plan(cv_net *n, const cv_shape *in_shape, cv_mode mode, in
         g->logits = logits;
         g->n_model = g->n_nodes;
         pin(g, logits);
-        if (n->loss.desc) {
+        cv_tensor *teacher_logits = NULL;
+        if (n->loss.desc && n->teacher.desc) {
+            /* the teacher runs in eval mode with frozen params, after the model so that
+             * prediction (model nodes only) skips it */
+            const cv_model_vtable *tv = n->teacher.desc->vtable;
+            int32_t saved = g->training;
+            g->training = 0;
+            g->frozen = 1;
+            ops->scope_push(g, "teacher");
+            teacher_logits = tv->forward ? tv->forward(n->teacher.self, ops, g, x) : NULL;
+            ops->scope_pop(g);
+            g->training = saved;
+            g->frozen = 0;
+            if (!teacher_logits) {
+                if (!g->err.status) cv_graph_failv(g, CV_ERR_INVALID, "forward returned no tensor");
+                st = fail_from_graph(g, err, "teacher");
+            }
+        }
+        if (st == CV_OK && n->loss.desc) {
             const cv_loss_vtable *lv = n->loss.desc->vtable;
-            cv_loss_inputs li = { sizeof li, logits, ops->input(g, 1), NULL };
+            cv_loss_inputs li = { sizeof li, logits, ops->input(g, 1), teacher_logits };
             cv_tensor *l = lv->forward ? lv->forward(n->loss.self, ops, g, &li) : NULL;
             if (!l || g->err.status) {
                 snprintf(what, sizeof what, "loss %s", n->loss.desc->name ? n->loss.desc->name : "");
@@ -160,7 +178,7 @@ static cv_plan *build_plan(cv_net *n, const cv_shape *in_shape, cv_mode mode, in
     p->info.param_bytes = (size_t)(n->n_train * (2 + n->state_slots) + n->n_buf) * 4;
     p->info.n_nodes = p->n_exec;
     for (int32_t i = 0; i < g->n_nodes; i++)
-        if (!g->nodes[i].backward) p->info.macs += g->nodes[i].macs;
+        if (!g->nodes[i].backward && !g->nodes[i].teacher) p->info.macs += g->nodes[i].macs;
     return p;
 }
 
@@ -255,7 +273,7 @@ static int layers_into(const cv_plan *p, int max_depth, cv_layer_info *out, int 
     int count = 0;
     for (int32_t i = 0; i < g->n_nodes; i++) {
         const cv_node *n = &g->nodes[i];
-        if (n->backward || !n->macs) continue;
+        if (n->backward || n->teacher || !n->macs) continue;
         const char *s = n->scope >= 0 ? g->scopes[n->scope] : "";
         int k = find_or_add(out, &count, max, s, scope_prefix_len(s, max_depth));
         if (k < max) out[k].macs += n->macs;
@@ -287,3 +305,13 @@ int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max)
 }
 
 int64_t cv_net_get_step(const cv_net *n) { return n ? n->step : 0; }
+
+int cv_net_set_teacher(cv_net *n, cv_component_ref teacher, cv_error *err) {
+    if (!n) return cv_set_error(err, CV_ERR_INVALID, "engine: set_teacher needs a net");
+    if (n->n_plans) return cv_set_error(err, CV_ERR_INVALID, "engine: set the teacher before the first plan");
+    if (teacher.desc && (teacher.desc->kind != CV_KIND_MODEL || !teacher.desc->vtable))
+        return cv_set_error(err, CV_ERR_INVALID, "engine: the teacher '%s' is not a model",
+                            teacher.desc->name ? teacher.desc->name : "?");
+    n->teacher = teacher;
+    return CV_OK;
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engine/internal.h" /* cv_param_init_values */
 #include "support/kernel_util.h"
 #include "support/testhost.h"
 
@@ -321,5 +322,52 @@ Test(engine_train, nan_loss_is_an_error) {
     int st = cv_net_run(p, &io, &r.err);
     cr_assert_eq(st, CV_ERR_NUMERIC, "status %d: %s", st, r.err.message);
     cr_assert(strstr(r.err.message, "nan") || strstr(r.err.message, "inf"), "message: %s", r.err.message);
+    rig_close(&r);
+}
+
+/* ---- distillation: a teacher traced into the plan, frozen ------------------------------ */
+static cv_tensor *distill_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
+    (void)self;
+    cr_assert_not_null(in->teacher_logits, "the loss gets the teacher's logits");
+    cv_ce_params p = { 0.0f, -100 };
+    cv_tensor *ce = CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
+    cv_tensor *d = cv_binary(o, g, in->logits, in->teacher_logits, CV_SUB);
+    cv_tensor *mse = cv_reduce(o, g, cv_mul(o, g, d, d), CV_R_MEAN, 0x3, 0);
+    return cv_add(o, g, ce, mse);
+}
+static const cv_loss_vtable distill_vt = { sizeof(cv_loss_vtable), 1, 0, distill_forward };
+static const cv_component_desc distill_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
+                                                "distill", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &distill_vt };
+
+Test(engine_train, distillation_teacher_is_frozen) {
+    rig r;
+    rig_open(&r, 21);
+    cv_net_destroy(r.n);
+    static int teacher_mode = 0;
+    r.n = cv_net_create(r.e, (cv_component_ref){ &tiny_desc, &r.nan_mode }, (cv_component_ref){ &distill_desc, NULL }, 3,
+                        &r.err);
+    cr_assert_not_null(r.n);
+    cr_assert_eq(cv_net_set_teacher(r.n, (cv_component_ref){ &tiny_desc, &teacher_mode }, &r.err), CV_OK, "%s", r.err.message);
+    double l[12];
+    train(&r, 12, l);
+    cr_assert_lt(l[11], l[0], "loss did not fall: %g -> %g", l[0], l[11]);
+    cr_assert_eq(cv_net_param_count(r.n), 14);
+    cr_assert_eq(cv_net_trainable_elems(r.n), 59, "teacher params are not trained");
+    int ti = -1;
+    for (int i = 0; i < 14; i++)
+        if (strcmp(cv_net_param(r.n, i)->name, "teacher.conv1.weight") == 0) ti = i;
+    cr_assert_geq(ti, 0, "teacher params are named teacher.*");
+    cr_assert(cv_net_param(r.n, ti)->tags & CV_TAG_BUFFER);
+    /* the teacher's weights are its deterministic init, untouched by 12 SGD steps */
+    float w[36], w0[36];
+    cr_assert_eq(cv_net_param_read(r.n, ti, w, &r.err), CV_OK);
+    cv_shape s = CV_SHAPE(4, 1, 3, 3);
+    cv_param_init_values(w0, &s, (cv_init){ CV_INIT_KAIMING_NORMAL_FAN_OUT, 0, 0 }, 21, "teacher.conv1.weight", NULL);
+    cr_assert_eq(memcmp(w, w0, sizeof w), 0, "teacher weights changed");
+    cv_shape in = CV_SHAPE(12, 1, 8, 8);
+    cv_plan_info info;
+    cv_plan_info_get(cv_net_plan_get(r.n, &in, CV_MODE_TRAIN, 0, &r.err), &info);
+    cr_assert_eq(info.macs, 12LL * (4 * 8 * 8 * 9 + 12), "teacher MACs are not counted");
+    cr_assert_eq(cv_net_set_teacher(r.n, (cv_component_ref){ &tiny_desc, NULL }, &r.err), CV_ERR_INVALID);
     rig_close(&r);
 }
