@@ -16,7 +16,7 @@
 # the bench recipes with device = cuda (synthetic data); (3) times the same
 # torchvision models in PyTorch in the same run (eager fp32, eager bf16 autocast,
 # torch.compile fp32; channels-last); prints a short table last and writes
-# everything to OUTDIR.  Each part has its own time limit so the whole run ends
+# everything to OUTDIR (8 files at most, the device tool's limit).  Each part has its own time limit so the whole run ends
 # within 8 minutes.  cuDNN, cuBLAS and NCCL come from the PyTorch environment's
 # nvidia-* packages there (LD_LIBRARY_PATH); nothing is fetched.
 set -u
@@ -76,7 +76,8 @@ cat "$out/env.txt"
 log "test_cuda (every op vs the CPU reference)"
 timeout 150 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
 test_rc=$?
-grep -E "^\[(FAIL|SKIP)|Synthesis" "$out/test_cuda.txt" | tail -40
+grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
+echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"
 test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | tail -1 | sed 's/.*Synthesis: //')
 
 # ---- 2. cvnets bench on the GPU --------------------------------------------------------------
@@ -85,9 +86,11 @@ bench() { # name recipe
     timeout 100 "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
         --set run.device=cuda --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
         --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" \
-        > "$out/cvnets_$1.json" 2> "$out/cvnets_$1.err"
-    echo "rc=$?" >> "$out/cvnets_$1.err"
-    tail -3 "$out/cvnets_$1.err"
+        > "$out/cvnets_$1.json" 2> "$out/cvnets_$1.tmp"
+    echo "rc=$?" >> "$out/cvnets_$1.tmp"
+    tail -3 "$out/cvnets_$1.tmp"
+    { echo "== $1"; cat "$out/cvnets_$1.tmp"; } >> "$out/cvnets.log"
+    rm -f "$out/cvnets_$1.tmp"
 }
 bench resnet50 recipes/bench/resnet50_128.ini
 bench mobilenetv2 recipes/bench/mobilenetv2_128.ini
@@ -97,8 +100,8 @@ left=$(( 450 - ($(date +%s) - t_start) ))
 [ "$left" -lt 30 ] && left=30
 log "PyTorch peer (eager fp32, eager bf16, torch.compile fp32), ${left}s left"
 timeout "$left" python3 "$here/test/gpu/torch_peer.py" --models resnet50,mobilenet_v2 --size "$SIZE" --batch "$BATCH" \
-    --steps "$STEPS" --deadline $(( left - 100 > 10 ? left - 100 : 10 )) > "$out/torch.jsonl" 2> "$out/torch.err"
-echo "rc=$?" >> "$out/torch.err"
+    --steps "$STEPS" --deadline $(( left - 100 > 10 ? left - 100 : 10 )) > "$out/torch.jsonl" 2> "$out/torch.log"
+echo "rc=$?" >> "$out/torch.log"
 
 # ---- the table (last) ----------------------------------------------------------------------------
 python3 - "$out" "$test_summary" "$test_rc" > "$out/summary.txt" <<'PY'
@@ -111,16 +114,20 @@ for name, label in (("resnet50", "resnet50"), ("mobilenetv2", "mobilenet_v2")):
         s = j["shapes"][0]
         rows.append(("cvnets", label, "cuda fp32", f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))
     except Exception as e:
-        rows.append(("cvnets", label, "cuda fp32", "failed", f"see cvnets_{name}.err"))
+        rows.append(("cvnets", label, "cuda fp32", "failed", "see cvnets.log"))
+n_torch = 0
 try:
     for line in open(os.path.join(out, "torch.jsonl")):
+        n_torch += 1
         r = json.loads(line)
         if "img_per_s" in r:
             rows.append(("torch", r["model"], r["mode"], f'{r["img_per_s"]:.1f}', f'{r["peak_mib"]:.0f}'))
         else:
             rows.append(("torch", r["model"], r["mode"], r.get("skipped") or "failed", (r.get("error") or "")[:40]))
-except OSError:
-    rows.append(("torch", "-", "-", "failed", "see torch.err"))
+except (OSError, ValueError):
+    pass
+if not n_torch:
+    rows.append(("torch", "-", "-", "failed", "see torch.log"))
 print(f"test_cuda: {summary or 'no summary'} (exit {rc})")
 print(f'{"framework":10} {"model":13} {"mode":12} {"img/s":>10} {"peak MiB":>14}')
 for r in rows:
