@@ -354,9 +354,8 @@ static int apply_rule(ad *a, int32_t ni) {
 /* a tensor aliasing the gradient-buffer slice of param index pi */
 static cv_tensor *grad_slot(cv_graph *g, int pi) {
     const cv_param_info *p = &g->net->params[pi].info;
-    cv_tensor *t = cv_graph_new_tensor(g, CV_F32, &p->shape, CV_T_PARAM /* no own storage */);
+    cv_tensor *t = cv_graph_new_tensor(g, CV_F32, &p->shape, CV_T_ALIAS);
     if (!t) return NULL;
-    t->kind = CV_T_ACT;
     t->storage = cv_graph_new_storage(g, CV_STORE_GRAD, cv_shape_numel(&p->shape) * 4, p->offset * 4);
     return t->storage < 0 ? NULL : t;
 }

@@ -112,7 +112,7 @@ cv_tensor *cv_graph_new_tensor(cv_graph *g, int dtype, const cv_shape *shape, in
     if (!t) return cv_graph_failv(g, CV_ERR_NOMEM, "out of memory while tracing"), NULL;
     t->dtype = dtype;
     t->shape = *shape;
-    t->kind = kind;
+    t->kind = kind < 0 ? CV_T_ACT : kind;
     if (kind == CV_T_ACT || kind == CV_T_INPUT) {
         t->storage = cv_graph_new_storage(g, CV_STORE_ARENA, bytes, 0);
         if (t->storage < 0) return NULL;
@@ -202,9 +202,8 @@ cv_tensor *cv_graph_emit(cv_graph *g, int op, cv_tensor *const *in, int n_in, co
  * (op RESHAPE or SLICE) so autograd sees it; the node runs no kernel. */
 static cv_tensor *make_view(cv_graph *g, int op, cv_tensor *x, const cv_shape *shape, int64_t byte_offset,
                             const void *params, size_t params_size) {
-    cv_tensor *t = cv_graph_new_tensor(g, x->dtype, shape, CV_T_PARAM /* no own storage */);
+    cv_tensor *t = cv_graph_new_tensor(g, x->dtype, shape, CV_T_ALIAS);
     if (!t) return NULL;
-    t->kind = CV_T_ACT;
     t->storage = x->storage;
     t->offset = x->offset + byte_offset;
     int32_t idx = cv_graph_add_node(g, op, &x, 1, &t, 1, params, params_size);

@@ -18,6 +18,7 @@ enum {
 
 /* what a tensor is, for autograd and planning */
 enum {
+    CV_T_ALIAS = -1, /* for cv_graph_new_tensor: an activation whose storage the caller sets */
     CV_T_ACT = 0,    /* produced by a node */
     CV_T_INPUT = 1,  /* graph input (images, targets): uploaded each step */
     CV_T_PARAM = 2,  /* trainable parameter */
@@ -182,7 +183,8 @@ cv_graph *cv_graph_new(cv_net *net, const cv_shape *in_shape, int training, int 
 void cv_graph_free(cv_graph *g, const cv_backend_ref *be);
 cv_tensor *cv_graph_tensor(cv_graph *g, int32_t id);
 int cv_graph_failv(cv_graph *g, int status, const char *fmt, ...) CV_PRINTF(3, 4);
-/* a new activation tensor with its own storage (or a view: storage/offset given) */
+/* a new tensor: ACT / INPUT get their own arena storage; PARAM / BUFFER / ALIAS
+ * (an activation) get none, the caller sets t->storage */
 cv_tensor *cv_graph_new_tensor(cv_graph *g, int dtype, const cv_shape *shape, int32_t kind);
 int32_t cv_graph_new_storage(cv_graph *g, int where, int64_t bytes, int64_t offset);
 /* record a node; outputs already created; returns node index or -1 */
