@@ -376,6 +376,23 @@ static void pool_cases(int64_t N, int64_t C, int64_t H, int64_t W, int k, int s,
             }
 }
 
+/* max-pool backward with the true forward output (the CPU backend finds the first
+ * element equal to it), including ties: x holds few distinct values */
+Test(cpu_vs_ref, max_pool_bwd_with_forward_output) {
+    cv_pool_params p = { CV_POOL_MAX, { 3, 3 }, { 2, 2 }, { 1, 1 }, 1, 1 };
+    cv_shape xs = CV_SHAPE(2, 3, 9, 10), ys = CV_SHAPE(2, 3, pool_out(9, 3, 2, 1, 1), pool_out(10, 3, 2, 1, 1));
+    float *xv = ku_random(&rng, numel(&xs), -2, 2);
+    for (int64_t i = 0; i < numel(&xs); i++) if (i % 3 == 0) xv[i] = (float)(int)(xv[i] * 2) / 2; /* ties */
+    ku_tensor tx = ku_make(ref, CV_F32, xs, xv), ty = ku_make(ref, CV_F32, ys, NULL);
+    ku_run_ok(ref, CV_OP_POOL2D, &p, sizeof p, &tx, 1, &ty, 1, 0);
+    float *yv = ku_get_new(ref, &ty);
+    opd x = { CV_F32, xs, xv }, y = { CV_F32, ys, yv };
+    CASE(.name = "max pool bwd, true y", .op = CV_OP_POOL2D_BWD, .p = P(p), .n_in = 3, .in = { x, y, { CV_F32, ys, NULL } },
+         .n_out = 1, .out = { { CV_F32, xs, NULL } }, .rtol = 1e-6, .atol = 1e-7);
+    ku_free(ref, &tx); ku_free(ref, &ty);
+    free(xv); free(yv);
+}
+
 Test(cpu_vs_ref, pool2d) {
     pool_cases(2, 3, 9, 10, 3, 2, 1);   /* ResNet stem pool on odd sizes: ceil mode adds a window */
     pool_cases(1, 4, 8, 8, 2, 2, 0);

@@ -71,11 +71,12 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         }
         return CV_OK;
     }
-    const float *dyd = k->in[2].data;
+    const float *dyd = k->in[2].data, *yd = k->in[1].data;
     float *dxd = k->out[0].data;
+    const int have_y = kt_numel(&k->in[1]) == kt_numel(y);
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t pl = 0; pl < g.nc; pl++) {
-        const float *xp = xd + pl * g.h * g.w, *dyp = dyd + pl * g.ho * g.wo;
+        const float *xp = xd + pl * g.h * g.w, *dyp = dyd + pl * g.ho * g.wo, *yp = yd + pl * g.ho * g.wo;
         float *dxp = dxd + pl * g.h * g.w;
         memset(dxp, 0, (size_t)(g.h * g.w) * sizeof(float));
         for (int64_t oh = 0; oh < g.ho; oh++)
@@ -84,7 +85,17 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
                 float div, d = dyp[oh * g.wo + ow];
                 pool_window(&g, incl, oh, ow, &h0, &h1, &w0, &w1, &div);
                 if (is_max) {
-                    int64_t a = pool_argmax(xp, &g, h0, h1, w0, w1);
+                    /* the first element equal to the forward's maximum is the first
+                     * maximum; scan for it, and fall back to a full argmax when none
+                     * matches (NaN in the window) */
+                    int64_t a = -1;
+                    if (have_y) {
+                        const float m = yp[oh * g.wo + ow];
+                        for (int64_t ih = h0; ih < h1 && a < 0; ih++)
+                            for (int64_t iw = w0; iw < w1; iw++)
+                                if (xp[ih * g.w + iw] == m) { a = ih * g.w + iw; break; }
+                    }
+                    if (a < 0) a = pool_argmax(xp, &g, h0, h1, w0, w1);
                     if (a >= 0) dxp[a] += d;
                 } else {
                     float v = d / div;
