@@ -161,13 +161,19 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
             cv_rng_init(&r, n->e->seed, coords, 2);
             x->k.seed = cv_rng_u64(&r);
         }
-        st = vt->run(self, &x->k, err);
+        p->kerr.status = CV_OK; /* a fresh error per kernel, without a 1 KiB memset */
+        p->kerr.message[0] = 0;
+        st = vt->run(self, &x->k, &p->kerr);
         if (st != CV_OK) {
+            /* name the node: its layer, op and shapes, then the backend's own words */
             const cv_node *nd = &g->nodes[x->node];
-            if (err && err->status == CV_OK)
-                cv_set_error(err, st, "backend failed in %s%s%s", cv_op_name(nd->op), nd->scope >= 0 ? " in " : "",
-                             nd->scope >= 0 ? g->scopes[nd->scope] : "");
-            return st;
+            char sb[96];
+            const cv_ktensor *k0 = x->k.n_in ? &x->k.in[0] : &x->k.out[0];
+            cv_shape s0 = { k0->ndim, 0, { 0 } };
+            for (int d = 0; d < k0->ndim; d++) s0.dim[d] = k0->shape[d];
+            return cv_set_error(err, st, "%s%s%s%s on %s: %s", nd->scope >= 0 ? g->scopes[nd->scope] : "",
+                                nd->scope >= 0 ? ": " : "", cv_op_name(nd->op), nd->backward ? " (backward)" : "",
+                                cv_shape_str(&s0, sb, sizeof sb), p->kerr.message[0] ? p->kerr.message : "backend failed");
         }
     }
     /* params created by a later trace are not in this graph: zero their gradients */

@@ -176,6 +176,7 @@ struct cv_plan {
     int32_t n_kt;
     uint64_t bound_generation;
     int32_t n_params_built;          /* net params when traced: later ones get zero grads */
+    cv_error kerr;                   /* the backend's error of the failing kernel */
 };
 
 /* ---- graph.c ------------------------------------------------------------------ */

@@ -96,6 +96,7 @@ static cv_plan *build_plan(cv_net *n, const cv_shape *in_shape, cv_mode mode, in
     }
     p->net = n;
     p->g = g;
+    cv_error_init(&p->kerr);
     p->in_shape = *in_shape;
     p->mode = mode;
     p->soft_targets = soft;

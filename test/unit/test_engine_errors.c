@@ -4,6 +4,7 @@
  * params size mismatches, conflicting parameters, non-scalar losses; errors are
  * sticky (the first one wins) and carry the name scope. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,3 +246,39 @@ static cv_tensor *output_overflow(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x)
     return head(o, g, CV_OP1(o, g, CV_OP_PAD, x, &p));
 }
 Test(engine_errors, output_size_overflow) { EXPECT(output_overflow, CV_ERR_NOMEM, "pad: output", "[2,3,8,8]", "overflows"); }
+
+/* a backend whose conv2d kernel fails: the step's error names layer, op, shape and cause */
+static int fail_run(void *s, const cv_kernel *k, cv_error *e) {
+    (void)s;
+    if (k->op == CV_OP_CONV2D) {
+        e->status = CV_ERR_UNSUPPORTED;
+        snprintf(e->message, sizeof e->message, "kernel says no");
+        return CV_ERR_UNSUPPORTED;
+    }
+    return CV_OK;
+}
+static const cv_backend_vtable failing_vt = { sizeof(cv_backend_vtable), 1, 0, f_alloc, f_free, f_copy, f_copy, NULL,
+                                              NULL, NULL, fail_run, NULL };
+static cv_tensor *scoped_conv(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    o->scope_push(g, "stem");
+    x = cv_conv2d(o, g, x, P(o, g, "w", CV_SHAPE(4, 3, 3, 3)), NULL, 1, 1, 1, 1);
+    o->scope_pop(g);
+    return head(o, g, x);
+}
+Test(engine_errors, kernel_failure_names_the_node) {
+    cv_error err;
+    cv_error_init(&err);
+    cv_engine *e = cv_engine_create(NULL, (cv_backend_ref){ &failing_vt, NULL }, 1, &err);
+    build_fn fn = scoped_conv;
+    cv_net *n = cv_net_create(e, (cv_component_ref){ &m_desc, &fn }, (cv_component_ref){ &l_desc, NULL }, 4, &err);
+    cv_shape s = CV_SHAPE(2, 3, 8, 8);
+    cv_plan *p = cv_net_plan_get(n, &s, CV_MODE_TRAIN, 0, &err);
+    cr_assert_not_null(p, "%s", err.message);
+    float img[2 * 3 * 8 * 8] = { 0 };
+    int32_t lab[2] = { 0, 1 };
+    cv_step_io io = { img, lab, NULL, 0, 0 };
+    cr_assert_eq(cv_net_run(p, &io, &err), CV_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.message, "stem: conv2d on [2,3,8,8]: kernel says no"), "%s", err.message);
+    cv_net_destroy(n);
+    cv_engine_destroy(e);
+}
