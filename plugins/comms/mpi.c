@@ -10,12 +10,13 @@
  * collectives), so the comm is marked broken: later calls fail at once with the
  * first message, and destroy skips MPI_Finalize, which would wait for the dead
  * peer.  timeout_s = 0 uses the blocking collectives instead (no deadline).
+ * A process not started by an MPI launcher is a world of 1 and never calls MPI.
  * Large buffers go in chunks of chunk_mb so a count always fits an int. */
 #include <cvnets/cvnets.h>
 
 #include <mpi.h>
-#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,6 +25,7 @@ typedef struct mpi_comm {
     MPI_Comm comm;
     int rank, world;
     int owns_init;        /* we called MPI_Init_thread, so we finalize */
+    int no_mpi;           /* not started by an MPI launcher: a world of 1, MPI untouched */
     double timeout_s;     /* 0: wait forever */
     size_t chunk_bytes;
     int broken;           /* a collective timed out or failed; holds the first message */
@@ -159,6 +161,16 @@ static int mpi_barrier(void *self, cv_error *err) {
     return wait_request(c, &req, "barrier", err);
 }
 
+/* mpirun (OpenMPI), srun --mpi=pmix / pmi2, MPICH's and MVAPICH's launchers
+ * leave one of these in every rank's environment. */
+static int launched_by_mpi(void) {
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+                                        "MV2_COMM_WORLD_SIZE", NULL };
+    for (int i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 static int mpi_create(const cv_create_args *a, void **self, cv_error *err) {
     const cv_host *h = a->host;
     const cv_value *vt = h->opt(a->opts, "timeout_s");
@@ -170,6 +182,24 @@ static int mpi_create(const cv_create_args *a, void **self, cv_error *err) {
                             timeout, (long long)chunk_mb);
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
+    if (!inited && !launched_by_mpi()) {
+        const char *step_tasks = getenv("SLURM_STEP_NUM_TASKS");
+        if (step_tasks && atoi(step_tasks) > 1)
+            return h->set_error(err, CV_ERR_INVALID,
+                                "comm/mpi: srun started %s tasks without an MPI process-management interface, so "
+                                "each would train alone; use srun --mpi=pmix (or pmi2)",
+                                step_tasks);
+        /* a world of 1 needs no MPI at all (and a singleton MPI_Init costs time and memory) */
+        mpi_comm *c = h->alloc_array(1, sizeof *c);
+        if (!c) return h->set_error(err, CV_ERR_NOMEM, "comm/mpi: out of memory");
+        c->host = h;
+        c->world = 1;
+        c->no_mpi = 1;
+        c->timeout_s = timeout;
+        c->chunk_bytes = (size_t)chunk_mb << 20;
+        *self = c;
+        return CV_OK;
+    }
     MPI_Finalized(&finalized);
     if (finalized)
         return h->set_error(err, CV_ERR_UNSUPPORTED,
@@ -219,7 +249,7 @@ static void mpi_destroy(void *self) {
     if (!c) return;
     /* after a timeout a request is still pending on a dead peer: freeing the
      * communicator or finalizing would block, so leave both to process exit */
-    if (!c->broken) {
+    if (!c->broken && !c->no_mpi) {
         MPI_Comm_free(&c->comm);
         if (c->owns_init) MPI_Finalize();
     }

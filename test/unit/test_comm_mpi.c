@@ -12,7 +12,7 @@
  * Also: a rank that dies makes rank 0 fail with the timeout message instead of
  * hanging (mpirun --enable-recovery keeps rank 0 alive so the comm itself must
  * notice; plain mpirun ends the job itself), single-process use without
- * mpirun, option checks, and cv_dist's refusals. */
+ * mpirun, srun without PMI, option checks, and cv_dist's refusals. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,13 +360,17 @@ static int run_ranks(const char *mode, const char *mpirun_flags, const char *out
     cr_assert(n > 0, "cannot find this test binary");
     exe[n] = 0;
     char cmd[16384];
-    /* BXFI_MAP would make the ranks think they are Criterion's own sandboxes */
+    /* BXFI_MAP would make the ranks think they are Criterion's own sandboxes.
+     * OpenMPI keeps allocations in components it unloads at MPI_Finalize, which
+     * the sanitizer build can neither attribute nor suppress: no leak check in
+     * MPI ranks (the process without mpirun never starts MPI and keeps it). */
     snprintf(cmd, sizeof cmd,
-             "unset BXFI_MAP GMON_OUT_PREFIX; CV_DP_DRIVER=%s CV_DP_OUT='%s' CV_DP_TIMEOUT=%s CVNETS_BUILD='%s' ASAN_OPTIONS=detect_leaks=0 "
+             "unset BXFI_MAP GMON_OUT_PREFIX; CV_DP_DRIVER=%s CV_DP_OUT='%s' CV_DP_TIMEOUT=%s CVNETS_BUILD='%s' %s "
              "OMPI_MCA_plm=isolated OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none "
              "timeout -k 10 240 %s%s%s '%s' > '%s.log' 2>&1",
-             mode, out, timeout_s, th_build_path(""), mpirun_flags ? "mpirun --allow-run-as-root --oversubscribe " : "",
-             mpirun_flags ? mpirun_flags : "", mpirun_flags ? " -np 2" : "", exe, out);
+             mode, out, timeout_s, th_build_path(""), mpirun_flags ? "ASAN_OPTIONS=detect_leaks=0" : "",
+             mpirun_flags ? "mpirun --allow-run-as-root --oversubscribe " : "", mpirun_flags ? mpirun_flags : "",
+             mpirun_flags ? " -np 2" : "", exe, out);
     return system(cmd);
 }
 
@@ -471,9 +475,8 @@ Test(comm_mpi, dead_peer_under_plain_mpirun_ends_the_job, .timeout = 300) {
     tmp_cleanup();
 }
 
-/* Without mpirun the plugin initialises MPI as a singleton: a world of 1.  Run in
- * a child process: OpenMPI unloads its components at MPI_Finalize, and the
- * sanitizer build can then neither attribute nor suppress what they keep. */
+/* Without an MPI launcher the plugin is a world of 1 and leaves MPI alone.  Run
+ * in a child process with the environment a user's shell would give it. */
 Test(comm_mpi, single_process_without_mpirun, .timeout = 120) {
     char out[4096], path[4200], text[2048] = "";
     snprintf(out, sizeof out, "%s/single", tmp_dir_new());
@@ -488,6 +491,20 @@ Test(comm_mpi, single_process_without_mpirun, .timeout = 120) {
     cr_assert_str_eq(text, "ok\n");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
     tmp_cleanup();
+}
+
+/* srun without --mpi: every task would be a world of 1 and train alone */
+Test(comm_mpi, srun_without_pmi_is_refused) {
+    setenv("SLURM_STEP_NUM_TASKS", "4", 1);
+    cv_ctx *ctx = th_ctx_new();
+    const cv_component_desc *d = th_load(ctx, "comm", "mpi");
+    void *self = NULL;
+    cv_error err;
+    cv_error_init(&err);
+    cr_assert_eq(th_try_create(ctx, d, NULL, NULL, &self, &err), CV_ERR_INVALID);
+    cr_assert_null(self);
+    cr_assert(strstr(err.message, "srun started 4 tasks") && strstr(err.message, "--mpi=pmix"), "%s", err.message);
+    th_ctx_free(ctx);
 }
 
 Test(comm_mpi, options_are_checked) {
