@@ -224,6 +224,7 @@ static int mpi_create(const cv_create_args *a, void **self, cv_error *err) {
     c->timeout_s = timeout;
     c->chunk_bytes = (size_t)chunk_mb << 20;
     /* a private communicator: our error handler does not change the application's */
+    c->comm = MPI_COMM_NULL;
     int rc = MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(c->comm, &c->rank);
