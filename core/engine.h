@@ -111,5 +111,20 @@ int64_t cv_net_get_step(const cv_net *n);
  * no optimizer state; load them with cv_net_param_write).  Call before the first
  * cv_net_plan_get. */
 int cv_net_set_teacher(cv_net *n, cv_component_ref teacher, cv_error *err);
+/* Per-op profile (for `bench`): with profiling on, every kernel is timed (with a
+ * backend sync after each, so steps get slower).  cv_plan_profile sums the time
+ * since the plan was built (or reset) per (op kind, forward/backward), with the
+ * multiply-adds those kernels did; returns the row count (rows beyond max are
+ * dropped), heaviest first. */
+typedef struct cv_op_profile {
+    int32_t op;             /* cv_op */
+    int32_t backward;       /* 1: appended by autograd or a parameter update path */
+    int64_t calls;
+    double seconds;
+    int64_t macs;           /* multiply-adds per call summed over calls (conv, matmul, linear) */
+} cv_op_profile;
+void cv_net_set_profiling(cv_net *n, int on);
+int cv_plan_profile(const cv_plan *p, cv_op_profile *out, int max);
+void cv_plan_profile_reset(cv_plan *p);
 
 #endif

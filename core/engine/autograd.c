@@ -69,6 +69,13 @@ static cv_tensor *mm(cv_graph *g, cv_tensor *a, cv_tensor *b, int ta, int tb) {
     return cv_graph_emit(g, CV_OP_MATMUL, in, 2, &p, sizeof p);
 }
 
+/* the most recent node of kind op (the one a rule just recorded) */
+static int32_t last_kernel(const cv_graph *g, int op) {
+    int32_t i = g->n_nodes - 1;
+    while (i > 0 && g->nodes[i].op != op) i--;
+    return i;
+}
+
 static int add_grad(ad *a, cv_tensor *t, cv_tensor *gt) {
     if (!gt) return a->g->err.status ? a->g->err.status : CV_ERR_INTERNAL;
     if (!t->requires_grad || t->id >= a->n) return CV_OK;
@@ -224,8 +231,14 @@ static int apply_rule(ad *a, int32_t ni) {
     switch (n.op) {
     case CV_OP_CONV2D: {
         cv_tensor *i1[2] = { dy, in[1] }, *i2[2] = { dy, x };
-        if (RG(0)) ADD(0, emit_out(g, CV_OP_CONV2D_BWD_DATA, i1, 2, P, PS, 1, &x->shape));
-        if (RG(1)) ADD(1, emit_out(g, CV_OP_CONV2D_BWD_WEIGHT, i2, 2, P, PS, 1, &in[1]->shape));
+        if (RG(0)) {
+            ADD(0, emit_out(g, CV_OP_CONV2D_BWD_DATA, i1, 2, P, PS, 1, &x->shape));
+            g->nodes[last_kernel(g, CV_OP_CONV2D_BWD_DATA)].macs = n.macs; /* as many as the forward */
+        }
+        if (RG(1)) {
+            ADD(1, emit_out(g, CV_OP_CONV2D_BWD_WEIGHT, i2, 2, P, PS, 1, &in[1]->shape));
+            g->nodes[last_kernel(g, CV_OP_CONV2D_BWD_WEIGHT)].macs = n.macs;
+        }
         if (n.n_in > 2 && RG(2)) {
             cv_reduce_params rp = { CV_R_SUM, 0xDu, 0 }; /* N, H, W */
             ADD(2, cv_graph_emit(g, CV_OP_REDUCE, &dy, 1, &rp, sizeof rp));

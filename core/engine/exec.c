@@ -6,7 +6,9 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void fill_kt(cv_ktensor *k, const cv_tensor *t) {
     memset(k, 0, sizeof *k);
@@ -163,7 +165,15 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
         }
         p->kerr.status = CV_OK; /* a fresh error per kernel, without a 1 KiB memset */
         p->kerr.message[0] = 0;
+        struct timespec t0, t1;
+        if (n->profiling) clock_gettime(CLOCK_MONOTONIC, &t0);
         st = vt->run(self, &x->k, &p->kerr);
+        if (n->profiling && st == CV_OK) {
+            if (vt->sync) st = vt->sync(self, &p->kerr);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            x->calls++;
+            x->seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        }
         if (st != CV_OK) {
             /* name the node: its layer, op and shapes, then the backend's own words */
             const cv_node *nd = &g->nodes[x->node];
@@ -212,4 +222,48 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
                             io->loss, (long long)n->step, (long long)p->in_shape.dim[0], (long long)p->in_shape.dim[1],
                             (long long)p->in_shape.dim[2], (long long)p->in_shape.dim[3]);
     return CV_OK;
+}
+
+/* ---- profile ------------------------------------------------------------------------------ */
+void cv_net_set_profiling(cv_net *n, int on) {
+    if (n) n->profiling = on != 0;
+}
+
+void cv_plan_profile_reset(cv_plan *p) {
+    for (int32_t e = 0; p && e < p->n_exec; e++) {
+        p->exec[e].calls = 0;
+        p->exec[e].seconds = 0;
+    }
+}
+
+static int by_seconds(const void *a, const void *b) {
+    double x = ((const cv_op_profile *)a)->seconds, y = ((const cv_op_profile *)b)->seconds;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int cv_plan_profile(const cv_plan *p, cv_op_profile *out, int max) {
+    if (!p) return 0;
+    cv_op_profile rows[2 * 128];
+    int n = 0;
+    const cv_plan *parts[2] = { p, p->accum };
+    for (int v = 0; v < 2; v++) {
+        const cv_plan *q = parts[v];
+        for (int32_t e = 0; q && e < q->n_exec; e++) {
+            const cv_exec_node *x = &q->exec[e];
+            if (!x->calls) continue;
+            const cv_node *nd = &q->g->nodes[x->node];
+            int bw = nd->backward != 0, k = 0;
+            while (k < n && !(rows[k].op == nd->op && rows[k].backward == bw)) k++;
+            if (k == n) {
+                if (n == (int)(sizeof rows / sizeof rows[0])) continue;
+                rows[n++] = (cv_op_profile){ nd->op, bw, 0, 0, 0 };
+            }
+            rows[k].calls += x->calls;
+            rows[k].seconds += x->seconds;
+            rows[k].macs += nd->macs * x->calls;
+        }
+    }
+    qsort(rows, (size_t)n, sizeof rows[0], by_seconds);
+    if (out && max > 0) memcpy(out, rows, (size_t)(n < max ? n : max) * sizeof rows[0]);
+    return n;
 }

@@ -153,12 +153,15 @@ struct cv_net {
     cv_plan **plans;
     int32_t n_plans, cap_plans;
     int64_t step;                   /* runs so far: seeds dropout */
+    int32_t profiling;              /* time every kernel */
 };
 
 typedef struct cv_exec_node {
     cv_kernel k;
     int32_t node;
     int32_t needs_seed;
+    int64_t calls;                   /* profile */
+    double seconds;
 } cv_exec_node;
 
 struct cv_plan {

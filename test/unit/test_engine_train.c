@@ -371,3 +371,37 @@ Test(engine_train, distillation_teacher_is_frozen) {
     cr_assert_eq(cv_net_set_teacher(r.n, (cv_component_ref){ &tiny_desc, NULL }, &r.err), CV_ERR_INVALID);
     rig_close(&r);
 }
+
+Test(engine_train, per_op_profile) {
+    rig r;
+    rig_open(&r, 4);
+    cv_net_set_profiling(r.n, 1);
+    double l[2];
+    train(&r, 2, l);
+    cv_shape in = CV_SHAPE(12, 1, 8, 8);
+    cv_plan *p = cv_net_plan_get(r.n, &in, CV_MODE_TRAIN, 0, &r.err);
+    cv_op_profile rows[64];
+    int n = cv_plan_profile(p, rows, 64);
+    cr_assert_gt(n, 5);
+    int conv = 0, wgrad = 0;
+    int64_t fwd_macs = 12LL * 4 * 8 * 8 * 9;
+    for (int i = 0; i < n; i++) {
+        cr_assert_geq(rows[i].seconds, 0);
+        if (i) cr_assert_leq(rows[i].seconds, rows[i - 1].seconds, "heaviest first");
+        cr_assert_eq(rows[i].calls % 2, 0, "op %d: %lld calls in 2 steps", rows[i].op, (long long)rows[i].calls);
+        if (rows[i].op == CV_OP_CONV2D && !rows[i].backward) {
+            conv = 1;
+            cr_assert_eq(rows[i].calls, 2);
+            cr_assert_eq(rows[i].macs, 2 * fwd_macs);
+        }
+        if (rows[i].op == CV_OP_CONV2D_BWD_WEIGHT) {
+            wgrad = 1;
+            cr_assert(rows[i].backward);
+            cr_assert_eq(rows[i].macs, 2 * fwd_macs);
+        }
+    }
+    cr_assert(conv && wgrad);
+    cv_plan_profile_reset(p);
+    cr_assert_eq(cv_plan_profile(p, rows, 64), 0);
+    rig_close(&r);
+}
