@@ -178,6 +178,32 @@ int cv_dist_allreduce_grads(cv_dist *d, cv_net *net, cv_error *err) {
     return cv_net_buffer_write(net, 1, d->scratch, n, err);
 }
 
+/* FNV-1a over the bytes: equal weights give equal hashes on every machine */
+static uint64_t hash_floats(const float *v, int64_t n) {
+    const unsigned char *b = (const unsigned char *)v;
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t i = 0; i < n * (int64_t)sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+int cv_dist_check_in_sync(cv_dist *d, cv_net *net, cv_error *err) {
+    if (d->world == 1) return CV_OK;
+    int64_t n = cv_net_buffer_elems(net, 0);
+    if (same_count(d, 0, n, err)) return err->status;
+    if (scratch(d, n, err)) return err->status;
+    if (n > 0 && cv_net_buffer_read(net, 0, d->scratch, n, err)) return err->status;
+    uint64_t mine = hash_floats(d->scratch, n), root = mine;
+    if (cv_dist_broadcast(d, &root, sizeof root, err)) return err->status;
+    float differ = mine != root ? 1.0f : 0.0f;
+    if (cv_dist_allreduce_sum(d, &differ, 1, err)) return err->status;
+    if (differ > 0)
+        return cv_set_error(err, CV_ERR_INTERNAL,
+                            "data-parallel: %d of %d ranks hold parameters that differ from rank 0's (this is rank %d, "
+                            "%s); the ranks have diverged",
+                            (int)differ, d->world, d->rank, mine != root ? "different" : "same as rank 0");
+    return CV_OK;
+}
+
 int cv_dist_allreduce_set(cv_dist *d, cv_set *set, cv_error *err) {
     return cv_dist_allreduce_sum(d, cv_set_decisions(set), cv_set_size(set), err);
 }

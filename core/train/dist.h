@@ -73,6 +73,12 @@ int cv_dist_sync_params(cv_dist *d, cv_net *net, cv_error *err);
 /* Gradient buffer (which 1) := sum over ranks / world, as one flat bucket on a
  * host copy.  Not overlapped with backward. */
 int cv_dist_allreduce_grads(cv_dist *d, cv_net *net, cv_error *err);
+/* Checks that every rank holds bit-identical parameters (a hash of buffer 0 against
+ * rank 0's): ranks that apply the same averaged gradients to the same weights stay
+ * identical, so a difference means a bug or a rank that skipped a step.  Every
+ * rank gets the same verdict (CV_ERR_INTERNAL naming how many ranks differ).
+ * Cheap next to a checkpoint write: call it before each one. */
+int cv_dist_check_in_sync(cv_dist *d, cv_net *net, cv_error *err);
 /* SET decisions of this pass summed over ranks (see core/data/set.h). */
 int cv_dist_allreduce_set(cv_dist *d, cv_set *set, cv_error *err);
 /* vals[i] := mean over ranks (f32 on the wire; for logs and metrics). */

@@ -77,6 +77,8 @@ typedef struct dp_result {
     int32_t chunks_ok; /* chunked all-reduce and broadcast gave the expected values */
     int32_t set_counter[SET_N];
     int32_t any_none, any_one; /* cv_dist_any with no rank / only the last rank flagging */
+    int32_t in_sync;           /* cv_dist_check_in_sync after training: 1 passed */
+    int32_t drift_caught;      /* ... after the last rank nudged one weight: 1 failed as it should */
 } dp_result;
 
 static void make_batch(float *img, int32_t *lab) {
@@ -154,6 +156,25 @@ static int check_set(cv_dist *d, int32_t *counters, cv_error *err) {
     return rc;
 }
 
+/* cv_dist_check_in_sync passes on trained ranks, then fails on every rank once
+ * the last rank changes one weight by one ulp (world 1: nothing can differ). */
+static int check_sync(cv_dist *d, cv_net *net, dp_result *r, cv_error *err) {
+    if (cv_dist_check_in_sync(d, net, err)) return err->status;
+    r->in_sync = 1;
+    if (d->rank == d->world - 1) {
+        r->param[0] = nextafterf(r->param[0], INFINITY);
+        if (cv_net_buffer_write(net, 0, r->param, r->n_param, err)) return err->status;
+        r->param[0] = nextafterf(r->param[0], -INFINITY);
+    }
+    cv_error local;
+    cv_error_init(&local);
+    int rc = cv_dist_check_in_sync(d, net, &local);
+    r->drift_caught = d->world == 1 ? rc == CV_OK
+                                    : rc == CV_ERR_INTERNAL && strstr(local.message, "1 of 2 ranks hold parameters");
+    if (!r->drift_caught) fprintf(stderr, "rank %d: check_in_sync after a nudge: %s\n", d->rank, local.message);
+    return CV_OK;
+}
+
 /* The whole computation for this rank of d (world 1: the reference). seed differs
  * per rank on purpose: cv_dist_sync_params must make the ranks identical. */
 static int dp_compute(cv_ctx *ctx, cv_dist *d, uint64_t seed, dp_result *r, cv_error *err) {
@@ -197,6 +218,7 @@ static int dp_compute(cv_ctx *ctx, cv_dist *d, uint64_t seed, dp_result *r, cv_e
         r->param = cv_alloc_array((size_t)r->n_param, sizeof(float));
         rc = cv_net_buffer_read(net, 0, r->param, r->n_param, err);
     }
+    if (rc == CV_OK) rc = check_sync(d, net, r, err);
     if (rc == CV_OK) rc = check_chunks(d, &r->chunks_ok, err);
     if (rc == CV_OK) rc = check_set(d, r->set_counter, err);
     int any = -1;
@@ -226,7 +248,9 @@ static int dp_write(const char *path, const dp_result *r) {
              fwrite(r->param, sizeof(float), (size_t)r->n_param, f) == (size_t)r->n_param &&
              fwrite(&r->loss, sizeof r->loss, 1, f) == 1 && fwrite(&r->chunks_ok, sizeof r->chunks_ok, 1, f) == 1 &&
              fwrite(r->set_counter, sizeof r->set_counter, 1, f) == 1 &&
-             fwrite(&r->any_none, sizeof r->any_none, 1, f) == 1 && fwrite(&r->any_one, sizeof r->any_one, 1, f) == 1;
+             fwrite(&r->any_none, sizeof r->any_none, 1, f) == 1 && fwrite(&r->any_one, sizeof r->any_one, 1, f) == 1 &&
+             fwrite(&r->in_sync, sizeof r->in_sync, 1, f) == 1 &&
+             fwrite(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1;
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -242,7 +266,8 @@ static int dp_read(const char *path, dp_result *r) {
     ok = ok && r->param && fread(r->param, sizeof(float), (size_t)r->n_param, f) == (size_t)r->n_param;
     ok = ok && fread(&r->loss, sizeof r->loss, 1, f) == 1 && fread(&r->chunks_ok, sizeof r->chunks_ok, 1, f) == 1 &&
          fread(r->set_counter, sizeof r->set_counter, 1, f) == 1 &&
-         fread(&r->any_none, sizeof r->any_none, 1, f) == 1 && fread(&r->any_one, sizeof r->any_one, 1, f) == 1;
+         fread(&r->any_none, sizeof r->any_none, 1, f) == 1 && fread(&r->any_one, sizeof r->any_one, 1, f) == 1 &&
+         fread(&r->in_sync, sizeof r->in_sync, 1, f) == 1 && fread(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1;
     fclose(f);
     return ok ? 0 : -1;
 }
@@ -430,8 +455,11 @@ static void check_two_ranks(const char *timeout_s) {
                          r.set_counter[i]);
         cr_assert(r.any_none == 0 && r.any_one == 1, "rank %d: cv_dist_any gave %d (no flag) and %d (rank 1's flag)",
                   rank, r.any_none, r.any_one);
+        cr_assert(r.in_sync, "rank %d: the trained ranks were not bit-identical", rank);
+        cr_assert(r.drift_caught, "rank %d: a one-ulp difference on rank 1 went unnoticed (see the mpirun log)", rank);
         dp_result_free(&r);
     }
+    cr_assert(ref.in_sync && ref.drift_caught, "world 1: cv_dist_check_in_sync failed");
     cr_assert(ref.any_none == 0 && ref.any_one == 1, "world 1: cv_dist_any gave %d and %d", ref.any_none, ref.any_one);
     dp_result_free(&ref);
     cv_dist_close(&one);
