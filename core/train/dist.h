@@ -23,7 +23,9 @@
  *       cv_dist_allreduce_grads(&d, s.net, err); gradients := mean over ranks
  *       optimizer_step(...)                     identical on every rank
  *       logs / progress / checkpoints: only if cv_dist_is_root(&d)
+ *       cv_dist_check_in_sync(&d, s.net, err);  on EVERY rank before a checkpoint (optional)
  *       cv_dist_average(&d, vals, n, err)       optional: loss / metric sums for the log
+ *       cv_dist_any(&d, stop_requested, &stop, err)  once per step: stop together
  *     validation: each rank may evaluate all of it, or a shard + cv_dist_average
  *   cv_dist_barrier(&d, err);                   before the final summary, optional
  *   cv_dist_close(&d);                          MPI_Finalize; after cv_session_close is fine
