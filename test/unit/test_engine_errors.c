@@ -282,3 +282,35 @@ Test(engine_errors, kernel_failure_names_the_node) {
     cv_net_destroy(n);
     cv_engine_destroy(e);
 }
+
+/* conv3d (reserved for video): shapes are inferred; training graphs say it has no gradient yet */
+static cv_tensor *conv3d(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    x = cv_reshape(o, g, x, CV_SHAPE(2, 3, 1, 8, 8));
+    cv_conv_params p = { { 1, 2, 2 }, { 0, 1, 1 }, { 1, 1, 1 }, 1 };
+    cv_tensor *in[2] = { x, P(o, g, "w3", CV_SHAPE(5, 3, 1, 3, 3)) };
+    cv_tensor *y = o->op(g, CV_OP_CONV3D, in, 2, &p, sizeof p);
+    cv_shape s;
+    if (y) {
+        o->shape(y, &s);
+        cr_assert_eq(s.ndim, 5);
+        cr_assert(s.dim[0] == 2 && s.dim[1] == 5 && s.dim[2] == 1 && s.dim[3] == 4 && s.dim[4] == 4);
+        y = cv_reshape(o, g, y, CV_SHAPE(2, 5, 4, 4));
+    }
+    return head(o, g, y);
+}
+Test(engine_errors, conv3d_eval_only) {
+    EXPECT(conv3d, CV_ERR_UNSUPPORTED, "conv3d", "no gradient");
+    cv_error err;
+    cv_error_init(&err);
+    cv_engine *e = cv_engine_create(NULL, (cv_backend_ref){ &fake_vt, NULL }, 1, &err);
+    build_fn fn = conv3d;
+    cv_net *n = cv_net_create(e, (cv_component_ref){ &m_desc, &fn }, (cv_component_ref){ NULL, NULL }, 4, &err);
+    cv_shape s = CV_SHAPE(2, 3, 8, 8);
+    cv_plan *p = cv_net_plan_get(n, &s, CV_MODE_EVAL, 0, &err);
+    cr_assert_not_null(p, "%s", err.message);
+    cv_plan_info info;
+    cv_plan_info_get(p, &info);
+    cr_assert_eq(info.macs, 2LL * 5 * 16 * 27 + 2 * 4 * 5);
+    cv_net_destroy(n);
+    cv_engine_destroy(e);
+}
