@@ -405,7 +405,9 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
             }
         }
         update_metrics(&s->metrics_train, b, C, t->logits, io.loss, gnorm);
-        if (stop_requested) {
+        int stop = stop_requested;
+        if (cv_dist_world(&t->dist) > 1 && cv_dist_any(&t->dist, stop, &stop, err)) return err->status;
+        if (stop) { /* every rank stops at the same step */
             if (micro) { /* finish the accumulation group's step before stopping */
                 micro = 0;
                 if (cv_dist_allreduce_grads(&t->dist, s->net, err)) return err->status;
