@@ -45,7 +45,7 @@ static cv_tensor *trunk(const mv2 *m, const cv_nn *nn, cv_tensor *x, cv_tensor *
             int hidden = cv_make_divisible((int)(in * mv2_cfg[r][0] + 0.5), 8, 8);
             if (mv2_cfg[r][0] == 1) hidden = in;
             cv_ir_config c = { CV_IR_TV_V2, hidden, out, 3, b == 0 ? stride : 1, b == 0 ? first_dil : st.dilation,
-                               CV_RELU6, 0, 0, 0, m->zero_gamma, 0.0f };
+                               CV_RELU6, 0, 0, 0, m->zero_gamma, 0.0f, 0.0f, 0.0f };
             nn->ops->scope_push(nn->g, "%d", idx);
             x = cv_nn_inverted_residual(nn, x, &c);
             nn->ops->scope_pop(nn->g);

@@ -51,12 +51,16 @@ typedef struct mv3 {
 
 static int adjust(const mv3 *m, int c) { return cv_make_divisible(c * m->width, 8, 8); }
 
+/* torchvision's MobileNetV3 norms use eps 1e-3 and momentum 0.01 (CVNets: PyTorch's defaults) */
+static float bn_eps(const mv3 *m) { return m->cvnets ? 0.0f : 1e-3f; }
+static float bn_momentum(const mv3 *m) { return m->cvnets ? 0.0f : 0.01f; }
+
 static cv_tensor *trunk(const mv3 *m, const cv_nn *nn, cv_tensor *x, cv_tensor *feats[4]) {
     const bneck *cfg = m->small ? small_cfg : large_cfg;
     int n = m->small ? (int)(sizeof small_cfg / sizeof *small_cfg) : (int)(sizeof large_cfg / sizeof *large_cfg);
     char name[16];
     nn->ops->scope_push(nn->g, "features");
-    x = cv_nn_conv_norm_act(nn, "0", x, adjust(m, cfg[0].in), 3, 2, 1, 1, CV_HARDSWISH);
+    x = cv_nn_conv_norm_act_ex(nn, "0", x, adjust(m, cfg[0].in), 3, 2, 1, 1, CV_HARDSWISH, bn_eps(m), bn_momentum(m));
     cv_nn_stride st = cv_nn_stride_init(m->output_stride, 2);
     for (int i = 0; i < n; i++) {
         int first_dil, stride = cv_nn_stage_stride(&st, cfg[i].stride, &first_dil);
@@ -68,7 +72,7 @@ static cv_tensor *trunk(const mv3 *m, const cv_nn *nn, cv_tensor *x, cv_tensor *
         if (m->cvnets && se < 32) se = 32;
         cv_ir_config c = { CV_IR_TV_V3, exp, adjust(m, cfg[i].out), m->cvnets ? 3 : cfg[i].k, stride, st.dilation,
                            cfg[i].hs ? CV_HARDSWISH : CV_RELU, cfg[i].se ? se : 0,
-                           CV_RELU, CV_HARDSIGMOID, m->zero_gamma, 0.0f };
+                           CV_RELU, CV_HARDSIGMOID, m->zero_gamma, 0.0f, bn_eps(m), bn_momentum(m) };
         (void)first_dil;
         nn->ops->scope_push(nn->g, "%d", i + 1);
         x = cv_nn_inverted_residual(nn, x, &c);
@@ -76,7 +80,8 @@ static cv_tensor *trunk(const mv3 *m, const cv_nn *nn, cv_tensor *x, cv_tensor *
         cv_nn_feature_put(feats, st.stride, x);
     }
     snprintf(name, sizeof name, "%d", n + 1);
-    x = cv_nn_conv_norm_act(nn, name, x, 6 * adjust(m, cfg[n - 1].out), 1, 1, 1, 1, CV_HARDSWISH);
+    x = cv_nn_conv_norm_act_ex(nn, name, x, 6 * adjust(m, cfg[n - 1].out), 1, 1, 1, 1, CV_HARDSWISH, bn_eps(m),
+                               bn_momentum(m));
     cv_nn_feature_put(feats, st.stride, x);
     nn->ops->scope_pop(nn->g);
     return x;

@@ -46,7 +46,7 @@ typedef struct mvit {
 static cv_tensor *mv2_block(const cv_nn *nn, const mvit *m, cv_tensor *x, int out, int stride, int dilation) {
     int in = (int)cv_nn_dim(nn, x, 1);
     cv_ir_config c = { CV_IR_TV_V2, cv_make_divisible(in * m->cfg->exp, 8, 8), out, 3, stride, dilation, CV_SILU,
-                       0, 0, 0, m->zero_gamma, 0.0f };
+                       0, 0, 0, m->zero_gamma, 0.0f, 0.0f, 0.0f };
     return cv_nn_inverted_residual(nn, x, &c);
 }
 

@@ -37,7 +37,7 @@ static cv_tensor *trunk(const mvit2 *m, const cv_nn *nn, cv_tensor *x, cv_tensor
         for (; b < stage_blocks[s]; b++) {
             int in = (int)cv_nn_dim(nn, x, 1);
             cv_ir_config c = { CV_IR_TV_V2, cv_make_divisible(in * 2, 8, 8), m->out[s], 3, b == 0 ? stride : 1,
-                               b == 0 ? first_dil : st.dilation, CV_SILU, 0, 0, 0, m->zero_gamma, 0.0f };
+                               b == 0 ? first_dil : st.dilation, CV_SILU, 0, 0, 0, m->zero_gamma, 0.0f, 0.0f, 0.0f };
             nn->ops->scope_push(nn->g, "%d", b);
             x = cv_nn_inverted_residual(nn, x, &c);
             nn->ops->scope_pop(nn->g);

@@ -83,6 +83,11 @@ cv_tensor *cv_nn_conv2d(const cv_nn *nn, const char *name, cv_tensor *x, int out
 }
 
 cv_tensor *cv_nn_batch_norm(const cv_nn *nn, const char *name, cv_tensor *x, int zero_gamma) {
+    return cv_nn_batch_norm_ex(nn, name, x, zero_gamma, 0.0f, 0.0f);
+}
+
+cv_tensor *cv_nn_batch_norm_ex(const cv_nn *nn, const char *name, cv_tensor *x, int zero_gamma, float eps,
+                               float momentum) {
     if (!x) return NULL;
     int64_t c = cv_nn_dim(nn, x, 1);
     int n = cv_nn_push_path_(nn, name);
@@ -93,7 +98,7 @@ cv_tensor *cv_nn_batch_norm(const cv_nn *nn, const char *name, cv_tensor *x, int
     in[2] = cv_nn_param(nn, "bias", CV_SHAPE(c), cv_init_const(CV_INIT_ZEROS, 0, 0), CV_TAG_NORM);
     in[3] = cv_nn_param(nn, "running_mean", CV_SHAPE(c), cv_init_const(CV_INIT_ZEROS, 0, 0), CV_TAG_BUFFER);
     in[4] = cv_nn_param(nn, "running_var", CV_SHAPE(c), cv_init_const(CV_INIT_ONES, 0, 0), CV_TAG_BUFFER);
-    cv_norm_params p = { 1e-5f, 0.1f, nn->ops->training(nn->g), 0, 0 };
+    cv_norm_params p = { eps > 0 ? eps : 1e-5f, momentum > 0 ? momentum : 0.1f, nn->ops->training(nn->g), 0, 0 };
     cv_tensor *y = nn->ops->op(nn->g, CV_OP_BATCH_NORM, in, 5, &p, sizeof p);
     cv_nn_pop_n_(nn, n);
     return y;
@@ -150,9 +155,14 @@ cv_tensor *cv_nn_linear(const cv_nn *nn, const char *name, cv_tensor *x, int out
 
 cv_tensor *cv_nn_conv_norm_act(const cv_nn *nn, const char *name, cv_tensor *x, int out_ch, int k, int stride,
                                int dilation, int groups, int act) {
+    return cv_nn_conv_norm_act_ex(nn, name, x, out_ch, k, stride, dilation, groups, act, 0.0f, 0.0f);
+}
+
+cv_tensor *cv_nn_conv_norm_act_ex(const cv_nn *nn, const char *name, cv_tensor *x, int out_ch, int k, int stride,
+                                  int dilation, int groups, int act, float bn_eps, float bn_momentum) {
     int n = cv_nn_push_path_(nn, name);
     cv_tensor *y = cv_nn_conv2d(nn, "0", x, out_ch, k, stride, CV_PAD_SAME, dilation, groups, 0);
-    y = cv_nn_act(nn, cv_nn_batch_norm(nn, "1", y, 0), act);
+    y = cv_nn_act(nn, cv_nn_batch_norm_ex(nn, "1", y, 0, bn_eps, bn_momentum), act);
     cv_nn_pop_n_(nn, n);
     return y;
 }
@@ -195,10 +205,11 @@ cv_tensor *cv_nn_inverted_residual(const cv_nn *nn, cv_tensor *x, const cv_ir_co
     cv_tensor *y = x;
     if (c->hidden != in) {
         snprintf(idx, sizeof idx, "%d", i++);
-        y = cv_nn_conv_norm_act(nn, idx, y, c->hidden, 1, 1, 1, 1, c->act);
+        y = cv_nn_conv_norm_act_ex(nn, idx, y, c->hidden, 1, 1, 1, 1, c->act, c->bn_eps, c->bn_momentum);
     }
     snprintf(idx, sizeof idx, "%d", i++);
-    y = cv_nn_conv_norm_act(nn, idx, y, c->hidden, c->kernel, c->stride, c->dilation, c->hidden, c->act);
+    y = cv_nn_conv_norm_act_ex(nn, idx, y, c->hidden, c->kernel, c->stride, c->dilation, c->hidden, c->act, c->bn_eps,
+                               c->bn_momentum);
     if (v3) {
         if (c->se_ch > 0) {
             snprintf(idx, sizeof idx, "%d", i++);
@@ -207,13 +218,13 @@ cv_tensor *cv_nn_inverted_residual(const cv_nn *nn, cv_tensor *x, const cv_ir_co
         snprintf(idx, sizeof idx, "%d", i++);
         nn->ops->scope_push(nn->g, "%s", idx);
         y = cv_nn_conv2d(nn, "0", y, c->out, 1, 1, 0, 1, 1, 0);
-        y = cv_nn_batch_norm(nn, "1", y, c->zero_gamma);
+        y = cv_nn_batch_norm_ex(nn, "1", y, c->zero_gamma, c->bn_eps, c->bn_momentum);
         nn->ops->scope_pop(nn->g);
     } else {
         snprintf(idx, sizeof idx, "%d", i++);
         y = cv_nn_conv2d(nn, idx, y, c->out, 1, 1, 0, 1, 1, 0);
         snprintf(idx, sizeof idx, "%d", i++);
-        y = cv_nn_batch_norm(nn, idx, y, c->zero_gamma);
+        y = cv_nn_batch_norm_ex(nn, idx, y, c->zero_gamma, c->bn_eps, c->bn_momentum);
     }
     nn->ops->scope_pop(nn->g);
     if (c->stride == 1 && in == c->out) y = cv_add(nn->ops, nn->g, x, cv_nn_drop_path(nn, y, c->drop_path));

@@ -53,9 +53,12 @@ cv_tensor *cv_nn_conv2d(const cv_nn *nn, const char *name, cv_tensor *x, int out
                         int pad, int dilation, int groups, int bias);
 
 /* Batch norm over dim 1 with weight (1, or 0 when zero_gamma), bias (0) tagged
- * norm, and running_mean / running_var buffers.  eps 1e-5, momentum 0.1; batch
- * statistics while tracing a training step. */
+ * norm, and running_mean / running_var buffers.  eps 1e-5, momentum 0.1 (PyTorch's
+ * defaults); batch statistics while tracing a training step.  The _ex form takes
+ * eps and momentum (0 = default; torchvision's MobileNetV3 uses 1e-3 and 0.01). */
 cv_tensor *cv_nn_batch_norm(const cv_nn *nn, const char *name, cv_tensor *x, int zero_gamma);
+cv_tensor *cv_nn_batch_norm_ex(const cv_nn *nn, const char *name, cv_tensor *x, int zero_gamma, float eps,
+                               float momentum);
 /* Layer norm over the last dim (weight 1, bias 0, tagged norm). */
 cv_tensor *cv_nn_layer_norm(const cv_nn *nn, const char *name, cv_tensor *x, float eps);
 /* Group norm over dim 1 (groups = 1 is CVNets' "layer_norm_2d"). */
@@ -74,6 +77,8 @@ cv_tensor *cv_nn_linear_named(const cv_nn *nn, const char *weight_name, const ch
  * Conv2dNormActivation: "<name>.0.weight", "<name>.1.{weight,bias,running_*}". */
 cv_tensor *cv_nn_conv_norm_act(const cv_nn *nn, const char *name, cv_tensor *x, int out_ch, int k, int stride,
                                int dilation, int groups, int act);
+cv_tensor *cv_nn_conv_norm_act_ex(const cv_nn *nn, const char *name, cv_tensor *x, int out_ch, int k, int stride,
+                                  int dilation, int groups, int act, float bn_eps, float bn_momentum);
 
 /* Dropout / stochastic depth; nothing is recorded when p <= 0 or in eval. */
 cv_tensor *cv_nn_dropout(const cv_nn *nn, cv_tensor *x, float p);
@@ -105,6 +110,7 @@ typedef struct cv_ir_config {
     int se_act, se_gate;
     int zero_gamma;  /* zero-init the project BN's weight */
     float drop_path; /* stochastic depth on the residual branch */
+    float bn_eps, bn_momentum; /* 0 = PyTorch's defaults */
 } cv_ir_config;
 cv_tensor *cv_nn_inverted_residual(const cv_nn *nn, cv_tensor *x, const cv_ir_config *c);
 
