@@ -88,6 +88,25 @@ Test(models, table1_params_and_macs_at_224) {
     }
 }
 
+/* the MobileViT papers' parameter counts (one decimal, in M) and MACs at 256 px */
+Test(models, mobilevit_families_match_their_papers) {
+    static const struct { const char *model, *kv; double params_m, gmacs; } rows[] = {
+        { "mobilevit", "variant=xx_small", 1.3, 0.4 }, { "mobilevit", "variant=x_small", 2.3, 1.0 },
+        { "mobilevit", "variant=small", 5.6, 2.0 },    { "mobilevit_v2", "width_multiplier=0.5", 1.4, 0.5 },
+        { "mobilevit_v2", "width_multiplier=1.0", 4.9, 1.8 },
+    };
+    for (int i = 0; i < 5; i++) {
+        run r;
+        run_open(&r, rows[i].model, (const char *const[]){ rows[i].kv, NULL }, 1000, CV_SHAPE(1, 3, 256, 256), 0);
+        char what[96];
+        snprintf(what, sizeof what, "%s %s params (M)", rows[i].model, rows[i].kv);
+        expect_close(what, (double)cnt_trainable(r.g) / 1e6, rows[i].params_m, 0.05, 0.02);
+        snprintf(what, sizeof what, "%s %s GMACs", rows[i].model, rows[i].kv);
+        expect_close(what, (double)cnt_macs(r.g) / 1e9, rows[i].gmacs, 0.05, 0.02);
+        run_close(&r);
+    }
+}
+
 Test(models, mobilenetv3_styles) {
     run tv, cv;
     run_open(&tv, "mobilenetv3", NULL, 1000, CV_SHAPE(1, 3, 224, 224), 0);
