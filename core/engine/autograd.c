@@ -271,9 +271,9 @@ static int apply_rule(ad *a, int32_t ni) {
                 cnt *= ks.dim[i];
                 ks.dim[i] = 1;
             }
-        cv_tensor *d = bcast_to(g, cv_graph_view(g, dy, &ks), &x->shape);
-        if (p->fn == CV_R_MEAN) d = scal(g, d, CV_S_MUL, (float)(1.0 / (double)cnt));
-        ADD(0, d);
+        cv_tensor *d = cv_graph_view(g, dy, &ks);
+        if (p->fn == CV_R_MEAN) d = scal(g, d, CV_S_MUL, (float)(1.0 / (double)cnt)); /* on the small side */
+        ADD(0, bcast_to(g, d, &x->shape));
         return CV_OK;
     }
     case CV_OP_POOL2D: {
