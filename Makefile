@@ -56,7 +56,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 
 -include $(wildcard plugins/*/*.mk)
 
-.PHONY: all check test test-asan train install deps bench-deps clean fixtures abi-check
+.PHONY: all check check-clang test test-asan train install deps bench-deps clean fixtures abi-check
 all: $(BUILD)/bin/cvnets $(PLUGIN_SOS) $(BUILD)/lib/libcvnets-sdk.a
 
 # ---- host -------------------------------------------------------------------------
@@ -130,8 +130,13 @@ test: all $(TESTS) $(FIXTURES)
 test-asan:
 	$(MAKE) SAN=1 test
 
+# clang must build the whole tree warning-free too (compile only; gcc's build is tested)
+check-clang:
+	$(MAKE) CC=clang BUILD=build/clang all
+
 check: deps
 	$(MAKE) all
+	$(MAKE) check-clang
 	$(MAKE) test
 	$(MAKE) SAN=1 test
 
