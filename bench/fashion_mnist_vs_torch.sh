@@ -19,6 +19,7 @@ RECIPE=recipes/fashion_mnist.ini
 B=build/bin/cvnets
 [ -x $B ] || { echo "fashion_mnist_vs_torch.sh: $B is missing; run make first" >&2; exit 1; }
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # recipes resolve relative paths against their own folder
 EPOCHS=${EPOCHS:-$(awk -F' *= *' '/^epochs/ {print $2; exit}' $RECIPE)}
 WARMUP=${WARMUP:-$(awk -F' *= *' '/^warmup_iterations/ {print $2; exit}' $RECIPE)}
 ROOT=$SRC

@@ -30,6 +30,7 @@ B=build/bin/cvnets
 RECIPE=recipes/bench/samplers_fmnist64.ini
 [ -x $B ] || { echo "samplers.sh: $B is missing; run make first" >&2; exit 1; }
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # recipes resolve relative paths against their own folder
 DATA=$OUT/fashion-mnist-$N_TRAIN-$N_TEST
 /usr/bin/python3 bench/fmnist_subset.py "$SRC" "$DATA" "$N_TRAIN" "$N_TEST"
 # ssc_fbs takes none of the multi-scale keys: a copy of the recipe without them

@@ -2,7 +2,8 @@
  * steps (forward + loss + backward + optimizer update, as `cvnets bench` runs
  * them) and single inference forwards of a recipe's model at its base shape on
  * random data, each step timed on its own like the PyTorch peer does, and prints
- * one JSON line: median / min / max img/s of both, planned peak bytes of the
+ * one JSON line: median / min / max img/s of both, images per process CPU-second
+ * (all threads; robust against other processes taking the cores), planned peak bytes of the
  * train and eval plans, bytes of params + grads + optimizer state, forward MACs
  * per image and the process's peak RSS (getrusage).  Not part of the cvnets
  * build: bench/vs_torch.sh compiles it against build/lib/libcvnets-core.a.
@@ -20,7 +21,16 @@
 
 typedef struct timing {
     double med, min, max; /* img/s */
+    double img_per_cpu_s; /* images over process CPU seconds (all threads) of the timed steps */
 } timing;
+
+/* user + system CPU seconds of the whole process (every thread) */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -29,18 +39,19 @@ static int cmp_double(const void *a, const void *b) {
 
 static timing summarise(double *ips, int n) {
     qsort(ips, (size_t)n, sizeof *ips, cmp_double);
-    timing t = { n % 2 ? ips[n / 2] : 0.5 * (ips[n / 2 - 1] + ips[n / 2]), ips[0], ips[n - 1] };
+    timing t = { n % 2 ? ips[n / 2] : 0.5 * (ips[n / 2 - 1] + ips[n / 2]), ips[0], ips[n - 1], 0 };
     return t;
 }
 
 /* warmup + steps runs of one plan; train also runs the optimizer after each step */
 static int time_plan(cv_session *s, cv_plan *p, int train, const float *x, const int32_t *y, int batch, int warmup,
-                     int steps, double *ips, cv_error *err) {
+                     int steps, double *ips, double *cpu_s, cv_error *err) {
     cv_optim_step os;
     cv_net_optim_step_init(s->net, &os);
     os.lr = 1e-4;
     const cv_optimizer_vtable *ov = s->optimizer.desc->vtable;
     for (int i = 0; i < warmup + steps; i++) {
+        if (i == warmup) *cpu_s = cpu_seconds();
         double t0 = cv_now();
         cv_step_io io = { .images = x, .targets = y };
         int rc = cv_net_run(p, &io, err);
@@ -52,6 +63,7 @@ static int time_plan(cv_session *s, cv_plan *p, int train, const float *x, const
         double dt = cv_now() - t0;
         if (i >= warmup) ips[i - warmup] = batch / dt;
     }
+    *cpu_s = cpu_seconds() - *cpu_s;
     return CV_OK;
 }
 
@@ -99,22 +111,26 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) x[i] = (float)ctx->host.rng_normal(&rng);
         for (int i = 0; i < batch; i++) y[i] = (int32_t)(ctx->host.rng_u64(&rng) % (uint64_t)s.num_classes);
     }
-    timing tt = { 0, 0, 0 }, ti = { 0, 0, 0 };
+    timing tt = { 0, 0, 0, 0 }, ti = { 0, 0, 0, 0 };
     cv_plan_info train_info = { 0 }, eval_info = { 0 };
     if (!rc && do_train) {
         cv_plan *p = cv_net_plan_get(s.net, &in, CV_MODE_TRAIN, 0, &err);
-        rc = p ? time_plan(&s, p, 1, x, y, batch, warmup, steps, ips, &err) : err.status;
+        double cpu = 0;
+        rc = p ? time_plan(&s, p, 1, x, y, batch, warmup, steps, ips, &cpu, &err) : err.status;
         if (!rc) {
             cv_plan_info_get(p, &train_info);
             tt = summarise(ips, steps);
+            tt.img_per_cpu_s = (double)batch * steps / cpu;
         }
     }
     if (!rc && do_infer) {
         cv_plan *p = cv_net_plan_get(s.net, &in, CV_MODE_EVAL, 0, &err);
-        rc = p ? time_plan(&s, p, 0, x, y, batch, warmup, steps, ips, &err) : err.status;
+        double cpu = 0;
+        rc = p ? time_plan(&s, p, 0, x, y, batch, warmup, steps, ips, &cpu, &err) : err.status;
         if (!rc) {
             cv_plan_info_get(p, &eval_info);
             ti = summarise(ips, steps);
+            ti.img_per_cpu_s = (double)batch * steps / cpu;
         }
     }
     if (rc) fprintf(stderr, "step_timer: %s\n", err.message);
@@ -126,9 +142,11 @@ int main(int argc, char **argv) {
                "\"threads\": %d, \"params\": %lld, \"fwd_macs_per_img\": %lld, "
                "\"train_img_s_med\": %.2f, \"train_img_s_min\": %.2f, \"train_img_s_max\": %.2f, "
                "\"infer_img_s_med\": %.2f, \"infer_img_s_min\": %.2f, \"infer_img_s_max\": %.2f, "
+               "\"train_img_per_cpu_s\": %.3f, \"infer_img_per_cpu_s\": %.3f, "
                "\"train_peak_bytes\": %zu, \"eval_peak_bytes\": %zu, \"param_bytes\": %zu, \"peak_rss_mib\": %.1f}\n",
                recipe, h, w, batch, steps, warmup, s.threads, (long long)cv_net_trainable_elems(s.net),
-               (long long)macs, tt.med, tt.min, tt.max, ti.med, ti.min, ti.max, train_info.peak_bytes,
+               (long long)macs, tt.med, tt.min, tt.max, ti.med, ti.min, ti.max, tt.img_per_cpu_s, ti.img_per_cpu_s,
+               train_info.peak_bytes,
                eval_info.peak_bytes, train_info.param_bytes ? train_info.param_bytes : eval_info.param_bytes,
                (double)ru.ru_maxrss / 1024.0);
     }

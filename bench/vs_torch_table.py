@@ -5,7 +5,9 @@ Throughput: per (workload, mode, side) the median over repeats of each process's
 median img/s (min-max of those medians in brackets).  GFLOP/s = MACs per image
 (`cvnets summary --json`) x 2 (x 3 for a training step) x img/s; the fraction is
 of the median fp32 FMA peak measured by bench/peak_fp32 during the same run.
-Memory (training step): cvnets' planned peak (activations + workspace) plus its
+img/CPU-s: images per process CPU-second (user + system, all threads) over
+the timed steps, which other processes on the machine disturb much less than
+wall time.  Memory (training step): cvnets' planned peak (activations + workspace) plus its
 params/grads/optimizer state, cvnets' measured peak RSS, and the peer's peak RSS
 with and without what importing torch alone takes."""
 import json
@@ -37,14 +39,18 @@ def main():
         key = "img_s_med" if side == "torch" else f"{mode}_img_s_med"
         return [x[key] for x in runs.get((wl, mode, side), [])]
 
+    def ipc(wl, mode, side):
+        key = "img_per_cpu_s" if side == "torch" else f"{mode}_img_per_cpu_s"
+        return [x[key] for x in runs.get((wl, mode, side), []) if x.get(key)]
+
     print("fp32 FMA peak: "
           f"median {peak:.1f} GFLOP/s over {len(peaks)} measurements "
           f"(min {min(peaks):.1f}, max {max(peaks):.1f})" if peaks else "no peak measured")
     print(f"load average during the run: {loads[0]} ... {loads[-1]}" if loads else "")
     print()
     print("| workload | mode | cvnets img/s | PyTorch img/s | cvnets/PyTorch | cvnets GFLOP/s (% peak) "
-          "| PyTorch GFLOP/s (% peak) |")
-    print("|---|---|---|---|---|---|---|")
+          "| PyTorch GFLOP/s (% peak) | cvnets img/CPU-s | PyTorch img/CPU-s | cvnets/PyTorch per CPU-s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for wl, mode in order:
         c, t = ips(wl, mode, "cvnets"), ips(wl, mode, "torch")
         mc, mt = med(c), med(t)
@@ -54,11 +60,16 @@ def main():
             return f"{m:.1f} ({min(xs):.1f}-{max(xs):.1f})" if xs else "-"
 
         def gf(m):
+            if m != m:  # nan: no runs
+                return "-"
             g = flop * m / 1e9
             return f"{g:.1f} ({100 * g / peak:.0f} %)" if peaks else f"{g:.1f}"
 
         ratio = f"{mc / mt:.2f}x" if c and t and mt > 0 else "-"
-        print(f"| {wl} | {mode} | {cell(c, mc)} | {cell(t, mt)} | {ratio} | {gf(mc)} | {gf(mt)} |")
+        cc, tc = ipc(wl, mode, "cvnets"), ipc(wl, mode, "torch")
+        rc = f"{med(cc) / med(tc):.2f}x" if cc and tc else "-"
+        print(f"| {wl} | {mode} | {cell(c, mc)} | {cell(t, mt)} | {ratio} | {gf(mc)} | {gf(mt)} "
+              f"| {cell(cc, med(cc))} | {cell(tc, med(tc))} | {rc} |")
     print()
     print("| workload | mode | cvnets planned peak: activations + params/grads/state (MiB) | cvnets peak RSS (MiB) "
           "| PyTorch peak RSS (MiB) | PyTorch peak RSS - after import (MiB) |")
