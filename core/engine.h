@@ -93,8 +93,8 @@ int cv_net_grad_sumsq(cv_net *n, double *out, cv_error *err);
 /* ---- additions by the engine (append-only) ------------------------------------------ */
 /* Per-layer summary: forward MACs and trainable parameter counts per name scope,
  * scopes cut after max_depth components (0 = full path; "" is the top level), in
- * first-use order.  Returns the number of rows; when it exceeds max, call again
- * with an array at least that long. */
+ * first-use order.  Returns the number of rows (out may be NULL to count them);
+ * at most max rows are written. */
 typedef struct cv_layer_info {
     char scope[128];
     int64_t macs;
@@ -102,7 +102,8 @@ typedef struct cv_layer_info {
 } cv_layer_info;
 int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max);
 /* The step counter that seeds dropout / drop path (per (engine seed, step, node));
- * cv_net_run advances it after each training step.  Set it when resuming so a resumed run is identical. */
+ * cv_net_run advances it after each training step.  Set it when resuming so a
+ * resumed run is identical. */
 void cv_net_set_step(cv_net *n, int64_t step);
 int64_t cv_net_get_step(const cv_net *n);
 /* Distillation: a teacher model (not owned) traced into every plan that has a loss,

@@ -230,10 +230,11 @@ void cv_net_set_profiling(cv_net *n, int on) {
 }
 
 void cv_plan_profile_reset(cv_plan *p) {
-    for (int32_t e = 0; p && e < p->n_exec; e++) {
-        p->exec[e].calls = 0;
-        p->exec[e].seconds = 0;
-    }
+    for (cv_plan *q = p; q; q = q->accum) /* and the accumulate variant */
+        for (int32_t e = 0; e < q->n_exec; e++) {
+            q->exec[e].calls = 0;
+            q->exec[e].seconds = 0;
+        }
 }
 
 static int by_seconds(const void *a, const void *b) {
