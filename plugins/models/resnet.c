@@ -29,7 +29,7 @@ static const cv_option_desc resnet_options[] = {
 
 typedef struct resnet {
     const cv_host *host; /* frees this instance */
-    int depth, num_classes, in_channels, bottleneck, se, zero_gamma, output_stride, cifar;
+    int num_classes, bottleneck, se, zero_gamma, output_stride, cifar;
     int blocks[4], widths[4];
     float dropout, drop_path;
 } resnet;
@@ -117,10 +117,8 @@ static int resnet_create(const cv_create_args *args, void **self, cv_error *err)
     resnet *m = h->alloc_array(1, sizeof *m);
     if (!m) return h->set_error(err, CV_ERR_NOMEM, "model resnet: out of memory");
     m->host = h;
-    m->depth = depth;
     m->bottleneck = depth >= 50;
     m->num_classes = cv_nn_num_classes(args, cv_opt_int(h, o, "num_classes", 0));
-    m->in_channels = args->in_channels > 0 ? args->in_channels : 3;
     double wm = cv_opt_float(h, o, "width_multiplier", 1.0);
     for (int i = 0; i < 4; i++) {
         m->blocks[i] = cfg[which][i + 1];
