@@ -200,6 +200,8 @@ Test(cpu_vs_ref, linear) {
          .out = { F32(5, 3) }, .rtol = 2e-4, .atol = 2e-4);
     CASE(.name = "linear 3d", .op = CV_OP_LINEAR, .n_in = 2, .in = { F32(2, 3, 8), F32(4, 8) }, .n_out = 1,
          .out = { F32(2, 3, 4) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "linear K=0 gives the bias", .op = CV_OP_LINEAR, .n_in = 3, .in = { F32(3, 0), F32(4, 0), F32(4) },
+         .n_out = 1, .out = { F32(3, 4) }, .rtol = 0, .atol = 0);
     CASE(.name = "linear wide", .op = CV_OP_LINEAR, .n_in = 3, .in = { F32(17, 130), F32(33, 130), F32(33) },
          .n_out = 1, .out = { F32(17, 33) }, .rtol = 2e-4, .atol = 2e-4);
 }

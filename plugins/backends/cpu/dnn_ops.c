@@ -467,6 +467,14 @@ int dnn_empty_input(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     float zero = 0;
     cv_ktensor z = { .dtype = CV_F32, .ndim = 0, .data = &zero };
     for (int i = 0; i < k->n_out; i++) strided_copy(&k->out[i], &z, b->threads);
+    /* a linear layer with K = 0 still adds its bias to every row */
+    if (k->op == CV_OP_LINEAR && k->n_in > 2 && kt_numel(&k->in[2]) > 0 && kt_numel(&k->in[0]) == 0) {
+        const cv_ktensor *y = &k->out[0], *bias = &k->in[2];
+        cv_ktensor src = *y;
+        src.data = bias->data;
+        for (int d = 0; d < y->ndim; d++) src.stride[d] = d == y->ndim - 1 ? bias->stride[bias->ndim - 1] : 0;
+        strided_copy(y, &src, b->threads);
+    }
     return CV_OK;
 }
 
