@@ -122,29 +122,27 @@ __global__ static void pool_bwd_kernel(const float *x, const float *dy, float *d
     }
 }
 
+/* cudnnPoolingForward; returns 1 (nothing recorded) when cuDNN cannot describe the
+ * case, so the caller falls back to our kernel */
 static int pool_cudnn(cu_call *r, const pool_geom *g, const cu_t *x, const cu_t *y) {
     if (g->nc > INT32_MAX || g->h > INT32_MAX || g->w > INT32_MAX) return 1;
     cudnnPoolingDescriptor_t pd = NULL;
     cudnnTensorDescriptor_t xd = NULL, yd = NULL;
-    int st = cu_dnn(r, cudnnCreatePoolingDescriptor(&pd), "cudnnCreatePoolingDescriptor");
-    if (!st) st = cu_dnn(r, cudnnCreateTensorDescriptor(&xd), "cudnnCreateTensorDescriptor");
-    if (!st) st = cu_dnn(r, cudnnCreateTensorDescriptor(&yd), "cudnnCreateTensorDescriptor");
     cudnnPoolingMode_t mode = g->max ? CUDNN_POOLING_MAX
                               : g->include_pad ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
                                                : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
-    if (!st)
-        st = cu_dnn(r, cudnnSetPooling2dDescriptor(pd, mode, CUDNN_PROPAGATE_NAN, (int)g->kh, (int)g->kw, (int)g->ph,
-                                                   (int)g->pw, (int)g->sh, (int)g->sw),
-                    "cudnnSetPooling2dDescriptor");
-    if (!st)
-        st = cu_dnn(r, cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, (int)g->nc, (int)g->h, (int)g->w),
-                    "cudnnSetTensor4dDescriptor");
-    if (!st)
-        st = cu_dnn(r, cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, (int)g->nc, (int)g->ho, (int)g->wo),
-                    "cudnnSetTensor4dDescriptor");
-    const float one = 1.0f, zero = 0.0f;
-    if (!st)
+    int st = 1;
+    if (cudnnCreatePoolingDescriptor(&pd) == CUDNN_STATUS_SUCCESS && cudnnCreateTensorDescriptor(&xd) == CUDNN_STATUS_SUCCESS &&
+        cudnnCreateTensorDescriptor(&yd) == CUDNN_STATUS_SUCCESS &&
+        cudnnSetPooling2dDescriptor(pd, mode, CUDNN_PROPAGATE_NAN, (int)g->kh, (int)g->kw, (int)g->ph, (int)g->pw,
+                                    (int)g->sh, (int)g->sw) == CUDNN_STATUS_SUCCESS &&
+        cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, (int)g->nc, (int)g->h, (int)g->w) ==
+            CUDNN_STATUS_SUCCESS &&
+        cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, (int)g->nc, (int)g->ho, (int)g->wo) ==
+            CUDNN_STATUS_SUCCESS) {
+        const float one = 1.0f, zero = 0.0f;
         st = cu_dnn(r, cudnnPoolingForward(r->b->cudnn, pd, &one, xd, x->f, &zero, yd, y->f), "cudnnPoolingForward");
+    }
     if (pd) cudnnDestroyPoolingDescriptor(pd);
     if (xd) cudnnDestroyTensorDescriptor(xd);
     if (yd) cudnnDestroyTensorDescriptor(yd);
