@@ -154,6 +154,7 @@ struct cv_net {
     int32_t n_plans, cap_plans;
     int64_t step;                   /* runs so far: seeds dropout */
     int32_t profiling;              /* time every kernel */
+    int32_t naive_plan;             /* tests: no reuse, no in-place (every storage its own bytes) */
 };
 
 typedef struct cv_exec_node {

@@ -160,7 +160,8 @@ int cv_plan_memory(cv_graph *g, size_t *peak_bytes, size_t *naive_bytes, cv_erro
         if (S[s].where == CV_STORE_ARENA && S[s].last >= 0) naive += align_up(S[s].bytes);
 
     /* in place: the output joins the storage of an input that dies at this node */
-    for (int32_t i = 0; i < g->n_nodes; i++) {
+    int naive_only = g->net && g->net->naive_plan;
+    for (int32_t i = 0; !naive_only && i < g->n_nodes; i++) {
         cv_node *n = &g->nodes[i];
         if (n->is_view || !inplace_kind(n) || n->n_out != 1) continue;
         for (int k = 0; k < n->n_in; k++) {
@@ -192,7 +193,10 @@ int cv_plan_memory(cv_graph *g, size_t *peak_bytes, size_t *naive_bytes, cv_erro
     for (int32_t t = -1; st == CV_OK && t <= g->n_nodes; t++) {
         while (ai < m && S[order[ai]].def <= t) {
             cv_storage *s = &S[order[ai++]];
-            s->offset = arena_alloc(&a, align_up(s->bytes));
+            if (naive_only) {
+                s->offset = a.end;
+                a.end += align_up(s->bytes);
+            } else s->offset = arena_alloc(&a, align_up(s->bytes));
         }
         while (fi < m && S[ends[fi]].last <= t && st == CV_OK) {
             cv_storage *s = &S[ends[fi++]];
