@@ -1,0 +1,80 @@
+/* test/gpu/emu/include/cudnn.h — just enough of cuDNN for the emulation: convolutions by
+ * direct loops (one algorithm, no workspace); batch norm and pooling answer
+ * NOT_SUPPORTED, so the backend's own kernels for those are what runs. */
+#pragma once
+#include <stddef.h>
+typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_NOT_SUPPORTED = 9 } cudnnStatus_t;
+typedef void *cudnnHandle_t; typedef void *cudnnTensorDescriptor_t; typedef void *cudnnFilterDescriptor_t;
+typedef void *cudnnConvolutionDescriptor_t; typedef void *cudnnPoolingDescriptor_t;
+typedef enum { CUDNN_TENSOR_NCHW } cudnnTensorFormat_t; typedef enum { CUDNN_DATA_FLOAT } cudnnDataType_t;
+typedef enum { CUDNN_BATCHNORM_SPATIAL } cudnnBatchNormMode_t;
+typedef enum { CUDNN_POOLING_MAX, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING } cudnnPoolingMode_t;
+typedef enum { CUDNN_PROPAGATE_NAN } cudnnNanPropagation_t;
+typedef enum { CUDNN_CROSS_CORRELATION } cudnnConvolutionMode_t;
+typedef enum { CUDNN_DEFAULT_MATH, CUDNN_FMA_MATH } cudnnMathType_t;
+typedef enum { CUDNN_DETERMINISTIC, CUDNN_NON_DETERMINISTIC } cudnnDeterminism_t;
+typedef enum { CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_FWD_ALGO_COUNT = 8 } cudnnConvolutionFwdAlgo_t;
+typedef enum { CUDNN_CONVOLUTION_BWD_DATA_ALGO_1 = 1, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT = 6 } cudnnConvolutionBwdDataAlgo_t;
+typedef enum { CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 = 1, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT = 7 } cudnnConvolutionBwdFilterAlgo_t;
+#define CUDNN_BN_MIN_EPSILON 0.0
+#define PERF(T, A) typedef struct { A algo; cudnnStatus_t status; float time; size_t memory; cudnnDeterminism_t determinism; } T;
+PERF(cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t)
+PERF(cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t)
+PERF(cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t)
+#define NS(...) { return CUDNN_STATUS_NOT_SUPPORTED; }
+#define OK(...) { return CUDNN_STATUS_SUCCESS; }
+static inline const char *cudnnGetErrorString(cudnnStatus_t) { return "emu: cuDNN not emulated"; }
+static inline size_t cudnnGetVersion(void) { return 0; }
+static inline cudnnStatus_t cudnnCreate(cudnnHandle_t *h) { *h = (void *)1; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnDestroy(cudnnHandle_t) OK()
+static inline cudnnStatus_t cudnnSetStream(cudnnHandle_t, void *) OK()
+template <typename... A> static inline cudnnStatus_t cudnnCreatePoolingDescriptor(A...) NS()
+template <typename... A> static inline cudnnStatus_t cudnnDestroyPoolingDescriptor(A...) OK()
+template <typename... A> static inline cudnnStatus_t cudnnSetPooling2dDescriptor(A...) NS()
+template <typename... A> static inline cudnnStatus_t cudnnDeriveBNTensorDescriptor(A...) NS()
+template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationForwardTraining(A...) NS()
+template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationBackward(A...) NS()
+template <typename... A> static inline cudnnStatus_t cudnnPoolingForward(A...) NS()
+
+struct emu_t { int n, c, h, w; };
+struct emu_cd { int ph, pw, sh, sw, dh, dw, g; };
+static inline cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d) { *d = new emu_t(); return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t *d) { *d = new emu_t(); return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t *d) { *d = new emu_cd(); ((emu_cd *)*d)->g = 1; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnDestroyTensorDescriptor(void *d) { delete (emu_t *)d; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnDestroyFilterDescriptor(void *d) { delete (emu_t *)d; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnDestroyConvolutionDescriptor(void *d) { delete (emu_cd *)d; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetTensor4dDescriptor(void *d, cudnnTensorFormat_t, cudnnDataType_t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w }; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetFilter4dDescriptor(void *d, cudnnDataType_t, cudnnTensorFormat_t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w }; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetConvolution2dDescriptor(void *d, int ph, int pw, int sh, int sw, int dh, int dw, cudnnConvolutionMode_t, cudnnDataType_t) { emu_cd *c = (emu_cd *)d; c->ph = ph; c->pw = pw; c->sh = sh; c->sw = sw; c->dh = dh; c->dw = dw; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetConvolutionGroupCount(void *d, int g) { ((emu_cd *)d)->g = g; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetConvolutionMathType(void *, cudnnMathType_t) { return CUDNN_STATUS_SUCCESS; }
+template <typename P> static inline cudnnStatus_t emu_find(int *n, P *perf) { *n = 1; perf[0].algo = (decltype(perf[0].algo))1; perf[0].status = CUDNN_STATUS_SUCCESS; perf[0].memory = 0; perf[0].determinism = CUDNN_DETERMINISTIC; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionFwdAlgoPerf_t *p) { return emu_find(n, p); }
+static inline cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionBwdDataAlgoPerf_t *p) { return emu_find(n, p); }
+static inline cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionBwdFilterAlgoPerf_t *p) { return emu_find(n, p); }
+template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
+template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
+template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
+/* mode 0: y = conv(x, w); 1: dx = conv^T(dy, w); 2: dw = corr(x, dy) */
+static inline void emu_conv(int mode, const emu_t *xd, float *x, const emu_t *wd, float *w, const emu_t *yd, float *y, const emu_cd *c) {
+    int cg = wd->c, og = wd->n / c->g;
+    if (mode == 0) for (long i = 0; i < (long)yd->n * yd->c * yd->h * yd->w; i++) y[i] = 0;
+    if (mode == 1) for (long i = 0; i < (long)xd->n * xd->c * xd->h * xd->w; i++) x[i] = 0;
+    if (mode == 2) for (long i = 0; i < (long)wd->n * wd->c * wd->h * wd->w; i++) w[i] = 0;
+    for (int n = 0; n < yd->n; n++) for (int o = 0; o < yd->c; o++) for (int oh = 0; oh < yd->h; oh++) for (int ow = 0; ow < yd->w; ow++)
+        for (int ci = 0; ci < cg; ci++) for (int i = 0; i < wd->h; i++) for (int j = 0; j < wd->w; j++) {
+            int ih = oh * c->sh - c->ph + i * c->dh, iw = ow * c->sw - c->pw + j * c->dw;
+            if (ih < 0 || ih >= xd->h || iw < 0 || iw >= xd->w) continue;
+            long xi = (((long)n * xd->c + (o / og) * cg + ci) * xd->h + ih) * xd->w + iw;
+            long wi = (((long)o * cg + ci) * wd->h + i) * wd->w + j;
+            long yi = (((long)n * yd->c + o) * yd->h + oh) * yd->w + ow;
+            if (mode == 0) y[yi] += x[xi] * w[wi]; else if (mode == 1) x[xi] += y[yi] * w[wi]; else w[wi] += y[yi] * x[xi];
+        }
+}
+static inline cudnnStatus_t cudnnConvolutionForward(void *, const void *, void *xd, const void *x, void *wd, const void *w, void *cd, cudnnConvolutionFwdAlgo_t, void *, size_t, const void *, void *yd, void *y) {
+    emu_conv(0, (emu_t *)xd, (float *)x, (emu_t *)wd, (float *)w, (emu_t *)yd, (float *)y, (emu_cd *)cd); return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnConvolutionBackwardData(void *, const void *, void *wd, const void *w, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdDataAlgo_t, void *, size_t, const void *, void *dxd, void *dx) {
+    emu_conv(1, (emu_t *)dxd, (float *)dx, (emu_t *)wd, (float *)w, (emu_t *)dyd, (float *)dy, (emu_cd *)cd); return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnConvolutionBackwardFilter(void *, const void *, void *xd, const void *x, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdFilterAlgo_t, void *, size_t, const void *, void *dwd, void *dw) {
+    emu_conv(2, (emu_t *)xd, (float *)x, (emu_t *)dwd, (float *)dw, (emu_t *)dyd, (float *)dy, (emu_cd *)cd); return CUDNN_STATUS_SUCCESS; }

@@ -1,0 +1,33 @@
+#!/bin/bash
+# test/gpu/emulate.sh — run test_cuda against a HOST EMULATION of the CUDA backend,
+# on a machine without a GPU.  The backend's .cu sources are rewritten by
+# emu/transform.py (kernel launches become loops over blocks and threads on the
+# CPU, 8 threads per block, real threads and a barrier where a kernel
+# synchronises) and compiled with g++ against the stand-in headers in
+# emu/include (host memory as device memory; cuBLAS SGEMM and cuDNN convolutions
+# by direct loops; cuDNN batch norm and pooling absent, so the backend's own
+# kernels run).  What this checks: the dispatcher, gathers / scatters, every own
+# kernel's indexing and reductions, the cuBLAS transposition arguments and the
+# cuDNN call wiring, against the reference backend.  What it cannot check: real
+# GPU execution (races at 256 threads, memory model, cuDNN / cuBLAS themselves,
+# launch limits) — that is test/gpu/run.sh on a GPU.
+#   test/gpu/emulate.sh          plain build
+#   test/gpu/emulate.sh --asan   ASan + UBSan (uses build/asan's test binary)
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+san="" b=build
+if [ "${1:-}" = "--asan" ]; then san="-fsanitize=address,undefined -fno-omit-frame-pointer"; b=build/asan; fi
+make ${san:+SAN=1} "$b/test/test_cuda" "$b/lib/cvnets/plugins/cvnets-backend-ref.so" "$b/lib/libcvnets-sdk.a" >/dev/null
+emu="$root/build/emu${san:+-asan}"
+rm -rf "$emu" && mkdir -p "$emu/src" "$emu/lib/cvnets/plugins"
+python3 test/gpu/emu/transform.py plugins/backends/cuda "$emu/src"
+for f in "$emu"/src/*.cpp; do
+    g++ -std=c++20 -pthread -O1 -g $san -fPIC -fvisibility=hidden -w -Itest/gpu/emu/include -Isdk/include -I"$emu/src" \
+        -c "$f" -o "${f%.cpp}.o"
+done
+gcc -std=c11 -O1 -g $san -fPIC -fvisibility=hidden -Itest/gpu/emu/include -Isdk/include -c "$emu/src/plugin.c" -o "$emu/src/plugin.o"
+g++ -shared -pthread $san -o "$emu/lib/cvnets/plugins/cvnets-backend-cuda.so" "$emu"/src/*.o "$b/lib/libcvnets-sdk.a"
+cp "$b/lib/cvnets/plugins/cvnets-backend-ref.so" "$emu/lib/cvnets/plugins/"
+CVNETS_BUILD="$emu" CVNETS_SRC="$root" ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$root/test/lsan.supp" \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$b/test/test_cuda" --jobs 1 "${@:2}"
