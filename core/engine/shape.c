@@ -166,7 +166,7 @@ static int infer_norm(cv_graph *g, int op, cv_tensor *const *in, int n_in, const
         static const char *const what[] = { "", "gamma", "beta", "running mean", "running var" };
         for (int i = 1; i < 5; i++)
             if (!vec_of(g, nm, in[i], C, what[i], x)) return -1;
-        if (p->momentum < 0 || p->momentum > 1) return FAIL("batch_norm: momentum %g outside [0,1]", (double)p->momentum);
+        if (!(p->momentum >= 0 && p->momentum <= 1)) return FAIL("batch_norm: momentum %g outside [0,1]", (double)p->momentum);
         if (!p->training) return 1;
         out[1] = out[2] = CV_SHAPE(C);
         return 3;
@@ -238,12 +238,12 @@ static int infer_loss(cv_graph *g, int op, cv_tensor *const *in, int n_in, const
         } else return FAIL("cross_entropy: target must be i32 labels or f32 soft labels, got %s", cv_dtype_name(t->dtype));
         if (n_in == 3 && !vec_of(g, nm, in[2], x->shape.dim[1], "class weight", x)) return -1;
         const cv_ce_params *p = params;
-        if (p->label_smoothing < 0 || p->label_smoothing >= 1)
+        if (!(p->label_smoothing >= 0 && p->label_smoothing < 1))
             return FAIL("cross_entropy: label_smoothing %g outside [0,1)", (double)p->label_smoothing);
         return 1;
     }
     if (!same_shape_dtype(g, nm, x, t, "target")) return -1;
-    if (op == CV_OP_SMOOTH_L1 && ((const cv_smooth_l1_params *)params)->beta < 0)
+    if (op == CV_OP_SMOOTH_L1 && !(((const cv_smooth_l1_params *)params)->beta >= 0))
         return FAIL("smooth_l1: beta must be >= 0");
     return 1;
 }
@@ -355,8 +355,8 @@ int cv_infer(cv_graph *g, int op, cv_tensor *const *in, int n_in, const void *pa
         int ax = norm_axis(p->axis, in[0]->shape.ndim);
         if (ax < 0 || ax >= in[0]->shape.ndim || p->start < 0 || p->length < 1 ||
             p->start > in[0]->shape.dim[ax] - p->length)
-            return FAIL("slice: [%lld, %lld) along axis %d is outside %s", (long long)p->start,
-                        (long long)(p->start + p->length), p->axis, SH(in[0], 0));
+            return FAIL("slice: start %lld, length %lld along axis %d is outside %s", (long long)p->start,
+                        (long long)p->length, p->axis, SH(in[0], 0));
         out[0].dim[ax] = p->length;
         return 1;
     }
@@ -364,8 +364,10 @@ int cv_infer(cv_graph *g, int op, cv_tensor *const *in, int n_in, const void *pa
         if (!want_inputs(g, nm, n_in, 1, 1)) return -1;
         const cv_pad_params *p = params;
         for (int d = 0; d < in[0]->shape.ndim; d++) {
-            int64_t o = in[0]->shape.dim[d] + p->before[d] + p->after[d];
-            if (o < 1 || -p->before[d] >= in[0]->shape.dim[d] || -p->after[d] >= in[0]->shape.dim[d])
+            int64_t o, dim = in[0]->shape.dim[d];
+            int bad = __builtin_add_overflow(dim, p->before[d], &o) || __builtin_add_overflow(o, p->after[d], &o);
+            /* a crop must leave something on each side: -before < dim and -after < dim */
+            if (bad || o < 1 || p->before[d] <= -dim || p->after[d] <= -dim)
                 return FAIL("pad: pads (%lld, %lld) on dim %d crop all of %s", (long long)p->before[d],
                             (long long)p->after[d], d, SH(in[0], 0));
             out[0].dim[d] = o;

@@ -200,7 +200,7 @@ static cv_tensor *bad_slice(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
     cv_slice_params p = { 2, 0, 6, 4 };
     return head(o, g, CV_OP1(o, g, CV_OP_SLICE, x, &p));
 }
-Test(engine_errors, slice_out_of_range) { EXPECT(bad_slice, CV_ERR_INVALID, "slice", "[6, 10)", "[2,3,8,8]"); }
+Test(engine_errors, slice_out_of_range) { EXPECT(bad_slice, CV_ERR_INVALID, "slice", "start 6, length 4", "[2,3,8,8]"); }
 
 static cv_tensor *bad_permute(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
     return head(o, g, cv_permute(o, g, x, 4, (int32_t[]){ 0, 1, 1, 3 }));
@@ -311,6 +311,65 @@ Test(engine_errors, conv3d_eval_only) {
     cv_plan_info info;
     cv_plan_info_get(p, &info);
     cr_assert_eq(info.macs, 2LL * 5 * 16 * 27 + 2 * 4 * 5);
+    cv_net_destroy(n);
+    cv_engine_destroy(e);
+}
+
+/* ---- fuzz: random op kinds with random (often absurd) params never crash ---------------- */
+#include "engine/internal.h"
+
+static uint64_t fz_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static int64_t fz_value(uint64_t *s) {
+    static const int64_t v[] = { -1, 0, 1, 2, 3, 4, 7, 8, -3, 64, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, 1LL << 40 };
+    return v[fz_next(s) % (sizeof v / sizeof v[0])];
+}
+
+Test(engine_errors, random_params_never_crash) {
+    cv_error err;
+    cv_error_init(&err);
+    cv_engine *e = cv_engine_create(NULL, (cv_backend_ref){ &fake_vt, NULL }, 1, &err);
+    build_fn fn = ok_model;
+    cv_net *n = cv_net_create(e, (cv_component_ref){ &m_desc, &fn }, (cv_component_ref){ &l_desc, NULL }, 4, &err);
+    const cv_ops_v1 *o = cv_engine_ops();
+    uint64_t s = 42;
+    int ok = 0, failed = 0;
+    for (int it = 0; it < 20000; it++) {
+        cv_shape in = CV_SHAPE(2, 4, 6, 6);
+        cv_graph *g = cv_graph_new(n, &in, (int)(fz_next(&s) & 1), 0);
+        cr_assert_not_null(g);
+        cv_tensor *t[4];
+        t[0] = o->input(g, 0);
+        t[1] = o->input(g, 1);
+        cv_init init = { CV_INIT_NORMAL, 1, 0 };
+        cv_shape ps[3] = { CV_SHAPE(4, 4, 3, 3), CV_SHAPE(4), CV_SHAPE(6, 6) };
+        int pi = (int)(fz_next(&s) % 3);
+        t[2] = o->param(g, pi == 0 ? "w" : pi == 1 ? "v" : "m", &ps[pi], init, 0);
+        t[3] = o->constant(g, &ps[(pi + 1) % 3], CV_F32, 1.0f);
+        int op = 1 + (int)(fz_next(&s) % CV_OP_SUM_TO);
+        int64_t params[16];
+        for (int i = 0; i < 16; i++) params[i] = fz_value(&s);
+        float *fp = (float *)params;
+        if (fz_next(&s) & 1) fp[0] = 0.5f; /* sometimes a sane leading float (eps, p, smoothing) */
+        int want = cv_op_params_size(op);
+        size_t psize = want >= 0 ? (size_t)want : 0;
+        int n_in = 1 + (int)(fz_next(&s) % 5);
+        cv_tensor *in_t[5];
+        for (int i = 0; i < n_in; i++) in_t[i] = t[fz_next(&s) % 4];
+        cv_tensor *y = o->op(g, op, in_t, n_in, psize ? (const void *)params : NULL, psize);
+        if (y) ok++;
+        else {
+            failed++;
+            cr_assert(o->failed(g), "op %d returned NULL without an error", op);
+            cr_assert_neq(g->err.message[0], 0, "op %d: empty message", op);
+        }
+        cv_graph_free(g, NULL);
+    }
+    cr_assert(ok > 100 && failed > 100, "ok %d failed %d", ok, failed);
     cv_net_destroy(n);
     cv_engine_destroy(e);
 }
