@@ -629,5 +629,17 @@ Test(cpu_vs_ref, bad_shapes_are_errors) {
     st = ku_run(cpu[0], CV_OP_UNARY, &up, sizeof up, &neg, 1, &ny, 1, 0, &err4);
     cr_expect(st == CV_ERR_INVALID && strstr(err4.message, "-1") != NULL, "negative size: %s", err4.message);
     ku_free(cpu[0], &ny);
+    /* a pooled output of the wrong size, a binary op whose operands do not broadcast */
+    cv_pool_params pp = { CV_POOL_MAX, { 3, 3 }, { 2, 2 }, { 1, 1 }, 0, 1 };
+    ku_tensor py = ku_make(cpu[0], CV_F32, CV_SHAPE(1, 3, 4, 4), NULL);
+    cv_error err5 = { sizeof err5, 0, "" };
+    st = ku_run(cpu[0], CV_OP_POOL2D, &pp, sizeof pp, &x, 1, &py, 1, 0, &err5);
+    cr_expect(st == CV_ERR_INVALID && strstr(err5.message, "pool2d") != NULL, "pool output size: %s", err5.message);
+    cv_binary_params bp = { CV_ADD };
+    ku_tensor bin2[2] = { x, w };
+    cv_error err6 = { sizeof err6, 0, "" };
+    st = ku_run(cpu[0], CV_OP_BINARY, &bp, sizeof bp, bin2, 2, &y, 1, 0, &err6);
+    cr_expect(st == CV_ERR_INVALID && strstr(err6.message, "broadcast") != NULL, "broadcast: %s", err6.message);
+    ku_free(cpu[0], &py);
     ku_free(cpu[0], &x); ku_free(cpu[0], &w); ku_free(cpu[0], &y); ku_free(cpu[0], &wt); ku_free(cpu[0], &ix); ku_free(cpu[0], &e);
 }

@@ -22,6 +22,7 @@ static int f32_all(const cv_kernel *k) {
 static int pool_exact(const cv_kernel *k) {
     const cv_pool_params *p = k->params;
     if (!p || k->n_in < 1 || k->n_out < 1 || k->in[0].ndim != 4 || k->out[0].ndim != 4) return 0;
+    if (!pool_geometry_ok(k)) return 0; /* our loop reports the error */
     if (p->fn == CV_POOL_MAX || !p->count_include_pad) return 1;
     for (int d = 0; d < 2; d++) {
         int64_t in = k->in[0].shape[2 + d], out = k->out[0].shape[2 + d];
@@ -150,10 +151,17 @@ static int build_conv(dnn_build *bd) {
     int g = p->groups > 0 ? p->groups : 1;
     char a[64], c[64], e[64];
     if (x->ndim != 4 || y->ndim != 4 || w->ndim != 4 || w->shape[0] % g || x->shape[1] != w->shape[1] * g ||
-        y->shape[1] != w->shape[0] || x->shape[0] != y->shape[0])
-        return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: shapes x %s, w %s, y %s do not match (groups %d)",
+        y->shape[1] != w->shape[0] || x->shape[0] != y->shape[0] || p->stride[0] < 1 || p->stride[1] < 1 ||
+        p->dilation[0] < 1 || p->dilation[1] < 1 || p->pad[0] < 0 || p->pad[1] < 0 ||
+        y->shape[2] != (x->shape[2] + 2 * p->pad[0] - p->dilation[0] * (w->shape[2] - 1) - 1) / p->stride[0] + 1 ||
+        y->shape[3] != (x->shape[3] + 2 * p->pad[1] - p->dilation[1] * (w->shape[3] - 1) - 1) / p->stride[1] + 1 ||
+        (op == CV_OP_CONV2D && k->n_in > 2 && kt_numel(&k->in[2]) != w->shape[0]) ||
+        (op == CV_OP_CONV2D_BWD_WEIGHT && k->n_out > 1 && kt_numel(&k->out[1]) != w->shape[0]))
+        return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID,
+                        "backend cpu: %s: shapes x %s, w %s, y %s do not match (groups %d, stride %dx%d, pad %dx%d, dilation %dx%d)",
                         op_name(op), kt_shape_str(x, a, sizeof a), kt_shape_str(w, c, sizeof c),
-                        kt_shape_str(y, e, sizeof e), g);
+                        kt_shape_str(y, e, sizeof e), g, p->stride[0], p->stride[1], p->pad[0], p->pad[1],
+                        p->dilation[0], p->dilation[1]);
     if (op == CV_OP_CONV2D_BWD_WEIGHT && g == 1 && k->n_out == 1 && kt_contiguous(x) && kt_contiguous(y) &&
         kt_contiguous(w) && y->shape[2] * y->shape[3] <= GEMM_DW_MAX_PLANE &&
         (size_t)(x->shape[0] * y->shape[2] * y->shape[3]) * (size_t)(w->shape[1] * w->shape[2] * w->shape[3]) * 4 <=
@@ -265,7 +273,15 @@ static int build_matmul(dnn_build *bd) {
     } else {
         /* linear: x[M,K] @ w^T, with w stored [N,K] */
         const cv_ktensor *x = &k->in[0], *w = &k->in[1];
-        int64_t K = w->shape[1], N = w->shape[0], M = K ? kt_numel(x) / K : 0;
+        int64_t K = w->shape[1], N = w->shape[0], M = 1;
+        int ok = x->ndim >= 1 && x->shape[x->ndim - 1] == K && y->ndim == x->ndim && y->shape[y->ndim - 1] == N &&
+                 (k->n_in < 3 || kt_numel(&k->in[2]) == N);
+        for (int d = 0; ok && d < x->ndim - 1; d++) { ok = y->shape[d] == x->shape[d]; M *= x->shape[d]; }
+        if (!ok) {
+            char sx[64], sw[64], sy[64];
+            return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: linear: x %s, w %s and y %s do not fit y[..,N] = x[..,K] w[N,K]^T",
+                            kt_shape_str(x, sx, sizeof sx), kt_shape_str(w, sw, sizeof sw), kt_shape_str(y, sy, sizeof sy));
+        }
         dnnl_dims_t xd = { M, K }, xs = { K, 1 }, wd = { K, N }, wsd = { 1, K }, yd = { M, N }, ys = { N, 1 };
         dnnl_memory_desc_init_by_strides(&amd, 2, xd, dnnl_f32, xs);
         dnnl_memory_desc_init_by_strides(&bmd, 2, wd, dnnl_f32, wsd);

@@ -269,6 +269,18 @@ int run_eltwise(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         return run_dropout(b, k, err);
     case CV_OP_BINARY: {
         if ((st = need_f32(b, k, 2, 1, err))) return st;
+        const cv_ktensor *A = &k->in[0], *B = &k->in[1], *Y = &k->out[0];
+        int ok = A->ndim <= Y->ndim && B->ndim <= Y->ndim;
+        for (int d = 0; ok && d < Y->ndim; d++) { /* y must be exactly the broadcast shape */
+            int da = d - (Y->ndim - A->ndim), db = d - (Y->ndim - B->ndim);
+            int64_t ea = da >= 0 ? A->shape[da] : 1, eb = db >= 0 ? B->shape[db] : 1;
+            ok = (ea == 1 || eb == 1 || ea == eb) && Y->shape[d] == (ea == 1 ? eb : ea);
+        }
+        if (!ok) {
+            char sa[64], sb[64], sy[64];
+            return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: binary: a %s and b %s do not broadcast to y %s",
+                            kt_shape_str(A, sa, sizeof sa), kt_shape_str(B, sb, sizeof sb), kt_shape_str(Y, sy, sizeof sy));
+        }
         const cv_binary_params *p = k->params;
         binary_walk(b, p ? p->fn : CV_ADD, &k->out[0], &k->in[0], &k->in[1]);
         return CV_OK;

@@ -199,6 +199,11 @@ int run_reduce(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         st = reduce_op(b, k, x, y, err);
         break;
     case CV_OP_SUMSQ: case CV_OP_NONFINITE: {
+        if (kt_numel(y) != 1) {
+            st = CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: output %s must hold one value", op_name(k->op),
+                          kt_shape_str(y, sy, sizeof sy));
+            break;
+        }
         const float *p = x->data;
         double acc = 0;
         if (k->op == CV_OP_SUMSQ) {

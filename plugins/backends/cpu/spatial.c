@@ -33,16 +33,41 @@ static int64_t pool_argmax(const float *plane, const pool_geom *g, int64_t h0, i
     return best;
 }
 
+/* PyTorch's output size: floor or ceil of (in + 2p - k)/s + 1, with ceil mode's
+ * last window dropped when it would start in the right padding */
+static int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int ceil_mode) {
+    int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
+    if (num < 0) return 0;
+    int64_t out = num / s + 1;
+    if (ceil_mode && (out - 1) * s >= in + p) out--;
+    return out;
+}
+
+int pool_geometry_ok(const cv_kernel *k) {
+    const cv_pool_params *p = k->params;
+    const cv_ktensor *x = &k->in[0], *y = k->op == CV_OP_POOL2D_BWD ? &k->in[2] : &k->out[0];
+    if (!p || x->ndim != 4 || y->ndim != 4 || x->shape[0] != y->shape[0] || x->shape[1] != y->shape[1] ||
+        (p->fn != CV_POOL_MAX && p->fn != CV_POOL_AVG))
+        return 0;
+    for (int d = 0; d < 2; d++)
+        if (p->kernel[d] < 1 || p->stride[d] < 1 || p->pad[d] < 0 || p->pad[d] > p->kernel[d] / 2 ||
+            y->shape[2 + d] < 1 ||
+            y->shape[2 + d] != pool_out_size(x->shape[2 + d], p->kernel[d], p->stride[d], p->pad[d], p->ceil_mode))
+            return 0;
+    return 1;
+}
+
 static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     const cv_pool_params *p = k->params;
     int bwd = k->op == CV_OP_POOL2D_BWD;
     const cv_ktensor *x = &k->in[0], *y = bwd ? &k->in[2] : &k->out[0];
     char sx[64], sy[64];
-    if (!p || x->ndim != 4 || y->ndim != 4 || x->shape[0] != y->shape[0] || x->shape[1] != y->shape[1] ||
-        p->kernel[0] < 1 || p->kernel[1] < 1 || p->stride[0] < 1 || p->stride[1] < 1 ||
-        (bwd && kt_numel(&k->out[0]) != kt_numel(x)))
-        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: x %s and y %s do not fit the params", op_name(k->op),
-                        kt_shape_str(x, sx, sizeof sx), kt_shape_str(y, sy, sizeof sy));
+    if (!pool_geometry_ok(k) || (bwd && (kt_numel(&k->out[0]) != kt_numel(x) || kt_numel(&k->in[1]) != kt_numel(y))))
+        return CPU_FAIL(b, err, CV_ERR_INVALID,
+                        "backend cpu: %s: x %s and y %s do not fit kernel %dx%d, stride %dx%d, pad %dx%d (<= kernel/2), ceil_mode %d",
+                        op_name(k->op), kt_shape_str(x, sx, sizeof sx), kt_shape_str(y, sy, sizeof sy), p ? p->kernel[0] : 0,
+                        p ? p->kernel[1] : 0, p ? p->stride[0] : 0, p ? p->stride[1] : 0, p ? p->pad[0] : 0,
+                        p ? p->pad[1] : 0, p ? p->ceil_mode : 0);
     pool_geom g = { x->shape[0] * x->shape[1], x->shape[2], x->shape[3], y->shape[2], y->shape[3], p->kernel[0],
                     p->kernel[1], p->stride[0], p->stride[1], p->pad[0], p->pad[1] };
     const float *xd = x->data;
@@ -73,7 +98,6 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     }
     const float *dyd = k->in[2].data, *yd = k->in[1].data;
     float *dxd = k->out[0].data;
-    const int have_y = kt_numel(&k->in[1]) == kt_numel(y);
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t pl = 0; pl < g.nc; pl++) {
         const float *xp = xd + pl * g.h * g.w, *dyp = dyd + pl * g.ho * g.wo, *yp = yd + pl * g.ho * g.wo;
@@ -89,12 +113,10 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
                      * maximum; scan for it, and fall back to a full argmax when none
                      * matches (NaN in the window) */
                     int64_t a = -1;
-                    if (have_y) {
-                        const float m = yp[oh * g.wo + ow];
-                        for (int64_t ih = h0; ih < h1 && a < 0; ih++)
-                            for (int64_t iw = w0; iw < w1; iw++)
-                                if (xp[ih * g.w + iw] == m) { a = ih * g.w + iw; break; }
-                    }
+                    const float m = yp[oh * g.wo + ow];
+                    for (int64_t ih = h0; ih < h1 && a < 0; ih++)
+                        for (int64_t iw = w0; iw < w1; iw++)
+                            if (xp[ih * g.w + iw] == m) { a = ih * g.w + iw; break; }
                     if (a < 0) a = pool_argmax(xp, &g, h0, h1, w0, w1);
                     if (a >= 0) dxp[a] += d;
                 } else {
