@@ -20,7 +20,7 @@ int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     const int64_t N = x->shape[0], C = x->shape[1], NC = N * C, S = NC != 0 ? kt_numel(x) / NC : 0, M = N * S;
     for (int i = 0; i < 5; i++)
         if (k->in[i].dtype != CV_F32 || (i >= (fwd ? 1 : 2) && kt_numel(&k->in[i]) != C) ||
-            (i < (fwd ? 1 : 2) && !kt_contiguous(&k->in[i])))
+            (i < (fwd ? 1 : 2) && (!kt_contiguous(&k->in[i]) || kt_numel(&k->in[i]) != kt_numel(x))))
             return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: input %d does not fit x %s (dense f32, [C] vectors)",
                             op_name(k->op), i, kt_shape_str(x, sx, sizeof sx));
     for (int i = 0; i < k->n_out; i++)

@@ -330,6 +330,9 @@ static int build_bn(dnn_build *bd) {
         if (kt_numel(&k->out[i]) != n->bn_channels)
             return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: output %d has %lld values for x %s",
                             op_name(k->op), i, (long long)kt_numel(&k->out[i]), kt_shape_str(x, sx, sizeof sx));
+    if (kt_numel(&k->out[0]) != kt_numel(x) || (!fwd_op && kt_numel(&k->in[1]) != kt_numel(x)))
+        return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID, "backend cpu: %s: x %s and %s differ in size", op_name(k->op),
+                        kt_shape_str(x, sx, sizeof sx), fwd_op ? "y" : "dy or dx");
     if (fwd_op && n->bn_training && n->bn_count < 2)
         return CPU_FAIL(bd->b, bd->err, CV_ERR_INVALID,
                         "backend cpu: batch_norm: training needs more than 1 value per channel, x is %s",
