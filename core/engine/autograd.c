@@ -309,9 +309,9 @@ static int apply_rule(ad *a, int32_t ni) {
     }
     case CV_OP_PAD: {
         cv_pad_params pp = *(const cv_pad_params *)P;
-        for (int i = 0; i < CV_MAX_DIMS; i++) {
-            pp.before[i] = -pp.before[i];
-            pp.after[i] = -pp.after[i];
+        for (int i = 0; i < CV_MAX_DIMS; i++) { /* entries past ndim are zero (op_op) */
+            pp.before[i] = i < x->shape.ndim ? -pp.before[i] : 0;
+            pp.after[i] = i < x->shape.ndim ? -pp.after[i] : 0;
         }
         pp.value = 0;
         ADD(0, cv_graph_emit(g, CV_OP_PAD, &dy, 1, &pp, sizeof pp));

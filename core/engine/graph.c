@@ -312,14 +312,16 @@ cv_tensor *cv_graph_slice(cv_graph *g, cv_tensor *x, const cv_slice_params *p) {
     cv_shape s;
     int32_t dt[3];
     if (cv_infer(g, CV_OP_SLICE, &x, 1, p, &s, dt, 1) < 0) return NULL;
-    int ax = p->axis < 0 ? p->axis + x->shape.ndim : p->axis;
+    cv_slice_params q = *p; /* kernels and rules get a non-negative axis */
+    int ax = q.axis = p->axis < 0 ? p->axis + x->shape.ndim : p->axis;
+    q.reserved = 0;
     int contiguous = 1;
     for (int i = 0; i < ax; i++)
         if (x->shape.dim[i] != 1) contiguous = 0;
-    if (!contiguous) return cv_graph_emit(g, CV_OP_SLICE, &x, 1, p, sizeof *p);
+    if (!contiguous) return cv_graph_emit(g, CV_OP_SLICE, &x, 1, &q, sizeof q);
     int64_t inner = (int64_t)cv_dtype_size(x->dtype);
     for (int i = ax + 1; i < x->shape.ndim; i++) inner *= x->shape.dim[i];
-    return make_view(g, CV_OP_SLICE, x, &s, p->start * inner, p, sizeof *p);
+    return make_view(g, CV_OP_SLICE, x, &s, q.start * inner, &q, sizeof q);
 }
 
 static cv_tensor *op_op(cv_graph *g, int op, cv_tensor *const *inputs, int n_inputs, const void *params,
@@ -356,6 +358,32 @@ static cv_tensor *op_op(cv_graph *g, int op, cv_tensor *const *inputs, int n_inp
         if (cv_infer(g, op, inputs, n_inputs, params, s, dt, 3) < 0) return NULL;
         if (!g->training || p->p == 0) return inputs[0]; /* identity */
         break;
+    }
+    case CV_OP_PAD: {
+        /* entries past the input's dims mean nothing: zero them so kernels and the
+         * gradient rule never see garbage */
+        cv_pad_params pp = *(const cv_pad_params *)params;
+        for (int d = inputs[0]->shape.ndim; d < CV_MAX_DIMS; d++) pp.before[d] = pp.after[d] = 0;
+        return cv_graph_emit(g, op, inputs, n_inputs, &pp, sizeof pp);
+    }
+    case CV_OP_PERMUTE: {
+        cv_permute_params pp = *(const cv_permute_params *)params;
+        for (int d = inputs[0]->shape.ndim; d < CV_MAX_DIMS; d++) pp.perm[d] = d;
+        return cv_graph_emit(g, op, inputs, n_inputs, &pp, sizeof pp);
+    }
+    case CV_OP_BROADCAST_TO: case CV_OP_SUM_TO: {
+        cv_reshape_params rp = *(const cv_reshape_params *)params;
+        for (int d = rp.shape.ndim < 0 ? 0 : rp.shape.ndim; d < CV_MAX_DIMS; d++) rp.shape.dim[d] = 0;
+        rp.shape.reserved = 0;
+        return cv_graph_emit(g, op, inputs, n_inputs, &rp, sizeof rp);
+    }
+    case CV_OP_CONCAT: case CV_OP_SOFTMAX: {
+        /* a non-negative axis for kernels (both params start with the axis) */
+        union { cv_axis_params a; cv_softmax_params s; } u;
+        memcpy(&u, params, params_size);
+        int32_t *axis = op == CV_OP_CONCAT ? &u.a.axis : &u.s.axis;
+        if (*axis < 0 && *axis >= -inputs[0]->shape.ndim) *axis += inputs[0]->shape.ndim;
+        return cv_graph_emit(g, op, inputs, n_inputs, &u, params_size);
     }
     case CV_OP_CONV3D:
         if (g->training)
