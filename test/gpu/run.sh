@@ -74,16 +74,16 @@ cat "$out/env.txt"
 
 # ---- 1. every op kind against the reference ------------------------------------------------
 log "test_cuda (every op vs the CPU reference)"
-timeout 150 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
+timeout 120 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
 test_rc=$?
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"
 test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | tail -1 | sed 's/.*Synthesis: //')
 
 # ---- 2. cvnets bench on the GPU --------------------------------------------------------------
-bench() { # name recipe
+bench() { # name recipe seconds
     log "cvnets bench $1 (${SIZE}x${SIZE}, batch $BATCH, $STEPS steps, device cuda)"
-    timeout 100 "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
+    timeout "$3" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
         --set run.device=cuda --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
         --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" \
         > "$out/cvnets_$1.json" 2> "$out/cvnets_$1.tmp"
@@ -92,15 +92,16 @@ bench() { # name recipe
     { echo "== $1"; cat "$out/cvnets_$1.tmp"; } >> "$out/cvnets.log"
     rm -f "$out/cvnets_$1.tmp"
 }
-bench resnet50 recipes/bench/resnet50_128.ini
-bench mobilenetv2 recipes/bench/mobilenetv2_128.ini
+# the first steps include cuDNN's algorithm search for every convolution shape
+bench resnet50 recipes/bench/resnet50_128.ini 120
+bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 90
 
 # ---- 3. PyTorch peer in the same run -----------------------------------------------------------
-left=$(( 450 - ($(date +%s) - t_start) ))
+left=$(( 460 - ($(date +%s) - t_start) ))
 [ "$left" -lt 30 ] && left=30
 log "PyTorch peer (eager fp32, eager bf16, torch.compile fp32), ${left}s left"
 timeout "$left" python3 "$here/test/gpu/torch_peer.py" --models resnet50,mobilenet_v2 --size "$SIZE" --batch "$BATCH" \
-    --steps "$STEPS" --deadline $(( left - 100 > 10 ? left - 100 : 10 )) > "$out/torch.jsonl" 2> "$out/torch.log"
+    --steps "$STEPS" --deadline $(( left - 70 > 10 ? left - 70 : 10 )) > "$out/torch.jsonl" 2> "$out/torch.log"
 echo "rc=$?" >> "$out/torch.log"
 
 # ---- the table (last) ----------------------------------------------------------------------------
