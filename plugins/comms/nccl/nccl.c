@@ -210,7 +210,7 @@ static int nccl_allreduce(void *self, float *buf, int64_t n, cv_error *err) {
     nccl_comm *c = self;
     if (n < 0 || (n > 0 && !buf))
         return c->host->set_error(err, CV_ERR_INVALID, "comm nccl: allreduce of %lld floats at %p", (long long)n, (void *)buf);
-    if (n == 0 || c->place.world == 1) return CV_OK;
+    if (n == 0) return CV_OK;
     int st = ready(c, "allreduce", err), staged = 0;
     void *dev = NULL;
     if (!st) st = device_view(c, buf, (size_t)n * sizeof(float), &dev, &staged, err);
@@ -224,7 +224,7 @@ static int nccl_broadcast(void *self, void *buf, size_t bytes, int root, cv_erro
     if (root < 0 || root >= c->place.world || (bytes && !buf))
         return c->host->set_error(err, CV_ERR_INVALID, "comm nccl: broadcast of %zu bytes from root %d of %d", bytes, root,
                                   c->place.world);
-    if (!bytes || c->place.world == 1) return CV_OK;
+    if (!bytes) return CV_OK;
     int st = ready(c, "broadcast", err), staged = 0;
     void *dev = NULL;
     if (!st) st = device_view(c, buf, bytes, &dev, &staged, err);
