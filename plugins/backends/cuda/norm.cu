@@ -245,8 +245,9 @@ static int bn_cudnn_backward(cu_call *r, const norm_layout *l) {
 
 static int use_cudnn_bn(cu_call *r, int kind, const norm_layout *l) {
     const cv_norm_params *p = (const cv_norm_params *)r->params;
-    return kind == NORM_BATCH && r->b->cfg.cudnn_bn && p->training && p->eps >= CUDNN_BN_MIN_EPSILON && l->n > 0 &&
-           l->per_stat > 1;
+    /* cuDNN's batch norm backward is not documented as reproducible: deterministic mode uses ours */
+    return kind == NORM_BATCH && r->b->cfg.cudnn_bn && !r->b->cfg.deterministic && p->training &&
+           p->eps >= CUDNN_BN_MIN_EPSILON && l->n > 0 && l->per_stat > 1;
 }
 
 static int norm_forward(cu_call *r, int kind) {

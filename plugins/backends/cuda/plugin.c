@@ -8,7 +8,7 @@ static const char *const bn_choices[] = { "cudnn", "own", NULL };
 static const cv_option_desc cuda_options[] = {
     CV_OPT_INT_RANGE("device", "0", 0, 63, "CUDA device ordinal"),
     CV_OPT_BOOL_("deterministic", "false",
-                 "choose only deterministic cuDNN algorithms (own kernels never use atomics)"),
+                 "only deterministic cuDNN convolution algorithms and our batch norm (our kernels never use atomics)"),
     CV_OPT_BOOL_("tf32", "false", "allow TF32 tensor-core math in convolutions and matmuls (faster, ~1e-3 relative error)"),
     CV_OPT_ENUM_("batch_norm", "cudnn", bn_choices,
                  "batch norm kernels: cudnn (cudnnBatchNormalization*, training) or own (exact double accumulation)"),
