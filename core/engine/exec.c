@@ -2,7 +2,7 @@
  * (built once per plan: shapes, strides, params, prepared state, workspace and
  * data pointers) and runs one step over it.  A step does no allocation: it uploads
  * the batch, sets the dropout seeds, calls backend->run per node and downloads the
- * loss and logits. */
+ * loss and logits.  Optionally it times every kernel (the per-op profile). */
 #include "internal.h"
 
 #include <math.h>
