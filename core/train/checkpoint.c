@@ -9,6 +9,15 @@
 
 #define STATE_BLOB_PREFIX "blob."
 
+#define TEACHER_PREFIX "teacher."
+
+/* Which net parameters a load or save with this prefix covers: "" means the
+ * model itself (everything but the distillation teacher's "teacher.*"). */
+static int belongs(const char *name, const char *prefix) {
+    if (!*prefix) return strncmp(name, TEACHER_PREFIX, strlen(TEACHER_PREFIX)) != 0;
+    return strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
 static int write_metadata_i64(cv_st_writer *w, const char *key, int64_t v, cv_error *err) {
     char buf[32];
     snprintf(buf, sizeof buf, "%lld", (long long)v);
@@ -28,6 +37,7 @@ int cv_ckpt_write_weights(cv_net *net, const cv_ema *ema, const char *model, con
     float *tmp = NULL;
     for (int i = 0; !rc && i < cv_net_param_count(net); i++) {
         const cv_param_info *p = cv_net_param(net, i);
+        if (!belongs(p->name, "")) continue; /* a distillation teacher is not part of the model */
         int64_t n = cv_shape_numel(&p->shape);
         cv_free(tmp);
         tmp = cv_alloc_array((size_t)(n ? n : 1), sizeof(float));
@@ -59,6 +69,12 @@ static void problem(problems *pr, const char *fmt, const char *name, const char 
 }
 
 int cv_ckpt_load_weights(cv_net *net, const char *path, int strict, int *loaded, cv_error *err) {
+    return cv_ckpt_load_weights_prefixed(net, path, "", strict, loaded, err);
+}
+
+int cv_ckpt_load_weights_prefixed(cv_net *net, const char *path, const char *prefix, int strict, int *loaded,
+                                  cv_error *err) {
+    size_t plen = strlen(prefix);
     cv_st_file *f = cv_st_open(path, err);
     if (!f) return err->status;
     problems missing = { "", 0 }, mismatch = { "", 0 }, unexpected = { "", 0 };
@@ -67,8 +83,9 @@ int cv_ckpt_load_weights(cv_net *net, const char *path, int strict, int *loaded,
     if (!match) { cv_st_close(f); return cv_set_error(err, CV_ERR_NOMEM, "out of memory"); }
     for (int i = 0; i < np; i++) {
         const cv_param_info *p = cv_net_param(net, i);
-        const cv_st_tensor *t = cv_st_find(f, p->name);
-        if (!t) { problem(&missing, "%s%s%s", p->name, NULL); continue; }
+        if (!belongs(p->name, prefix)) continue;
+        const cv_st_tensor *t = cv_st_find(f, p->name + plen);
+        if (!t) { problem(&missing, "%s%s%s", p->name + plen, NULL); continue; }
         int same = t->dtype == CV_F32 && t->shape.ndim == p->shape.ndim;
         for (int d = 0; same && d < p->shape.ndim; d++) same = t->shape.dim[d] == p->shape.dim[d];
         if (!same) {
@@ -77,7 +94,7 @@ int cv_ckpt_load_weights(cv_net *net, const char *path, int strict, int *loaded,
             q += sprintf(q, ", model ");
             for (int d = 0; d < p->shape.ndim; d++) q += sprintf(q, d ? "x%lld" : "%lld", (long long)p->shape.dim[d]);
             strcpy(q, ")");
-            problem(&mismatch, "%s%s%s", p->name, want);
+            problem(&mismatch, "%s%s%s", p->name + plen, want);
             continue;
         }
         match[i] = t;
@@ -85,7 +102,10 @@ int cv_ckpt_load_weights(cv_net *net, const char *path, int strict, int *loaded,
     for (int j = 0; j < cv_st_count(f); j++) {
         const cv_st_tensor *t = cv_st_at(f, j);
         int known = 0;
-        for (int i = 0; i < np && !known; i++) known = strcmp(cv_net_param(net, i)->name, t->name) == 0;
+        for (int i = 0; i < np && !known; i++) {
+            const char *name = cv_net_param(net, i)->name;
+            known = belongs(name, prefix) && strcmp(name + plen, t->name) == 0;
+        }
         if (!known) problem(&unexpected, "%s%s%s", t->name, NULL);
     }
     int rc = CV_OK;

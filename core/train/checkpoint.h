@@ -27,6 +27,10 @@ int cv_ckpt_write_weights(cv_net *net, const cv_ema *ema, const char *model, con
  * the error (strict) or logged and skipped (!strict, for pretrained backbones:
  * *loaded receives the count).  Nothing is written to the net unless all checks pass. */
 int cv_ckpt_load_weights(cv_net *net, const char *path, int strict, int *loaded, cv_error *err);
+/* Same for the parameters named "<prefix><name>" (e.g. a distillation teacher's
+ * "teacher."), read from tensors named "<name>". */
+int cv_ckpt_load_weights_prefixed(cv_net *net, const char *path, const char *prefix, int strict, int *loaded,
+                                  cv_error *err);
 
 int cv_ckpt_write_state(cv_net *net, const cv_ema *ema, const cv_train_state *ts,
                         const cv_state_writer *blobs, const char *path, cv_error *err);

@@ -1,6 +1,7 @@
 /* core/train/session.c — builds the components of a recipe (see session.h). */
 #include "train/session.h"
 #include "options.h"
+#include "train/checkpoint.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -113,6 +114,41 @@ static int dataset_info(cv_session *s, cv_component_ref ds) {
     return CV_OK;
 }
 
+/* The distillation teacher: the [model] of the loss's teacher_recipe, with the
+ * weights of teacher_checkpoint, traced into every loss plan in eval mode. */
+static int open_teacher(cv_session *s, cv_error *err) {
+    const cv_loss_vtable *lv = s->loss.desc->vtable;
+    if (!lv->needs_teacher) return CV_OK;
+    const cv_options *lo = cv_recipe_options(s->recipe, "loss");
+    const cv_value *tr = cv_options_get(lo, "teacher_recipe"), *tc = cv_options_get(lo, "teacher_checkpoint");
+    if (!tr || !tr->is_set || !tc || !tc->is_set)
+        return cv_set_error(err, CV_ERR_INVALID, "%s: [loss] %s needs teacher_recipe and teacher_checkpoint",
+                            cv_recipe_path(s->recipe), s->loss.desc->name);
+    char path[2048];
+    if (tr->s[0] == '/') snprintf(path, sizeof path, "%s", tr->s);
+    else snprintf(path, sizeof path, "%s/%s", cv_recipe_dir(s->recipe), tr->s);
+    if (cv_recipe_load(s->ctx, path, NULL, 0, &s->teacher_recipe, err)) return err->status;
+    const cv_plugin *p = cv_recipe_plugin(s->teacher_recipe, "model");
+    cv_create_args a;
+    base_args(s, &a, "model");
+    a.opts = cv_recipe_options(s->teacher_recipe, "model");
+    cv_error local;
+    cv_error_init(&local);
+    if (!p || p->desc.create(&a, &s->teacher.self, &local))
+        return cv_set_error(err, CV_ERR_INVALID, "teacher model of %s: %s", path, p ? local.message : "no [model]");
+    s->teacher.desc = &p->desc;
+    return cv_net_set_teacher(s->net, s->teacher, err);
+}
+
+static int load_teacher_weights(cv_session *s, cv_error *err) {
+    if (!s->teacher.desc) return CV_OK;
+    const cv_value *tc = cv_options_get(cv_recipe_options(s->recipe, "loss"), "teacher_checkpoint");
+    char path[2048];
+    if (tc->s[0] == '/') snprintf(path, sizeof path, "%s", tc->s);
+    else snprintf(path, sizeof path, "%s/%s", cv_recipe_dir(s->recipe), tc->s);
+    return cv_ckpt_load_weights_prefixed(s->net, path, "teacher.", 1, NULL, err);
+}
+
 int cv_session_open(cv_ctx *ctx, const char *recipe_path, const char *const *sets, int nsets, const char *out_dir,
                     int needs, cv_session *s, cv_error *err) {
     memset(s, 0, sizeof *s);
@@ -158,9 +194,11 @@ int cv_session_open(cv_ctx *ctx, const char *recipe_path, const char *const *set
     cv_ctx_add_interface(ctx, CV_OPS_INTERFACE, cv_engine_ops());
     s->net = cv_net_create(s->engine, s->model, s->loss, s->num_classes, err);
     if (!s->net) goto fail;
+    if (s->loss.desc && open_teacher(s, err)) goto fail;
     /* materialise the parameters: one eval plan at the evaluation size */
     cv_shape in = CV_SHAPE(1, s->in_channels, s->eval_h, s->eval_w);
     if (!cv_net_plan_get(s->net, &in, CV_MODE_EVAL, 0, err)) goto fail;
+    if (load_teacher_weights(s, err)) goto fail;
     if (needs & CV_NEED_OPTIM) {
         const cv_optimizer_vtable *ovt = s->optimizer.desc->vtable;
         if (cv_net_alloc_state(s->net, ovt->state_slots, err)) goto fail;
@@ -176,6 +214,9 @@ void cv_session_close(cv_session *s) {
     if (s->engine) cv_engine_destroy(s->engine);
     s->net = NULL;
     s->engine = NULL;
+    cv_component_ref_destroy(&s->teacher);
+    if (s->teacher_recipe) cv_recipe_free(s->teacher_recipe);
+    s->teacher_recipe = NULL;
     destroy_list(&s->tf_train);
     destroy_list(&s->tf_val);
     destroy_list(&s->metrics_train);

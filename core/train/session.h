@@ -31,6 +31,8 @@ typedef struct cv_session {
     int eval_h, eval_w;
     cv_component_ref backend, dataset_train, dataset_val, sampler, model, loss, optimizer, scheduler;
     cv_component_list tf_train, tf_val, metrics_train, metrics_val;
+    cv_component_ref teacher;        /* distillation teacher model, when the loss needs one */
+    cv_recipe *teacher_recipe;
     cv_engine *engine;
     cv_net *net;
     char out_dir[1024];

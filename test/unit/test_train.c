@@ -307,3 +307,37 @@ Test(train, set_leaves_out_easy_samples_and_logs_it) {
     cr_assert_eq(with_set, 3, "every epoch record says how many samples SET left out");
     cr_assert(s.iterations < 9, "SET removed some optimizer steps (%lld)", (long long)s.iterations);
 }
+
+Test(train, distillation_from_a_teacher_checkpoint) {
+    const char *d = tmp_dir_new();
+    const char *teacher = tmp_write(d, "teacher.ini", tiny_recipe);
+    cv_train_summary s;
+    cv_error err;
+    const char *one[] = { "run.epochs=1" };
+    cr_assert_eq(train(teacher, in(d, "teacher"), one, 1, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    const char *losses[] = { "hard_distillation", "soft_kl" };
+    for (int i = 0; i < 2; i++) {
+        char text[4096];
+        snprintf(text, sizeof text, "%.*s[loss]\nname = %s\nteacher_recipe = teacher.ini\n"
+                 "teacher_checkpoint = teacher/last.safetensors\n%s",
+                 (int)(strstr(tiny_recipe, "[loss]") - tiny_recipe), tiny_recipe, losses[i],
+                 strstr(tiny_recipe, "[optimizer]"));
+        const char *student = tmp_write(d, "student.ini", text);
+        cr_assert_eq(train(student, in(d, losses[i]), one, 1, 0, 0, &s, &err), CV_OK, "%s: %s", losses[i], err.message);
+        cr_assert(isfinite(s.last_loss) && s.last_loss > 0, "%s loss %g", losses[i], s.last_loss);
+        /* the student's checkpoint holds the student only */
+        cv_st_file *f = cv_st_open(in2(d, losses[i], "last.safetensors"), &err);
+        cr_assert_not_null(f, "%s", err.message);
+        for (int k = 0; k < cv_st_count(f); k++)
+            cr_assert(strncmp(cv_st_at(f, k)->name, "teacher.", 8) != 0, "%s", cv_st_at(f, k)->name);
+        cv_st_close(f);
+    }
+    /* a missing teacher checkpoint is a clear error */
+    char text[4096];
+    snprintf(text, sizeof text, "%.*s[loss]\nname = soft_kl\nteacher_recipe = teacher.ini\n"
+             "teacher_checkpoint = nowhere.safetensors\n%s",
+             (int)(strstr(tiny_recipe, "[loss]") - tiny_recipe), tiny_recipe, strstr(tiny_recipe, "[optimizer]"));
+    const char *bad = tmp_write(d, "bad.ini", text);
+    cr_assert_eq(train(bad, in(d, "bad"), one, 1, 0, 0, &s, &err), CV_ERR_IO);
+    cr_assert(strstr(err.message, "nowhere.safetensors"), "%s", err.message);
+}
