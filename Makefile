@@ -56,7 +56,7 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 
 -include $(wildcard plugins/*/*.mk)
 
-.PHONY: all check check-clang test test-asan train install deps bench-deps clean fixtures abi-check
+.PHONY: all check check-cuda check-clang test test-asan train install deps bench-deps clean fixtures abi-check
 all: $(BUILD)/bin/cvnets $(PLUGIN_SOS) $(BUILD)/lib/libcvnets-sdk.a
 
 # ---- host -------------------------------------------------------------------------
@@ -134,8 +134,14 @@ test-asan:
 check-clang:
 	$(MAKE) CC=clang BUILD=build/clang all
 
+# the CUDA backend and NCCL comm must compile and link wherever nvcc is installed
+# (their tests skip without a device)
+check-cuda:
+	@if [ -x $(NVCC) ]; then $(MAKE) CUDA=1 all; else echo "nvcc not found at $(NVCC): CUDA plugins not built"; fi
+
 check: deps
 	$(MAKE) all
+	$(MAKE) check-cuda
 	$(MAKE) check-clang
 	$(MAKE) test
 	$(MAKE) SAN=1 test
