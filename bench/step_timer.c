@@ -8,11 +8,18 @@
  * per image and the process's peak RSS (getrusage).  Not part of the cvnets
  * build: bench/vs_torch.sh compiles it against build/lib/libcvnets-core.a.
  *
- *   step_timer RECIPE [--steps N] [--warmup N] [--mode train|infer|both] [--set k=v]... */
+ * With --profile, every kernel of the timed steps is timed by the engine (a
+ * backend sync after each, so the step gets slower) and a per-op table (op kind,
+ * forward/backward, calls, seconds, share, GFLOP/s of conv/matmul kernels) goes
+ * to stderr.
+ *
+ *   step_timer RECIPE [--steps N] [--warmup N] [--mode train|infer|both] [--profile] [--set k=v]... */
 #include "host.h"
 #include "registry.h"
 #include "train/runlog.h"
 #include "train/session.h"
+
+#include "engine/internal.h" /* cv_op_name */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +37,23 @@ static double cpu_seconds(void) {
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
            1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static void print_profile(const char *what, cv_plan *p) {
+    cv_op_profile rows[128];
+    int n = cv_plan_profile(p, rows, 128);
+    if (n > 128) n = 128;
+    double total = 0;
+    for (int i = 0; i < n; i++) total += rows[i].seconds;
+    fprintf(stderr, "%s: %.3f s in kernels\n%-22s %4s %7s %9s %7s %9s\n", what, total, "op", "dir", "calls", "seconds",
+            "share", "GFLOP/s");
+    for (int i = 0; i < n; i++) {
+        fprintf(stderr, "%-22s %4s %7lld %9.3f %6.1f%%", cv_op_name(rows[i].op), rows[i].backward ? "bwd" : "fwd",
+                (long long)rows[i].calls, rows[i].seconds, total > 0 ? 100 * rows[i].seconds / total : 0);
+        if (rows[i].macs > 0 && rows[i].seconds > 0)
+            fprintf(stderr, " %9.1f", 2.0 * (double)rows[i].macs / rows[i].seconds / 1e9);
+        fputc('\n', stderr);
+    }
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -51,7 +75,10 @@ static int time_plan(cv_session *s, cv_plan *p, int train, const float *x, const
     os.lr = 1e-4;
     const cv_optimizer_vtable *ov = s->optimizer.desc->vtable;
     for (int i = 0; i < warmup + steps; i++) {
-        if (i == warmup) *cpu_s = cpu_seconds();
+        if (i == warmup) {
+            cv_plan_profile_reset(p);
+            *cpu_s = cpu_seconds();
+        }
         double t0 = cv_now();
         cv_step_io io = { .images = x, .targets = y };
         int rc = cv_net_run(p, &io, err);
@@ -70,15 +97,17 @@ static int time_plan(cv_session *s, cv_plan *p, int train, const float *x, const
 int main(int argc, char **argv) {
     const char *recipe = NULL, *mode = "both";
     const char *sets[64];
-    int nsets = 0, steps = 7, warmup = 3;
+    int nsets = 0, steps = 7, warmup = 3, profile = 0;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--steps") == 0) steps = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--warmup") == 0) warmup = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--mode") == 0) mode = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--set") == 0 && nsets < 64) sets[nsets++] = argv[++i];
+        else if (strcmp(argv[i], "--profile") == 0) profile = 1;
         else if (argv[i][0] != '-' && !recipe) recipe = argv[i];
         else {
-            fprintf(stderr, "usage: step_timer RECIPE [--steps N] [--warmup N] [--mode train|infer|both] [--set k=v]...\n");
+            fprintf(stderr, "usage: step_timer RECIPE [--steps N] [--warmup N] [--mode train|infer|both] [--profile] "
+                            "[--set k=v]...\n");
             return 2;
         }
     }
@@ -98,6 +127,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = cv_session_base_scale(&s, &err);
+    if (profile) cv_net_set_profiling(s.net, 1);
     int batch = s.base_batch, h = s.base_h, w = s.base_w;
     cv_shape in = CV_SHAPE(batch, s.in_channels, h, w);
     size_t n = (size_t)batch * (size_t)s.in_channels * (size_t)h * (size_t)w;
@@ -121,6 +151,7 @@ int main(int argc, char **argv) {
             cv_plan_info_get(p, &train_info);
             tt = summarise(ips, steps);
             tt.img_per_cpu_s = (double)batch * steps / cpu;
+            if (profile) print_profile("train", p);
         }
     }
     if (!rc && do_infer) {
@@ -131,6 +162,7 @@ int main(int argc, char **argv) {
             cv_plan_info_get(p, &eval_info);
             ti = summarise(ips, steps);
             ti.img_per_cpu_s = (double)batch * steps / cpu;
+            if (profile) print_profile("infer", p);
         }
     }
     if (rc) fprintf(stderr, "step_timer: %s\n", err.message);
