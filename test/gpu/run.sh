@@ -10,7 +10,7 @@
 #                                  run(command="bash test/gpu/run.sh $OUT", carry=["gpu-carry"],
 #                                      timeout_s=540)
 #
-# On the GPU machine it (1) runs build/test/test_cuda: every op kind, forward and
+# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_plugin): every op kind, forward and
 # backward, against the reference backend on fresh random inputs; (2) runs 50
 # training steps of ResNet-50 and MobileNetV2 at 224x224 through `cvnets bench` on
 # the bench recipes with device = cuda (synthetic data); (3) times the same
@@ -28,19 +28,19 @@ STEPS=${STEPS:-50}
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
-    make -j2 CUDA=1 all build/test/test_cuda
+    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_plugin
     rm -rf gpu-carry
     mkdir -p gpu-carry/build/bin gpu-carry/build/lib/cvnets/plugins gpu-carry/build/test gpu-carry/lib
     cp build/bin/cvnets gpu-carry/build/bin/
-    cp build/test/test_cuda gpu-carry/build/test/
+    cp build/test/test_cuda build/test/test_cuda_plugin gpu-carry/build/test/
     # every plugin but the two that need oneDNN / OpenMPI (not on the GPU machine, too big to carry)
     for so in build/lib/cvnets/plugins/*.so; do
         case "$so" in *backend-cpu.so|*comm-mpi.so) continue ;; esac
         cp "$so" gpu-carry/build/lib/cvnets/plugins/
     done
-    strip --strip-debug gpu-carry/build/bin/cvnets gpu-carry/build/test/test_cuda gpu-carry/build/lib/cvnets/plugins/*.so
+    strip --strip-debug gpu-carry/build/bin/cvnets gpu-carry/build/test/test_cuda* gpu-carry/build/lib/cvnets/plugins/*.so
     # Debian libraries they link, except glibc's and CUDA's (present there)
-    for f in gpu-carry/build/bin/cvnets gpu-carry/build/test/test_cuda gpu-carry/build/lib/cvnets/plugins/*.so; do
+    for f in gpu-carry/build/bin/cvnets gpu-carry/build/test/test_cuda* gpu-carry/build/lib/cvnets/plugins/*.so; do
         ldd "$f" | awk '$3 ~ /^\// {print $3}'
     done | sort -u | while read -r lib; do
         case "$(basename "$lib")" in
@@ -74,11 +74,12 @@ cat "$out/env.txt"
 
 # ---- 1. every op kind against the reference ------------------------------------------------
 log "test_cuda (every op vs the CPU reference)"
-timeout 120 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
+timeout 100 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
 test_rc=$?
+timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"
-test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | tail -1 | sed 's/.*Synthesis: //')
+test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | sed 's/.*Synthesis: //' | paste -sd ';' -)
 
 # ---- 2. cvnets bench on the GPU --------------------------------------------------------------
 bench() { # name recipe seconds
