@@ -85,7 +85,7 @@ static void cpu_free(void *self, void *p) {
 static int cpu_copy(void *self, void *dst, const void *src, size_t bytes, cv_error *err) {
     cpu_backend *b = self;
     if (bytes && (!dst || !src)) return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: copy of %zu bytes with a NULL pointer", bytes);
-    if (bytes) memcpy(dst, src, bytes);
+    if (bytes && dst != src) memmove(dst, src, bytes);
     return CV_OK;
 }
 

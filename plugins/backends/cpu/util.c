@@ -205,7 +205,7 @@ void strided_copy(const cv_ktensor *dst, const cv_ktensor *src, int threads) {
     if (n == 0) return;
     size_t ds = dtype_size(dst->dtype), ss = dtype_size(src->dtype);
     if (dst->dtype == src->dtype && kt_contiguous(dst) && kt_contiguous(src) && src->ndim == nd) {
-        memcpy(dst->data, src->data, (size_t)n * ds);
+        if (dst->data != src->data) memmove(dst->data, src->data, (size_t)n * ds);
         return;
     }
     int64_t inner = nd ? dst->shape[nd - 1] : 1;
