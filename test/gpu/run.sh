@@ -18,7 +18,7 @@
 # torch.compile fp32; channels-last); prints a short table last and writes
 # everything to OUTDIR (8 files at most, the device tool's limit).  Each part has its own time limit so the whole run ends
 # within 8 minutes.  cuDNN, cuBLAS and NCCL come from the PyTorch environment's
-# nvidia-* packages there (LD_LIBRARY_PATH); nothing is fetched.
+# nvidia-* packages there (LD_LIBRARY_PATH of our binaries only); nothing is fetched.
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
@@ -61,22 +61,30 @@ log() { echo "[$(( $(date +%s) - t_start ))s] $*"; }
 
 # ---- libraries: carried Debian ones, then CUDA's from the PyTorch environment -------------
 nv=$(python3 -c 'import os, nvidia; d = list(nvidia.__path__)[0]; print(":".join(sorted(os.path.join(d, p, "lib") for p in os.listdir(d) if os.path.isdir(os.path.join(d, p, "lib")))))' 2>/dev/null)
-export LD_LIBRARY_PATH="$here/gpu-carry/lib:${nv}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+# carried Debian libraries only where the machine lacks that soname (its own are newer), and
+# only for our binaries: Python keeps the machine's libraries
+cvlibs=$(mktemp -d)
+have=$(ldconfig -p 2>/dev/null | awk 'NR > 1 {print $1}')
+for f in "$here"/gpu-carry/lib/*; do
+    grep -qx "$(basename "$f")" <<<"$have" || ln -s "$f" "$cvlibs/"
+done
+export CV_LD="$cvlibs:${nv}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+cv() { LD_LIBRARY_PATH="$CV_LD" "$@"; }
 export CVNETS_BUILD="$here/gpu-carry/build" CVNETS_SRC="$here"
 [ -x "$CVNETS_BUILD/bin/cvnets" ] || { echo "no gpu-carry/build: run test/gpu/run.sh --prepare first (here) and carry gpu-carry"; exit 2; }
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     python3 -c 'import torch; print("torch", torch.__version__, "cudnn", torch.backends.cudnn.version())'
-    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-    ldd "$CVNETS_BUILD/lib/cvnets/plugins/cvnets-backend-cuda.so" | grep -E "cud|cublas|not found"
+    echo "our LD_LIBRARY_PATH=$CV_LD"; echo "carried libraries used: $(ls "$cvlibs" | tr '\n' ' ')"
+    cv ldd "$CVNETS_BUILD/lib/cvnets/plugins/cvnets-backend-cuda.so" "$CVNETS_BUILD/test/test_cuda" | grep -E "cud|cublas|criterion|not found"
 } > "$out/env.txt" 2>&1
 cat "$out/env.txt"
 
 # ---- 1. every op kind against the reference ------------------------------------------------
 log "test_cuda (every op vs the CPU reference)"
-timeout 100 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
+cv timeout 100 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
 test_rc=$?
-timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
+cv timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"
 test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | sed 's/.*Synthesis: //' | paste -sd ';' -)
@@ -84,7 +92,7 @@ test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | sed 's/.*Synthesis: //
 # ---- 2. cvnets bench on the GPU --------------------------------------------------------------
 bench() { # name recipe seconds
     log "cvnets bench $1 (${SIZE}x${SIZE}, batch $BATCH, $STEPS steps, device cuda)"
-    timeout "$3" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
+    cv timeout "$3" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
         --set run.device=cuda --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
         --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" \
         > "$out/cvnets_$1.json" 2> "$out/cvnets_$1.tmp"
