@@ -18,6 +18,8 @@ SAN     ?= 0
 PREFIX  ?= /usr/local
 NVCC    ?= /usr/local/cuda/bin/nvcc
 CUDA_HOME ?= /usr/local/cuda
+# Hopper (H200) native code plus PTX for anything newer
+NVCC_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 
 ifeq ($(SAN),1)
 BUILD   ?= build/asan
@@ -100,7 +102,7 @@ $(foreach p,$(PLUGINS),$(eval $(call PLUGIN_RULE,$(p))))
 
 $(BUILD)/cu/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -O2 -std=c++17 -Xcompiler -fPIC,-fvisibility=hidden -Isdk/include -c $< -o $@
+	$(NVCC) -O2 -std=c++17 -MMD -MP $(NVCC_ARCH) -Xcompiler -fPIC,-fvisibility=hidden -Isdk/include -c $< -o $@
 
 # ---- tests ---------------------------------------------------------------------------
 # Fixture plugins (deliberately bad ones, and frozen_* built against the frozen v1.0
@@ -144,6 +146,7 @@ check: deps
 	$(MAKE) check-cuda
 	$(MAKE) check-clang
 	$(MAKE) test
+	bash test/gpu/emulate.sh
 	$(MAKE) SAN=1 test
 
 train: deps all
@@ -170,4 +173,4 @@ bench-deps:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic $(BUILD)/cu -name '*.d' 2>/dev/null)
