@@ -2,6 +2,7 @@
  * multiply-adds of the model at the recipe's evaluation size, per layer and in
  * total (the paper's "Params" and "FLOPs"). */
 #include "cli.h"
+#include "options.h"
 #include "train/session.h"
 
 int cv_cmd_summary(cv_ctx *ctx, int argc, char **argv) {
@@ -23,9 +24,12 @@ int cv_cmd_summary(cv_ctx *ctx, int argc, char **argv) {
         cv_plan_info info;
         cv_plan_info_get(p, &info);
         int64_t params = cv_net_trainable_elems(s.net);
+        /* the classifier's width: the model's num_classes when set, else the dataset's */
+        const cv_value *nc = cv_options_get(cv_recipe_options(s.recipe, "model"), "num_classes");
+        int classes = nc && nc->is_set && nc->i > 0 ? (int)nc->i : s.num_classes;
         if (a.json) {
             printf("{\"model\": \"%s\", \"input\": [1, %d, %d, %d], \"num_classes\": %d, \"params\": %lld, \"macs\": %lld}\n",
-                   s.model.desc->name, s.in_channels, s.eval_h, s.eval_w, s.num_classes, (long long)params,
+                   s.model.desc->name, s.in_channels, s.eval_h, s.eval_w, classes, (long long)params,
                    (long long)info.macs);
         } else {
             int n = cv_plan_layers(p, 2, NULL, 0);
@@ -37,7 +41,7 @@ int cv_cmd_summary(cv_ctx *ctx, int argc, char **argv) {
                        (long long)rows[i].macs);
             cv_free(rows);
             printf("model %s at %dx%dx%d, %d classes: %.3f M parameters, %.1f M multiply-adds\n", s.model.desc->name,
-                   s.in_channels, s.eval_h, s.eval_w, s.num_classes, (double)params / 1e6, (double)info.macs / 1e6);
+                   s.in_channels, s.eval_h, s.eval_w, classes, (double)params / 1e6, (double)info.macs / 1e6);
         }
     } else {
         fprintf(stderr, "cvnets summary: error: %s\n", err.message);
