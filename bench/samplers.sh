@@ -4,7 +4,9 @@
 # the same epochs on the same Fashion-MNIST subset, upscaled by the resize
 # transform to the sampler's size, with ssc_fbs, msc_fbs and msc_vbs, and msc_vbs
 # with SET on.  Reports planned peak memory (`cvnets plan --json`: the largest
-# step's activations + workspace, and params/grads/state), the largest peak_bytes
+# step's activations + workspace, and params/grads/state; also with
+# backend.conv_algorithm = direct, as Winograd's workspace does not scale with the
+# image), the largest peak_bytes
 # the trainer logged (metrics.jsonl), wall time, optimizer updates, samples SET
 # left out and test accuracy.  Measurements, never pass/fail criteria.
 #
@@ -51,15 +53,19 @@ for cfg in $CONFIGS; do
     if [ "$sampler" = ssc_fbs ]; then recipe=$SSC_RECIPE; else args+=("${MSC[@]}"); fi
     load0=$(cut -d' ' -f1 /proc/loadavg)
     $B plan "$recipe" "${args[@]}" --json > "$OUT/$cfg.plan.json"
+    # the same plan with direct convolutions only: the CPU backend's default may
+    # pick Winograd, whose workspace does not scale with the image size
+    $B plan "$recipe" "${args[@]}" --set backend.conv_algorithm=direct --json > "$OUT/$cfg.plan-direct.json"
     /usr/bin/time -v $B train "$recipe" "${args[@]}" --out "$OUT/$cfg" > "$OUT/$cfg.log" 2> "$OUT/$cfg.time" ||
         { echo "samplers.sh: $cfg failed; see $OUT/$cfg.log and $OUT/$cfg.time" >&2; exit 1; }
     rss_kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/$cfg.time")
     m=$OUT/$cfg/metrics.jsonl
     jq -c -n --arg cfg "$cfg" --arg load "$load0 .. $(cut -d' ' -f1 /proc/loadavg)" --argjson rss "$rss_kib" \
-        --slurpfile plan "$OUT/$cfg.plan.json" --slurpfile m "$m" '
+        --slurpfile plan "$OUT/$cfg.plan.json" --slurpfile direct "$OUT/$cfg.plan-direct.json" --slurpfile m "$m" '
         ($m | map(select(.type == "summary")) | .[0]) as $s |
         { config: $cfg, loadavg: $load,
           plan_peak_bytes: $plan[0].peak_bytes, plan_param_bytes: $plan[0].param_bytes,
+          plan_direct_peak_bytes: $direct[0].peak_bytes,
           plan_steps_per_epoch: $plan[0].steps_per_epoch, shapes: [$plan[0].shapes[] | "\(.h)x\(.w)/\(.batch)"],
           logged_peak_bytes: ([$m[] | select(.type == "step") | .peak_bytes // 0] | max),
           rss_kib: $rss, wall_s: $s.wall_s, updates: $s.iterations, test_top1: $s.test_top1,
@@ -71,8 +77,8 @@ done
 jq -r -s '
   (map(select(.config == "ssc_fbs")) | .[0]) as $ref |
   def rel(x; y): if y and y > 0 then " (\((x / y * 100 | round) / 100)x)" else "" end;
-  "| sampler | SET | shapes (h x w / batch) | planned peak MiB (activations) | logged peak MiB | params+grads+state MiB | peak RSS MiB | optimizer updates | sample-epochs left out | wall s | test top-1 % |",
-  "|---|---|---|---|---|---|---|---|---|---|---|",
-  (.[] | "| \(.config | sub("\\+set"; "")) | \(if (.config | test("\\+set")) then "on" else "off" end) | \(.shapes | join(" ")) | \((.plan_peak_bytes / 1048576 * 10 | round) / 10)\(rel(.plan_peak_bytes; $ref.plan_peak_bytes)) | \((.logged_peak_bytes / 1048576 * 10 | round) / 10) | \((.plan_param_bytes / 1048576 * 100 | round) / 100) | \((.rss_kib / 1024) | round) | \(.updates)\(rel(.updates; $ref.updates)) | \(.left_out) | \(.wall_s | round)\(rel(.wall_s; $ref.wall_s)) | \(.test_top1) |")
+  "| sampler | SET | shapes (h x w / batch) | planned peak MiB (activations + workspace) | same, direct convolutions | logged peak MiB | params+grads+state MiB | peak RSS MiB | optimizer updates | sample-epochs left out | wall s | test top-1 % |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  (.[] | "| \(.config | sub("\\+set"; "")) | \(if (.config | test("\\+set")) then "on" else "off" end) | \(.shapes | join(" ")) | \((.plan_peak_bytes / 1048576 * 10 | round) / 10)\(rel(.plan_peak_bytes; $ref.plan_peak_bytes)) | \((.plan_direct_peak_bytes / 1048576 * 10 | round) / 10)\(rel(.plan_direct_peak_bytes; $ref.plan_direct_peak_bytes)) | \((.logged_peak_bytes / 1048576 * 10 | round) / 10) | \((.plan_param_bytes / 1048576 * 100 | round) / 100) | \((.rss_kib / 1024) | round) | \(.updates)\(rel(.updates; $ref.updates)) | \(.left_out) | \(.wall_s | round)\(rel(.wall_s; $ref.wall_s)) | \(.test_top1) |")
 ' "$SUMMARY" | tee "$OUT/table.md"
 echo "load average during the runs: $(jq -r -s 'map(.loadavg) | join(", ")' "$SUMMARY")" | tee -a "$OUT/table.md"
