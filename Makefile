@@ -124,7 +124,7 @@ $(BUILD)/obj/test/%.o: CFLAGS_COMMON += -Itest -Wno-missing-field-initializers
 # Test environment: where the built tree lives, for tests that load plugins or run the CLI.
 TEST_ENV := CVNETS_BUILD=$(abspath $(BUILD)) CVNETS_SRC=$(abspath .) \
             ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-            LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp):print_suppressions=0 \
+            LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp):print_suppressions=0:use_tls=0 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test: all $(TESTS) $(FIXTURES)
 	@bash test/run_tests.sh $(BUILD) "$(TEST_ENV)" $(TESTS)

@@ -67,8 +67,8 @@ static int want_inputs(cv_graph *g, const char *name, int n_in, int lo, int hi) 
 }
 
 static int64_t conv_out(int64_t in, int k, int s, int p, int d) {
-    int64_t eff = (int64_t)d * (k - 1) + 1;
-    return (in + 2 * (int64_t)p - eff) / s + 1;
+    int64_t eff = (int64_t)d * (k - 1) + 1, num = in + 2 * (int64_t)p - eff;
+    return num < 0 ? 0 : num / s + 1; /* C division rounds a negative num toward zero: check first */
 }
 
 static int infer_conv(cv_graph *g, const char *nm, cv_tensor *const *in, int n_in, const cv_conv_params *p,

@@ -114,6 +114,34 @@ static int dataset_info(cv_session *s, cv_component_ref ds) {
     return CV_OK;
 }
 
+/* Training and evaluation compare logits with the dataset's labels: the model's
+ * classifier must be as wide as the dataset has classes. */
+static int check_classes(cv_session *s, cv_error *err) {
+    const cv_value *nc = cv_options_get(cv_recipe_options(s->recipe, "model"), "num_classes");
+    if (nc && nc->is_set && nc->i > 0 && nc->i != s->num_classes)
+        return cv_set_error(err, CV_ERR_INVALID, "%s: [model] num_classes = %lld but dataset %s has %d classes (set them "
+                            "equal, or num_classes = 0 to take the dataset's)", cv_recipe_path(s->recipe),
+                            (long long)nc->i, cv_recipe_component(s->recipe, "dataset"), s->num_classes);
+    return CV_OK;
+}
+
+/* [model] pretrained = FILE: weights by name, e.g. torchvision's converted to
+ * safetensors; tensors the model lacks (num_batches_tracked) or has in another shape
+ * (a classifier for other classes) are reported and skipped. */
+static int load_pretrained(cv_session *s, cv_error *err) {
+    const cv_value *pv = cv_options_get(cv_recipe_options(s->recipe, "model"), "pretrained");
+    if (!pv || !pv->is_set || !pv->s || !*pv->s) return CV_OK;
+    char path[2048];
+    if (pv->s[0] == '/') snprintf(path, sizeof path, "%s", pv->s);
+    else snprintf(path, sizeof path, "%s/%s", cv_recipe_dir(s->recipe), pv->s);
+    int loaded = 0;
+    if (cv_ckpt_load_weights(s->net, path, 0, &loaded, err)) return err->status;
+    if (loaded == 0)
+        return cv_set_error(err, CV_ERR_INVALID, "[model] pretrained = %s: no tensor of it matches this model's "
+                            "parameter names and shapes", path);
+    return CV_OK;
+}
+
 /* The distillation teacher: the [model] of the loss's teacher_recipe, with the
  * weights of teacher_checkpoint, traced into every loss plan in eval mode. */
 static int open_teacher(cv_session *s, cv_error *err) {
@@ -194,11 +222,13 @@ int cv_session_open(cv_ctx *ctx, const char *recipe_path, const char *const *set
     cv_ctx_add_interface(ctx, CV_OPS_INTERFACE, cv_engine_ops());
     s->net = cv_net_create(s->engine, s->model, s->loss, s->num_classes, err);
     if (!s->net) goto fail;
+    if ((needs & CV_NEED_VAL_DATA) && check_classes(s, err)) goto fail;
     if (s->loss.desc && open_teacher(s, err)) goto fail;
     /* materialise the parameters: one eval plan at the evaluation size */
     cv_shape in = CV_SHAPE(1, s->in_channels, s->eval_h, s->eval_w);
     if (!cv_net_plan_get(s->net, &in, CV_MODE_EVAL, 0, err)) goto fail;
     if (load_teacher_weights(s, err)) goto fail;
+    if (load_pretrained(s, err)) goto fail;
     if (needs & CV_NEED_OPTIM) {
         const cv_optimizer_vtable *ovt = s->optimizer.desc->vtable;
         if (cv_net_alloc_state(s->net, ovt->state_slots, err)) goto fail;

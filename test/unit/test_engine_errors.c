@@ -388,3 +388,14 @@ Test(engine_errors, random_params_never_crash) {
     cv_net_destroy(n);
     cv_engine_destroy(e);
 }
+
+/* a kernel larger than the padded input: (8 + 0 - 16) / 1 + 1 would round toward
+ * zero to 1 in C; it must be an error naming both shapes */
+static cv_tensor *b_big_kernel(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    return head(o, g, cv_conv2d(o, g, x, P(o, g, "w", CV_SHAPE(4, 3, 16, 16)), NULL, 1, 0, 1, 1));
+}
+Test(engine_errors, conv_kernel_larger_than_input) {
+    cv_error err;
+    cr_assert_eq(trace(b_big_kernel, 0, &err), CV_ERR_INVALID);
+    cr_assert(strstr(err.message, "larger than the padded input") && strstr(err.message, "[2,3,8,8]"), "%s", err.message);
+}

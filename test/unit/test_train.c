@@ -341,3 +341,42 @@ Test(train, distillation_from_a_teacher_checkpoint) {
     cr_assert_eq(train(bad, in(d, "bad"), one, 1, 0, 0, &s, &err), CV_ERR_IO);
     cr_assert(strstr(err.message, "nowhere.safetensors"), "%s", err.message);
 }
+
+Test(train, pretrained_weights_and_class_count) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    cv_train_summary s;
+    cv_error err;
+    const char *one[] = { "run.epochs=1" };
+    cr_assert_eq(train(recipe, in(d, "out"), one, 1, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    /* [model] pretrained: the session starts from the file's weights */
+    char set[1200];
+    snprintf(set, sizeof set, "model.pretrained=%s", in2(d, "out", "last.safetensors"));
+    const char *sets[] = { set };
+    cv_ctx *ctx = new_ctx();
+    cv_session ses;
+    cr_assert_eq(cv_session_open(ctx, recipe, sets, 1, in(d, "o2"), CV_NEED_VAL_DATA, &ses, &err), CV_OK, "%s",
+                 err.message);
+    cv_st_file *f = cv_st_open(in2(d, "out", "last.safetensors"), &err);
+    cr_assert_not_null(f, "%s", err.message);
+    int checked = 0;
+    for (int i = 0; i < cv_net_param_count(ses.net); i++) {
+        const cv_param_info *p = cv_net_param(ses.net, i);
+        const cv_st_tensor *t = cv_st_find(f, p->name);
+        cr_assert_not_null(t, "%s", p->name);
+        float *v = cv_alloc_array(t->bytes / 4, sizeof(float));
+        cr_assert_eq(cv_net_param_read(ses.net, i, v, &err), CV_OK);
+        cr_assert_eq(memcmp(v, t->data, t->bytes), 0, "%s loaded", p->name);
+        cv_free(v);
+        checked++;
+    }
+    cr_assert(checked > 10);
+    cv_st_close(f);
+    cv_session_close(&ses);
+    /* a classifier wider than the dataset's classes is refused before any step */
+    const char *wide[] = { "model.num_classes=7" };
+    cv_error_init(&err);
+    cr_assert_eq(cv_session_open(ctx, recipe, wide, 1, in(d, "o3"), CV_NEED_VAL_DATA, &ses, &err), CV_ERR_INVALID);
+    cr_assert(strstr(err.message, "num_classes = 7") && strstr(err.message, "4 classes"), "%s", err.message);
+    th_ctx_free(ctx);
+}
