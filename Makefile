@@ -58,6 +58,9 @@ TEST_SUPPORT := $(wildcard test/support/*.c)
 
 -include $(wildcard plugins/*/*.mk)
 
+# keep object files of test binaries (otherwise make deletes them as intermediates)
+.SECONDARY:
+
 .PHONY: all check check-cuda check-clang test test-asan train install deps bench-deps clean fixtures abi-check
 all: $(BUILD)/bin/cvnets $(PLUGIN_SOS) $(BUILD)/lib/libcvnets-sdk.a
 
