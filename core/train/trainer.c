@@ -279,6 +279,9 @@ static int validate(trainer *t, int64_t epoch, cv_json *rec, cv_error *err) {
     cv_json_num(rec, "val_loss", r.loss);
     for (int i = 0; i < r.n_metrics; i++) {
         char key[96];
+        /* top1, top5 and loss are written above already (one key, one value) */
+        if (!strcmp(r.metric_names[i], "top1") || !strcmp(r.metric_names[i], "top5") || !strcmp(r.metric_names[i], "loss"))
+            continue;
         snprintf(key, sizeof key, "val_%s", r.metric_names[i]);
         if (r.metric_json[i]) cv_json_raw(rec, key, r.metric_json[i]);
         else cv_json_num(rec, key, r.metric_values[i]);
@@ -430,7 +433,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
     cv_json_int(&rec, "epoch", epoch + 1);
     cv_json_int(&rec, "iteration", t->ts.iteration);
     cv_json_int(&rec, "steps", nb);
-    cv_json_num(&rec, "train_loss", t->ts.last_loss);
+    cv_json_num(&rec, "last_step_loss", t->ts.last_loss);
     cv_json_num(&rec, "img_per_s", secs > 0 ? (double)imgs_epoch / secs : 0);
     cv_json_num(&rec, "epoch_s", secs);
     if (t->set) cv_json_int(&rec, "set_left_out", cv_set_left_out(t->set));
