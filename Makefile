@@ -171,7 +171,7 @@ DEB_PACKAGES := build-essential clang pkg-config libinih-dev zlib1g-dev libdnnl-
 deps:
 	@bash tools/deps.sh $(DEB_PACKAGES)
 bench-deps:
-	@bash tools/deps.sh python3-torch python3-torchvision
+	@bash tools/deps.sh python3-torch python3-torchvision jq time
 
 clean:
 	rm -rf build
