@@ -1,8 +1,9 @@
 /* core/engine/exec.c — turns a planned graph into a flat array of backend kernels
- * (built once per plan: shapes, strides, params, prepared state, workspace and
- * data pointers) and runs one step over it.  A step does no allocation: it uploads
- * the batch, sets the dropout seeds, calls backend->run per node and downloads the
- * loss and logits.  Optionally it times every kernel (the per-op profile). */
+ * (built once per plan: shapes, strides, params, operand layouts chosen by
+ * layout.c, prepared state, workspace and data pointers) and runs one step over
+ * it.  A step does no allocation: it uploads the batch, sets the dropout seeds,
+ * calls backend->run per node and downloads the loss and logits.  Optionally it
+ * times every kernel (the per-op profile). */
 #include "internal.h"
 
 #include <math.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static void fill_kt(cv_ktensor *k, const cv_tensor *t) {
+void cv_fill_ktensor(cv_ktensor *k, const cv_tensor *t) {
     memset(k, 0, sizeof *k);
     k->dtype = t->dtype;
     k->ndim = t->shape.ndim;
@@ -24,6 +25,10 @@ static void fill_kt(cv_ktensor *k, const cv_tensor *t) {
 
 static int kernel_node(const cv_node *n) { return !n->is_view; }
 
+/* the node's operand layouts chosen by layout.c (NULL: all plain) */
+#define LAYOUT_IN(p, n) ((p)->layout ? (p)->layout + (n)->io : NULL)
+#define LAYOUT_OUT(p, n) ((p)->layout ? (p)->layout + (n)->io + (n)->n_in : NULL)
+
 /* backend->supports and backend->prepare for every kernel node, with NULL data */
 int cv_plan_prepare(cv_plan *p, cv_error *err) {
     cv_graph *g = p->g;
@@ -35,7 +40,7 @@ int cv_plan_prepare(cv_plan *p, cv_error *err) {
         if (!kernel_node(n)) continue;
         if (n->n_in + n->n_out > 72) return cv_set_error(err, CV_ERR_UNSUPPORTED, "%s: too many inputs", cv_op_name(n->op));
         int32_t *io = g->ids + n->io;
-        for (int k = 0; k < n->n_in + n->n_out; k++) fill_kt(&kt[k], cv_graph_tensor(g, io[k]));
+        for (int k = 0; k < n->n_in + n->n_out; k++) cv_fill_ktensor(&kt[k], cv_graph_tensor(g, io[k]));
         /* the data dtype: outputs, except a cast (named by its source) */
         int dt = n->op == CV_OP_CAST || !n->n_out ? kt[0].dtype : kt[n->n_in].dtype;
         if (vt->supports && !vt->supports(self, n->op, dt))
@@ -43,7 +48,7 @@ int cv_plan_prepare(cv_plan *p, cv_error *err) {
                                 cv_dtype_name(dt), n->scope >= 0 ? " (in " : "", n->scope >= 0 ? g->scopes[n->scope] : "");
         if (!vt->prepare) continue;
         cv_kernel k = { sizeof(cv_kernel), n->op, cv_node_params(g, n), n->params_size, n->n_in, n->n_out,
-                        kt, kt + n->n_in, NULL, 0, 0, NULL };
+                        kt, kt + n->n_in, NULL, 0, 0, NULL, LAYOUT_IN(p, n), LAYOUT_OUT(p, n) };
         size_t ws = 0;
         void *prep = NULL;
         int st = vt->prepare(self, &k, &prep, &ws, err);
@@ -64,8 +69,10 @@ void cv_plan_release(cv_plan *p) {
         }
     cv_free(p->exec);
     cv_free(p->kt);
+    cv_free(p->layout);
     p->exec = NULL;
     p->kt = NULL;
+    p->layout = NULL;
 }
 
 int cv_plan_compile(cv_plan *p, cv_error *err) {
@@ -87,12 +94,13 @@ int cv_plan_compile(cv_plan *p, cv_error *err) {
         if (!kernel_node(n)) continue;
         cv_exec_node *x = &p->exec[e++];
         int32_t *io = g->ids + n->io;
-        for (int j = 0; j < n->n_in + n->n_out; j++) fill_kt(&p->kt[k + j], cv_graph_tensor(g, io[j]));
+        for (int j = 0; j < n->n_in + n->n_out; j++) cv_fill_ktensor(&p->kt[k + j], cv_graph_tensor(g, io[j]));
         x->node = i;
         if (i < g->n_model) p->n_exec_model = e;
         x->needs_seed = n->op == CV_OP_DROPOUT || n->op == CV_OP_DROP_PATH;
         x->k = (cv_kernel){ sizeof(cv_kernel), n->op, cv_node_params(g, n), n->params_size, n->n_in, n->n_out,
-                            p->kt + k, p->kt + k + n->n_in, NULL, n->workspace_bytes, 0, n->prepared };
+                            p->kt + k, p->kt + k + n->n_in, NULL, n->workspace_bytes, 0, n->prepared,
+                            LAYOUT_IN(p, n), LAYOUT_OUT(p, n) };
         k += n->n_in + n->n_out;
     }
     p->bound_generation = 0;
@@ -199,7 +207,7 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
             z.stride[0] = 1;
             z.data = (char *)n->dev[1] + pi->offset * 4;
             cv_scalar_params fp = { CV_S_ADD, 0.0f };
-            cv_kernel k = { sizeof(cv_kernel), CV_OP_FILL, &fp, sizeof fp, 0, 1, NULL, &z, NULL, 0, 0, NULL };
+            cv_kernel k = { sizeof(cv_kernel), CV_OP_FILL, &fp, sizeof fp, 0, 1, NULL, &z, NULL, 0, 0, NULL, NULL, NULL };
             if ((st = vt->run(self, &k, err)) != CV_OK) return st;
         }
     if (vt->sync && (st = vt->sync(self, err)) != CV_OK) return st;

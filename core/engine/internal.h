@@ -177,6 +177,7 @@ struct cv_plan {
     int32_t n_exec;
     int32_t n_exec_model;            /* exec nodes of the model alone */
     cv_ktensor *kt;                  /* all kernel tensors, exec nodes point in */
+    uint8_t *layout;                 /* CV_LAYOUT_* per operand slot (indexed like g->ids); NULL: all plain */
     int32_t n_kt;
     uint64_t bound_generation;
     int32_t n_params_built;          /* net params when traced: later ones get zero grads */
@@ -243,7 +244,15 @@ int cv_plan_memory(cv_graph *g, size_t *peak_bytes, size_t *naive_bytes, cv_erro
 /* the storage holding tensor t after in-place merging */
 int32_t cv_storage_rep(const cv_graph *g, int32_t s);
 
+/* ---- layout.c ----------------------------------------------------------------------------- */
+/* choose p->layout from the backend's layout_class (before cv_plan_prepare) */
+int cv_plan_layouts(cv_plan *p, cv_error *err);
+/* the layout the plan gives tensor t (CV_LAYOUT_*), for tests and tools */
+int cv_tensor_layout(const cv_plan *p, const cv_tensor *t);
+
 /* ---- exec.c ------------------------------------------------------------------------- */
+/* the dense logical (plain NCHW strides) kernel view of t, data NULL */
+void cv_fill_ktensor(cv_ktensor *k, const cv_tensor *t);
 int cv_plan_prepare(cv_plan *p, cv_error *err);   /* backend->prepare per kernel node */
 int cv_plan_compile(cv_plan *p, cv_error *err);   /* kernels with resolved pointers */
 int cv_plan_bind(cv_plan *p, cv_error *err);      /* re-resolve after buffers moved */

@@ -156,6 +156,7 @@ static cv_plan *build_plan(cv_net *n, const cv_shape *in_shape, cv_mode mode, in
     if (st == CV_OK && mode == CV_MODE_TRAIN && cv_autograd(g, accumulate) != CV_OK)
         st = fail_from_graph(g, err, "autograd");
     if (st == CV_OK) st = cv_net_sync_buffers(n, err);
+    if (st == CV_OK) st = cv_plan_layouts(p, err);
     if (st == CV_OK) st = cv_plan_prepare(p, err);
     size_t peak = 0, naive = 0;
     if (st == CV_OK) st = cv_plan_memory(g, &peak, &naive, err);

@@ -19,7 +19,7 @@ static cv_ktensor slice(void *base, int64_t offset, int64_t count) {
 
 static int run_kernel(cv_net *n, int op, const void *params, size_t psize, const cv_ktensor *in, int n_in,
                       const cv_ktensor *out, int n_out, cv_error *err) {
-    cv_kernel k = { sizeof(cv_kernel), op, params, (uint32_t)psize, n_in, n_out, in, out, NULL, 0, 0, NULL };
+    cv_kernel k = { sizeof(cv_kernel), op, params, (uint32_t)psize, n_in, n_out, in, out, NULL, 0, 0, NULL, NULL, NULL };
     return n->e->be.vt->run(n->e->be.self, &k, err);
 }
 

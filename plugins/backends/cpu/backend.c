@@ -169,6 +169,7 @@ static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *
     if (!op_name(k->op) || k->op == CV_OP_CONV3D)
         return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: op %d is not implemented", k->op);
     int st = check_operands(b, k, 0, err);
+    if (st == CV_OK) st = layout_check(b, k, err);
     if (st != CV_OK) return st;
     omp_set_num_threads(b->threads);
     if (dnn_handles(b, k)) return dnn_prepare(b, k, prepared, ws, err);
@@ -197,6 +198,7 @@ static int cpu_run_kernel(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     if (!op_name(k->op) || k->op == CV_OP_CONV3D)
         return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: op %d is not implemented", k->op);
     int st0 = check_operands(b, k, 1, err);
+    if (st0 == CV_OK) st0 = layout_check(b, k, err);
     if (st0 != CV_OK) return st0;
     omp_set_num_threads(b->threads);
     if (dnn_handles(b, k)) {
@@ -265,6 +267,7 @@ static const cv_backend_vtable cpu_vtable = {
     .release = cpu_release,
     .run = cpu_run,
     .sync = cpu_sync,
+    .layout_class = cpu_layout_class,
 };
 
 static const cv_component_desc cpu_desc = {

@@ -64,6 +64,7 @@ size_t spatial_scratch_bytes(const cv_kernel *k);
 int pool_geometry_ok(const cv_kernel *k); /* shapes agree with cv_pool_params (PyTorch's rules) */
 int run_update(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* optimizer updates, axpby */
 int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err); /* batch norm (+bwd), bnorm.c */
+size_t bn_scratch_bytes(const cv_kernel *k); /* its workspace (the C16 loops) */
 int run_dropout(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* dropout, drop path (+bwd) */
 
 /* packing for kernels that want dense tensors: copies of non-contiguous inputs
@@ -76,6 +77,15 @@ typedef struct cpu_dense {
 size_t dense_bytes(const cv_kernel *k);
 int dense_start(cpu_dense *d, const cv_kernel *k, cpu_scratch *s, int threads, int copy_outputs_in);
 void dense_finish(cpu_dense *d, int threads);
+
+/* ---- layouts (ABI 1.1, layout.c) ---------------------------------------------- */
+int cpu_layout_class(void *self, const cv_kernel *k);            /* CV_LAYOUT_CLASS_* */
+int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err); /* C16 only where this backend takes it */
+int kt_layout(const cv_kernel *k, int is_out, int i);           /* CV_LAYOUT_* of operand i */
+int kt_any_c16(const cv_kernel *k);
+/* offset of plane (n, c) = `plane` of a 4-D tensor and the step between its pixels */
+int64_t plane_at(const cv_ktensor *t, int layout, int64_t plane, int64_t *step);
+int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err); /* reduce over H,W / broadcast from [N,C,1,1] */
 
 #define CPU_FAIL(b, err, st, ...) ((b)->host->set_error((err), (st), __VA_ARGS__))
 

@@ -39,10 +39,16 @@ void dnn_md_of(dnnl_memory_desc_t *md, const cv_ktensor *t) {
     dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
 }
 
+/* a 4-D tensor in the blocked layout CV_LAYOUT_C16: oneDNN's nChw16c */
+void dnn_md_c16(dnnl_memory_desc_t *md, const cv_ktensor *t) {
+    dnnl_dims_t dims = { t->shape[0], t->shape[1], t->shape[2], t->shape[3] };
+    dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nChw16c);
+}
+
 /* Register a primitive argument bound to tensor `index` of the kernel's inputs
  * (is_out 0) or outputs (is_out 1), or to a workspace buffer (index < 0).
- * user_md describes the tensor (NULL: derive from the ktensor; a reshaped view
- * such as grouped weights passes its own).  When the primitive wants another
+ * user_md describes the tensor (NULL: derive from the ktensor and its layout; a
+ * reshaped view such as grouped weights passes its own).  When the primitive wants another
  * layout a reorder is added, with the primitive's copy in the workspace. */
 int dnn_arg_add(dnn_build *bd, int arg, int is_out, int index, const dnnl_memory_desc_t *user_md) {
     dnn_node *n = bd->node;
@@ -64,6 +70,7 @@ int dnn_arg_add(dnn_build *bd, int arg, int is_out, int index, const dnnl_memory
             t = &dense;
         }
         if (user_md) umd = *user_md;
+        else if (kt_layout(bd->k, is_out, index) == CV_LAYOUT_C16) dnn_md_c16(&umd, t);
         else dnn_md_of(&umd, t);
     } else {
         umd = *want;

@@ -50,6 +50,7 @@ typedef struct dnn_build {
 
 int dnn_fail(dnn_build *bd, dnnl_status_t s, const char *what);
 void dnn_md_of(dnnl_memory_desc_t *md, const cv_ktensor *t);
+void dnn_md_c16(dnnl_memory_desc_t *md, const cv_ktensor *t);
 int dnn_arg_add(dnn_build *bd, int arg, int is_out, int index, const dnnl_memory_desc_t *user_md);
 int dnn_finish(dnn_build *bd);
 dnnl_primitive_attr_t dnn_attr(void);

@@ -117,17 +117,21 @@ static void gemm_dw_operands(const dnn_node *n, const cv_kernel *k, char *ws, in
     const int64_t N = n->cv_n, C = n->cv_c, H = n->cv_h, W = n->cv_w, O = n->cv_o, Ho = n->cv_ho, Wo = n->cv_wo;
     const int64_t KH = n->cv_kh, KW = n->cv_kw, P = Ho * Wo, K = N * P, CK = C * KH * KW;
     const float *dy = k->in[0].data, *x = k->in[1].data;
+    const int ly = kt_layout(k, 0, 0), lx = kt_layout(k, 0, 1); /* either may be C16 */
     float *dyt = (float *)(ws + n->args[n->dyt_arg].ws_off), *col = (float *)(ws + n->args[n->col_arg].ws_off);
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t o = 0; o < O; o++)
-        for (int64_t b = 0; b < N; b++)
-            for (int64_t q = 0; q < P; q++) dyt[o * K + b * P + q] = dy[(b * O + o) * P + q];
+        for (int64_t b = 0; b < N; b++) {
+            int64_t step, at = plane_at(&k->in[0], ly, b * O + o, &step);
+            for (int64_t q = 0; q < P; q++) dyt[o * K + b * P + q] = dy[at + q * step];
+        }
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t r = 0; r < K; r++) {
         int64_t b = r / P, oh = (r % P) / Wo, ow = r % Wo;
         float *row = col + r * CK;
         for (int64_t c = 0; c < C; c++) {
-            const float *xp = x + (b * C + c) * H * W;
+            int64_t step, at = plane_at(&k->in[1], lx, b * C + c, &step);
+            const float *xp = x + at;
             for (int64_t i = 0; i < KH; i++) {
                 int64_t ih = oh * n->cv_sh - n->cv_ph + i * n->cv_dh;
                 for (int64_t j = 0; j < KW; j++) {
@@ -404,8 +408,13 @@ static int build_pool(dnn_build *bd) {
                           : p->count_include_pad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
     dnnl_memory_desc_t xmd, ymd;
     cv_ktensor xd = kt_dense(x, NULL), yd = kt_dense(y, NULL);
-    dnn_md_of(&xmd, &xd);
-    dnn_md_of(&ymd, &yd);
+    if (kt_layout(k, 0, 0) == CV_LAYOUT_C16) { /* x and y share it (a uniform op) */
+        dnn_md_c16(&xmd, x);
+        dnn_md_c16(&ymd, y);
+    } else {
+        dnn_md_of(&xmd, &xd);
+        dnn_md_of(&ymd, &yd);
+    }
     dnnl_pooling_v2_desc_t desc;
     dnnl_status_t s = dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg, &xmd, &ymd, strides, kernel,
                                                         dil, pl, pr);

@@ -45,6 +45,7 @@ static int norm_view_of(cpu_backend *b, const cv_kernel *k, norm_view *v, cv_err
 }
 
 size_t norm_scratch_bytes(const cv_kernel *k, int threads) {
+    if (k->op == CV_OP_BATCH_NORM || k->op == CV_OP_BATCH_NORM_BWD) return bn_scratch_bytes(k);
     if (k->op != CV_OP_LAYER_NORM_BWD && k->op != CV_OP_GROUP_NORM_BWD) return 0;
     if (k->n_out < 2 || k->n_in < 3) return 0;
     return (size_t)threads * 2 * (size_t)kt_numel(&k->in[2]) * sizeof(double) + 64;

@@ -1,5 +1,6 @@
 /* plugins/backends/cpu/spatial.c — spatial ops on NCHW planes, parallel over
- * planes: pooling that oneDNN does not match exactly (avg pool windows running
+ * planes (pooling and adaptive pooling also on blocked C16 planes, whose pixels
+ * lie 16 floats apart): pooling that oneDNN does not match exactly (avg pool windows running
  * past the right padding in ceil mode) and all pooling gradients, adaptive
  * average pooling, bilinear / nearest resize, and embedding lookups.  Window and
  * source-index rules are PyTorch's, as in the reference backend. */
@@ -21,12 +22,14 @@ static void pool_window(const pool_geom *g, int incl, int64_t oh, int64_t ow, in
     *divisor = incl ? (float)padded : (float)((*h1 - *h0) * (*w1 - *w0));
 }
 
-static int64_t pool_argmax(const float *plane, const pool_geom *g, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+/* pixel index of the first maximum; plane pixels are `step` floats apart */
+static int64_t pool_argmax(const float *plane, int64_t step, const pool_geom *g, int64_t h0, int64_t h1, int64_t w0,
+                           int64_t w1) {
     int64_t best = -1;
     float m = -INFINITY;
     for (int64_t ih = h0; ih < h1; ih++)
         for (int64_t iw = w0; iw < w1; iw++) {
-            float v = plane[ih * g->w + iw];
+            float v = plane[(ih * g->w + iw) * step];
             if (best < 0 || v > m || v != v) { m = v; best = ih * g->w + iw; }
             if (v != v) return best;
         }
@@ -71,26 +74,27 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     pool_geom g = { x->shape[0] * x->shape[1], x->shape[2], x->shape[3], y->shape[2], y->shape[3], p->kernel[0],
                     p->kernel[1], p->stride[0], p->stride[1], p->pad[0], p->pad[1] };
     const float *xd = x->data;
-    const int incl = p->count_include_pad, is_max = p->fn == CV_POOL_MAX;
+    const int incl = p->count_include_pad, is_max = p->fn == CV_POOL_MAX, lay = kt_layout(k, 0, 0); /* one for all */
     if (!bwd) {
         float *yd = k->out[0].data;
         #pragma omp parallel for num_threads(b->threads) schedule(static)
         for (int64_t pl = 0; pl < g.nc; pl++) {
-            const float *xp = xd + pl * g.h * g.w;
-            float *yp = yd + pl * g.ho * g.wo;
+            int64_t sx, sy;
+            const float *xp = xd + plane_at(x, lay, pl, &sx);
+            float *yp = yd + plane_at(y, lay, pl, &sy);
             for (int64_t oh = 0; oh < g.ho; oh++)
                 for (int64_t ow = 0; ow < g.wo; ow++) {
                     int64_t h0, h1, w0, w1;
                     float div;
                     pool_window(&g, incl, oh, ow, &h0, &h1, &w0, &w1, &div);
                     if (is_max) {
-                        int64_t a = pool_argmax(xp, &g, h0, h1, w0, w1);
-                        yp[oh * g.wo + ow] = a < 0 ? -INFINITY : xp[a];
+                        int64_t a = pool_argmax(xp, sx, &g, h0, h1, w0, w1);
+                        yp[(oh * g.wo + ow) * sy] = a < 0 ? -INFINITY : xp[a * sx];
                     } else {
                         float s = 0;
                         for (int64_t ih = h0; ih < h1; ih++)
-                            for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * g.w + iw];
-                        yp[oh * g.wo + ow] = s / div;
+                            for (int64_t iw = w0; iw < w1; iw++) s += xp[(ih * g.w + iw) * sx];
+                        yp[(oh * g.wo + ow) * sy] = s / div;
                     }
                 }
         }
@@ -100,29 +104,31 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     float *dxd = k->out[0].data;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t pl = 0; pl < g.nc; pl++) {
-        const float *xp = xd + pl * g.h * g.w, *dyp = dyd + pl * g.ho * g.wo, *yp = yd + pl * g.ho * g.wo;
-        float *dxp = dxd + pl * g.h * g.w;
-        memset(dxp, 0, (size_t)(g.h * g.w) * sizeof(float));
+        int64_t sx, sy;
+        const int64_t xo = plane_at(x, lay, pl, &sx), yo = plane_at(y, lay, pl, &sy);
+        const float *xp = xd + xo, *dyp = dyd + yo, *yp = yd + yo;
+        float *dxp = dxd + xo;
+        for (int64_t i = 0; i < g.h * g.w; i++) dxp[i * sx] = 0;
         for (int64_t oh = 0; oh < g.ho; oh++)
             for (int64_t ow = 0; ow < g.wo; ow++) {
                 int64_t h0, h1, w0, w1;
-                float div, d = dyp[oh * g.wo + ow];
+                float div, d = dyp[(oh * g.wo + ow) * sy];
                 pool_window(&g, incl, oh, ow, &h0, &h1, &w0, &w1, &div);
                 if (is_max) {
                     /* the first element equal to the forward's maximum is the first
                      * maximum; scan for it, and fall back to a full argmax when none
                      * matches (NaN in the window) */
                     int64_t a = -1;
-                    const float m = yp[oh * g.wo + ow];
+                    const float m = yp[(oh * g.wo + ow) * sy];
                     for (int64_t ih = h0; ih < h1 && a < 0; ih++)
                         for (int64_t iw = w0; iw < w1; iw++)
-                            if (xp[ih * g.w + iw] == m) { a = ih * g.w + iw; break; }
-                    if (a < 0) a = pool_argmax(xp, &g, h0, h1, w0, w1);
-                    if (a >= 0) dxp[a] += d;
+                            if (xp[(ih * g.w + iw) * sx] == m) { a = ih * g.w + iw; break; }
+                    if (a < 0) a = pool_argmax(xp, sx, &g, h0, h1, w0, w1);
+                    if (a >= 0) dxp[a * sx] += d;
                 } else {
                     float v = d / div;
                     for (int64_t ih = h0; ih < h1; ih++)
-                        for (int64_t iw = w0; iw < w1; iw++) dxp[ih * g.w + iw] += v;
+                        for (int64_t iw = w0; iw < w1; iw++) dxp[(ih * g.w + iw) * sx] += v;
                 }
             }
     }
@@ -142,24 +148,27 @@ static int adaptive(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     int64_t nc = big->shape[0] * big->shape[1], h = big->shape[2], w = big->shape[3];
     int64_t ohn = small->shape[2], own = small->shape[3];
     float *bd = big->data, *sd = small->data;
+    const int lb = kt_layout(k, bwd, 0), ls = kt_layout(k, !bwd, 0); /* independent when the small side is 1x1 */
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t pl = 0; pl < nc; pl++) {
-        float *bp = bd + pl * h * w, *sp = sd + pl * ohn * own;
-        if (bwd) memset(bp, 0, (size_t)(h * w) * sizeof(float));
+        int64_t sb, ss;
+        float *bp = bd + plane_at(big, lb, pl, &sb), *sp = sd + plane_at(small, ls, pl, &ss);
+        if (bwd)
+            for (int64_t i = 0; i < h * w; i++) bp[i * sb] = 0;
         for (int64_t oh = 0; oh < ohn; oh++) {
             int64_t h0 = oh * h / ohn, h1 = ((oh + 1) * h + ohn - 1) / ohn;
             for (int64_t ow = 0; ow < own; ow++) {
                 int64_t w0 = ow * w / own, w1 = ((ow + 1) * w + own - 1) / own;
                 float area = (float)((h1 - h0) * (w1 - w0));
                 if (bwd) {
-                    float v = sp[oh * own + ow] / area;
+                    float v = sp[(oh * own + ow) * ss] / area;
                     for (int64_t ih = h0; ih < h1; ih++)
-                        for (int64_t iw = w0; iw < w1; iw++) bp[ih * w + iw] += v;
+                        for (int64_t iw = w0; iw < w1; iw++) bp[(ih * w + iw) * sb] += v;
                 } else {
                     float s = 0;
                     for (int64_t ih = h0; ih < h1; ih++)
-                        for (int64_t iw = w0; iw < w1; iw++) s += bp[ih * w + iw];
-                    sp[oh * own + ow] = s / area;
+                        for (int64_t iw = w0; iw < w1; iw++) s += bp[(ih * w + iw) * sb];
+                    sp[(oh * own + ow) * ss] = s / area;
                 }
             }
         }

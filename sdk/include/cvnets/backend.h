@@ -3,7 +3,13 @@
  * hands the backend plain strided tensors (logical NCHW shapes) and never looks
  * inside device memory except through upload/download.  A backend may keep
  * private per-node state (oneDNN primitives, cuDNN algorithms) created once by
- * prepare() when a plan is built and reused on every run. */
+ * prepare() when a plan is built and reused on every run.
+ *
+ * ABI 1.1 (layouts): a backend may let 4-D f32 activations stay in a blocked
+ * layout between its kernels.  The host asks layout_class() for every kernel
+ * node, chooses one layout per value (plain where any doubt) and tells each
+ * kernel the layout of every operand in in_layout / out_layout.  Shapes and
+ * strides in cv_ktensor stay the logical plain NCHW ones in every layout. */
 #ifndef CVNETS_BACKEND_H
 #define CVNETS_BACKEND_H
 
@@ -24,6 +30,22 @@ typedef struct cv_ktensor {
     void *data;
 } cv_ktensor;
 
+/* How an operand's bytes are laid out (ABI 1.1). */
+enum {
+    CV_LAYOUT_PLAIN = 0, /* as shape and strides say */
+    /* a dense 4-D tensor N,C,H,W with C % 16 == 0 stored as oneDNN's nChw16c:
+     * element (n,c,h,w) at ((n*(C/16) + c/16)*H*W + h*W + w)*16 + c%16 — the same
+     * number of bytes as NCHW; for H = W = 1 the same bytes */
+    CV_LAYOUT_C16 = 1,
+};
+
+/* What layout_class() answers for one kernel node (ABI 1.1). */
+enum {
+    CV_LAYOUT_CLASS_PLAIN = 0,   /* every operand plain */
+    CV_LAYOUT_CLASS_UNIFORM = 1, /* its 4-D operands may be C16 if all of them share one layout */
+    CV_LAYOUT_CLASS_FREE = 2,    /* each 4-D operand independently plain or C16 */
+};
+
 typedef struct cv_kernel {
     uint32_t struct_size;
     int32_t op;                 /* cv_op */
@@ -36,6 +58,10 @@ typedef struct cv_kernel {
     size_t workspace_bytes;
     uint64_t seed;              /* for dropout / drop path: unique per (step, node) */
     void *prepared;             /* what prepare() returned for this node, or NULL */
+    /* ABI 1.1 (read only when struct_size covers them): CV_LAYOUT_* per input and
+     * per output, in prepare() and run() alike; NULL means all plain */
+    const uint8_t *in_layout;
+    const uint8_t *out_layout;
 } cv_kernel;
 
 typedef struct cv_backend_vtable {
@@ -53,6 +79,10 @@ typedef struct cv_backend_vtable {
     void (*release)(void *self, void *prepared);
     int (*run)(void *self, const cv_kernel *k, cv_error *err);
     int (*sync)(void *self, cv_error *err);
+    /* ABI 1.1, optional (NULL: every operand plain): CV_LAYOUT_CLASS_* for this
+     * node, from shapes, dtypes and params (data and layouts NULL).  Only 4-D f32
+     * operands with C % 16 == 0 are ever given CV_LAYOUT_C16. */
+    int (*layout_class)(void *self, const cv_kernel *k);
 } cv_backend_vtable;
 
 #ifdef __cplusplus

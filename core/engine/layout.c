@@ -1,0 +1,133 @@
+/* core/engine/layout.c — which activations stay in the backend's blocked layout
+ * (CV_LAYOUT_C16, ABI 1.1) between kernels.  Run once per plan, before prepare():
+ * the backend's layout_class() classifies every kernel node (PLAIN, UNIFORM,
+ * FREE); values joined by UNIFORM nodes form groups (union-find); a group is C16
+ * only when every member is a candidate (f32 4-D arena activation, C % 16 == 0,
+ * its storage held by no other tensor: not a view or viewed, not a graph input or
+ * output), every node touching it is UNIFORM or FREE, and a FREE node (a
+ * convolution: the only place where the layout saves work) touches it.  The
+ * result is one CV_LAYOUT_* byte per operand slot (indexed like g->ids), which
+ * the kernels see as in_layout / out_layout.  CVNETS_LAYOUT=plain turns it off. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int32_t find(int32_t *up, int32_t a) {
+    while (up[a] != a) a = up[a] = up[up[a]];
+    return a;
+}
+
+static void join(int32_t *up, int32_t a, int32_t b) {
+    a = find(up, a);
+    b = find(up, b);
+    if (a != b) up[a < b ? b : a] = a < b ? a : b;
+}
+
+/* a value that may be stored blocked, judged on its own */
+static int candidate(const cv_graph *g, const cv_tensor *t, const int32_t *holders) {
+    const cv_storage *s = &g->storages[t->storage];
+    return t->kind == CV_T_ACT && t->dtype == CV_F32 && t->shape.ndim == 4 && t->shape.dim[1] % 16 == 0 &&
+           t->shape.dim[1] > 0 && !t->is_output && !t->offset && s->where == CV_STORE_ARENA && !s->pinned &&
+           holders[t->storage] == 1;
+}
+
+/* The layout class of node n from the backend (PLAIN when it has no opinion). */
+static int node_class(const cv_plan *p, const cv_node *n, cv_ktensor *kt) {
+    const cv_backend_vtable *vt = p->net->e->be.vt;
+    if (n->is_view || !CV_HAS_MEMBER(vt, cv_backend_vtable, layout_class) || !vt->layout_class) return CV_LAYOUT_CLASS_PLAIN;
+    const cv_graph *g = p->g;
+    const int32_t *io = g->ids + n->io;
+    for (int j = 0; j < n->n_in + n->n_out; j++) cv_fill_ktensor(&kt[j], cv_graph_tensor((cv_graph *)g, io[j]));
+    cv_kernel k = { .struct_size = sizeof(cv_kernel), .op = n->op, .params = cv_node_params(g, n),
+                    .params_size = n->params_size, .n_in = n->n_in, .n_out = n->n_out, .in = kt, .out = kt + n->n_in };
+    int c = vt->layout_class(p->net->e->be.self, &k);
+    return c == CV_LAYOUT_CLASS_UNIFORM || c == CV_LAYOUT_CLASS_FREE ? c : CV_LAYOUT_CLASS_PLAIN;
+}
+
+int cv_plan_layouts(cv_plan *p, cv_error *err) {
+    cv_graph *g = p->g;
+    cv_free(p->layout);
+    p->layout = NULL;
+    const char *env = getenv("CVNETS_LAYOUT");
+    if (env && strcmp(env, "plain") == 0) return CV_OK;
+    const int32_t nt = g->n_tensors;
+    int32_t *up = cv_alloc_array((size_t)nt + 1, sizeof *up);
+    int32_t *holders = cv_alloc_array((size_t)g->n_storages + 1, sizeof *holders);
+    uint8_t *cls = cv_alloc_array((size_t)g->n_nodes + 1, 1);
+    uint8_t *bad = cv_alloc_array((size_t)nt + 1, 1), *gain = cv_alloc_array((size_t)nt + 1, 1);
+    cv_ktensor *kt = NULL;
+    int32_t max_io = 0;
+    for (int32_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].n_in + g->nodes[i].n_out > max_io) max_io = g->nodes[i].n_in + g->nodes[i].n_out;
+    kt = cv_alloc_array((size_t)max_io + 1, sizeof *kt);
+    int st = CV_OK;
+    if (!up || !holders || !cls || !bad || !gain || !kt) {
+        st = cv_set_error(err, CV_ERR_NOMEM, "engine: out of memory choosing layouts");
+        goto done;
+    }
+    for (int32_t t = 0; t < nt; t++) {
+        up[t] = t;
+        cv_tensor *x = cv_graph_tensor(g, t);
+        if (x->storage >= 0) holders[x->storage]++;
+    }
+    int any = 0;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const cv_node *n = &g->nodes[i];
+        cls[i] = (uint8_t)node_class(p, n, kt);
+        if (cls[i] != CV_LAYOUT_CLASS_UNIFORM) continue;
+        const int32_t *io = g->ids + n->io;
+        int32_t first = -1;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            if (cv_graph_tensor(g, io[j])->shape.ndim != 4) continue;
+            if (first < 0) first = io[j];
+            else join(up, first, io[j]);
+        }
+    }
+    for (int32_t t = 0; t < nt; t++) {
+        cv_tensor *x = cv_graph_tensor(g, t);
+        if (x->storage < 0 || !candidate(g, x, holders)) bad[find(up, t)] = 1;
+    }
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const cv_node *n = &g->nodes[i];
+        const int32_t *io = g->ids + n->io;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            int32_t r = find(up, io[j]);
+            if (cls[i] == CV_LAYOUT_CLASS_PLAIN) bad[r] = 1;
+            else if (cls[i] == CV_LAYOUT_CLASS_FREE) gain[r] = 1;
+        }
+    }
+    p->layout = cv_alloc_array((size_t)g->n_ids + 1, 1);
+    if (!p->layout) {
+        st = cv_set_error(err, CV_ERR_NOMEM, "engine: out of memory choosing layouts");
+        goto done;
+    }
+    for (int32_t s = 0; s < g->n_ids; s++) {
+        int32_t r = find(up, g->ids[s]);
+        p->layout[s] = !bad[r] && gain[r] ? CV_LAYOUT_C16 : CV_LAYOUT_PLAIN;
+        any |= p->layout[s];
+    }
+    if (!any) {
+        cv_free(p->layout);
+        p->layout = NULL;
+    }
+done:
+    cv_free(up);
+    cv_free(holders);
+    cv_free(cls);
+    cv_free(bad);
+    cv_free(gain);
+    cv_free(kt);
+    return st;
+}
+
+int cv_tensor_layout(const cv_plan *p, const cv_tensor *t) {
+    const cv_graph *g = p->g;
+    if (!p->layout) return CV_LAYOUT_PLAIN;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const cv_node *n = &g->nodes[i];
+        for (int j = 0; j < n->n_in + n->n_out; j++)
+            if (g->ids[n->io + j] == t->id) return p->layout[n->io + j];
+    }
+    return CV_LAYOUT_PLAIN;
+}

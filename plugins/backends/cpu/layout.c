@@ -1,0 +1,137 @@
+/* plugins/backends/cpu/layout.c — the blocked activation layout (ABI 1.1,
+ * CV_LAYOUT_C16 = oneDNN's nChw16c) on the CPU backend: which ops take it
+ * (layout_class), the check that a kernel's layouts are ones this backend
+ * honours, and the two C16 kernels that end and start a blocked region at a
+ * global average pool: REDUCE over H,W and BROADCAST_TO from [N,C,1,1].
+ * Convolutions and pooling pass nChw16c to oneDNN (dnn.c, dnn_ops.c), batch norm
+ * has C16 loops (bnorm.c), pooling gradients and adaptive pooling walk planes with
+ * a pixel step (spatial.c); elementwise ops on equal shapes are layout-agnostic. */
+#include "cpu.h"
+
+#include <string.h>
+
+int kt_layout(const cv_kernel *k, int is_out, int i) {
+    if (!CV_HAS_MEMBER(k, cv_kernel, out_layout)) return CV_LAYOUT_PLAIN;
+    const uint8_t *l = is_out ? k->out_layout : k->in_layout;
+    return l ? l[i] : CV_LAYOUT_PLAIN;
+}
+
+int kt_any_c16(const cv_kernel *k) {
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
+            if (kt_layout(k, io, i) == CV_LAYOUT_C16) return 1;
+    return 0;
+}
+
+int64_t plane_at(const cv_ktensor *t, int layout, int64_t plane, int64_t *step) {
+    const int64_t C = t->shape[1], hw = t->shape[2] * t->shape[3];
+    if (layout != CV_LAYOUT_C16) {
+        *step = 1;
+        return plane * hw;
+    }
+    const int64_t n = plane / C, c = plane % C;
+    *step = 16;
+    return ((n * (C / 16) + c / 16) * hw) * 16 + c % 16;
+}
+
+static int same_shape(const cv_ktensor *a, const cv_ktensor *b) {
+    return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+}
+
+/* every operand of k has the shape of out[0] */
+static int all_same_shape(const cv_kernel *k) {
+    if (k->n_out != 1) return 0;
+    for (int i = 0; i < k->n_in; i++)
+        if (!same_shape(&k->in[i], &k->out[0])) return 0;
+    return 1;
+}
+
+/* [N,C,H,W] -> [N,C] or [N,C,1,1]: a mean or sum over H and W */
+static int reduce_hw(const cv_kernel *k) {
+    const cv_reduce_params *p = k->params;
+    return k->op == CV_OP_REDUCE && p && k->n_in == 1 && k->n_out == 1 && k->in[0].ndim == 4 && p->axes == 0xCu &&
+           kt_numel(&k->out[0]) == k->in[0].shape[0] * k->in[0].shape[1];
+}
+/* [N,C,1,1] -> [N,C,H,W] */
+static int broadcast_hw(const cv_kernel *k) {
+    const cv_ktensor *x = &k->in[0], *y = &k->out[0];
+    return k->op == CV_OP_BROADCAST_TO && k->n_in == 1 && k->n_out == 1 && x->ndim == 4 && y->ndim == 4 &&
+           x->shape[0] == y->shape[0] && x->shape[1] == y->shape[1] && x->shape[2] == 1 && x->shape[3] == 1;
+}
+
+int cpu_layout_class(void *self, const cv_kernel *k) {
+    cpu_backend *b = self;
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
+            if ((io ? k->out : k->in)[i].dtype != CV_F32) return CV_LAYOUT_CLASS_PLAIN;
+    switch (k->op) {
+    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:
+        return b->blocked && dnn_handles(b, k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD:
+        return !b->onednn_bn && k->n_in == 5 && k->in[0].ndim == 4 ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_POOL2D: case CV_OP_POOL2D_BWD:
+        return pool_geometry_ok(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: {
+        /* a 1x1 side is the same bytes in both layouts: the sides are independent */
+        const cv_ktensor *s = k->op == CV_OP_ADAPTIVE_AVG_POOL2D ? &k->out[0] : &k->in[0];
+        if (k->n_in != 1 || k->n_out != 1 || s->ndim != 4) return CV_LAYOUT_CLASS_PLAIN;
+        return s->shape[2] == 1 && s->shape[3] == 1 ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_UNIFORM;
+    }
+    case CV_OP_REDUCE: return reduce_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_BROADCAST_TO: return broadcast_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_COPY:
+        return all_same_shape(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_FILL: return CV_LAYOUT_CLASS_UNIFORM;
+    default: return CV_LAYOUT_CLASS_PLAIN;
+    }
+}
+
+int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    if (!kt_any_c16(k)) return CV_OK;
+    char s[64];
+    int cls = cpu_layout_class(b, k), first = -1;
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
+            int l = kt_layout(k, io, i);
+            if (l != CV_LAYOUT_PLAIN && l != CV_LAYOUT_C16)
+                return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has unknown layout %d", op_name(k->op),
+                                io ? "output" : "input", i, l);
+            if (t->ndim == 4 && cls == CV_LAYOUT_CLASS_UNIFORM) {
+                if (first < 0) first = l;
+                else if (l != first) cls = CV_LAYOUT_CLASS_PLAIN; /* mixed layouts: not allowed */
+            }
+            if (l == CV_LAYOUT_C16 && (cls == CV_LAYOUT_CLASS_PLAIN || t->ndim != 4 || t->shape[1] % 16 || !kt_contiguous(t)))
+                return CPU_FAIL(b, err, CV_ERR_INVALID,
+                                "backend cpu: %s: %s %d %s is given the blocked layout (C16), which this op %s",
+                                op_name(k->op), io ? "output" : "input", i, kt_shape_str(t, s, sizeof s),
+                                cls == CV_LAYOUT_CLASS_PLAIN ? "does not take with these operands" : "needs 4-D, C % 16 == 0");
+        }
+    return CV_OK;
+}
+
+/* REDUCE over H, W and BROADCAST_TO from [N,C,1,1] when the 4-D side is C16 (the
+ * [N,C] side is the same bytes in both layouts) */
+int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    const int bcast = k->op == CV_OP_BROADCAST_TO;
+    const cv_ktensor *big = bcast ? &k->out[0] : &k->in[0];
+    const int64_t N = big->shape[0], C = big->shape[1], HW = big->shape[2] * big->shape[3], CB = C / 16;
+    float *bd = big->data, *sd = bcast ? k->in[0].data : k->out[0].data;
+    const cv_reduce_params *p = k->params;
+    const double scale = !bcast && p->fn == CV_R_MEAN ? 1.0 / (double)HW : 1.0;
+    (void)err;
+    #pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int64_t r = 0; r < N * CB; r++) {
+        float *blk = bd + r * HW * 16, *v = sd + r * 16; /* [N,C] row r/CB, channels (r%CB)*16.. */
+        if (bcast) {
+            for (int64_t i = 0; i < HW; i++)
+                for (int l = 0; l < 16; l++) blk[i * 16 + l] = v[l];
+        } else {
+            double acc[16] = { 0 };
+            for (int64_t i = 0; i < HW; i++)
+                for (int l = 0; l < 16; l++) acc[l] += blk[i * 16 + l];
+            for (int l = 0; l < 16; l++) v[l] = (float)(acc[l] * scale);
+        }
+    }
+    return CV_OK;
+}

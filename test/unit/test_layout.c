@@ -1,0 +1,349 @@
+/* test/unit/test_layout.c — blocked activation layouts between kernels (ABI 1.1):
+ * the engine's layout pass (core/engine/layout.c) with the CPU backend's
+ * layout_class on small ResNet-style graphs (conv -> bn -> relu -> conv chains
+ * get C16; a value read through a view, a graph output, C = 24, a broadcast
+ * multiply and a concat stay plain; every node's operands agree with its class),
+ * the CPU backend running those plans against the reference backend (all plain)
+ * — loss, logits, every gradient and the running statistics, train and eval, with
+ * a global pool by REDUCE and by adaptive pooling — and a few SGD steps with C16
+ * layouts against CVNETS_LAYOUT=plain giving the same losses.  Inputs are fresh
+ * random values.  Bounds: the network composes ~10 convolutions (2e-4 each in
+ * test_cpu_vs_ref.c) and batch norms, so outputs and gradients are held to
+ * rtol 2e-3 / atol 2e-4 against the reference, and 1e-4 between the two layouts
+ * of the same backend (only the summation order differs). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "engine/internal.h"
+#include "support/kernel_util.h"
+#include "support/testhost.h"
+
+/* see test_cpu_vs_ref.c: LSan cannot scan oneDNN's dynamic TLS */
+const char *__lsan_default_options(void);
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_options(void) { return "use_tls=0"; }
+const char *__lsan_default_suppressions(void) { return "leak:_dlerror_run\n"; }
+
+enum { V_RESNET, V_VIEW, V_C24, V_BCAST, V_CONCAT, V_OUTPUT };
+enum { T_CONV1, T_BN1, T_RELU1, T_POOL, T_BLOCK1, T_BLOCK2, T_HEAD, T_COUNT };
+
+typedef struct mspec {
+    int variant;
+    int adaptive;            /* global pool: 0 REDUCE mean over H,W; 1 ADAPTIVE_AVG_POOL2D to 1x1 */
+    cv_tensor *t[T_COUNT];   /* tensors of the last trace */
+} mspec;
+
+/* ---- the model: stem, a projection block, an identity block, global pool, fc ------------------- */
+static cv_tensor *prm(const cv_ops_v1 *o, cv_graph *g, const char *n, cv_shape s, int kind, uint32_t tags) {
+    cv_init init = { kind, 0, 0 };
+    return o->param(g, n, &s, init, tags);
+}
+
+static cv_tensor *conv(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_tensor *x, int cin, int cout, int k, int stride) {
+    o->scope_push(g, "%s", name);
+    cv_tensor *y = cv_conv2d(o, g, x, prm(o, g, "weight", CV_SHAPE(cout, cin, k, k), CV_INIT_KAIMING_NORMAL_FAN_OUT, 0),
+                             NULL, stride, k / 2, 1, 1);
+    o->scope_pop(g);
+    return y;
+}
+
+static cv_tensor *bn(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_tensor *x, int c) {
+    o->scope_push(g, "%s", name);
+    /* random-ish affine params so the gradient of every channel differs */
+    cv_tensor *in[5] = { x, prm(o, g, "weight", CV_SHAPE(c), CV_INIT_UNIFORM, CV_TAG_NORM),
+                         prm(o, g, "bias", CV_SHAPE(c), CV_INIT_UNIFORM, CV_TAG_NORM),
+                         prm(o, g, "running_mean", CV_SHAPE(c), CV_INIT_ZEROS, CV_TAG_BUFFER),
+                         prm(o, g, "running_var", CV_SHAPE(c), CV_INIT_ONES, CV_TAG_BUFFER) };
+    cv_norm_params np = { 1e-5f, 0.1f, o->training(g), 0, 0 };
+    o->scope_pop(g);
+    return o->op(g, CV_OP_BATCH_NORM, in, 5, &np, sizeof np);
+}
+
+static cv_tensor *block(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_tensor *x, int cin, int cout) {
+    o->scope_push(g, "%s", name);
+    cv_tensor *y = cv_unary(o, g, bn(o, g, "bn1", conv(o, g, "conv1", x, cin, cout, 3, 1), cout), CV_RELU, 0);
+    y = bn(o, g, "bn2", conv(o, g, "conv2", y, cout, cout, 3, 1), cout);
+    cv_tensor *s = cin == cout ? x : bn(o, g, "down_bn", conv(o, g, "down", x, cin, cout, 1, 1), cout);
+    o->scope_pop(g);
+    return cv_unary(o, g, cv_add(o, g, y, s), CV_RELU, 0);
+}
+
+static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    mspec *m = self;
+    cv_shape xs;
+    o->shape(x, &xs);
+    const int w = m->variant == V_C24 ? 24 : 32;
+    x = m->t[T_CONV1] = conv(o, g, "conv1", x, (int)xs.dim[1], 16, 3, 1);
+    x = m->t[T_BN1] = bn(o, g, "bn1", x, 16);
+    x = m->t[T_RELU1] = cv_unary(o, g, x, CV_RELU, 0);
+    x = m->t[T_POOL] = cv_pool2d(o, g, x, CV_POOL_MAX, 3, 2, 1, 0);
+    x = m->t[T_BLOCK1] = block(o, g, "layer1", x, 16, w);
+    x = m->t[T_BLOCK2] = block(o, g, "layer2", x, w, w);
+    cv_shape hs;
+    o->shape(x, &hs);
+    int c = w;
+    if (m->variant == V_VIEW) { /* read through a view, and back */
+        x = cv_reshape(o, g, x, CV_SHAPE(hs.dim[0], hs.dim[1], hs.dim[2] * hs.dim[3]));
+        x = cv_reshape(o, g, x, hs);
+    } else if (m->variant == V_BCAST) { /* squeeze-excitation style N,C,1,1 multiply */
+        cv_tensor *s = cv_unary(o, g, cv_reduce(o, g, x, CV_R_MEAN, 0xC, 1), CV_SIGMOID, 0);
+        x = cv_mul(o, g, x, s);
+    } else if (m->variant == V_CONCAT) {
+        x = CV_OP2(o, g, CV_OP_CONCAT, x, m->t[T_BLOCK1], (&(cv_axis_params){ 1 }));
+        c = 2 * w;
+    } else if (m->variant == V_OUTPUT) { /* kept to the end of the step, as a graph output is */
+        x->is_output = 1;
+        g->storages[x->storage].pinned = 1;
+    }
+    if (m->adaptive) {
+        cv_resize_params rp = { 1, 1, 0, 0 };
+        x = CV_OP1(o, g, CV_OP_ADAPTIVE_AVG_POOL2D, x, &rp);
+        x = cv_reshape(o, g, x, CV_SHAPE(hs.dim[0], c));
+    } else
+        x = cv_reduce(o, g, x, CV_R_MEAN, 0xC, 0);
+    m->t[T_HEAD] = x;
+    o->scope_push(g, "fc");
+    x = cv_linear(o, g, x, prm(o, g, "weight", CV_SHAPE(5, c), CV_INIT_KAIMING_UNIFORM, 0),
+                  prm(o, g, "bias", CV_SHAPE(5), CV_INIT_UNIFORM, CV_TAG_BIAS));
+    o->scope_pop(g);
+    return x;
+}
+
+static cv_tensor *ce_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
+    (void)self;
+    cv_ce_params p = { 0.0f, -100 };
+    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
+}
+
+static const cv_model_vtable m_vt = { sizeof(cv_model_vtable), m_forward, NULL };
+static const cv_loss_vtable ce_vt = { sizeof(cv_loss_vtable), 0, 0, ce_forward };
+static const cv_component_desc m_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
+                                          "blocks", "classification", "test model", NULL, NULL, NULL, NULL, NULL, &m_vt };
+static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
+                                           "ce", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &ce_vt };
+
+/* ---- rig -------------------------------------------------------------------------------------- */
+typedef struct rig {
+    cv_ctx *ctx;
+    ku_backend be;
+    cv_engine *e;
+    cv_net *n;
+    cv_error err;
+    mspec m;
+} rig;
+
+static void rig_open(rig *r, const char *backend, int variant, int adaptive) {
+    memset(r, 0, sizeof *r);
+    cv_error_init(&r->err);
+    r->m.variant = variant;
+    r->m.adaptive = adaptive;
+    r->ctx = th_ctx_new();
+    r->be = ku_backend_open(r->ctx, backend);
+    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 7, &r->err);
+    cr_assert_not_null(r->e, "%s", r->err.message);
+    r->n = cv_net_create(r->e, (cv_component_ref){ &m_desc, &r->m }, (cv_component_ref){ &ce_desc, NULL }, 5, &r->err);
+    cr_assert_not_null(r->n, "%s", r->err.message);
+}
+
+static void rig_close(rig *r) {
+    cv_net_destroy(r->n);
+    cv_engine_destroy(r->e);
+    ku_backend_close(r->be);
+    th_ctx_free(r->ctx);
+}
+
+static cv_plan *plan(rig *r, int n, int hw, cv_mode mode) {
+    cv_shape s = CV_SHAPE(n, 3, hw, hw);
+    cv_plan *p = cv_net_plan_get(r->n, &s, mode, 0, &r->err);
+    cr_assert_not_null(p, "%s", r->err.message);
+    return p;
+}
+
+static int layout_of(const cv_plan *p, const cv_tensor *t) { return cv_tensor_layout(p, t); }
+
+/* Every kernel node's operands agree with the class the backend gives it: PLAIN
+ * nodes see only plain operands, UNIFORM nodes one layout over their 4-D operands,
+ * and C16 only on f32 4-D operands with C % 16 == 0.  Returns the C16 slot count. */
+static int check_consistent(const rig *r, const cv_plan *p) {
+    const cv_graph *g = p->g;
+    int c16 = 0;
+    cv_ktensor kt[16];
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const cv_node *n = &g->nodes[i];
+        const int32_t *io = g->ids + n->io;
+        cr_assert_leq(n->n_in + n->n_out, 16);
+        for (int j = 0; j < n->n_in + n->n_out; j++) cv_fill_ktensor(&kt[j], cv_graph_tensor((cv_graph *)g, io[j]));
+        cv_kernel k = { .struct_size = sizeof k, .op = n->op, .params = cv_node_params(g, n), .params_size = n->params_size,
+                        .n_in = n->n_in, .n_out = n->n_out, .in = kt, .out = kt + n->n_in };
+        int cls = n->is_view ? CV_LAYOUT_CLASS_PLAIN : r->be.vt->layout_class(r->be.self, &k);
+        int shared = -1;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            int l = p->layout ? p->layout[n->io + j] : CV_LAYOUT_PLAIN;
+            const cv_tensor *t = cv_graph_tensor((cv_graph *)g, io[j]);
+            cr_assert_eq(l, layout_of(p, t), "one layout per tensor");
+            if (l == CV_LAYOUT_PLAIN) continue;
+            c16++;
+            cr_assert_eq(l, CV_LAYOUT_C16);
+            cr_assert(t->shape.ndim == 4 && t->shape.dim[1] % 16 == 0 && t->dtype == CV_F32, "%s: C16 on a bad operand",
+                      cv_op_name(n->op));
+            cr_assert_neq(cls, CV_LAYOUT_CLASS_PLAIN, "%s%s: a plain-only node has a C16 operand", cv_op_name(n->op),
+                          n->backward ? " (backward)" : "");
+        }
+        if (cls != CV_LAYOUT_CLASS_UNIFORM) continue;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            if (kt[j].ndim != 4) continue;
+            int l = p->layout ? p->layout[n->io + j] : CV_LAYOUT_PLAIN;
+            if (shared < 0) shared = l;
+            cr_assert_eq(l, shared, "%s: a uniform node mixes layouts", cv_op_name(n->op));
+        }
+    }
+    return c16;
+}
+
+/* ---- the layout pass ------------------------------------------------------------------------- */
+Test(layout, conv_bn_relu_chains_are_blocked) {
+    for (int adaptive = 0; adaptive < 2; adaptive++) {
+        rig r;
+        rig_open(&r, "cpu", V_RESNET, adaptive);
+        for (int mode = 0; mode < 2; mode++) {
+            cv_plan *p = plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN);
+            cr_assert_gt(check_consistent(&r, p), 0);
+            for (int t = T_CONV1; t <= T_BLOCK2; t++)
+                cr_expect_eq(layout_of(p, r.m.t[t]), CV_LAYOUT_C16, "tensor %d (mode %d, adaptive %d)", t, mode, adaptive);
+            cr_expect_eq(layout_of(p, r.m.t[T_HEAD]), CV_LAYOUT_PLAIN, "the [N,C] head");
+            cr_expect_eq(layout_of(p, p->g->inputs[0]), CV_LAYOUT_PLAIN, "the graph input");
+            cr_expect_eq(layout_of(p, p->g->logits), CV_LAYOUT_PLAIN, "the logits");
+        }
+        rig_close(&r);
+    }
+}
+
+Test(layout, views_outputs_odd_channels_broadcasts_and_concats_stay_plain) {
+    static const int variants[] = { V_VIEW, V_OUTPUT, V_C24, V_BCAST, V_CONCAT };
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        rig r;
+        rig_open(&r, "cpu", variants[v], 0);
+        cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN);
+        check_consistent(&r, p);
+        /* the last block's value and, through the residual add, the block before */
+        cr_expect_eq(layout_of(p, r.m.t[T_BLOCK2]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
+        if (variants[v] != V_CONCAT) cr_expect_eq(layout_of(p, r.m.t[T_BLOCK1]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
+        /* the stem is untouched */
+        cr_expect_eq(layout_of(p, r.m.t[T_BN1]), CV_LAYOUT_C16, "variant %d", variants[v]);
+        cr_expect_eq(layout_of(p, r.m.t[T_POOL]), CV_LAYOUT_C16, "variant %d", variants[v]);
+        rig_close(&r);
+    }
+}
+
+Test(layout, env_plain_and_the_reference_backend_give_no_layouts) {
+    rig r;
+    setenv("CVNETS_LAYOUT", "plain", 1);
+    rig_open(&r, "cpu", V_RESNET, 0);
+    cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN);
+    unsetenv("CVNETS_LAYOUT");
+    cr_expect_null(p->layout);
+    cr_expect_eq(check_consistent(&r, p), 0);
+    rig_close(&r);
+    rig_open(&r, "ref", V_RESNET, 0);
+    cr_expect_null(r.be.vt->layout_class, "the reference backend stays the all-plain oracle");
+    p = plan(&r, 4, 12, CV_MODE_TRAIN);
+    cr_expect_null(p->layout);
+    rig_close(&r);
+}
+
+/* ---- the CPU backend with layouts against the reference backend --------------------------------- */
+static void batch(float *img, int32_t *lab, int n, int hw, uint64_t seed) {
+    ku_rng g = ku_rng_make(seed);
+    for (int i = 0; i < n * 3 * hw * hw; i++) img[i] = (float)(2.0 * ku_uniform(&g) - 1.0);
+    for (int i = 0; i < n; i++) lab[i] = (int32_t)(ku_uniform(&g) * 5) % 5;
+}
+
+static float *read_buf(rig *r, int which, int64_t *count) {
+    *count = cv_net_buffer_elems(r->n, which);
+    float *v = malloc((size_t)*count * sizeof(float) + 1);
+    cr_assert_eq(cv_net_buffer_read(r->n, which, v, *count, &r->err), CV_OK, "%s", r->err.message);
+    return v;
+}
+
+static void expect_buffers_close(rig *a, rig *b, int which, double rtol, double atol, const char *what) {
+    int64_t na, nb;
+    float *va = read_buf(a, which, &na), *vb = read_buf(b, which, &nb);
+    cr_assert_eq(na, nb);
+    ku_assert_close(va, vb, na, rtol, atol, what);
+    free(va);
+    free(vb);
+}
+
+static void compare_with_ref(int adaptive, int n, int hw) {
+    rig cpu, ref;
+    rig_open(&cpu, "cpu", V_RESNET, adaptive);
+    rig_open(&ref, "ref", V_RESNET, adaptive);
+    float *img = malloc(sizeof(float) * (size_t)(n * 3 * hw * hw));
+    int32_t lab[64];
+    float lc[64 * 5], lr[64 * 5];
+    batch(img, lab, n, hw, 1000 + (uint64_t)(adaptive * 10 + n));
+    expect_buffers_close(&cpu, &ref, 0, 0, 0, "same initial parameters"); /* created by the first plan below */
+    cv_plan *pc = plan(&cpu, n, hw, CV_MODE_TRAIN), *pr = plan(&ref, n, hw, CV_MODE_TRAIN);
+    cr_assert_gt(check_consistent(&cpu, pc), 0, "the plan has blocked operands");
+    expect_buffers_close(&cpu, &ref, 0, 0, 0, "same initial parameters");
+    cv_step_io ic = { img, lab, lc, 0, 0 }, ir = { img, lab, lr, 0, 0 };
+    cr_assert_eq(cv_net_run(pc, &ic, &cpu.err), CV_OK, "%s", cpu.err.message);
+    cr_assert_eq(cv_net_run(pr, &ir, &ref.err), CV_OK, "%s", ref.err.message);
+    cr_expect(fabs(ic.loss - ir.loss) <= 2e-4 + 2e-3 * fabs(ir.loss), "loss %g vs %g", ic.loss, ir.loss);
+    ku_assert_close(lc, lr, n * 5, 2e-3, 2e-4, "training logits");
+    expect_buffers_close(&cpu, &ref, 1, 2e-3, 2e-4, "every gradient");
+    expect_buffers_close(&cpu, &ref, 3, 2e-3, 2e-4, "running statistics");
+    pc = plan(&cpu, n, hw, CV_MODE_EVAL);
+    pr = plan(&ref, n, hw, CV_MODE_EVAL);
+    cr_assert_gt(check_consistent(&cpu, pc), 0);
+    cv_step_io ec = { img, lab, lc, 0, 0 }, er = { img, lab, lr, 0, 0 };
+    cr_assert_eq(cv_net_run(pc, &ec, &cpu.err), CV_OK, "%s", cpu.err.message);
+    cr_assert_eq(cv_net_run(pr, &er, &ref.err), CV_OK, "%s", ref.err.message);
+    ku_assert_close(lc, lr, n * 5, 2e-3, 2e-4, "eval logits");
+    free(img);
+    rig_close(&cpu);
+    rig_close(&ref);
+}
+
+Test(layout, cpu_blocked_matches_ref_reduce_pool, .timeout = 120) { compare_with_ref(0, 4, 12); }
+Test(layout, cpu_blocked_matches_ref_adaptive_pool, .timeout = 120) { compare_with_ref(1, 4, 10); }
+/* batch 16: oneDNN may pick Winograd for the 3x3 layers */
+Test(layout, cpu_blocked_matches_ref_batch16, .timeout = 240) { compare_with_ref(0, 16, 8); }
+
+/* ---- training steps: C16 against CVNETS_LAYOUT=plain on the same backend -------------------------- */
+static void train_losses(int plain, double *loss, int steps) {
+    rig r;
+    if (plain) setenv("CVNETS_LAYOUT", "plain", 1);
+    rig_open(&r, "cpu", V_RESNET, 0);
+    cv_plan *p = plan(&r, 8, 12, CV_MODE_TRAIN);
+    unsetenv("CVNETS_LAYOUT");
+    cr_assert_eq(p->layout == NULL, plain != 0);
+    cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK, "%s", r.err.message);
+    float img[8 * 3 * 12 * 12];
+    int32_t lab[8];
+    for (int s = 0; s < steps; s++) {
+        batch(img, lab, 8, 12, 77 + (uint64_t)s);
+        cv_step_io io = { img, lab, NULL, 0, 0 };
+        cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
+        loss[s] = io.loss;
+        cv_optim_step os;
+        cv_net_optim_step_init(r.n, &os);
+        cv_sgd_params sp = { 0.1f, 0.9f, 0.0f, 1e-4f, 0 };
+        for (int i = 0; i < os.n_segments; i++)
+            cr_assert_eq(os.run_update(os.engine, CV_OP_SGD_UPDATE, &sp, sizeof sp, os.segments[i].offset,
+                                       os.segments[i].count, &r.err),
+                         CV_OK, "%s", r.err.message);
+    }
+    rig_close(&r);
+}
+
+Test(layout, sgd_steps_match_the_plain_layout, .timeout = 120) {
+    double a[5], b[5];
+    train_losses(0, a, 5);
+    train_losses(1, b, 5);
+    for (int s = 0; s < 5; s++) cr_expect(fabs(a[s] - b[s]) <= 1e-4 * (1 + fabs(b[s])), "step %d: %.7f vs %.7f", s, a[s], b[s]);
+    cr_expect(a[4] != a[0], "the steps trained");
+}
