@@ -127,5 +127,24 @@ typedef struct cv_op_profile {
 void cv_net_set_profiling(cv_net *n, int on);
 int cv_plan_profile(const cv_plan *p, cv_op_profile *out, int max);
 void cv_plan_profile_reset(cv_plan *p);
+/* Gradient-ready hook (data-parallel overlap, core/engine/gradready.c): during a
+ * training cv_net_run, fn(ctx, first, count) is called once per trainable
+ * parameter with its slice [first, first + count) of the flat gradient buffer,
+ * right after the last kernel that writes or reads that slice (the backend has
+ * been synchronised: the values are in memory), so the caller may reduce it in
+ * place while backward goes on.  Parameters that the plan does not touch, and
+ * those created by a later trace (zero-filled), are reported after the last
+ * kernel.  The schedule is computed once per plan.  fn NULL switches it off; the
+ * caller sets it only for the runs that should report (e.g. the last micro-step
+ * of gradient accumulation).  Inside fn only cv_net_buffer_data and
+ * cv_net_buffer_read_range may be called on the net. */
+typedef void (*cv_grad_ready_fn)(void *ctx, int64_t first, int64_t count);
+void cv_net_set_grad_ready(cv_net *n, cv_grad_ready_fn fn, void *ctx);
+/* The backend memory of flat buffer which (0 params, 1 grads, 2 state, 3 buffers),
+ * valid until a new trace creates parameters; *host_accessible (may be NULL) is
+ * the backend's host_accessible: 1 when it is ordinary host memory. */
+void *cv_net_buffer_data(cv_net *n, int which, int *host_accessible);
+/* Host copy of [first, first + count) of flat buffer which. */
+int cv_net_buffer_read_range(cv_net *n, int which, int64_t first, int64_t count, float *dst, cv_error *err);
 
 #endif

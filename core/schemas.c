@@ -23,6 +23,10 @@ static const cv_option_desc run_schema[] = {
     CV_OPT_INT_RANGE("val_every", "1", 1, 1000000, "validate every N epochs"),
     CV_OPT_INT_RANGE("eval_size", "0", 0, 65536, "validation image size (0: the sampler's base size)"),
     CV_OPT_ENUM_("comm", "none", comms, "data-parallel communication: none, mpi or nccl (comm plugin)"),
+    CV_OPT_BOOL_("comm_overlap", "true",
+                 "data-parallel: all-reduce gradient buckets during backward as each becomes final (false: one "
+                 "all-reduce after backward)"),
+    CV_OPT_FLOAT_RANGE("comm_bucket_mib", "4", 1e-6, 65536, "data-parallel: size of a gradient bucket in MiB"),
     CV_OPT_END,
 };
 

@@ -162,6 +162,9 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
         st = vt->upload(self, tensor_ptr(p, g->inputs[1]), io->targets, tensor_bytes(g->inputs[1]), err);
         if (st != CV_OK) return st;
     }
+    /* data-parallel overlap: report gradient slices as they become final (gradready.c) */
+    int hook = p->mode == CV_MODE_TRAIN && n->grad_ready;
+    if (hook && (st = cv_grad_ready_begin(p, err)) != CV_OK) return st;
     uint64_t coords[2] = { (uint64_t)n->step, 0 };
     for (int32_t e = 0; e < n_exec; e++) {
         cv_exec_node *x = &p->exec[e];
@@ -193,6 +196,7 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
                                 nd->scope >= 0 ? ": " : "", cv_op_name(nd->op), nd->backward ? " (backward)" : "",
                                 cv_shape_str(&s0, sb, sizeof sb), p->kerr.message[0] ? p->kerr.message : "backend failed");
         }
+        if (hook && (st = cv_grad_ready_after(p, e, err)) != CV_OK) return st;
     }
     /* params created by a later trace are not in this graph: zero their gradients */
     if (p->mode == CV_MODE_TRAIN && !p->accumulate)
@@ -210,6 +214,7 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
             cv_kernel k = { sizeof(cv_kernel), CV_OP_FILL, &fp, sizeof fp, 0, 1, NULL, &z, NULL, 0, 0, NULL, NULL, NULL };
             if ((st = vt->run(self, &k, err)) != CV_OK) return st;
         }
+    if (hook && (st = cv_grad_ready_after(p, p->n_exec, err)) != CV_OK) return st;
     if (vt->sync && (st = vt->sync(self, err)) != CV_OK) return st;
     io->loss = 0;
     if (with_loss) {

@@ -155,6 +155,8 @@ struct cv_net {
     int64_t step;                   /* runs so far: seeds dropout */
     int32_t profiling;              /* time every kernel */
     int32_t naive_plan;             /* tests: no reuse, no in-place (every storage its own bytes) */
+    cv_grad_ready_fn grad_ready;    /* gradready.c: the data-parallel hook, or NULL */
+    void *grad_ready_ctx;
 };
 
 typedef struct cv_exec_node {
@@ -182,6 +184,7 @@ struct cv_plan {
     uint64_t bound_generation;
     int32_t n_params_built;          /* net params when traced: later ones get zero grads */
     cv_error kerr;                   /* the backend's error of the failing kernel */
+    struct cv_grad_ready *grad_ready; /* gradready.c: which params are final after which kernel */
 };
 
 /* ---- graph.c ------------------------------------------------------------------ */
@@ -258,6 +261,13 @@ int cv_plan_compile(cv_plan *p, cv_error *err);   /* kernels with resolved point
 int cv_plan_bind(cv_plan *p, cv_error *err);      /* re-resolve after buffers moved */
 int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err);
 void cv_plan_release(cv_plan *p);
+
+/* ---- gradready.c ------------------------------------------------------------------------ */
+/* the gradient-ready schedule of p (built on first use when the net has a hook) */
+int cv_grad_ready_begin(cv_plan *p, cv_error *err);
+/* report the params whose gradients are final after exec node e (p->n_exec: after the loop) */
+int cv_grad_ready_after(cv_plan *p, int32_t e, cv_error *err);
+void cv_grad_ready_free(cv_plan *p);
 
 /* helpers */
 uint64_t cv_hash_str(const char *s);

@@ -60,6 +60,7 @@ cv_net *cv_net_create(cv_engine *e, cv_component_ref model, cv_component_ref los
 static void plan_free(cv_plan *p) {
     if (!p) return;
     plan_free(p->accum);
+    cv_grad_ready_free(p);
     cv_plan_release(p);
     cv_graph_free(p->g, &p->net->e->be);
     cv_free(p);

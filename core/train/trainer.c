@@ -324,7 +324,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
     double t_epoch = cv_now(), t_log = t_epoch, loss_acc = 0;
     int64_t imgs_log = 0, steps_log = 0, imgs_epoch = 0;
     const int C = s->num_classes;
-    int micro = 0;
+    int micro = 0, bad_group = 0; /* bad_group: a non-finite loss in this accumulation group (data-parallel) */
     for (int64_t step = 0; step < nb; step++) {
         cv_loaded_batch lb;
         if (cv_loader_next(t->train_loader, &lb, err)) return err->status;
@@ -340,15 +340,16 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         cv_plan *p = cv_net_plan_get(s->net, &in, CV_MODE_TRAIN, b->soft, err);
         if (!p) return err->status;
         cv_net_set_step(s->net, t->ts.iteration * t->accum + micro);
+        if (cv_dist_grads_begin(&t->dist, s->net, micro + 1 == t->accum, err)) return err->status;
         cv_step_io io = { .images = b->images, .targets = b->soft ? (const void *)b->soft_labels : (const void *)b->labels,
                           .logits_out = t->logits, .accumulate = micro > 0 };
         int rc = cv_net_run(p, &io, err);
         int nonfinite = rc == CV_ERR_NUMERIC || (rc == CV_OK && !isfinite(io.loss));
         if (nonfinite && cv_dist_world(&t->dist) > 1) {
-            /* every rank must join the all-reduce: a NaN gradient makes the mean NaN
-             * everywhere, and the grad-norm check below then acts alike on all ranks */
+            /* every rank must join the all-reduce, which then makes every rank's
+             * gradient NaN, and the grad-norm check below acts alike on all ranks */
             cv_error_init(err);
-            if (cv_net_grad_scale(s->net, NAN, err)) return err->status;
+            bad_group = 1;
             rc = CV_OK;
         } else if (nonfinite) {
             if (!t->nan_skip) return nan_stop(t, epoch, step, "the loss", err);
@@ -368,7 +369,8 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         if (++micro == t->accum) {
             micro = 0;
             double lr = scheduled_lr(t, epoch, nb);
-            if (cv_dist_allreduce_grads(&t->dist, s->net, err)) return err->status;
+            if (cv_dist_allreduce_grads(&t->dist, s->net, bad_group, err)) return err->status;
+            bad_group = 0;
             rc = optimizer_step(t, lr, &gnorm, err);
             if (rc == CV_ERR_NUMERIC && !err->status) {
                 if (!t->nan_skip) return nan_stop(t, epoch, step, "the gradient", err);
@@ -413,7 +415,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         if (stop) { /* every rank stops at the same step */
             if (micro) { /* finish the accumulation group's step before stopping */
                 micro = 0;
-                if (cv_dist_allreduce_grads(&t->dist, s->net, err)) return err->status;
+                if (cv_dist_allreduce_grads(&t->dist, s->net, bad_group, err)) return err->status;
                 if (optimizer_step(t, scheduled_lr(t, epoch, nb), &gnorm, err)) return err->status;
                 t->ts.step_in_epoch = step + 1;
             }

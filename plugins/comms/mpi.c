@@ -11,7 +11,9 @@
  * first message, and destroy skips MPI_Finalize, which would wait for the dead
  * peer.  timeout_s = 0 uses the blocking collectives instead (no deadline).
  * A process not started by an MPI launcher is a world of 1 and never calls MPI.
- * Large buffers go in chunks of chunk_mb so a count always fits an int. */
+ * Large buffers go in chunks of chunk_mb so a count always fits an int.
+ * iallreduce / test / wait (ABI 1.1) let the host overlap gradient buckets with
+ * the backward pass; their wait polls against the same deadline. */
 #include <cvnets/cvnets.h>
 
 #include <mpi.h>
@@ -122,6 +124,68 @@ static int mpi_allreduce(void *self, float *buf, int64_t n, cv_error *err) {
         if (wait_request(c, &req, "allreduce", err)) return err->status;
     }
     return CV_OK;
+}
+
+/* A non-blocking all-reduce: one MPI request per chunk. */
+typedef struct mpi_req {
+    int n;
+    MPI_Request r[];
+} mpi_req;
+
+static int mpi_iallreduce(void *self, float *buf, int64_t n, void **req, cv_error *err) {
+    mpi_comm *c = self;
+    *req = NULL;
+    if (check_usable(c, err)) return err->status;
+    if (n < 0 || (n > 0 && !buf))
+        return c->host->set_error(err, CV_ERR_INVALID, "comm/mpi: iallreduce of %lld floats at %p", (long long)n,
+                                  (void *)buf);
+    if (c->world == 1 || n == 0) return CV_OK;
+    int64_t chunk = (int64_t)(c->chunk_bytes / sizeof(float)), chunks = (n + chunk - 1) / chunk;
+    mpi_req *q = c->host->alloc(sizeof *q + (size_t)chunks * sizeof(MPI_Request));
+    if (!q) return c->host->set_error(err, CV_ERR_NOMEM, "comm/mpi: out of memory for a request");
+    q->n = 0;
+    for (int64_t off = 0; off < n; off += chunk) {
+        int cnt = (int)(n - off < chunk ? n - off : chunk);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, c->comm, &q->r[q->n]);
+        if (rc != MPI_SUCCESS) { /* the chunks already started stay pending: the comm is broken now */
+            c->host->free(q);
+            return start_failed(c, rc, "iallreduce", err);
+        }
+        q->n++;
+    }
+    *req = q;
+    return CV_OK;
+}
+
+static int mpi_test(void *self, void *req, int *done, cv_error *err) {
+    mpi_comm *c = self;
+    mpi_req *q = req;
+    *done = 1;
+    if (check_usable(c, err)) return err->status;
+    if (!q) return CV_OK;
+    int rc = MPI_Testall(q->n, q->r, done, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        char m[MPI_MAX_ERROR_STRING];
+        mpi_message(rc, m, sizeof m);
+        return fail(c, err, "rank %d: %s failed: %s (a peer probably died)", "iallreduce", m);
+    }
+    return CV_OK;
+}
+
+/* Completes every chunk against the deadline (timeout_s = 0: MPI_Waitall) and
+ * frees the request whatever happens. */
+static int mpi_wait(void *self, void *req, cv_error *err) {
+    mpi_comm *c = self;
+    mpi_req *q = req;
+    if (!q) return CV_OK;
+    int st = check_usable(c, err);
+    if (st == CV_OK && c->timeout_s == 0) {
+        int rc = MPI_Waitall(q->n, q->r, MPI_STATUSES_IGNORE);
+        if (rc != MPI_SUCCESS) st = start_failed(c, rc, "iallreduce", err);
+    }
+    for (int i = 0; st == CV_OK && c->timeout_s > 0 && i < q->n; i++) st = wait_request(c, &q->r[i], "allreduce", err);
+    c->host->free(q);
+    return st;
 }
 
 static int mpi_broadcast(void *self, void *buf, size_t bytes, int root, cv_error *err) {
@@ -267,6 +331,7 @@ static const cv_option_desc mpi_options[] = {
 
 static const cv_comm_vtable mpi_vtable = {
     sizeof(cv_comm_vtable), 0, 0, mpi_rank, mpi_world, mpi_allreduce, mpi_broadcast, mpi_barrier,
+    mpi_iallreduce, mpi_test, mpi_wait,
 };
 
 static const cv_component_desc mpi_desc = {

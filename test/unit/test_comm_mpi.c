@@ -14,6 +14,7 @@
  * notice; plain mpirun ends the job itself), single-process use without
  * mpirun, srun without PMI, option checks, and cv_dist's refusals. */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,17 @@ static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJ
 /* ---- the computation both the ranks and the single process run ------------------- */
 enum { BATCH = 8, HW = 8, STEPS = 3, SET_N = 10, BIG = 300000 };
 
+/* How the gradients are reduced (from the driver's environment; the single
+ * process uses the defaults): overlap with backward or the blocking path, the
+ * bucket size in floats (0: the default 4 MiB, more than the whole buffer), and
+ * micro-steps of gradient accumulation per optimizer step. */
+typedef struct dp_config {
+    int overlap;
+    int64_t bucket;
+    int accum;
+    int die_in_flight; /* rank 1 exits after its first backward, bucket reductions started */
+} dp_config;
+
 /* What one rank (or the single process) computed. */
 typedef struct dp_result {
     int64_t n_grad, n_param;
@@ -79,6 +91,8 @@ typedef struct dp_result {
     int32_t any_none, any_one; /* cv_dist_any with no rank / only the last rank flagging */
     int32_t in_sync;           /* cv_dist_check_in_sync after training: 1 passed */
     int32_t drift_caught;      /* ... after the last rank nudged one weight: 1 failed as it should */
+    int32_t started_in_backward; /* buckets the hook started before cv_net_run returned (last step) */
+    int32_t n_buckets;
 } dp_result;
 
 static void make_batch(float *img, int32_t *lab) {
@@ -177,8 +191,9 @@ static int check_sync(cv_dist *d, cv_net *net, dp_result *r, cv_error *err) {
 
 /* The whole computation for this rank of d (world 1: the reference). seed differs
  * per rank on purpose: cv_dist_sync_params must make the ranks identical. */
-static int dp_compute(cv_ctx *ctx, cv_dist *d, uint64_t seed, dp_result *r, cv_error *err) {
+static int dp_compute(cv_ctx *ctx, cv_dist *d, const dp_config *cfg, uint64_t seed, dp_result *r, cv_error *err) {
     memset(r, 0, sizeof *r);
+    cv_dist_set_buckets(d, cfg->overlap, cfg->bucket > 0 ? cfg->bucket : (int64_t)(CV_DIST_BUCKET_MIB * 262144));
     const cv_component_desc *bd = NULL;
     cv_options *bo = NULL;
     void *bself = NULL;
@@ -194,18 +209,28 @@ static int dp_compute(cv_ctx *ctx, cv_dist *d, uint64_t seed, dp_result *r, cv_e
     float img[BATCH * HW * HW];
     int32_t lab[BATCH];
     make_batch(img, lab);
-    int per = BATCH / d->world, first = d->rank * per;
+    int per = BATCH / d->world / cfg->accum, first = d->rank * per * cfg->accum;
     cv_shape in = CV_SHAPE(per, 1, HW, HW);
     cv_plan *p = NULL;
     if (rc == CV_OK && !(p = cv_net_plan_get(net, &in, CV_MODE_TRAIN, 0, err))) rc = err->status;
     if (rc == CV_OK) rc = cv_net_alloc_state(net, 1, err);
     if (rc == CV_OK) rc = cv_dist_sync_params(d, net, err);
     for (int step = 0; step < STEPS && rc == CV_OK; step++) {
-        cv_step_io io = { img + (size_t)first * HW * HW, lab + first, NULL, 0, 0 };
-        rc = cv_net_run(p, &io, err);
-        if (rc == CV_OK) rc = cv_dist_allreduce_grads(d, net, err);
+        double loss = 0;
+        for (int m = 0; m < cfg->accum && rc == CV_OK; m++) {
+            int at = first + m * per;
+            cv_step_io io = { img + (size_t)at * HW * HW, lab + at, NULL, 0, m > 0 };
+            rc = cv_dist_grads_begin(d, net, m + 1 == cfg->accum, err);
+            if (rc == CV_OK) rc = cv_net_run(p, &io, err);
+            loss += io.loss / cfg->accum;
+        }
+        if (cfg->die_in_flight && d->rank == 1) _exit(3); /* its buckets are in flight: a crashed peer */
+        r->started_in_backward = d->n_started;
+        r->n_buckets = d->n_buckets;
+        if (rc == CV_OK) rc = cv_dist_allreduce_grads(d, net, 0, err);
+        if (rc == CV_OK && cfg->accum > 1) rc = cv_net_grad_scale(net, 1.0f / (float)cfg->accum, err);
         if (rc == CV_OK && step == 0) {
-            r->loss = io.loss;
+            r->loss = loss;
             rc = cv_dist_average(d, &r->loss, 1, err);
             r->n_grad = cv_net_buffer_elems(net, 1);
             r->grad = cv_alloc_array((size_t)r->n_grad, sizeof(float));
@@ -250,7 +275,9 @@ static int dp_write(const char *path, const dp_result *r) {
              fwrite(r->set_counter, sizeof r->set_counter, 1, f) == 1 &&
              fwrite(&r->any_none, sizeof r->any_none, 1, f) == 1 && fwrite(&r->any_one, sizeof r->any_one, 1, f) == 1 &&
              fwrite(&r->in_sync, sizeof r->in_sync, 1, f) == 1 &&
-             fwrite(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1;
+             fwrite(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1 &&
+             fwrite(&r->started_in_backward, sizeof r->started_in_backward, 1, f) == 1 &&
+             fwrite(&r->n_buckets, sizeof r->n_buckets, 1, f) == 1;
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -267,7 +294,9 @@ static int dp_read(const char *path, dp_result *r) {
     ok = ok && fread(&r->loss, sizeof r->loss, 1, f) == 1 && fread(&r->chunks_ok, sizeof r->chunks_ok, 1, f) == 1 &&
          fread(r->set_counter, sizeof r->set_counter, 1, f) == 1 &&
          fread(&r->any_none, sizeof r->any_none, 1, f) == 1 && fread(&r->any_one, sizeof r->any_one, 1, f) == 1 &&
-         fread(&r->in_sync, sizeof r->in_sync, 1, f) == 1 && fread(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1;
+         fread(&r->in_sync, sizeof r->in_sync, 1, f) == 1 && fread(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1 &&
+         fread(&r->started_in_backward, sizeof r->started_in_backward, 1, f) == 1 &&
+         fread(&r->n_buckets, sizeof r->n_buckets, 1, f) == 1;
     fclose(f);
     return ok ? 0 : -1;
 }
@@ -308,10 +337,29 @@ static int single_checks(cv_dist *d, const char *path) {
     return bad != NULL;
 }
 
+/* a driver that expects rc to fail writes err's message (else `otherwise`) to
+ * path; returns the driver's status: 0 when it failed as expected */
+static int write_failure(const char *path, int rc, const cv_error *err, const char *otherwise) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s\n", rc ? err->message : otherwise);
+        fclose(f);
+    }
+    return rc ? 0 : 1;
+}
+
+static int env_int(const char *name, int def) {
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : def;
+}
+
 /* CV_DP_DRIVER=single: single_checks without mpirun.
- * CV_DP_DRIVER=grads: compute and write $CV_DP_OUT.<rank>.
+ * CV_DP_DRIVER=grads: compute and write $CV_DP_OUT.<rank>; CV_DP_OVERLAP,
+ * CV_DP_BUCKET (floats) and CV_DP_ACCUM set the dp_config.
  * CV_DP_DRIVER=die: rank 1 exits after the first barrier; rank 0's gradient
- * all-reduce must fail; it writes the message to $CV_DP_OUT.0. */
+ * all-reduce must fail; it writes the message to $CV_DP_OUT.0.
+ * CV_DP_DRIVER=die_in_flight: rank 1 exits while its gradient buckets are being
+ * reduced; rank 0 writes its error message to $CV_DP_OUT.0. */
 static int dp_driver(const char *mode) {
     const char *out = getenv("CV_DP_OUT");
     const char *timeout = getenv("CV_DP_TIMEOUT");
@@ -345,18 +393,19 @@ static int dp_driver(const char *mode) {
         if (d.rank == 1) _exit(3); /* no finalize, no goodbye: a crashed peer */
         float g[16] = { 0 };
         rc = cv_dist_allreduce_sum(&d, g, 16, &err);
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f, "%s\n", rc ? err.message : "the all-reduce with a dead peer succeeded");
-            fclose(f);
-        }
-        status = rc ? 0 : 1;
+        status = write_failure(path, rc, &err, "the all-reduce with a dead peer succeeded");
     } else {
+        dp_config cfg = { env_int("CV_DP_OVERLAP", 1), env_int("CV_DP_BUCKET", 0), env_int("CV_DP_ACCUM", 1),
+                          strcmp(mode, "die_in_flight") == 0 };
         dp_result r;
-        rc = dp_compute(ctx, &d, 11 + 1000 * (uint64_t)d.rank, &r, &err);
-        if (rc == CV_OK && dp_write(path, &r)) rc = cv_set_error(&err, CV_ERR_IO, "cannot write %s", path);
+        rc = dp_compute(ctx, &d, &cfg, 11 + 1000 * (uint64_t)d.rank, &r, &err);
+        if (cfg.die_in_flight) {
+            status = write_failure(path, rc, &err, "the step with a dead peer succeeded");
+        } else {
+            if (rc == CV_OK && dp_write(path, &r)) rc = cv_set_error(&err, CV_ERR_IO, "cannot write %s", path);
+            if (rc) status = driver_fail(d.rank, &err);
+        }
         dp_result_free(&r);
-        if (rc) status = driver_fail(d.rank, &err);
     }
     cv_dist_close(&d);
     cv_options_free(co);
@@ -379,7 +428,7 @@ int main(int argc, char *argv[]) {
  * without mpirun); returns the shell's status.
  * The MCA settings keep mpirun on this machine (no ssh, shared memory only), as
  * in a container without a network. */
-static int run_ranks(const char *mode, const char *mpirun_flags, const char *out, const char *timeout_s) {
+static int run_ranks(const char *mode, const char *mpirun_flags, const char *out, const char *timeout_s, const char *env) {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     cr_assert(n > 0, "cannot find this test binary");
@@ -390,10 +439,10 @@ static int run_ranks(const char *mode, const char *mpirun_flags, const char *out
      * the sanitizer build can neither attribute nor suppress: no leak check in
      * MPI ranks (the process without mpirun never starts MPI and keeps it). */
     snprintf(cmd, sizeof cmd,
-             "unset BXFI_MAP GMON_OUT_PREFIX; CV_DP_DRIVER=%s CV_DP_OUT='%s' CV_DP_TIMEOUT=%s CVNETS_BUILD='%s' %s "
+             "unset BXFI_MAP GMON_OUT_PREFIX; CV_DP_DRIVER=%s CV_DP_OUT='%s' CV_DP_TIMEOUT=%s CVNETS_BUILD='%s' %s %s "
              "OMPI_MCA_plm=isolated OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none "
              "timeout -k 10 240 %s%s%s '%s' > '%s.log' 2>&1",
-             mode, out, timeout_s, th_build_path(""), mpirun_flags ? "ASAN_OPTIONS=detect_leaks=0" : "",
+             mode, out, timeout_s, th_build_path(""), env ? env : "", mpirun_flags ? "ASAN_OPTIONS=detect_leaks=0" : "",
              mpirun_flags ? "mpirun --allow-run-as-root --oversubscribe " : "", mpirun_flags ? mpirun_flags : "",
              mpirun_flags ? " -np 2" : "", exe, out);
     return system(cmd);
@@ -412,13 +461,14 @@ static void show_log(const char *out) {
 
 static int close_enough(float a, float b) { return fabsf(a - b) <= 1e-5f * fmaxf(fabsf(a), fabsf(b)) + 1e-7f; }
 
-/* 2 ranks under mpirun with [comm] timeout_s against one process on the union batch */
-static void check_two_ranks(const char *timeout_s) {
+/* 2 ranks under mpirun with [comm] timeout_s and the dp_config in env, against
+ * one process on the union batch; got[rank] receives what each rank computed. */
+static void check_two_ranks(const char *timeout_s, const char *env, dp_result got[2]) {
     char out[4096];
     snprintf(out, sizeof out, "%s/dp", tmp_dir_new());
-    int st = run_ranks("grads", "", out, timeout_s);
+    int st = run_ranks("grads", "", out, timeout_s, env);
     if (st != 0) show_log(out);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mpirun -np 2 failed (status %d)", st);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mpirun -np 2 failed (status %d) with %s", st, env);
 
     /* the reference: one process, the whole batch, the same code with a world of 1 */
     cv_ctx *ctx = th_ctx_new();
@@ -427,57 +477,107 @@ static void check_two_ranks(const char *timeout_s) {
     cv_error_init(&err);
     cr_assert_eq(cv_dist_open_component((cv_component_ref){ NULL, NULL }, &one, &err), CV_OK);
     dp_result ref;
-    cr_assert_eq(dp_compute(ctx, &one, 11, &ref, &err), CV_OK, "%s", err.message);
+    const dp_config plain = { 1, 0, 1, 0 };
+    cr_assert_eq(dp_compute(ctx, &one, &plain, 11, &ref, &err), CV_OK, "%s", err.message);
     cr_assert(ref.chunks_ok);
 
     for (int rank = 0; rank < 2; rank++) {
         char path[4200];
         snprintf(path, sizeof path, "%s.%d", out, rank);
-        dp_result r;
-        cr_assert_eq(dp_read(path, &r), 0, "rank %d wrote no readable %s", rank, path);
-        cr_assert_eq(r.n_grad, ref.n_grad);
-        cr_assert_eq(r.n_param, ref.n_param);
+        dp_result *r = &got[rank];
+        cr_assert_eq(dp_read(path, r), 0, "rank %d wrote no readable %s", rank, path);
+        cr_assert_eq(r->n_grad, ref.n_grad);
+        cr_assert_eq(r->n_param, ref.n_param);
         int64_t nonzero = 0;
-        for (int64_t i = 0; i < r.n_grad; i++) {
+        for (int64_t i = 0; i < r->n_grad; i++) {
             nonzero += ref.grad[i] != 0;
-            cr_assert(close_enough(r.grad[i], ref.grad[i]), "rank %d gradient[%lld] = %.9g, one process: %.9g", rank,
-                      (long long)i, r.grad[i], ref.grad[i]);
+            cr_assert(close_enough(r->grad[i], ref.grad[i]), "%s: rank %d gradient[%lld] = %.9g, one process: %.9g", env,
+                      rank, (long long)i, r->grad[i], ref.grad[i]);
         }
-        cr_assert_gt(nonzero, r.n_grad / 2, "the reference gradient is mostly zero: the test would prove nothing");
-        for (int64_t i = 0; i < r.n_param; i++)
-            cr_assert(close_enough(r.param[i], ref.param[i]), "rank %d parameter[%lld] after %d steps = %.9g, one "
-                      "process: %.9g", rank, (long long)i, STEPS, r.param[i], ref.param[i]);
-        cr_assert(fabs(r.loss - ref.loss) <= 1e-5 * fabs(ref.loss), "rank %d mean loss %.9g, one process %.9g", rank,
-                  r.loss, ref.loss);
-        cr_assert(r.chunks_ok, "rank %d: chunked all-reduce / broadcast gave wrong values", rank);
+        cr_assert_gt(nonzero, r->n_grad / 2, "the reference gradient is mostly zero: the test would prove nothing");
+        for (int64_t i = 0; i < r->n_param; i++)
+            cr_assert(close_enough(r->param[i], ref.param[i]), "%s: rank %d parameter[%lld] after %d steps = %.9g, one "
+                      "process: %.9g", env, rank, (long long)i, STEPS, r->param[i], ref.param[i]);
+        cr_assert(fabs(r->loss - ref.loss) <= 1e-5 * fabs(ref.loss), "rank %d mean loss %.9g, one process %.9g", rank,
+                  r->loss, ref.loss);
+        cr_assert(r->chunks_ok, "rank %d: chunked all-reduce / broadcast gave wrong values", rank);
         for (int i = 0; i < SET_N; i++)
-            cr_assert_eq(r.set_counter[i], i < SET_N / 2 ? 1 : 0, "rank %d SET counter %d = %d", rank, i,
-                         r.set_counter[i]);
-        cr_assert(r.any_none == 0 && r.any_one == 1, "rank %d: cv_dist_any gave %d (no flag) and %d (rank 1's flag)",
-                  rank, r.any_none, r.any_one);
-        cr_assert(r.in_sync, "rank %d: the trained ranks were not bit-identical", rank);
-        cr_assert(r.drift_caught, "rank %d: a one-ulp difference on rank 1 went unnoticed (see the mpirun log)", rank);
-        dp_result_free(&r);
+            cr_assert_eq(r->set_counter[i], i < SET_N / 2 ? 1 : 0, "rank %d SET counter %d = %d", rank, i,
+                         r->set_counter[i]);
+        cr_assert(r->any_none == 0 && r->any_one == 1, "rank %d: cv_dist_any gave %d (no flag) and %d (rank 1's flag)",
+                  rank, r->any_none, r->any_one);
+        cr_assert(r->in_sync, "rank %d: the trained ranks were not bit-identical", rank);
+        cr_assert(r->drift_caught, "rank %d: a one-ulp difference on rank 1 went unnoticed (see the mpirun log)", rank);
     }
     cr_assert(ref.in_sync && ref.drift_caught, "world 1: cv_dist_check_in_sync failed");
     cr_assert(ref.any_none == 0 && ref.any_one == 1, "world 1: cv_dist_any gave %d and %d", ref.any_none, ref.any_one);
     dp_result_free(&ref);
     cv_dist_close(&one);
     th_ctx_free(ctx);
+}
+
+static void free_two(dp_result got[2]) {
+    dp_result_free(&got[0]);
+    dp_result_free(&got[1]);
     tmp_cleanup();
 }
 
-Test(comm_mpi, two_ranks_match_one_process_on_the_union_batch, .timeout = 300) { check_two_ranks("120"); }
+/* overlap on, the default bucket (4 MiB) larger than the whole 55-float buffer:
+ * one bucket, started by the hook during backward */
+Test(comm_mpi, two_ranks_match_one_process_on_the_union_batch, .timeout = 300) {
+    dp_result got[2];
+    check_two_ranks("120", "", got);
+    for (int rank = 0; rank < 2; rank++)
+        cr_assert(got[rank].n_buckets == 1 && got[rank].started_in_backward == 1,
+                  "rank %d: %d of %d buckets started during backward", rank, got[rank].started_in_backward,
+                  got[rank].n_buckets);
+    free_two(got);
+}
 
-/* timeout_s = 0: the blocking collectives, same results */
-Test(comm_mpi, blocking_collectives_match_too, .timeout = 300) { check_two_ranks("0"); }
+/* timeout_s = 0: the blocking collectives (and MPI_Waitall for the buckets), same results */
+Test(comm_mpi, blocking_collectives_match_too, .timeout = 300) {
+    dp_result got[2];
+    check_two_ranks("0", "", got);
+    free_two(got);
+}
 
-/* With --enable-recovery mpirun leaves rank 0 running after rank 1 dies: only the
- * comm's own timeout can end its all-reduce. */
-Test(comm_mpi, dead_peer_gives_a_timeout_error_not_a_hang, .timeout = 300) {
+/* Buckets of 7 floats split the 36-float conv weight and the 12-float fc weight
+ * across bucket boundaries; the overlapped run must give bit-identical gradients
+ * and weights to the blocking path (overlap off), and both match one process. */
+Test(comm_mpi, small_overlapped_buckets_are_bit_identical_to_the_blocking_path, .timeout = 300) {
+    dp_result over[2], block[2];
+    check_two_ranks("120", "CV_DP_BUCKET=7", over);
+    check_two_ranks("120", "CV_DP_OVERLAP=0", block);
+    for (int rank = 0; rank < 2; rank++) {
+        cr_assert(over[rank].n_buckets == 8 && over[rank].started_in_backward == 8,
+                  "rank %d: %d of %d buckets of 7 floats started during backward (55 floats: expected 8)", rank,
+                  over[rank].started_in_backward, over[rank].n_buckets);
+        cr_assert_eq(block[rank].started_in_backward, 0, "overlap off started %d buckets", block[rank].started_in_backward);
+        cr_assert(memcmp(over[rank].grad, block[rank].grad, (size_t)over[rank].n_grad * sizeof(float)) == 0,
+                  "rank %d: overlapped gradients differ from the blocking path's", rank);
+        cr_assert(memcmp(over[rank].param, block[rank].param, (size_t)over[rank].n_param * sizeof(float)) == 0,
+                  "rank %d: weights after %d steps differ between the overlapped and the blocking path", rank, STEPS);
+    }
+    dp_result_free(&over[0]);
+    dp_result_free(&over[1]);
+    free_two(block);
+}
+
+/* 2 micro-steps of 2 images per rank: only the last one's backward starts buckets */
+Test(comm_mpi, gradient_accumulation_with_overlap_matches_one_process, .timeout = 300) {
+    dp_result got[2];
+    check_two_ranks("120", "CV_DP_ACCUM=2 CV_DP_BUCKET=7", got);
+    for (int rank = 0; rank < 2; rank++)
+        cr_assert_eq(got[rank].started_in_backward, 8, "rank %d: %d buckets started in the last micro-step", rank,
+                     got[rank].started_in_backward);
+    free_two(got);
+}
+
+/* rank 0's all-reduce (or broadcast) must end with the timeout message of the comm */
+static void expect_timeout(const char *mode) {
     char out[4096], path[4200], text[2048] = "";
     snprintf(out, sizeof out, "%s/die", tmp_dir_new());
-    int st = run_ranks("die", "--enable-recovery", out, "3");
+    int st = run_ranks(mode, "--enable-recovery", out, "3", "CV_DP_BUCKET=7");
     cr_assert(!(WIFEXITED(st) && WEXITSTATUS(st) == 124), "mpirun hung: killed by timeout");
     snprintf(path, sizeof path, "%s.0", out);
     FILE *f = fopen(path, "r");
@@ -492,11 +592,21 @@ Test(comm_mpi, dead_peer_gives_a_timeout_error_not_a_hang, .timeout = 300) {
     tmp_cleanup();
 }
 
+/* With --enable-recovery mpirun leaves rank 0 running after rank 1 dies: only the
+ * comm's own timeout can end its all-reduce. */
+Test(comm_mpi, dead_peer_gives_a_timeout_error_not_a_hang, .timeout = 300) { expect_timeout("die"); }
+
+/* The same while rank 0's gradient buckets are in flight (non-blocking, started
+ * by the hook during backward): the wait ends with the timeout error. */
+Test(comm_mpi, dead_peer_during_overlapped_buckets_gives_a_timeout_error, .timeout = 300) {
+    expect_timeout("die_in_flight");
+}
+
 /* Plain mpirun ends the whole job when a rank exits abnormally: every rank ends. */
 Test(comm_mpi, dead_peer_under_plain_mpirun_ends_the_job, .timeout = 300) {
     char out[4096];
     snprintf(out, sizeof out, "%s/die", tmp_dir_new());
-    int st = run_ranks("die", "", out, "100");
+    int st = run_ranks("die", "", out, "100", NULL);
     cr_assert(WIFEXITED(st), "mpirun did not exit normally (status %d)", st);
     cr_assert_neq(WEXITSTATUS(st), 124, "mpirun hung: killed by timeout");
     cr_assert_neq(WEXITSTATUS(st), 0, "mpirun reported success although rank 1 died");
@@ -508,7 +618,7 @@ Test(comm_mpi, dead_peer_under_plain_mpirun_ends_the_job, .timeout = 300) {
 Test(comm_mpi, single_process_without_mpirun, .timeout = 120) {
     char out[4096], path[4200], text[2048] = "";
     snprintf(out, sizeof out, "%s/single", tmp_dir_new());
-    int st = run_ranks("single", NULL, out, "5");
+    int st = run_ranks("single", NULL, out, "5", NULL);
     snprintf(path, sizeof path, "%s.0", out);
     FILE *f = fopen(path, "r");
     if (!f) show_log(out);
@@ -564,14 +674,27 @@ static const cv_component_desc fake_device_desc = { sizeof(cv_component_desc), C
                                                     CV_KIND_COMM, "fakenccl", "any", "test", NULL, NULL,
                                                     fake_destroy, NULL, NULL, &fake_device_vt };
 
-Test(comm_mpi, dist_refuses_device_buffers_and_other_kinds) {
+/* A comm of ABI 1.0 (a table without the non-blocking calls) or with device
+ * buffers is accepted, without overlap; a table smaller than 1.0's or a
+ * component of another kind is refused and destroyed. */
+Test(comm_mpi, dist_accepts_abi_1_0_and_device_comms_and_refuses_other_kinds) {
     cv_dist d;
     cv_error err;
     cv_error_init(&err);
+    cv_comm_vtable vt = fake_device_vt;
+    cv_component_desc desc = fake_device_desc;
+    desc.vtable = &vt;
+    vt.struct_size = (uint32_t)offsetof(cv_comm_vtable, iallreduce_sum_f32);
     fake_created = 1;
-    cr_assert_eq(cv_dist_open_component((cv_component_ref){ &fake_device_desc, &fake_created }, &d, &err),
-                 CV_ERR_UNSUPPORTED);
-    cr_assert(strstr(err.message, "fakenccl") && strstr(err.message, "device buffers"), "%s", err.message);
+    cr_assert_eq(cv_dist_open_component((cv_component_ref){ &desc, &fake_created }, &d, &err), CV_OK, "%s", err.message);
+    cr_assert(d.world == 2 && d.rank == 0 && !d.overlap, "world %d rank %d overlap %d", d.world, d.rank, d.overlap);
+    cv_dist_close(&d);
+    cr_assert_eq(fake_created, 0, "close did not destroy the comm");
+
+    vt.struct_size -= 8;
+    fake_created = 1;
+    cr_assert_eq(cv_dist_open_component((cv_component_ref){ &desc, &fake_created }, &d, &err), CV_ERR_ABI);
+    cr_assert(strstr(err.message, "fakenccl") && strstr(err.message, "incomplete comm vtable"), "%s", err.message);
     cr_assert_eq(fake_created, 0, "the refused comm was not destroyed");
     cr_assert_eq(d.world, 1);
     cv_error_init(&err);

@@ -60,27 +60,36 @@ static void abort_comm(nccl_comm *c) {
     c->broken = 1;
 }
 
-/* poll until the communicator (and, when stream_too, the stream) is done */
-static int wait_done(nccl_comm *c, int stream_too, const char *what, cv_error *err) {
-    double deadline = now_s() + c->timeout_s;
-    for (;;) {
-        ncclResult_t async = ncclSuccess;
-        ncclResult_t r = ncclCommGetAsyncError(c->comm, &async);
-        if (r != ncclSuccess || (async != ncclSuccess && async != ncclInProgress)) {
-            int st = fail_nccl(c, r != ncclSuccess ? r : async, what, err);
+/* one poll: *done when the communicator has no call in progress and, when
+ * stream_too, the stream (or, when ev is set, the work before ev) is finished */
+static int poll_once(nccl_comm *c, int stream_too, cudaEvent_t ev, const char *what, int *done, cv_error *err) {
+    ncclResult_t async = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError(c->comm, &async);
+    if (r != ncclSuccess || (async != ncclSuccess && async != ncclInProgress)) {
+        int st = fail_nccl(c, r != ncclSuccess ? r : async, what, err);
+        abort_comm(c);
+        return st;
+    }
+    *done = async == ncclSuccess;
+    if (*done && (stream_too || ev)) {
+        cudaError_t e = ev ? cudaEventQuery(ev) : cudaStreamQuery(c->stream);
+        if (e != cudaSuccess && e != cudaErrorNotReady) {
+            int st = fail_cuda(c, e, what, err);
             abort_comm(c);
             return st;
         }
-        int done = async == ncclSuccess;
-        if (done && stream_too) {
-            cudaError_t e = cudaStreamQuery(c->stream);
-            if (e != cudaSuccess && e != cudaErrorNotReady) {
-                int st = fail_cuda(c, e, what, err);
-                abort_comm(c);
-                return st;
-            }
-            done = e == cudaSuccess;
-        }
+        *done = e == cudaSuccess;
+    }
+    return CV_OK;
+}
+
+/* poll until the communicator (and, when stream_too, the stream; when ev is
+ * set, the work recorded before ev) is done */
+static int wait_done(nccl_comm *c, int stream_too, cudaEvent_t ev, const char *what, cv_error *err) {
+    double deadline = now_s() + c->timeout_s;
+    for (;;) {
+        int done = 0, st = poll_once(c, stream_too, ev, what, &done, err);
+        if (st) return st;
         if (done) return CV_OK;
         if (now_s() > deadline) {
             abort_comm(c);
@@ -130,7 +139,7 @@ static int nccl_create(const cv_create_args *args, void **self, cv_error *err) {
         cfg.blocking = 0; /* so a missing peer shows up as a timeout, not a hang */
         r = ncclCommInitRankConfig(&c->comm, c->place.world, id, c->place.rank, &cfg);
         if (r != ncclSuccess && r != ncclInProgress) st = fail_nccl(c, r, "ncclCommInitRankConfig", err);
-        else st = wait_done(c, 0, "ncclCommInitRankConfig", err);
+        else st = wait_done(c, 0, NULL, "ncclCommInitRankConfig", err);
     }
     if (st) {
         abort_comm(c);
@@ -198,7 +207,7 @@ static int finish(nccl_comm *c, ncclResult_t r, void *buf, void *dev, size_t byt
         abort_comm(c);
         return st;
     }
-    int st = wait_done(c, 1, what, err);
+    int st = wait_done(c, 1, NULL, what, err);
     if (!st && staged) {
         cudaError_t e = cudaMemcpy(buf, dev, bytes, cudaMemcpyDeviceToHost);
         if (e != cudaSuccess) st = fail_cuda(c, e, "copying a staged result back", err);
@@ -239,6 +248,70 @@ static int nccl_barrier(void *self, cv_error *err) {
     return nccl_allreduce(c, &one, 1, err); /* staged: every rank must take part */
 }
 
+/* Non-blocking all-reduce of device memory (ABI 1.1): ncclAllReduce on the
+ * comm's stream and an event after it.  No device synchronisation first: the
+ * host has synchronised the backend before handing over a finished bucket, and
+ * the comm's stream runs beside the backend's, so backward continues. */
+static int nccl_iallreduce(void *self, float *buf, int64_t n, void **req, cv_error *err) {
+    nccl_comm *c = self;
+    *req = NULL;
+    if (n < 0 || (n > 0 && !buf))
+        return c->host->set_error(err, CV_ERR_INVALID, "comm nccl: iallreduce of %lld floats at %p", (long long)n, (void *)buf);
+    if (c->broken)
+        return c->host->set_error(err, CV_ERR_IO, "comm nccl: rank %d: iallreduce after the communicator was aborted by "
+                                  "an earlier failure", c->place.rank);
+    if (n == 0) return CV_OK;
+    struct cudaPointerAttributes at;
+    cudaError_t e = cudaPointerGetAttributes(&at, buf);
+    if (e != cudaSuccess || (at.type != cudaMemoryTypeDevice && at.type != cudaMemoryTypeManaged)) {
+        cudaGetLastError();
+        return c->host->set_error(err, CV_ERR_INVALID, "comm nccl: iallreduce needs device memory; %p is host memory "
+                                  "(use allreduce_sum_f32, which stages it)", (void *)buf);
+    }
+    cudaEvent_t ev = NULL;
+    if ((e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming)) != cudaSuccess)
+        return fail_cuda(c, e, "cudaEventCreate", err);
+    ncclResult_t r = ncclAllReduce(buf, buf, (size_t)n, ncclFloat32, ncclSum, c->comm, c->stream);
+    int st = CV_OK;
+    if (r != ncclSuccess && r != ncclInProgress) {
+        st = fail_nccl(c, r, "ncclAllReduce", err);
+        abort_comm(c);
+    }
+    /* a non-blocking communicator may still be enqueueing: the event must follow the kernel */
+    if (!st) st = wait_done(c, 0, NULL, "ncclAllReduce (enqueue)", err);
+    if (!st && (e = cudaEventRecord(ev, c->stream)) != cudaSuccess) {
+        st = fail_cuda(c, e, "cudaEventRecord", err);
+        abort_comm(c);
+    }
+    if (st) {
+        cudaEventDestroy(ev);
+        return st;
+    }
+    *req = ev;
+    return CV_OK;
+}
+
+static int nccl_test(void *self, void *req, int *done, cv_error *err) {
+    nccl_comm *c = self;
+    *done = 1;
+    if (!req) return CV_OK;
+    if (c->broken)
+        return c->host->set_error(err, CV_ERR_IO, "comm nccl: rank %d: test after the communicator was aborted",
+                                  c->place.rank);
+    return poll_once(c, 0, (cudaEvent_t)req, "ncclAllReduce", done, err);
+}
+
+/* polls the request's event against timeout_s; releases it either way */
+static int nccl_wait(void *self, void *req, cv_error *err) {
+    nccl_comm *c = self;
+    if (!req) return CV_OK;
+    int st = c->broken ? c->host->set_error(err, CV_ERR_IO, "comm nccl: rank %d: wait after the communicator was "
+                                            "aborted by an earlier failure", c->place.rank)
+                       : wait_done(c, 0, (cudaEvent_t)req, "ncclAllReduce", err);
+    cudaEventDestroy((cudaEvent_t)req);
+    return st;
+}
+
 static const cv_comm_vtable nccl_vtable = {
     .struct_size = sizeof(cv_comm_vtable),
     .device_buffers = 1,
@@ -247,6 +320,9 @@ static const cv_comm_vtable nccl_vtable = {
     .allreduce_sum_f32 = nccl_allreduce,
     .broadcast = nccl_broadcast,
     .barrier = nccl_barrier,
+    .iallreduce_sum_f32 = nccl_iallreduce,
+    .test = nccl_test,
+    .wait = nccl_wait,
 };
 
 static const cv_component_desc nccl_desc = {

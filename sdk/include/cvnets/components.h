@@ -233,6 +233,20 @@ typedef struct cv_comm_vtable {
     int (*allreduce_sum_f32)(void *self, float *buf, int64_t n, cv_error *err);
     int (*broadcast)(void *self, void *buf, size_t bytes, int root, cv_error *err);
     int (*barrier)(void *self, cv_error *err);
+    /* ABI 1.1, optional (NULL, or beyond struct_size: the host uses the blocking
+     * allreduce_sum_f32 after the backward pass).  A non-blocking sum in place:
+     * iallreduce_sum_f32 starts it and sets *req to a handle (NULL when already
+     * done); buf must hold its final values (the host has synchronised the
+     * backend) and must not be read or written until wait returns.  Every rank
+     * starts its reductions in the same order.  wait completes the reduction and
+     * releases req, on success and on failure alike (a dead or stuck peer: an
+     * error after the comm's timeout, as for the blocking calls; wait(NULL) is
+     * CV_OK).  test (optional) makes progress without blocking and sets *done
+     * to 1 once wait would return at once; req stays valid until wait.
+     * buf is host memory for device_buffers = 0 and device memory for 1. */
+    int (*iallreduce_sum_f32)(void *self, float *buf, int64_t n, void **req, cv_error *err);
+    int (*test)(void *self, void *req, int *done, cv_error *err);
+    int (*wait)(void *self, void *req, cv_error *err);
 } cv_comm_vtable;
 
 #ifdef __cplusplus
