@@ -115,7 +115,7 @@ FIXTURE_FLAGS = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -shared -fvisibility=hi
 $(BUILD)/test/fixtures/frozen_%.so: test/fixtures/plugins/frozen_%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FIXTURE_FLAGS) -Itest/abi/v1.0/include -o $@ $< -lm
-$(BUILD)/test/fixtures/%.so: test/fixtures/plugins/%.c
+$(BUILD)/test/fixtures/%.so: test/fixtures/plugins/%.c $(wildcard sdk/include/cvnets/*.h test/fixtures/plugins/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(FIXTURE_FLAGS) -Isdk/include -o $@ $< -lm
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))

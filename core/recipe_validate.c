@@ -65,7 +65,7 @@ static const rc_entry *find_entry(const rc_input *in, const char *section, const
 
 /* Validate the keys of section `name` (all but skip_key) against schema. */
 static cv_options *build_options(const rc_input *in, const char *name, const cv_option_desc *schema, const char *skip_key,
-                                 rc_problems *pb) {
+                                 const rc_entry *inject, rc_problems *pb) {
     char label[300];
     snprintf(label, sizeof label, "[%s]", name);
     cv_options *o = cv_options_new(schema, label);
@@ -80,6 +80,14 @@ static cv_options *build_options(const rc_input *in, const char *name, const cv_
         cv_error err;
         cv_error_init(&err);
         if (cv_options_set(o, e->key, e->value, e->where, &err) != CV_OK) {
+            rc_problem(pb, err.status, "%s", err.message);
+            ok = 0;
+        }
+    }
+    if (ok && inject) {
+        cv_error err;
+        cv_error_init(&err);
+        if (cv_options_set(o, inject->key, inject->value, inject->where, &err) != CV_OK) {
             rc_problem(pb, err.status, "%s", err.message);
             ok = 0;
         }
@@ -114,6 +122,38 @@ static const cv_plugin *load_plugin(cv_ctx *ctx, int kind, const char *name, con
 
 /* a plugin-backed section: name comes from plugin_name (already validated) */
 /* the error names the key that chose the plugin: [model] name, [run] device, … */
+/* [run] precision reaches the backend as its enum option `precision`, which only
+ * the host sets: a backend without that option computes in fp32 only.  Fills e
+ * and returns it, or NULL when nothing is to be injected (problems recorded). */
+static const rc_entry *precision_entry(const cv_recipe *r, const rc_input *in, const cv_plugin *p, rc_entry *e,
+                                       char *where, size_t n, rc_problems *pb) {
+    const rc_entry *own = find_entry(in, "backend", "precision");
+    if (own) {
+        rc_problem(pb, CV_ERR_INVALID, "%s: [backend] precision: set it as [run] precision (one place for every backend)",
+                   own->where);
+        return NULL;
+    }
+    const char *prec = cv_recipe_str(r, "run", "precision");
+    if (!prec) return NULL;
+    const rc_entry *re = find_entry(in, "run", "precision");
+    snprintf(where, n, "%s%s", re ? re->where : in->path, re ? "" : ": default");
+    const cv_option_desc *d = cv_schema_find(p->desc.options, "precision");
+    int ok = d && d->type == CV_OPT_ENUM && d->choices;
+    for (int i = 0; ok && d->choices[i]; i++)
+        if (strcmp(d->choices[i], prec) == 0) {
+            *e = (rc_entry){ "backend", "precision", (char *)prec, where, re ? re->line : 0 };
+            return e;
+        }
+    if (strcmp(prec, "fp32") == 0) return NULL; /* every backend computes in fp32 */
+    char have[256] = "fp32";
+    for (int i = 0; ok && d->choices[i]; i++)
+        if (strcmp(d->choices[i], "fp32") != 0 && strlen(have) + strlen(d->choices[i]) + 3 < sizeof have)
+            strcat(strcat(have, ", "), d->choices[i]);
+    rc_problem(pb, CV_ERR_INVALID, "%s: [run] precision = %s: backend '%s' cannot compute in %s (it supports: %s)", where,
+               prec, p->desc.name, prec, have);
+    return NULL;
+}
+
 static void plugin_section(cv_ctx *ctx, cv_recipe *r, const rc_input *in, const char *section, int kind,
                            const char *plugin_name, const char *name_key, const char *where, const char *by_section,
                            const char *by_key, rc_problems *pb) {
@@ -128,7 +168,10 @@ static void plugin_section(cv_ctx *ctx, cv_recipe *r, const rc_input *in, const 
     if (cv_schema_find(p->desc.options, "name"))
         rc_problem(pb, CV_ERR_INVALID, "%s: %s/%s declares an option called 'name', which recipes use to pick the plugin",
                    p->file, cv_kind_name(kind), plugin_name);
-    s->opts = build_options(in, section, p->desc.options, name_key, pb);
+    rc_entry inject;
+    char iwhere[4200];
+    const rc_entry *inj = kind == CV_KIND_BACKEND ? precision_entry(r, in, p, &inject, iwhere, sizeof iwhere, pb) : NULL;
+    s->opts = build_options(in, section, p->desc.options, name_key, inj, pb);
 }
 
 /* split a comma list of plugin names into r->lists[l], loading each */
@@ -230,7 +273,7 @@ void rc_validate(cv_ctx *ctx, cv_recipe *r, const rc_input *in, rc_problems *pb)
             rc_problem(pb, CV_ERR_NOMEM, "out of memory");
             return;
         }
-        s->opts = build_options(in, host_sections[i], cv_host_section_schema(host_sections[i]), NULL, pb);
+        s->opts = build_options(in, host_sections[i], cv_host_section_schema(host_sections[i]), NULL, NULL, pb);
     }
     char where[4200];
     /* backend and comm come from [run] */

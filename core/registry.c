@@ -23,6 +23,7 @@ typedef struct loaded_file {
 struct cv_registry {
     cv_plugin *items;
     cv_option_desc **schemas; /* host copies, parallel to items */
+    void **vtables;           /* zero-padded copies of vtables smaller than this host's (else NULL), parallel */
     int n, cap;
     loaded_file *files;
     int nfiles, capfiles;
@@ -49,9 +50,13 @@ static void free_strings(char **v, int n) {
 
 void cv_registry_destroy(cv_registry *r) {
     if (!r) return;
-    for (int i = 0; i < r->n; i++) cv_free(r->schemas[i]);
+    for (int i = 0; i < r->n; i++) {
+        cv_free(r->schemas[i]);
+        cv_free(r->vtables[i]);
+    }
     cv_free(r->items);
     cv_free(r->schemas);
+    cv_free(r->vtables);
     /* handles stay open: plugin code may still be referenced (atexit handlers,
      * thread-locals of libraries they use), and the ABI promises no dlclose */
     for (int i = 0; i < r->nfiles; i++) cv_free(r->files[i].path);
@@ -101,6 +106,16 @@ static size_t vtable_size(int kind) {
     case CV_KIND_SCHEDULER: return sizeof(cv_scheduler_vtable);
     case CV_KIND_METRIC: return sizeof(cv_metric_vtable);
     default: return 0;
+    }
+}
+
+/* A vtable's size in ABI 1.0: what a plugin built then registers.  Members
+ * appended since are read through a zero-padded host copy, so they are NULL. */
+static size_t vtable_size_1_0(int kind) {
+    switch (kind) {
+    case CV_KIND_BACKEND: return offsetof(cv_backend_vtable, layout_class);
+    case CV_KIND_COMM: return offsetof(cv_comm_vtable, iallreduce_sum_f32);
+    default: return vtable_size(kind);
     }
 }
 
@@ -199,7 +214,9 @@ int cv_registry_register(void *host_ctx, const cv_component_desc *desc, cv_error
                          file, kname, d.name, cv_kind_name(r->want_kind), r->want_name);
     if (!d.create || !d.destroy) return fail_load(r, err, CV_ERR_INVALID, "%s: create and destroy are required", who);
     if (!d.vtable) return fail_load(r, err, CV_ERR_INVALID, "%s: no vtable", who);
-    if (check_size("vtable", who, d.vtable, *(const uint32_t *)d.vtable, vtable_size(d.kind), &e) != CV_OK)
+    const uint32_t vsize = *(const uint32_t *)d.vtable;
+    if (check_size("vtable", who, d.vtable, vsize, vsize < vtable_size(d.kind) ? vtable_size_1_0(d.kind)
+                                                                               : vtable_size(d.kind), &e) != CV_OK)
         return fail_load(r, err, e.status, "%s", e.message);
     if (!d.task) d.task = "any";
     if (!d.summary) d.summary = "";
@@ -219,24 +236,39 @@ int cv_registry_register(void *host_ctx, const cv_component_desc *desc, cv_error
         int cap = r->cap ? 2 * r->cap : 32;
         cv_plugin *items = cv_alloc_array((size_t)cap, sizeof *items);
         cv_option_desc **schemas = cv_alloc_array((size_t)cap, sizeof *schemas);
-        if (!items || !schemas) {
+        void **vtables = cv_alloc_array((size_t)cap, sizeof *vtables);
+        if (!items || !schemas || !vtables) {
             cv_free(items);
             cv_free(schemas);
+            cv_free(vtables);
             cv_free(schema);
             return fail_load(r, err, CV_ERR_NOMEM, "out of memory registering %s", who);
         }
         if (r->n) {
             memcpy(items, r->items, (size_t)r->n * sizeof *items);
             memcpy(schemas, r->schemas, (size_t)r->n * sizeof *schemas);
+            memcpy(vtables, r->vtables, (size_t)r->n * sizeof *vtables);
         }
         cv_free(r->items);
         cv_free(r->schemas);
+        cv_free(r->vtables);
+        r->vtables = vtables;
         r->items = items;
         r->schemas = schemas;
         r->cap = cap;
     }
     r->items[r->n].desc = d;
     r->items[r->n].file = file;
+    r->vtables[r->n] = NULL;
+    if (vsize < vtable_size(d.kind)) { /* an older plugin: members it lacks read as zero */
+        void *padded = cv_alloc_array(1, vtable_size(d.kind));
+        if (!padded) {
+            cv_free(schema);
+            return fail_load(r, err, CV_ERR_NOMEM, "out of memory registering %s", who);
+        }
+        memcpy(padded, d.vtable, vsize);
+        r->items[r->n].desc.vtable = r->vtables[r->n] = padded;
+    }
     r->schemas[r->n] = schema;
     r->n++;
     return CV_OK;
@@ -244,7 +276,10 @@ int cv_registry_register(void *host_ctx, const cv_component_desc *desc, cv_error
 
 /* ---- loading files ---------------------------------------------------------------------- */
 static void rollback(cv_registry *r, int start) {
-    for (int i = start; i < r->n; i++) cv_free(r->schemas[i]);
+    for (int i = start; i < r->n; i++) {
+        cv_free(r->schemas[i]);
+        cv_free(r->vtables[i]);
+    }
     r->n = start;
 }
 

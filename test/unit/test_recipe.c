@@ -240,6 +240,28 @@ Test(recipe, unknown_backend_and_transform) {
                     "did you mean 'good'?");
 }
 
+/* [run] precision reaches the backend's `precision` option; fx declares none */
+Test(recipe, precision_the_backend_cannot_compute) {
+    expect_error_at(with_line(4, "precision = bf16\n"), 4,
+                    "[run] precision = bf16: backend 'fx' cannot compute in bf16 (it supports: fp32)", NULL);
+}
+
+Test(recipe, precision_belongs_in_run) {
+    expect_error_at(with_line(5, "[backend]\nprecision = bf16\n"), 6, "[backend] precision: set it as [run] precision",
+                    NULL);
+}
+
+Test(recipe, fp32_needs_no_backend_option) {
+    cv_ctx *ctx = recipe_ctx();
+    cv_recipe *r = NULL;
+    cv_error err;
+    cr_assert_eq(load_text(ctx, with_line(4, "precision = fp32\n"), NULL, 0, &r, &err, NULL), CV_OK, "%s", err.message);
+    cr_expect_null(cv_options_get(cv_recipe_options(r, "backend"), "precision"));
+    cv_recipe_free(r);
+    th_ctx_free(ctx);
+    tmp_cleanup();
+}
+
 Test(recipe, transform_section_not_listed) {
     expect_error_at(with_line(19, "[transform.god]\n"), 19, "section [transform.god] is not used",
                     "did you mean [transform.good]?");

@@ -11,6 +11,7 @@
 static const char *const layout_choices[] = { "plain", "blocked", NULL };
 static const char *const bn_choices[] = { "own", "onednn", NULL };
 static const char *const alg_choices[] = { "auto", "direct", NULL };
+static const char *const precision_choices[] = { "fp32", "bf16", NULL };
 static const cv_option_desc cpu_options[] = {
     CV_OPT_ENUM_("conv_layout", "blocked", layout_choices,
                  "layout oneDNN convolutions compute in: plain (NCHW as stored) or blocked "
@@ -19,6 +20,10 @@ static const cv_option_desc cpu_options[] = {
                  "convolution algorithm: auto (oneDNN may use Winograd for 3x3 stride-1 layers, ~1.7x faster) or direct"),
     CV_OPT_ENUM_("batch_norm", "own", bn_choices,
                  "batch norm kernels: own (OpenMP loops over NCHW) or onednn (its plain-layout kernel, much slower)"),
+    CV_OPT_ENUM_("precision", "fp32", precision_choices,
+                 "set by the host from [run] precision: bf16 runs convolutions and matmuls on bf16 copies of "
+                 "their inputs (AVX512-BF16) with f32 accumulation and f32 outputs; parameters, batch norm, "
+                 "losses and every other op stay f32"),
     CV_OPT_BOOL_("profile", "false", "time every kernel and log seconds per op kind when the backend is destroyed"),
     CV_OPT_END,
 };
@@ -36,6 +41,14 @@ static int cpu_create(const cv_create_args *args, void **self, cv_error *err) {
     b->conv_auto = !(v && v->is_set && v->s && strcmp(v->s, "direct") == 0);
     v = args->opts ? h->opt(args->opts, "batch_norm") : NULL;
     b->onednn_bn = v && v->is_set && v->s && strcmp(v->s, "onednn") == 0;
+    v = args->opts ? h->opt(args->opts, "precision") : NULL;
+    b->bf16 = v && v->is_set && v->s && strcmp(v->s, "bf16") == 0;
+    if (b->bf16 && (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) {
+        h->free(b);
+        return h->set_error(err, CV_ERR_UNSUPPORTED,
+                            "backend cpu: precision = bf16 needs a CPU with AVX512-BF16 (oneDNN sees no such "
+                            "instructions here); use [run] precision = fp32");
+    }
     v = args->opts ? h->opt(args->opts, "profile") : NULL;
     b->profile = v && v->is_set && v->i;
     if (dnnl_engine_create(&b->engine, dnnl_cpu, 0) != dnnl_success ||

@@ -15,6 +15,7 @@ typedef struct cpu_backend {
     int blocked;             /* 1: convolutions run on oneDNN's blocked layouts (reorders inside the op) */
     int onednn_bn;           /* 1: batch norm through oneDNN instead of bnorm.c */
     int conv_auto;           /* 1: oneDNN may pick Winograd (dnnl_convolution_auto), 0: direct only */
+    int bf16;                /* precision = bf16: convolutions and matmuls read bf16 copies, accumulate in f32 */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int profile;             /* option profile: time every kernel, log a table at destroy */

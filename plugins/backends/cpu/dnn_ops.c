@@ -49,14 +49,14 @@ int dnn_handles(const cpu_backend *b, const cv_kernel *k) {
     }
 }
 
-static void md_any(dnnl_memory_desc_t *md, const cv_ktensor *t) {
+static void md_any(dnnl_memory_desc_t *md, const cv_ktensor *t, dnnl_data_type_t dt) {
     dnnl_dims_t dims;
     for (int d = 0; d < t->ndim; d++) dims[d] = t->shape[d];
-    dnnl_memory_desc_init_by_tag(md, t->ndim, dims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(md, t->ndim, dims, dt, dnnl_format_tag_any);
 }
 
 /* grouped weights [O, C/g, kh, kw] seen as [g, O/g, C/g, kh, kw] (dense) */
-static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, int any) {
+static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, int any, dnnl_data_type_t dt) {
     dnnl_dims_t dims, strides;
     int nd = 4;
     if (groups > 1) {
@@ -67,12 +67,12 @@ static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, 
     } else
         for (int d = 0; d < 4; d++) dims[d] = w->shape[d];
     if (any) {
-        dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(md, nd, dims, dt, dnnl_format_tag_any);
         return;
     }
     int64_t s = 1;
     for (int d = nd - 1; d >= 0; d--) { strides[d] = s; s *= dims[d]; }
-    dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
+    dnnl_memory_desc_init_by_strides(md, nd, dims, dt, strides);
 }
 
 /* oneDNN's direct weight-gradient kernels starve when the output plane is tiny
@@ -166,7 +166,8 @@ static int build_conv(dnn_build *bd) {
                         op_name(op), kt_shape_str(x, a, sizeof a), kt_shape_str(w, c, sizeof c),
                         kt_shape_str(y, e, sizeof e), g, p->stride[0], p->stride[1], p->pad[0], p->pad[1],
                         p->dilation[0], p->dilation[1]);
-    if (op == CV_OP_CONV2D_BWD_WEIGHT && g == 1 && k->n_out == 1 && kt_contiguous(x) && kt_contiguous(y) &&
+    const int bf16 = bd->b->bf16;
+    if (!bf16 && op == CV_OP_CONV2D_BWD_WEIGHT && g == 1 && k->n_out == 1 && kt_contiguous(x) && kt_contiguous(y) &&
         kt_contiguous(w) && y->shape[2] * y->shape[3] <= GEMM_DW_MAX_PLANE &&
         (size_t)(x->shape[0] * y->shape[2] * y->shape[3]) * (size_t)(w->shape[1] * w->shape[2] * w->shape[3]) * 4 <=
             GEMM_DW_MAX_COL)
@@ -186,13 +187,27 @@ static int build_conv(dnn_build *bd) {
      * 16): its own heuristic keeps the direct kernel for some weight gradients that
      * Winograd runs about 2x faster (128 ch 16x16 at 128 px).  Otherwise, or if
      * the Winograd descriptor is refused, oneDNN's auto choice. */
-    int wino = bd->b->conv_auto && any && g == 1 && x->shape[0] >= 16 && w->shape[2] == 3 && w->shape[3] == 3 &&
+    int wino = !bf16 && bd->b->conv_auto && any && g == 1 && x->shape[0] >= 16 && w->shape[2] == 3 && w->shape[3] == 3 &&
                p->stride[0] == 1 && p->stride[1] == 1 && p->dilation[0] == 1 && p->dilation[1] == 1 &&
                x->shape[1] % 16 == 0 && y->shape[1] % 16 == 0;
-    dnnl_memory_desc_t xmd, wmd, ymd, bmd;
-    if (any) { md_any(&xmd, x); md_any(&ymd, y); }
-    else { dnn_md_of(&xmd, x); dnn_md_of(&ymd, y); }
-    md_weights(&wmd, w, g, any);
+    /* bf16: the operands a step reads (x, w, dy) are bf16 copies, what it writes
+     * (y, dx, dw) f32.  The forward descriptor (also the backward passes' hint)
+     * always has bf16 x and w and an f32 y. */
+    const dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t xmd, wmd, ymd, bmd, fx, fw, fy;
+    if (any || bf16) {
+        md_any(&xmd, x, op == CV_OP_CONV2D_BWD_DATA ? dnnl_f32 : lo);
+        md_any(&ymd, y, op == CV_OP_CONV2D ? dnnl_f32 : lo);
+        md_any(&fx, x, lo);
+        md_any(&fy, y, dnnl_f32);
+    } else {
+        dnn_md_of(&xmd, x);
+        dnn_md_of(&ymd, y);
+        fx = xmd;
+        fy = ymd;
+    }
+    md_weights(&wmd, w, g, any || bf16, op == CV_OP_CONV2D_BWD_WEIGHT ? dnnl_f32 : lo);
+    md_weights(&fw, w, g, any || bf16, lo);
     int has_bias = (op == CV_OP_CONV2D && k->n_in > 2) || (op == CV_OP_CONV2D_BWD_WEIGHT && k->n_out > 1);
     if (has_bias) {
         dnnl_dims_t bd1 = { w->shape[0] };
@@ -204,8 +219,8 @@ static int build_conv(dnn_build *bd) {
                                     : bd->b->conv_auto ? dnnl_convolution_auto : dnnl_convolution_direct;
         if (bd->hint) { dnnl_primitive_desc_destroy(bd->hint); bd->hint = NULL; }
         dnnl_convolution_desc_t fwd, bwd;
-        s = dnnl_dilated_convolution_forward_desc_init(&fwd, dnnl_forward_training, alg, &xmd, &wmd,
-                                                       has_bias ? &bmd : NULL, &ymd, strides, dil, pl, pr);
+        s = dnnl_dilated_convolution_forward_desc_init(&fwd, dnnl_forward_training, alg, &fx, &fw,
+                                                       has_bias ? &bmd : NULL, &fy, strides, dil, pl, pr);
         if (s != dnnl_success) continue;
         dnnl_primitive_attr_t attr = dnn_attr();
         if (op == CV_OP_CONV2D) {
@@ -225,7 +240,7 @@ static int build_conv(dnn_build *bd) {
     }
     if (s != dnnl_success) return dnn_fail(bd, s, "convolution primitive descriptor");
     dnnl_memory_desc_t wuser;
-    md_weights(&wuser, w, g, 0);
+    md_weights(&wuser, w, g, 0, dnnl_f32);
     int st;
     if (op == CV_OP_CONV2D) {
         if ((st = dnn_arg_add(bd, DNNL_ARG_SRC, 0, 0, NULL))) return st;
@@ -296,8 +311,11 @@ static int build_matmul(dnn_build *bd) {
             has_bias = 1;
         }
     }
+    /* bf16: the primitive reads bf16 copies of both operands (same strides) */
+    dnnl_memory_desc_t pa = amd, pb = bmd;
+    if (bd->b->bf16) pa.data_type = pb.data_type = dnnl_bf16;
     dnnl_matmul_desc_t desc;
-    dnnl_status_t s = dnnl_matmul_desc_init(&desc, &amd, &bmd, has_bias ? &biasmd : NULL, &ymd);
+    dnnl_status_t s = dnnl_matmul_desc_init(&desc, &pa, &pb, has_bias ? &biasmd : NULL, &ymd);
     if (s != dnnl_success) return dnn_fail(bd, s, "matmul descriptor");
     dnnl_primitive_attr_t attr = dnn_attr();
     s = dnnl_primitive_desc_create(&bd->pd, &desc, attr, bd->b->engine, NULL);
