@@ -48,32 +48,62 @@ size_t bn_scratch_bytes(const cv_kernel *k) {
     return (size_t)(2 * k->in[0].shape[0] + 4) * (size_t)k->in[0].shape[1] * sizeof(float) + 64;
 }
 
-/* part[r*16 + l] = sum over the row's pixels of a[i*16 + l] (b NULL) or of
- * a * (b - m[l]) (b given) */
-static void rows_sum(int threads, int64_t R, int64_t CB, int64_t HW, const float *a, const float *b, const float *m,
-                     float *part) {
-    #pragma omp parallel for num_threads(threads) schedule(static) if (R * HW * 16 > 16384)
-    for (int64_t r = 0; r < R; r++) {
-        const float *ap = a + r * HW * 16, *bp = b ? b + r * HW * 16 : NULL, *mc = m ? m + (r % CB) * 16 : NULL;
-        float acc[16] = { 0 };
-        if (!bp && !mc) {
-            for (int64_t i = 0; i < HW; i++) {
-                #pragma omp simd
-                for (int l = 0; l < 16; l++) acc[l] += ap[i * 16 + l];
-            }
-        } else if (!bp) { /* sum (a - m)^2 */
-            for (int64_t i = 0; i < HW; i++) {
-                #pragma omp simd
-                for (int l = 0; l < 16; l++) { float d = ap[i * 16 + l] - mc[l]; acc[l] += d * d; }
-            }
-        } else {
-            for (int64_t i = 0; i < HW; i++) {
-                #pragma omp simd
-                for (int l = 0; l < 16; l++) acc[l] += ap[i * 16 + l] * (bp[i * 16 + l] - mc[l]);
-            }
+/* The C16 row kernels (H*W pixels of 16 lanes) in one clone per vector width:
+ * with AVX-512 a pixel is one register.  Chosen once at load time (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+/* s1 = sum of a, or of (a - m)^2 when sq; s2 (b given) = sum of a * (b - m) */
+CLONES static void row_sums(const float *a, const float *b, const float *m, int sq, int64_t HW, float *s1, float *s2) {
+    float acc[16] = { 0 }, acc2[16] = { 0 };
+    if (sq) {
+        for (int64_t i = 0; i < HW; i++) {
+            #pragma omp simd
+            for (int l = 0; l < 16; l++) { float d = a[i * 16 + l] - m[l]; acc[l] += d * d; }
         }
-        for (int l = 0; l < 16; l++) part[r * 16 + l] = acc[l];
+    } else if (b) {
+        for (int64_t i = 0; i < HW; i++) {
+            #pragma omp simd
+            for (int l = 0; l < 16; l++) { acc[l] += a[i * 16 + l]; acc2[l] += a[i * 16 + l] * (b[i * 16 + l] - m[l]); }
+        }
+    } else {
+        for (int64_t i = 0; i < HW; i++) {
+            #pragma omp simd
+            for (int l = 0; l < 16; l++) acc[l] += a[i * 16 + l];
+        }
     }
+    for (int l = 0; l < 16; l++) s1[l] = acc[l];
+    if (b)
+        for (int l = 0; l < 16; l++) s2[l] = acc2[l];
+}
+
+/* y = x * sc + sh */
+CLONES static void row_affine(const float *x, const float *sc, const float *sh, int64_t HW, float *y) {
+    for (int64_t i = 0; i < HW; i++) {
+        #pragma omp simd
+        for (int l = 0; l < 16; l++) y[i * 16 + l] = x[i * 16 + l] * sc[l] + sh[l];
+    }
+}
+
+/* dx = (dy - a - (x - m) * bq) * g */
+CLONES static void row_bwd(const float *x, const float *dy, const float *m, const float *a, const float *bq,
+                           const float *g, int64_t HW, float *dx) {
+    for (int64_t i = 0; i < HW; i++) {
+        #pragma omp simd
+        for (int l = 0; l < 16; l++) dx[i * 16 + l] = (dy[i * 16 + l] - a[l] - (x[i * 16 + l] - m[l]) * bq[l]) * g[l];
+    }
+}
+
+/* row partial sums over all R rows: part[r*16 + l] (and part2 when b is given) */
+static void rows_sum(int threads, int64_t R, int64_t CB, int64_t HW, const float *a, const float *b, const float *m,
+                     int sq, float *part, float *part2) {
+    #pragma omp parallel for num_threads(threads) schedule(static) if (R * HW * 16 > 16384)
+    for (int64_t r = 0; r < R; r++)
+        row_sums(a + r * HW * 16, b ? b + r * HW * 16 : NULL, m ? m + (r % CB) * 16 : NULL, sq, HW, part + r * 16,
+                 part2 ? part2 + r * 16 : NULL);
 }
 
 /* per channel c: the sum of the N row partials, in double */
@@ -98,28 +128,20 @@ static int batch_norm_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     float *y = k->out[0].data;
     if (fwd) {
         if (training) {
-            rows_sum(b->threads, R, CB, HW, xd, NULL, NULL, p1);
+            rows_sum(b->threads, R, CB, HW, xd, NULL, NULL, 0, p1, NULL);
             for (int64_t c = 0; c < C; c++) vm[c] = (float)(chan_sum(p1, N, C, c) / (double)M);
-            rows_sum(b->threads, R, CB, HW, xd, NULL, vm, p2);
+            rows_sum(b->threads, R, CB, HW, xd, NULL, vm, 1, p2, NULL);
         }
         for (int64_t c = 0; c < C; c++)
             channel_affine(k, c, training, training ? vm[c] : 0, training ? chan_sum(p2, N, C, c) / (double)M : 0, M,
                            &va[c], &vb[c]);
         #pragma omp parallel for num_threads(b->threads) schedule(static) if (R * HW * 16 > 16384)
-        for (int64_t r = 0; r < R; r++) {
-            const float *xp = xd + r * HW * 16, *sc = va + (r % CB) * 16, *sh = vb + (r % CB) * 16;
-            float *yp = y + r * HW * 16;
-            for (int64_t i = 0; i < HW; i++) {
-                #pragma omp simd
-                for (int l = 0; l < 16; l++) yp[i * 16 + l] = xp[i * 16 + l] * sc[l] + sh[l];
-            }
-        }
+        for (int64_t r = 0; r < R; r++) row_affine(xd + r * HW * 16, va + (r % CB) * 16, vb + (r % CB) * 16, HW, y + r * HW * 16);
     } else {
         const float *dy = k->in[1].data;
         const cv_ktensor *g = &k->in[2], *mk = &k->in[3], *rk = &k->in[4];
         for (int64_t c = 0; c < C; c++) vm[c] = AT(mk, c);
-        rows_sum(b->threads, R, CB, HW, dy, NULL, NULL, p1);
-        rows_sum(b->threads, R, CB, HW, dy, xd, vm, p2);
+        rows_sum(b->threads, R, CB, HW, dy, xd, vm, 0, p1, p2); /* sum dy, sum dy * (x - mean) */
         for (int64_t c = 0; c < C; c++) {
             const float rstd = AT(rk, c);
             double sg = chan_sum(p1, N, C, c), sgx = chan_sum(p2, N, C, c) * rstd; /* sum dy, sum dy * xhat */
@@ -131,15 +153,8 @@ static int batch_norm_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         }
         #pragma omp parallel for num_threads(b->threads) schedule(static) if (R * HW * 16 > 16384)
         for (int64_t r = 0; r < R; r++) {
-            const int64_t c0 = (r % CB) * 16;
-            const float *xp = xd + r * HW * 16, *dp = dy + r * HW * 16;
-            const float *mc = vm + c0, *ac = va + c0, *bc = vb + c0, *gc = vc + c0;
-            float *op = y + r * HW * 16;
-            for (int64_t i = 0; i < HW; i++) {
-                #pragma omp simd
-                for (int l = 0; l < 16; l++)
-                    op[i * 16 + l] = (dp[i * 16 + l] - ac[l] - (xp[i * 16 + l] - mc[l]) * bc[l]) * gc[l];
-            }
+            const int64_t c0 = (r % CB) * 16, at = r * HW * 16;
+            row_bwd(xd + at, dy + at, vm + c0, va + c0, vb + c0, vc + c0, HW, y + at);
         }
     }
     scratch_end(&s);
