@@ -1,7 +1,8 @@
 /* test/unit/test_abi.c — proof that ABI 1.0 stays stable: the recorded layout of
- * every public struct still holds, a plugin compiled against the frozen 1.0
- * headers loads and works on today's host, and every built plugin exports only
- * its entry symbol and needs no host symbol. */
+ * every public struct still holds (and 1.1's appended members sit after it), a
+ * plugin compiled against the frozen 1.0 headers loads and works on today's
+ * host, and every built plugin exports only its entry symbol and needs no host
+ * symbol. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stddef.h>
@@ -39,6 +40,22 @@ Test(abi, layout_of_every_public_struct_is_unchanged) {
 #undef M
     cr_expect_eq(structs, 56, "the recorded table covers every struct of the 1.0 headers");
     cr_expect_gt(members, 250);
+}
+
+/* The record of ABI 1.1 (blocked layouts): members appended after the whole 1.0
+ * struct, nothing else moved (the 1.0 record above still holds). */
+Test(abi, v1_1_layout_members_are_appended) {
+    cr_expect_geq(CV_ABI_MINOR, 1);
+    cr_expect_eq(offsetof(cv_kernel, in_layout), 80, "right after the 1.0 cv_kernel (80 bytes)");
+    cr_expect_eq(offsetof(cv_kernel, out_layout), 88);
+    cr_expect_eq(sizeof(cv_kernel), 96);
+    cr_expect_eq(offsetof(cv_backend_vtable, layout_class), 88, "right after the 1.0 vtable (88 bytes)");
+    cr_expect_eq(sizeof(cv_backend_vtable), 96);
+    cr_expect_eq(CV_LAYOUT_PLAIN, 0);
+    cr_expect_eq(CV_LAYOUT_C16, 1);
+    cr_expect_eq(CV_LAYOUT_CLASS_PLAIN, 0);
+    cr_expect_eq(CV_LAYOUT_CLASS_UNIFORM, 1);
+    cr_expect_eq(CV_LAYOUT_CLASS_FREE, 2);
 }
 
 Test(abi, frozen_plugin_loads_and_works_on_todays_host) {

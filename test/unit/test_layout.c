@@ -42,10 +42,12 @@ static cv_tensor *prm(const cv_ops_v1 *o, cv_graph *g, const char *n, cv_shape s
     return o->param(g, n, &s, init, tags);
 }
 
+/* a convolution; the stem's has a bias (its gradient: a REDUCE over N, H, W of dy) */
 static cv_tensor *conv(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_tensor *x, int cin, int cout, int k, int stride) {
     o->scope_push(g, "%s", name);
+    cv_tensor *b = strcmp(name, "conv1") || cin != 3 ? NULL : prm(o, g, "bias", CV_SHAPE(cout), CV_INIT_UNIFORM, CV_TAG_BIAS);
     cv_tensor *y = cv_conv2d(o, g, x, prm(o, g, "weight", CV_SHAPE(cout, cin, k, k), CV_INIT_KAIMING_NORMAL_FAN_OUT, 0),
-                             NULL, stride, k / 2, 1, 1);
+                             b, stride, k / 2, 1, 1);
     o->scope_pop(g);
     return y;
 }

@@ -46,11 +46,13 @@ static int all_same_shape(const cv_kernel *k) {
     return 1;
 }
 
-/* [N,C,H,W] -> [N,C] or [N,C,1,1]: a mean or sum over H and W */
+/* [N,C,H,W] -> [N,C] or [N,C,1,1] (a mean or sum over H and W: global pooling),
+ * or -> [C] (over N, H and W: a convolution's bias gradient) */
 static int reduce_hw(const cv_kernel *k) {
     const cv_reduce_params *p = k->params;
-    return k->op == CV_OP_REDUCE && p && k->n_in == 1 && k->n_out == 1 && k->in[0].ndim == 4 && p->axes == 0xCu &&
-           kt_numel(&k->out[0]) == k->in[0].shape[0] * k->in[0].shape[1];
+    if (k->op != CV_OP_REDUCE || !p || k->n_in != 1 || k->n_out != 1 || k->in[0].ndim != 4) return 0;
+    const int64_t n = kt_numel(&k->out[0]), N = k->in[0].shape[0], C = k->in[0].shape[1];
+    return (p->axes == 0xCu && n == N * C) || (p->axes == 0xDu && n == C);
 }
 /* [N,C,1,1] -> [N,C,H,W] */
 static int broadcast_hw(const cv_kernel *k) {
@@ -110,16 +112,30 @@ int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     return CV_OK;
 }
 
-/* REDUCE over H, W and BROADCAST_TO from [N,C,1,1] when the 4-D side is C16 (the
- * [N,C] side is the same bytes in both layouts) */
+/* REDUCE over H, W (or N, H, W) and BROADCAST_TO from [N,C,1,1] when the 4-D side
+ * is C16 (the [N,C] side is the same bytes in both layouts) */
 int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     const int bcast = k->op == CV_OP_BROADCAST_TO;
     const cv_ktensor *big = bcast ? &k->out[0] : &k->in[0];
     const int64_t N = big->shape[0], C = big->shape[1], HW = big->shape[2] * big->shape[3], CB = C / 16;
     float *bd = big->data, *sd = bcast ? k->in[0].data : k->out[0].data;
     const cv_reduce_params *p = k->params;
-    const double scale = !bcast && p->fn == CV_R_MEAN ? 1.0 / (double)HW : 1.0;
     (void)err;
+    if (!bcast && p->axes == 0xDu) { /* [C] = sum (or mean) over N, H, W */
+        const double scale = p->fn == CV_R_MEAN ? 1.0 / (double)(N * HW) : 1.0;
+        #pragma omp parallel for num_threads(b->threads) schedule(static)
+        for (int64_t cb = 0; cb < CB; cb++) {
+            double acc[16] = { 0 };
+            for (int64_t n = 0; n < N; n++) {
+                const float *blk = bd + (n * CB + cb) * HW * 16;
+                for (int64_t i = 0; i < HW; i++)
+                    for (int l = 0; l < 16; l++) acc[l] += blk[i * 16 + l];
+            }
+            for (int l = 0; l < 16; l++) sd[cb * 16 + l] = (float)(acc[l] * scale);
+        }
+        return CV_OK;
+    }
+    const double scale = !bcast && p->fn == CV_R_MEAN ? 1.0 / (double)HW : 1.0;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t r = 0; r < N * CB; r++) {
         float *blk = bd + r * HW * 16, *v = sd + r * 16; /* [N,C] row r/CB, channels (r%CB)*16.. */
