@@ -310,10 +310,10 @@ static void compare_with_ref(int adaptive, int n, int hw) {
     rig_close(&ref);
 }
 
-Test(layout, cpu_blocked_matches_ref_reduce_pool, .timeout = 120) { compare_with_ref(0, 4, 12); }
-Test(layout, cpu_blocked_matches_ref_adaptive_pool, .timeout = 120) { compare_with_ref(1, 4, 10); }
+Test(layout, cpu_blocked_matches_ref_reduce_pool) { compare_with_ref(0, 4, 12); }
+Test(layout, cpu_blocked_matches_ref_adaptive_pool) { compare_with_ref(1, 4, 10); }
 /* batch 16: oneDNN may pick Winograd for the 3x3 layers */
-Test(layout, cpu_blocked_matches_ref_batch16, .timeout = 240) { compare_with_ref(0, 16, 8); }
+Test(layout, cpu_blocked_matches_ref_batch16) { compare_with_ref(0, 16, 8); }
 
 /* ---- training steps: C16 against CVNETS_LAYOUT=plain on the same backend -------------------------- */
 static void train_losses(int plain, double *loss, int steps) {
@@ -342,7 +342,7 @@ static void train_losses(int plain, double *loss, int steps) {
     rig_close(&r);
 }
 
-Test(layout, sgd_steps_match_the_plain_layout, .timeout = 120) {
+Test(layout, sgd_steps_match_the_plain_layout) {
     double a[5], b[5];
     train_losses(0, a, 5);
     train_losses(1, b, 5);
