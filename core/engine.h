@@ -105,6 +105,10 @@ int cv_plan_layers(const cv_plan *p, int max_depth, cv_layer_info *out, int max)
  * cv_net_run advances it after each training step.  Set it when resuming so a
  * resumed run is identical. */
 void cv_net_set_step(cv_net *n, int64_t step);
+/* Dynamic loss scaling: backward starts from dL/dL = scale instead of 1, so every
+ * gradient (the flat gradient buffer included) comes out multiplied by it; the
+ * trainer divides it out.  The loss value itself is not scaled.  Default 1. */
+void cv_net_set_loss_scale(cv_net *n, float scale);
 int64_t cv_net_get_step(const cv_net *n);
 /* Distillation: a teacher model (not owned) traced into every plan that has a loss,
  * in eval mode, its logits handed to the loss as teacher_logits.  Its parameters

@@ -8,6 +8,7 @@
 static const char *const precisions[] = { "fp32", "bf16", "fp16", NULL };
 static const char *const nan_policies[] = { "stop", "skip", NULL };
 static const char *const comms[] = { "none", "mpi", "nccl", NULL };
+static const char *const scalings[] = { "auto", "dynamic", "off", NULL };
 
 static const cv_option_desc run_schema[] = {
     CV_OPT_INT_RANGE("seed", "0", 0, 9.2e18, "seed of every random choice (sampling, augmentation, initialisation)"),
@@ -27,6 +28,12 @@ static const cv_option_desc run_schema[] = {
                  "data-parallel: all-reduce gradient buckets during backward as each becomes final (false: one "
                  "all-reduce after backward)"),
     CV_OPT_FLOAT_RANGE("comm_bucket_mib", "4", 1e-6, 65536, "data-parallel: size of a gradient bucket in MiB"),
+    CV_OPT_ENUM_("loss_scaling", "auto", scalings,
+                 "dynamic loss scaling: backward starts from the loss scale, gradients are divided by it, a step "
+                 "whose gradients overflow is skipped and halves the scale (auto: dynamic for precision = fp16)"),
+    CV_OPT_FLOAT_RANGE("loss_scale_init", "65536", 1, 3.4e38, "dynamic loss scaling: the first scale"),
+    CV_OPT_INT_RANGE("loss_scale_window", "2000", 1, 1e9,
+                     "dynamic loss scaling: double the scale after this many steps without overflow"),
     CV_OPT_END,
 };
 

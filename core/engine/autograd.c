@@ -400,7 +400,10 @@ int cv_autograd(cv_graph *g, int accumulate) {
     if (g->loss->requires_grad) {
         cv_tensor *seed = cv_graph_fill(g, &g->loss->shape, CV_F32, 1.0f);
         if (!seed) st = g->err.status;
-        else a.grad[g->loss->id] = seed->id;
+        else {
+            a.grad[g->loss->id] = seed->id;
+            g->seed_node = seed->producer;
+        }
         for (int32_t i = g->n_forward - 1; st == CV_OK && i >= 0; i--) {
             g->backward_scope = g->nodes[i].scope; /* gradient nodes profile under their layer */
             st = apply_rule(&a, i);

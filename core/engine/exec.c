@@ -165,6 +165,8 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
     /* data-parallel overlap: report gradient slices as they become final (gradready.c) */
     int hook = p->mode == CV_MODE_TRAIN && n->grad_ready;
     if (hook && (st = cv_grad_ready_begin(p, err)) != CV_OK) return st;
+    if (g->seed_node >= 0) /* the loss scale: the seed FILL reads its value at run time */
+        ((cv_scalar_params *)(g->pbytes + g->nodes[g->seed_node].params_off))->value = n->loss_scale;
     uint64_t coords[2] = { (uint64_t)n->step, 0 };
     for (int32_t e = 0; e < n_exec; e++) {
         cv_exec_node *x = &p->exec[e];

@@ -36,6 +36,7 @@ cv_graph *cv_graph_new(cv_net *net, const cv_shape *in_shape, int training, int 
     cv_error_init(&g->err);
     g->cur_scope = -1;
     g->backward_scope = -2;
+    g->seed_node = -1;
     return g;
 }
 

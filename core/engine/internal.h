@@ -108,6 +108,7 @@ struct cv_graph {
 
     cv_tensor *inputs[2];
     cv_tensor *logits, *loss;
+    int32_t seed_node;       /* autograd's FILL of dL/dL (its value is the net's loss scale), -1 */
 };
 
 /* ---- parameter store (params.c) ----------------------------------------------- */
@@ -153,6 +154,7 @@ struct cv_net {
     cv_plan **plans;
     int32_t n_plans, cap_plans;
     int64_t step;                   /* runs so far: seeds dropout */
+    float loss_scale;               /* value of dL/dL that starts backward (dynamic loss scaling; 1) */
     int32_t profiling;              /* time every kernel */
     int32_t naive_plan;             /* tests: no reuse, no in-place (every storage its own bytes) */
     cv_grad_ready_fn grad_ready;    /* gradready.c: the data-parallel hook, or NULL */

@@ -48,6 +48,7 @@ cv_net *cv_net_create(cv_engine *e, cv_component_ref model, cv_component_ref los
     n->loss = loss;
     n->num_classes = num_classes;
     n->generation = 1;
+    n->loss_scale = 1.0f;
     n->scratch = e->be.vt->alloc(e->be.self, 64);
     if (!n->scratch) {
         cv_free(n);
@@ -248,6 +249,10 @@ int cv_net_run(cv_plan *p, cv_step_io *io, cv_error *err) {
 
 void cv_net_set_step(cv_net *n, int64_t step) {
     if (n) n->step = step;
+}
+
+void cv_net_set_loss_scale(cv_net *n, float scale) {
+    if (n) n->loss_scale = scale;
 }
 
 /* ---- per-layer summary ----------------------------------------------------------------- */

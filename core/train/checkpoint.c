@@ -149,6 +149,8 @@ int cv_ckpt_write_state(cv_net *net, const cv_ema *ema, const cv_train_state *ts
     if (!rc) rc = write_metadata_f64(w, "best_top1", ts->best_top1, err);
     if (!rc) rc = write_metadata_f64(w, "best_top1_ema", ts->best_top1_ema, err);
     if (!rc) rc = write_metadata_f64(w, "last_loss", ts->last_loss, err);
+    if (!rc) rc = write_metadata_f64(w, "loss_scale", ts->loss_scale, err);
+    if (!rc) rc = write_metadata_i64(w, "scale_good_steps", ts->scale_good_steps, err);
     int64_t ns = cv_net_buffer_elems(net, 2);
     if (!rc && ns > 0) {
         float *st = cv_alloc_array((size_t)ns, sizeof(float));
@@ -215,6 +217,10 @@ int cv_ckpt_load_state(cv_net *net, cv_ema *ema, cv_train_state *ts, cv_state_re
     if (!rc) rc = read_f64(f, path, "best_top1", &ts->best_top1, err);
     if (!rc) rc = read_f64(f, path, "best_top1_ema", &ts->best_top1_ema, err);
     if (!rc) rc = read_f64(f, path, "last_loss", &ts->last_loss, err);
+    /* loss scaling came later: files without it keep the caller's values */
+    if (!rc && cv_st_metadata(f, "loss_scale")) rc = read_f64(f, path, "loss_scale", &ts->loss_scale, err);
+    if (!rc && cv_st_metadata(f, "scale_good_steps"))
+        rc = read_i64(f, path, "scale_good_steps", &ts->scale_good_steps, err);
     int64_t ns = cv_net_buffer_elems(net, 2);
     const float *st = NULL, *ep = NULL, *eb = NULL;
     if (!rc && ns > 0) rc = read_flat(f, path, "optimizer.state", ns, &st, err);

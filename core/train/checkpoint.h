@@ -18,6 +18,8 @@ typedef struct cv_train_state {
     int64_t iteration;      /* optimizer steps so far */
     double best_top1, best_top1_ema;
     double last_loss;
+    double loss_scale;      /* dynamic loss scaling: the scale, and steps since it last changed */
+    int64_t scale_good_steps;
 } cv_train_state;
 
 /* Weights of net (or of ema's averages when ema != NULL).  model names the model

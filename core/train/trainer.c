@@ -95,6 +95,8 @@ typedef struct trainer {
     cv_runlog log;
     cv_optim_step ostep;
     int accum, nan_skip;
+    int dyn_scale;       /* dynamic loss scaling on */
+    int64_t scale_window;
     double clip;
     int64_t epochs, log_every, val_every;
     float *logits;       /* [batch][classes] of the current step, grown on demand */
@@ -218,7 +220,9 @@ static double scheduled_lr(trainer *t, int64_t epoch, int64_t steps_per_epoch) {
 }
 
 static int optimizer_step(trainer *t, double lr, double *grad_norm, cv_error *err) {
-    if (t->accum > 1 && cv_net_grad_scale(t->s->net, 1.0f / (float)t->accum, err)) return err->status;
+    /* gradients hold the sum over accum micro-batches, times the loss scale */
+    const float unscale = (float)(1.0 / ((double)t->accum * (t->dyn_scale ? t->ts.loss_scale : 1.0)));
+    if (unscale != 1.0f && cv_net_grad_scale(t->s->net, unscale, err)) return err->status;
     double sq = 0;
     if (cv_net_grad_sumsq(t->s->net, &sq, err)) return err->status;
     *grad_norm = sqrt(sq);
@@ -233,8 +237,23 @@ static int optimizer_step(trainer *t, double lr, double *grad_norm, cv_error *er
     if (ov->step(t->s->optimizer.self, &t->ostep, &local))
         return cv_set_error(err, local.status, "optimizer %s: %s", t->s->optimizer.desc->name, local.message);
     t->ts.iteration++;
+    if (t->dyn_scale && ++t->ts.scale_good_steps >= t->scale_window && t->ts.loss_scale * 2 < 3.4e38) {
+        t->ts.loss_scale *= 2;
+        t->ts.scale_good_steps = 0;
+    }
     if (t->ema_on && cv_ema_update(&t->ema, t->s->net, err)) return err->status;
     return CV_OK;
+}
+
+/* Dynamic loss scaling met gradients that overflowed: skip the step and halve
+ * the scale.  1 when handled; 0 when the scale is already at 1 (a real NaN/Inf:
+ * the caller's nan policy decides). */
+static int loss_scale_backoff(trainer *t) {
+    if (!t->dyn_scale || t->ts.loss_scale <= 1) return 0;
+    t->ts.loss_scale = t->ts.loss_scale / 2 < 1 ? 1 : t->ts.loss_scale / 2;
+    t->ts.scale_good_steps = 0;
+    t->sum.overflow_steps++;
+    return 1;
 }
 
 static void update_metrics(cv_component_list *m, const cv_batch *b, int C, const float *logits, double loss,
@@ -340,6 +359,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         cv_plan *p = cv_net_plan_get(s->net, &in, CV_MODE_TRAIN, b->soft, err);
         if (!p) return err->status;
         cv_net_set_step(s->net, t->ts.iteration * t->accum + micro);
+        cv_net_set_loss_scale(s->net, t->dyn_scale ? (float)t->ts.loss_scale : 1.0f);
         if (cv_dist_grads_begin(&t->dist, s->net, micro + 1 == t->accum, err)) return err->status;
         cv_step_io io = { .images = b->images, .targets = b->soft ? (const void *)b->soft_labels : (const void *)b->labels,
                           .logits_out = t->logits, .accumulate = micro > 0 };
@@ -372,6 +392,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
             if (cv_dist_allreduce_grads(&t->dist, s->net, bad_group, err)) return err->status;
             bad_group = 0;
             rc = optimizer_step(t, lr, &gnorm, err);
+            if (rc == CV_ERR_NUMERIC && !err->status && loss_scale_backoff(t)) continue;
             if (rc == CV_ERR_NUMERIC && !err->status) {
                 if (!t->nan_skip) return nan_stop(t, epoch, step, "the gradient", err);
                 t->sum.skipped_steps++;
@@ -392,6 +413,7 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
                 cv_json_num(&rec, "loss", loss_acc / (double)steps_log);
                 cv_json_num(&rec, "lr", lr);
                 cv_json_num(&rec, "grad_norm", gnorm);
+                if (t->dyn_scale) cv_json_num(&rec, "loss_scale", t->ts.loss_scale);
                 cv_json_num(&rec, "img_per_s", (double)imgs_log / (now - t_log));
                 cv_json_int(&rec, "h", b->h);
                 cv_json_int(&rec, "w", b->w);
@@ -482,6 +504,11 @@ static int trainer_open(trainer *t, cv_session *s, const cv_train_options *o, cv
     if (t->accum < 1) t->accum = 1;
     if (t->log_every < 1) t->log_every = 1;
     if (t->val_every < 1) t->val_every = 1;
+    const char *scaling = cv_recipe_str(r, "run", "loss_scaling");
+    t->dyn_scale = strcmp(scaling, "dynamic") == 0 ||
+                   (strcmp(scaling, "auto") == 0 && strcmp(cv_recipe_str(r, "run", "precision"), "fp16") == 0);
+    t->scale_window = cv_recipe_int(r, "run", "loss_scale_window");
+    t->ts.loss_scale = t->dyn_scale ? cv_recipe_float(r, "run", "loss_scale_init") : 1.0;
     if (cv_dist_open(s, &t->dist, err)) return err->status;
     if (cv_dist_reshard_sampler(&t->dist, s, err)) return err->status;
     int root = cv_dist_is_root(&t->dist);
@@ -563,6 +590,7 @@ int cv_train_run(cv_session *s, const cv_train_options *o, cv_train_summary *out
     t.sum.best_top1 = t.ts.best_top1;
     t.sum.best_top1_ema = t.ts.best_top1_ema;
     t.sum.last_loss = t.ts.last_loss;
+    t.sum.loss_scale = t.ts.loss_scale;
     t.sum.seconds = cv_now() - t0;
     if (!rc && !t.sum.interrupted) {
         cv_runlog_line(&t.log, "done: %lld epochs, %lld optimizer steps, %.1f s; test top1 %.2f%% (best %.2f%%)%s",
@@ -578,6 +606,10 @@ int cv_train_run(cv_session *s, const cv_train_options *o, cv_train_summary *out
         cv_json_num(&rec, "best_top1", t.ts.best_top1);
         if (t.ema_on) cv_json_num(&rec, "best_ema_top1", t.ts.best_top1_ema);
         cv_json_int(&rec, "skipped_steps", t.sum.skipped_steps);
+        if (t.dyn_scale) {
+            cv_json_int(&rec, "overflow_steps", t.sum.overflow_steps);
+            cv_json_num(&rec, "loss_scale", t.ts.loss_scale);
+        }
         cv_json_int(&rec, "bad_samples", cv_loader_bad_samples(t.train_loader));
         cv_json_num(&rec, "wall_s", t.sum.seconds);
         cv_runlog_record(&t.log, cv_json_end(&rec));

@@ -16,6 +16,8 @@ typedef struct cv_train_options {
 
 typedef struct cv_train_summary {
     int64_t epochs_done, iterations, skipped_steps, samples_seen;
+    int64_t overflow_steps;  /* dynamic loss scaling: steps skipped because gradients overflowed */
+    double loss_scale;       /* the last loss scale (1 without loss scaling) */
     double best_top1, best_top1_ema, last_top1, last_top5, last_loss;
     double seconds;
     int interrupted;

@@ -421,3 +421,67 @@ Test(train, gradient_accumulation_equals_the_union_batch) {
     cv_free(wc);
     cv_free(w0);
 }
+
+/* Dynamic loss scaling with powers of two changes no bit: every gradient is the
+ * unscaled one times 2^k, exactly, and dividing it out is exact too.  The scale
+ * doubles after each window of 4 good steps (1024 -> 2048 at step 4 of 6). */
+Test(train, loss_scaling_by_powers_of_two_is_exact) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    const char *dyn[] = { "run.loss_scaling=dynamic", "run.loss_scale_init=1024", "run.loss_scale_window=4" };
+    cv_train_summary s1, s2;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "off"), NULL, 0, 0, 0, &s1, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(train(recipe, in(d, "dyn"), dyn, 3, 0, 0, &s2, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(s1.loss_scale, 1.0, "auto with fp32 precision: no scaling");
+    cr_assert_eq(s2.loss_scale, 2048.0);
+    cr_assert_eq(s2.overflow_steps, 0);
+    cr_assert_eq(s2.iterations, 6);
+    cr_assert_eq(s1.last_loss, s2.last_loss, "the loss value itself is not scaled");
+    assert_same_file_weights(in2(d, "off", "last.safetensors"), in2(d, "dyn", "last.safetensors"));
+}
+
+/* A scale so large that the gradients overflow: the step is skipped (weights
+ * untouched), the scale halves, and training goes on once it fits. */
+Test(train, loss_scale_overflow_skips_the_step_and_halves) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    const char *dyn[] = { "run.loss_scaling=dynamic", "run.loss_scale_init=3e38", "run.epochs=3" };
+    cv_train_summary s;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "out"), dyn, 3, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    cr_assert_gt(s.overflow_steps, 0, "3e38 times the loss gradient must overflow");
+    cr_assert_eq(s.iterations + s.overflow_steps, 9, "every batch is either a step or a skipped overflow");
+    cr_assert_gt(s.iterations, 0, "after halving the scale training proceeds");
+    cr_assert(s.loss_scale <= 3e38 / 2, "the scale was halved: %g", s.loss_scale);
+    cr_assert(isfinite(s.last_loss));
+    int64_t n;
+    float *w = read_weights(in2(d, "out", "last.safetensors"), &n);
+    for (int64_t i = 0; i < n; i++) cr_assert(isfinite(w[i]), "weight %lld is %g", (long long)i, w[i]);
+    cv_free(w);
+    /* the summary record names both */
+    FILE *f = fopen(in2(d, "out", "metrics.jsonl"), "r");
+    char line[8192];
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        found |= strstr(line, "\"type\":\"summary\"") && strstr(line, "\"overflow_steps\"") && strstr(line, "\"loss_scale\"");
+    fclose(f);
+    cr_assert(found);
+}
+
+/* the scale and its window count are training state: resume continues them */
+Test(train, loss_scale_survives_resume) {
+    const char *d = tmp_dir_new();
+    const char *recipe = tmp_write(d, "tiny.ini", tiny_recipe);
+    const char *sets[] = { "run.epochs=3", "run.loss_scaling=dynamic", "run.loss_scale_init=8", "run.loss_scale_window=2" };
+    cv_train_summary s;
+    cv_error err;
+    cr_assert_eq(train(recipe, in(d, "full"), sets, 4, 0, 0, &s, &err), CV_OK, "%s", err.message);
+    double full_scale = s.loss_scale;
+    cr_assert_eq(train(recipe, in(d, "part"), sets, 4, 0, 1, &s, &err), CV_OK, "%s", err.message);
+    cr_assert(s.interrupted);
+    cr_assert_eq(train(recipe, in(d, "part"), sets, 4, 1, 0, &s, &err), CV_OK, "%s", err.message);
+    cr_assert_eq(s.loss_scale, full_scale);
+    cr_assert_eq(full_scale, 8.0 * 16, "9 steps with a window of 2: four doublings");
+    assert_same_file_weights(in2(d, "full", "last.safetensors"), in2(d, "part", "last.safetensors"));
+}
