@@ -49,8 +49,10 @@ size_t bn_scratch_bytes(const cv_kernel *k) {
 }
 
 /* The C16 row kernels (H*W pixels of 16 lanes) in one clone per vector width:
- * with AVX-512 a pixel is one register.  Chosen once at load time (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__)
+ * with AVX-512 a pixel is one register.  Chosen once at load time (ifunc).  gcc
+ * only: clang 14 exports the resolvers despite -fvisibility=hidden, and a plugin
+ * exports nothing but its entry (test_abi). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CLONES
