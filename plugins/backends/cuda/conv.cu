@@ -7,8 +7,13 @@
  * CUDNN_DETERMINISTIC.  prepare() does the search when the engine builds a plan
  * and keeps the choice in the node's prepared state; the engine then hands the
  * workspace it asked for to every run.  Choices are also cached per backend by
- * shape, so the many identical layers of a ResNet are measured once.  TF32 is off
- * unless tf32 = true (CUDNN_FMA_MATH), so results match FP32 references. */
+ * shape and data type, so the many identical layers of a ResNet are measured once.
+ * TF32 is off unless tf32 = true (CUDNN_FMA_MATH), so results match FP32 references.
+ *
+ * precision = bf16 / fp16: cuDNN's legacy API wants x, w and y all in the 16-bit
+ * type (float compute type, tensor-op math).  The two inputs are cast into the
+ * workspace, cuDNN writes a 16-bit result there, and half.cu widens it into the
+ * f32 output; so the workspace is [16-bit x | w | y | cuDNN's]. */
 #include <map>
 #include <mutex>
 #include <new>
@@ -16,7 +21,7 @@
 #include "cuint.h"
 
 struct conv_key {
-    int op;
+    int op, dtype; /* dtype: CV_F32, CV_BF16 or CV_F16, what cuDNN computes on */
     int64_t x[4], w[4], y[4];
     int32_t stride[2], pad[2], dil[2], groups;
     bool operator<(const conv_key &o) const { return memcmp(this, &o, sizeof *this) < 0; }
@@ -38,7 +43,7 @@ void cu_conv_cache_free(cu_backend *b) {
 }
 
 /* x, w, y shapes of the convolution behind op, from the kernel's operands */
-static int conv_key_of(const cv_kernel *k, conv_key *key) {
+static int conv_key_of(const cu_backend *b, const cv_kernel *k, conv_key *key) {
     memset(key, 0, sizeof *key);
     if (k->n_in < 2 || k->n_out < 1 || !k->params || k->params_size < sizeof(cv_conv_params)) return -1;
     const cv_ktensor *x, *w, *y;
@@ -48,6 +53,7 @@ static int conv_key_of(const cv_kernel *k, conv_key *key) {
     if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4) return -1;
     const cv_conv_params *p = (const cv_conv_params *)k->params;
     key->op = k->op;
+    key->dtype = b->cfg.precision;
     for (int d = 0; d < 4; d++) { key->x[d] = x->shape[d]; key->w[d] = w->shape[d]; key->y[d] = y->shape[d]; }
     for (int d = 0; d < 2; d++) { key->stride[d] = p->stride[d]; key->pad[d] = p->pad[d]; key->dil[d] = p->dilation[d]; }
     key->groups = p->groups;
@@ -68,21 +74,30 @@ struct conv_descs {
     }
 };
 
+/* bytes of the 16-bit copies of x, w and y (0 in fp32) */
+static size_t half_bytes(const conv_key *k) {
+    if (k->dtype == CV_F32) return 0;
+    return cu_half_bytes(k->x[0] * k->x[1] * k->x[2] * k->x[3]) + cu_half_bytes(k->w[0] * k->w[1] * k->w[2] * k->w[3]) +
+           cu_half_bytes(k->y[0] * k->y[1] * k->y[2] * k->y[3]);
+}
+
 /* returns a cuDNN status and names the failing call in *what */
 static cudnnStatus_t make_descs(cu_backend *b, const conv_key *k, conv_descs *d, const char **what) {
     cudnnStatus_t s;
+    cudnnDataType_t t = k->dtype == CV_BF16 ? CUDNN_DATA_BFLOAT16 : k->dtype == CV_F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+    cudnnMathType_t math = k->dtype != CV_F32 ? CUDNN_TENSOR_OP_MATH : b->cfg.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
 #define DNN(call) do { *what = #call; if ((s = (call)) != CUDNN_STATUS_SUCCESS) return s; } while (0)
     DNN(cudnnCreateTensorDescriptor(&d->x));
     DNN(cudnnCreateTensorDescriptor(&d->y));
     DNN(cudnnCreateFilterDescriptor(&d->w));
     DNN(cudnnCreateConvolutionDescriptor(&d->c));
-    DNN(cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->x[0], (int)k->x[1], (int)k->x[2], (int)k->x[3]));
-    DNN(cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->y[0], (int)k->y[1], (int)k->y[2], (int)k->y[3]));
-    DNN(cudnnSetFilter4dDescriptor(d->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)k->w[0], (int)k->w[1], (int)k->w[2], (int)k->w[3]));
+    DNN(cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NCHW, t, (int)k->x[0], (int)k->x[1], (int)k->x[2], (int)k->x[3]));
+    DNN(cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NCHW, t, (int)k->y[0], (int)k->y[1], (int)k->y[2], (int)k->y[3]));
+    DNN(cudnnSetFilter4dDescriptor(d->w, t, CUDNN_TENSOR_NCHW, (int)k->w[0], (int)k->w[1], (int)k->w[2], (int)k->w[3]));
     DNN(cudnnSetConvolution2dDescriptor(d->c, k->pad[0], k->pad[1], k->stride[0], k->stride[1], k->dil[0], k->dil[1],
                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     DNN(cudnnSetConvolutionGroupCount(d->c, k->groups));
-    DNN(cudnnSetConvolutionMathType(d->c, b->cfg.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    DNN(cudnnSetConvolutionMathType(d->c, math));
 #undef DNN
     return CUDNN_STATUS_SUCCESS;
 }
@@ -157,12 +172,13 @@ static int choose(cu_backend *b, const conv_key *k, conv_choice *out, cv_error *
     if (s != CUDNN_STATUS_SUCCESS)
         return b->host->set_error(err, s == CUDNN_STATUS_NOT_SUPPORTED ? CV_ERR_UNSUPPORTED : CV_ERR_INTERNAL,
                                   "backend cuda: %s: %s failed: %s (x [%lld,%lld,%lld,%lld], w [%lld,%lld,%lld,%lld], "
-                                  "y [%lld,%lld,%lld,%lld], stride %dx%d, pad %dx%d, dilation %dx%d, groups %d)",
+                                  "y [%lld,%lld,%lld,%lld], stride %dx%d, pad %dx%d, dilation %dx%d, groups %d, %s)",
                                   cu_op_name(k->op), what, cudnnGetErrorString(s), (long long)k->x[0], (long long)k->x[1],
                                   (long long)k->x[2], (long long)k->x[3], (long long)k->w[0], (long long)k->w[1],
                                   (long long)k->w[2], (long long)k->w[3], (long long)k->y[0], (long long)k->y[1],
                                   (long long)k->y[2], (long long)k->y[3], k->stride[0], k->stride[1], k->pad[0],
-                                  k->pad[1], k->dil[0], k->dil[1], k->groups);
+                                  k->pad[1], k->dil[0], k->dil[1], k->groups,
+                                  k->dtype == CV_BF16 ? "bf16" : k->dtype == CV_F16 ? "fp16" : "fp32");
     cudaGetLastError(); /* cudnnFind may leave a recoverable allocation error behind */
     std::lock_guard<std::mutex> lock(b->algos->mu);
     try { b->algos->m[*k] = *out; } catch (...) { /* the cache is an optimisation */ }
@@ -171,7 +187,7 @@ static int choose(cu_backend *b, const conv_key *k, conv_choice *out, cv_error *
 
 int cu_conv_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err) {
     conv_key key;
-    if (conv_key_of(k, &key)) return CV_OK; /* run() reports the bad operands with their shapes */
+    if (conv_key_of(b, k, &key)) return CV_OK; /* run() reports the bad operands with their shapes */
     conv_prep *p = (conv_prep *)b->host->alloc_array(1, sizeof *p);
     if (!p) return b->host->set_error(err, CV_ERR_NOMEM, "backend cuda: out of memory preparing %s", cu_op_name(k->op));
     p->key = key;
@@ -181,7 +197,7 @@ int cu_conv_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *
         return st;
     }
     *prepared = p;
-    if (ws) *ws = p->choice.ws;
+    if (ws) *ws = half_bytes(&key) + p->choice.ws;
     return CV_OK;
 }
 
@@ -226,16 +242,11 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
         if (st || r->k->op != CV_OP_CONV2D || r->n_in < 3 || y->numel == 0) return st;
     }
     conv_key key;
-    if (conv_key_of(r->k, &key)) return cu_fail(r, CV_ERR_INVALID, "operands do not describe a 2-D convolution");
+    if (conv_key_of(r->b, r->k, &key)) return cu_fail(r, CV_ERR_INVALID, "operands do not describe a 2-D convolution");
     conv_choice ch;
     const conv_prep *prep = (const conv_prep *)r->k->prepared;
     if (prep && memcmp(&prep->key, &key, sizeof key) == 0) ch = prep->choice;
     else if ((st = choose(r->b, &key, &ch, r->err))) return st;
-    void *ws = NULL;
-    if (ch.ws) {
-        ws = r->k->workspace && r->k->workspace_bytes >= ch.ws ? r->k->workspace : cu_scratch(r, ch.ws);
-        if (!ws) return r->err->status;
-    }
     conv_descs d;
     const char *what = "";
     cudnnStatus_t s = make_descs(r->b, &key, &d, &what);
@@ -243,19 +254,33 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     const float one = 1.0f, zero = 0.0f;
     cudnnHandle_t h = r->b->cudnn;
     if (x->numel && w->numel && y->numel) {
+        /* the operands cuDNN sees, x, w, y: f32 in place, or 16-bit copies at the workspace's start */
+        const cu_t *t[3] = { x, w, y };
+        void *p[3] = { x->f, w->f, y->f };
+        int out = r->k->op == CV_OP_CONV2D ? 2 : r->k->op == CV_OP_CONV2D_BWD_DATA ? 0 : 1;
+        size_t lo = half_bytes(&key);
+        char *region = lo + ch.ws ? (char *)cu_workspace(r, lo + ch.ws) : NULL;
+        if (lo + ch.ws && !region) return r->err->status;
+        void *ws = ch.ws ? region + lo : NULL;
+        for (size_t i = 0, off = 0; lo && i < 3 && !st; off += cu_half_bytes(t[i]->numel), i++) {
+            p[i] = region + off;
+            if ((int)i != out) st = cu_narrow(r, p[i], t[i]->f, t[i]->numel);
+        }
+        if (st) return st;
         if (r->k->op == CV_OP_CONV2D)
-            st = cu_dnn(r, cudnnConvolutionForward(h, &one, d.x, x->f, d.w, w->f, d.c, (cudnnConvolutionFwdAlgo_t)ch.algo,
-                                                   ws, ch.ws, &zero, d.y, y->f),
+            st = cu_dnn(r, cudnnConvolutionForward(h, &one, d.x, p[0], d.w, p[1], d.c, (cudnnConvolutionFwdAlgo_t)ch.algo,
+                                                   ws, ch.ws, &zero, d.y, p[2]),
                         "cudnnConvolutionForward");
         else if (r->k->op == CV_OP_CONV2D_BWD_DATA)
-            st = cu_dnn(r, cudnnConvolutionBackwardData(h, &one, d.w, w->f, d.y, y->f, d.c,
-                                                        (cudnnConvolutionBwdDataAlgo_t)ch.algo, ws, ch.ws, &zero, d.x, x->f),
+            st = cu_dnn(r, cudnnConvolutionBackwardData(h, &one, d.w, p[1], d.y, p[2], d.c,
+                                                        (cudnnConvolutionBwdDataAlgo_t)ch.algo, ws, ch.ws, &zero, d.x, p[0]),
                         "cudnnConvolutionBackwardData");
         else
-            st = cu_dnn(r, cudnnConvolutionBackwardFilter(h, &one, d.x, x->f, d.y, y->f, d.c,
+            st = cu_dnn(r, cudnnConvolutionBackwardFilter(h, &one, d.x, p[0], d.y, p[2], d.c,
                                                           (cudnnConvolutionBwdFilterAlgo_t)ch.algo, ws, ch.ws, &zero, d.w,
-                                                          w->f),
+                                                          p[1]),
                         "cudnnConvolutionBackwardFilter");
+        if (!st && lo) st = cu_widen(r, t[out]->f, p[out], t[out]->numel);
     }
     if (!st && r->k->op == CV_OP_CONV2D && r->n_in == 3) {
         if (r->in[2].numel != w->shape[0]) {

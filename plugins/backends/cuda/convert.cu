@@ -68,17 +68,10 @@ __device__ static inline double load_elem(int dtype, const void *base, int64_t e
     }
 }
 
-__device__ static inline uint16_t f32_to_bf16(float f) {
-    uint32_t x = __float_as_uint(f);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x0040u);
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return (uint16_t)(x >> 16);
-}
-
 __device__ static inline void store_elem(int dtype, void *base, int64_t e, double v) {
     switch (dtype) {
     case CV_F32: ((float *)base)[e] = (float)v; break;
-    case CV_BF16: ((uint16_t *)base)[e] = f32_to_bf16((float)v); break;
+    case CV_BF16: ((uint16_t *)base)[e] = cu_f32_to_bf16((float)v); break;
     case CV_F16: ((__half *)base)[e] = __float2half_rn((float)v); break;
     case CV_I32: {
         double t = isnan(v) ? 0.0 : trunc(v);

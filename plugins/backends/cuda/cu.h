@@ -18,6 +18,7 @@ typedef struct cu_config {
     int tf32;              /* allow TF32 in cuDNN / cuBLAS (off: plain FP32 FMA) */
     int cudnn_bn;          /* batch norm through cuDNN (1) or own kernels (0) */
     int64_t workspace_mb;  /* cuDNN workspace budget per convolution */
+    int precision;         /* CV_F32, or CV_BF16 / CV_F16: convolutions and matmuls read 16-bit copies */
 } cu_config;
 
 int cu_create(const cv_host *host, const cu_config *cfg, void **self, cv_error *err);

@@ -104,6 +104,18 @@ int cu_fill_view(cu_call *r, const cu_view *dst, float value);
 /* the data-movement kernels and CAST / COPY (convert.cu) */
 int cu_data_movement(cu_call *r);
 
+/* ---- 16-bit compute copies for precision = bf16 / fp16 (half.cu) ------------------- */
+/* bytes of a 16-bit copy of n elements, rounded up to 256 so copies laid end to end stay aligned */
+size_t cu_half_bytes(int64_t n);
+/* the kernel's workspace when the engine gave at least `bytes`, else call scratch */
+void *cu_workspace(cu_call *r, size_t bytes);
+/* dst[0..n) = src rounded to the backend's precision (bf16 / f16, nearest even); vectorised */
+int cu_narrow(cu_call *r, void *dst, const float *src, int64_t n);
+/* dst[0..n) = src widened from the backend's precision to f32 */
+int cu_widen(cu_call *r, float *dst, const void *src, int64_t n);
+/* workspace MATMUL / LINEAR need for their 16-bit operand copies (0 in fp32) (gemm.cu) */
+size_t cu_gemm_workspace(const cu_backend *b, const cv_kernel *k);
+
 /* ---- reductions (reduce.cu) ------------------------------------------------------ */
 /* one sum per output element j of y (kept dims) over x's dims in `reduced`, in
  * double; fn 0: sum*scale, 1: sum of squares, 2: count of NaN/Inf */
@@ -180,6 +192,14 @@ static inline cu_dims cu_dims_of(const int64_t *shape, int ndim) {
 }
 
 #ifdef __CUDACC__
+/* f32 -> bf16 bits, round to nearest even; NaN stays a (quiet) NaN */
+__device__ static inline uint16_t cu_f32_to_bf16(float f) {
+    uint32_t x = __float_as_uint(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x0040u);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
 /* row-major index into src (right-aligned numpy broadcast) of dst's element i */
 __device__ static inline int64_t cu_bcast_index(const cu_dims &src, const cu_dims &dst, int64_t i) {
     int64_t idx = 0, stride = 1;

@@ -150,9 +150,10 @@ extern "C" int cu_create(const cv_host *host, const cu_config *cfg, void **self,
     }
     snprintf(b->device_name, sizeof b->device_name, "%s", prop.name);
     host->log(host->host_ctx, CV_LOG_INFO, "backend cuda",
-              "device %d: %s, %d SMs, %.1f GiB, compute %d.%d, cuDNN %zu, deterministic %d, tf32 %d", cfg->device,
-              prop.name, prop.multiProcessorCount, (double)prop.totalGlobalMem / (1 << 30), prop.major, prop.minor,
-              cudnnGetVersion(), cfg->deterministic, cfg->tf32);
+              "device %d: %s, %d SMs, %.1f GiB, compute %d.%d, cuDNN %zu, deterministic %d, tf32 %d, precision %s",
+              cfg->device, prop.name, prop.multiProcessorCount, (double)prop.totalGlobalMem / (1 << 30), prop.major,
+              prop.minor, cudnnGetVersion(), cfg->deterministic, cfg->tf32,
+              cfg->precision == CV_BF16 ? "bf16" : cfg->precision == CV_F16 ? "fp16" : "fp32");
     *self = b;
     return CV_OK;
 }

@@ -337,10 +337,12 @@ extern "C" int cu_prepare(void *self, const cv_kernel *k, void **prepared, size_
     if (!cu_find(k->op)) return unknown_op(b, k->op, err);
     if (k->op == CV_OP_CONV2D || k->op == CV_OP_CONV2D_BWD_DATA || k->op == CV_OP_CONV2D_BWD_WEIGHT)
         return cu_conv_prepare(b, k, prepared, workspace_bytes, err);
+    if ((k->op == CV_OP_MATMUL || k->op == CV_OP_LINEAR) && workspace_bytes) *workspace_bytes = cu_gemm_workspace(b, k);
     return CV_OK;
 }
 
-/* only convolutions keep prepared state: a host-allocated block (conv.cu) */
+/* only convolutions keep prepared state: a host-allocated block (conv.cu); MATMUL and
+ * LINEAR only ask for workspace (their 16-bit operand copies in bf16 / fp16) */
 extern "C" void cu_release(void *self, void *prepared) {
     cu_backend *b = (cu_backend *)self;
     if (b && prepared) b->host->free(prepared);

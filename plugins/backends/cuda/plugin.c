@@ -5,6 +5,7 @@
 #include "cu.h"
 
 static const char *const bn_choices[] = { "cudnn", "own", NULL };
+static const char *const precision_choices[] = { "fp32", "bf16", "fp16", NULL };
 static const cv_option_desc cuda_options[] = {
     CV_OPT_INT_RANGE("device", "0", 0, 63, "CUDA device ordinal"),
     CV_OPT_BOOL_("deterministic", "false",
@@ -13,6 +14,10 @@ static const cv_option_desc cuda_options[] = {
     CV_OPT_ENUM_("batch_norm", "cudnn", bn_choices,
                  "batch norm kernels: cudnn (cudnnBatchNormalization*, training) or own (exact double accumulation)"),
     CV_OPT_INT_RANGE("workspace_mb", "1024", 0, 65536, "cuDNN workspace budget of one convolution, in MiB"),
+    CV_OPT_ENUM_("precision", "fp32", precision_choices,
+                 "set by the host from [run] precision: bf16 / fp16 run convolutions and matmuls on 16-bit copies of "
+                 "their inputs (tensor cores, f32 accumulation, f32 outputs); parameters, norms, losses and updates "
+                 "stay f32"),
     CV_OPT_END,
 };
 
@@ -32,7 +37,7 @@ static const cv_backend_vtable cuda_vtable = {
 
 static int cuda_create(const cv_create_args *args, void **self, cv_error *err) {
     const cv_host *h = args->host;
-    cu_config cfg = { 0, 0, 0, 1, 1024 };
+    cu_config cfg = { 0, 0, 0, 1, 1024, CV_F32 };
     const cv_value *v;
     if (args->opts) {
         if ((v = h->opt(args->opts, "device")) && v->is_set) cfg.device = (int)v->i;
@@ -40,6 +45,8 @@ static int cuda_create(const cv_create_args *args, void **self, cv_error *err) {
         if ((v = h->opt(args->opts, "tf32")) && v->is_set) cfg.tf32 = v->i != 0;
         if ((v = h->opt(args->opts, "batch_norm")) && v->is_set && v->s) cfg.cudnn_bn = strcmp(v->s, "own") != 0;
         if ((v = h->opt(args->opts, "workspace_mb")) && v->is_set) cfg.workspace_mb = v->i;
+        if ((v = h->opt(args->opts, "precision")) && v->is_set && v->s)
+            cfg.precision = strcmp(v->s, "bf16") == 0 ? CV_BF16 : strcmp(v->s, "fp16") == 0 ? CV_F16 : CV_F32;
     }
     return cu_create(h, &cfg, self, err);
 }

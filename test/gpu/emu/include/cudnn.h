@@ -1,17 +1,20 @@
 /* test/gpu/emu/include/cudnn.h — just enough of cuDNN for the emulation: convolutions by
- * direct loops (one algorithm, no workspace); batch norm and pooling answer
- * NOT_SUPPORTED, so the backend's own kernels for those are what runs. */
+ * direct loops (one algorithm, no workspace) on f32, f16 or bf16 tensors (converted on
+ * load, f32 sums, rounded on store); batch norm and pooling answer NOT_SUPPORTED, so
+ * the backend's own kernels for those are what runs. */
 #pragma once
 #include <stddef.h>
+#include <vector>
+#include "cuda_fp16.h"
 typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_NOT_SUPPORTED = 9 } cudnnStatus_t;
 typedef void *cudnnHandle_t; typedef void *cudnnTensorDescriptor_t; typedef void *cudnnFilterDescriptor_t;
 typedef void *cudnnConvolutionDescriptor_t; typedef void *cudnnPoolingDescriptor_t;
-typedef enum { CUDNN_TENSOR_NCHW } cudnnTensorFormat_t; typedef enum { CUDNN_DATA_FLOAT } cudnnDataType_t;
+typedef enum { CUDNN_TENSOR_NCHW } cudnnTensorFormat_t; typedef enum { CUDNN_DATA_FLOAT = EMU_F32, CUDNN_DATA_HALF = EMU_F16, CUDNN_DATA_BFLOAT16 = EMU_BF16 } cudnnDataType_t;
 typedef enum { CUDNN_BATCHNORM_SPATIAL } cudnnBatchNormMode_t;
 typedef enum { CUDNN_POOLING_MAX, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING } cudnnPoolingMode_t;
 typedef enum { CUDNN_PROPAGATE_NAN } cudnnNanPropagation_t;
 typedef enum { CUDNN_CROSS_CORRELATION } cudnnConvolutionMode_t;
-typedef enum { CUDNN_DEFAULT_MATH, CUDNN_FMA_MATH } cudnnMathType_t;
+typedef enum { CUDNN_DEFAULT_MATH, CUDNN_TENSOR_OP_MATH, CUDNN_FMA_MATH } cudnnMathType_t;
 typedef enum { CUDNN_DETERMINISTIC, CUDNN_NON_DETERMINISTIC } cudnnDeterminism_t;
 typedef enum { CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_FWD_ALGO_COUNT = 8 } cudnnConvolutionFwdAlgo_t;
 typedef enum { CUDNN_CONVOLUTION_BWD_DATA_ALGO_1 = 1, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT = 6 } cudnnConvolutionBwdDataAlgo_t;
@@ -36,7 +39,7 @@ template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationForw
 template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationBackward(A...) NS()
 template <typename... A> static inline cudnnStatus_t cudnnPoolingForward(A...) NS()
 
-struct emu_t { int n, c, h, w; };
+struct emu_t { int n, c, h, w, dt; };
 struct emu_cd { int ph, pw, sh, sw, dh, dw, g; };
 static inline cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d) { *d = new emu_t(); return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t *d) { *d = new emu_t(); return CUDNN_STATUS_SUCCESS; }
@@ -44,8 +47,8 @@ static inline cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDes
 static inline cudnnStatus_t cudnnDestroyTensorDescriptor(void *d) { delete (emu_t *)d; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnDestroyFilterDescriptor(void *d) { delete (emu_t *)d; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnDestroyConvolutionDescriptor(void *d) { delete (emu_cd *)d; return CUDNN_STATUS_SUCCESS; }
-static inline cudnnStatus_t cudnnSetTensor4dDescriptor(void *d, cudnnTensorFormat_t, cudnnDataType_t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w }; return CUDNN_STATUS_SUCCESS; }
-static inline cudnnStatus_t cudnnSetFilter4dDescriptor(void *d, cudnnDataType_t, cudnnTensorFormat_t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w }; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetTensor4dDescriptor(void *d, cudnnTensorFormat_t, cudnnDataType_t t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w, t }; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetFilter4dDescriptor(void *d, cudnnDataType_t t, cudnnTensorFormat_t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w, t }; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolution2dDescriptor(void *d, int ph, int pw, int sh, int sw, int dh, int dw, cudnnConvolutionMode_t, cudnnDataType_t) { emu_cd *c = (emu_cd *)d; c->ph = ph; c->pw = pw; c->sh = sh; c->sw = sw; c->dh = dh; c->dw = dw; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolutionGroupCount(void *d, int g) { ((emu_cd *)d)->g = g; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolutionMathType(void *, cudnnMathType_t) { return CUDNN_STATUS_SUCCESS; }
@@ -56,12 +59,17 @@ static inline cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(void *, 
 template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
 template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
 template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
-/* mode 0: y = conv(x, w); 1: dx = conv^T(dy, w); 2: dw = corr(x, dy) */
-static inline void emu_conv(int mode, const emu_t *xd, float *x, const emu_t *wd, float *w, const emu_t *yd, float *y, const emu_cd *c) {
+/* mode 0: y = conv(x, w); 1: dx = conv^T(dy, w); 2: dw = corr(x, dy).  Like cuDNN's legacy
+ * API, x, w and y must share one data type; they are read into f32, summed in f32 and
+ * the result is rounded to that type on store. */
+static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c) {
+    if (xd->dt != wd->dt || xd->dt != yd->dt) return CUDNN_STATUS_NOT_SUPPORTED;
+    long nx = (long)xd->n * xd->c * xd->h * xd->w, nw = (long)wd->n * wd->c * wd->h * wd->w, ny = (long)yd->n * yd->c * yd->h * yd->w;
+    std::vector<float> x(nx), w(nw), y(ny);
+    if (mode != 1) for (long i = 0; i < nx; i++) x[i] = emu_get(xd->dt, xp, i);
+    if (mode != 2) for (long i = 0; i < nw; i++) w[i] = emu_get(wd->dt, wp, i);
+    if (mode != 0) for (long i = 0; i < ny; i++) y[i] = emu_get(yd->dt, yp, i);
     int cg = wd->c, og = wd->n / c->g;
-    if (mode == 0) for (long i = 0; i < (long)yd->n * yd->c * yd->h * yd->w; i++) y[i] = 0;
-    if (mode == 1) for (long i = 0; i < (long)xd->n * xd->c * xd->h * xd->w; i++) x[i] = 0;
-    if (mode == 2) for (long i = 0; i < (long)wd->n * wd->c * wd->h * wd->w; i++) w[i] = 0;
     for (int n = 0; n < yd->n; n++) for (int o = 0; o < yd->c; o++) for (int oh = 0; oh < yd->h; oh++) for (int ow = 0; ow < yd->w; ow++)
         for (int ci = 0; ci < cg; ci++) for (int i = 0; i < wd->h; i++) for (int j = 0; j < wd->w; j++) {
             int ih = oh * c->sh - c->ph + i * c->dh, iw = ow * c->sw - c->pw + j * c->dw;
@@ -71,10 +79,14 @@ static inline void emu_conv(int mode, const emu_t *xd, float *x, const emu_t *wd
             long yi = (((long)n * yd->c + o) * yd->h + oh) * yd->w + ow;
             if (mode == 0) y[yi] += x[xi] * w[wi]; else if (mode == 1) x[xi] += y[yi] * w[wi]; else w[wi] += y[yi] * x[xi];
         }
+    if (mode == 0) for (long i = 0; i < ny; i++) emu_put(yd->dt, yp, i, y[i]);
+    if (mode == 1) for (long i = 0; i < nx; i++) emu_put(xd->dt, xp, i, x[i]);
+    if (mode == 2) for (long i = 0; i < nw; i++) emu_put(wd->dt, wp, i, w[i]);
+    return CUDNN_STATUS_SUCCESS;
 }
 static inline cudnnStatus_t cudnnConvolutionForward(void *, const void *, void *xd, const void *x, void *wd, const void *w, void *cd, cudnnConvolutionFwdAlgo_t, void *, size_t, const void *, void *yd, void *y) {
-    emu_conv(0, (emu_t *)xd, (float *)x, (emu_t *)wd, (float *)w, (emu_t *)yd, (float *)y, (emu_cd *)cd); return CUDNN_STATUS_SUCCESS; }
+    return emu_conv(0, (emu_t *)xd, (void *)x, (emu_t *)wd, (void *)w, (emu_t *)yd, y, (emu_cd *)cd); }
 static inline cudnnStatus_t cudnnConvolutionBackwardData(void *, const void *, void *wd, const void *w, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdDataAlgo_t, void *, size_t, const void *, void *dxd, void *dx) {
-    emu_conv(1, (emu_t *)dxd, (float *)dx, (emu_t *)wd, (float *)w, (emu_t *)dyd, (float *)dy, (emu_cd *)cd); return CUDNN_STATUS_SUCCESS; }
+    return emu_conv(1, (emu_t *)dxd, dx, (emu_t *)wd, (void *)w, (emu_t *)dyd, (void *)dy, (emu_cd *)cd); }
 static inline cudnnStatus_t cudnnConvolutionBackwardFilter(void *, const void *, void *xd, const void *x, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdFilterAlgo_t, void *, size_t, const void *, void *dwd, void *dw) {
-    emu_conv(2, (emu_t *)xd, (float *)x, (emu_t *)dwd, (float *)dw, (emu_t *)dyd, (float *)dy, (emu_cd *)cd); return CUDNN_STATUS_SUCCESS; }
+    return emu_conv(2, (emu_t *)xd, (void *)x, (emu_t *)dwd, dw, (emu_t *)dyd, (void *)dy, (emu_cd *)cd); }
