@@ -46,6 +46,8 @@ cv_ktensor kt_dense(const cv_ktensor *t, void *data);
 
 /* y := x (with dtype conversion) for any strides, same shape; stride-0 reads broadcast */
 void strided_copy(const cv_ktensor *dst, const cv_ktensor *src, int threads);
+uint16_t bf16_from_f32(float f); /* round to nearest even, NaN stays NaN */
+void f32_to_bf16_n(void *dst, const float *src, int64_t n, int threads); /* bf16.c; needs AVX512-BF16 */
 
 /* ---- op families (each returns a cv_status and fills err) --------------------- */
 /* oneDNN: per-node state built by prepare() */

@@ -83,6 +83,12 @@ int dnn_arg_add(dnn_build *bd, int arg, int is_out, int index, const dnnl_memory
     a->inner_off = ws_reserve(n, dnnl_memory_desc_get_size(want));
     if ((s = dnnl_memory_create(&a->inner, want, bd->b->engine, DNNL_MEMORY_NONE)) != dnnl_success)
         return dnn_fail(bd, s, "memory");
+    dnnl_memory_desc_t as_bf16 = umd;
+    as_bf16.data_type = dnnl_bf16;
+    if (!is_out && umd.data_type == dnnl_f32 && want->data_type == dnnl_bf16 && dnnl_memory_desc_equal(&as_bf16, want)) {
+        a->to_bf16 = (int64_t)(dnnl_memory_desc_get_size(want) / 2); /* only the type changes: our own loop */
+        return CV_OK;
+    }
     dnnl_primitive_desc_t rpd = NULL;
     s = is_out ? dnnl_reorder_primitive_desc_create(&rpd, want, bd->b->engine, &umd, bd->b->engine, NULL)
                : dnnl_reorder_primitive_desc_create(&rpd, &umd, bd->b->engine, want, bd->b->engine, NULL);
@@ -188,7 +194,8 @@ int dnn_run(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         dnnl_memory_set_data_handle(a->user, data);
         if (a->inner) {
             dnnl_memory_set_data_handle(a->inner, ws + a->inner_off);
-            if (!a->is_out) s = exec_reorder(b, a->reorder, a->user, a->inner);
+            if (a->to_bf16) f32_to_bf16_n(ws + a->inner_off, data, a->to_bf16, b->threads);
+            else if (!a->is_out) s = exec_reorder(b, a->reorder, a->user, a->inner);
         }
         args[na++] = (dnnl_exec_arg_t){ a->arg, a->inner ? a->inner : a->user };
     }

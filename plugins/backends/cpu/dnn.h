@@ -18,6 +18,7 @@ typedef struct dnn_arg {
     size_t pack_off, ws_off, inner_off;
     dnnl_memory_t user, inner;
     dnnl_primitive_t reorder;
+    int64_t to_bf16;         /* > 0: the inner copy is the same layout in bf16, this many elements (bf16.c) */
 } dnn_arg;
 
 typedef struct dnn_node {

@@ -139,7 +139,7 @@ static float bf16_to_f32(uint16_t h) {
     memcpy(&f, &u, 4);
     return f;
 }
-static uint16_t f32_to_bf16(float f) {
+uint16_t bf16_from_f32(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
@@ -191,7 +191,7 @@ static inline float load_f(const char *p, int dt) {
 static inline void store_f(char *p, int dt, float v) {
     switch (dt) {
     case CV_F32: *(float *)p = v; break;
-    case CV_BF16: *(uint16_t *)p = f32_to_bf16(v); break;
+    case CV_BF16: *(uint16_t *)p = bf16_from_f32(v); break;
     case CV_F16: *(uint16_t *)p = f32_to_f16(v); break;
     case CV_I32: *(int32_t *)p = v != v ? 0 : v >= 2147483647.0f ? INT32_MAX : v <= -2147483648.0f ? INT32_MIN : (int32_t)v; break;
     default: *(uint8_t *)p = v != v || v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v; break;
