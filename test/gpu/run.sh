@@ -10,14 +10,15 @@
 #                                  run(command="bash test/gpu/run.sh $OUT", carry=["gpu-carry"],
 #                                      timeout_s=540)
 #
-# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_plugin): every op kind, forward and
-# backward, against the reference backend on fresh random inputs; (2) runs 50
-# training steps of ResNet-50 and MobileNetV2 at 224x224 through `cvnets bench` on
-# the bench recipes with device = cuda (synthetic data); (3) times the same
-# torchvision models in PyTorch in the same run (eager fp32, eager bf16 autocast,
-# torch.compile fp32; channels-last); prints a short table last and writes
-# everything to OUTDIR (8 files at most, the device tool's limit).  Each part has its own time limit so the whole run ends
-# within 8 minutes.  cuDNN, cuBLAS and NCCL come from the PyTorch environment's
+# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_plugin): every op
+# kind, forward and backward, against the reference backend on fresh random inputs, and the
+# bf16 / fp16 convolutions and matmuls; (2) runs 50 training steps of ResNet-50 and MobileNetV2
+# at 224x224 through `cvnets bench` on the bench recipes with device = cuda (synthetic data),
+# in fp32 and in bf16 (--set run.precision=bf16); (3) times the same torchvision models in
+# PyTorch in the same run (eager fp32, eager bf16 autocast, torch.compile fp32; channels-last);
+# prints a short table last and writes everything to OUTDIR (8 files at most, the device
+# tool's limit).  Each part has its own time limit, and the cvnets runs share a deadline, so
+# the whole run ends within 8 minutes.  cuDNN, cuBLAS and NCCL come from the PyTorch environment's
 # nvidia-* packages there (LD_LIBRARY_PATH of our binaries only); nothing is fetched.
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,11 +29,11 @@ STEPS=${STEPS:-50}
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
-    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_plugin
+    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_plugin
     rm -rf gpu-carry
     mkdir -p gpu-carry/build/bin gpu-carry/build/lib/cvnets/plugins gpu-carry/build/test gpu-carry/lib
     cp build/bin/cvnets gpu-carry/build/bin/
-    cp build/test/test_cuda build/test/test_cuda_plugin gpu-carry/build/test/
+    cp build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_plugin gpu-carry/build/test/
     # every plugin but the two that need oneDNN / OpenMPI (not on the GPU machine, too big to carry)
     for so in build/lib/cvnets/plugins/*.so; do
         case "$so" in *backend-cpu.so|*comm-mpi.so) continue ;; esac
@@ -82,28 +83,47 @@ cat "$out/env.txt"
 
 # ---- 1. every op kind against the reference ------------------------------------------------
 log "test_cuda (every op vs the CPU reference)"
-cv timeout 100 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
+cv timeout 90 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
 test_rc=$?
+cv timeout 30 "$CVNETS_BUILD/test/test_cuda_bf16" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"
 test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | sed 's/.*Synthesis: //' | paste -sd ';' -)
 
-# ---- 2. cvnets bench on the GPU --------------------------------------------------------------
-bench() { # name recipe seconds
-    log "cvnets bench $1 (${SIZE}x${SIZE}, batch $BATCH, $STEPS steps, device cuda)"
-    cv timeout "$3" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
-        --set run.device=cuda --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
+# ---- 2. cvnets bench on the GPU, fp32 and bf16 --------------------------------------------------
+# each run is capped, and all of them end by t = 340 s so the PyTorch peer keeps >= 120 s
+runs=$(mktemp -d)
+bench() { # name recipe cap_seconds precision
+    local left=$(( 340 - ($(date +%s) - t_start) )) cap=$3
+    [ "$left" -lt "$cap" ] && cap=$left
+    [ "$cap" -lt 20 ] && cap=20
+    log "cvnets bench $1 $4 (${SIZE}x${SIZE}, batch $BATCH, $STEPS steps, device cuda, ${cap}s)"
+    cv timeout "$cap" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
+        --set run.device=cuda --set run.precision="$4" --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
         --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" \
-        > "$out/cvnets_$1.json" 2> "$out/cvnets_$1.tmp"
-    echo "rc=$?" >> "$out/cvnets_$1.tmp"
-    tail -3 "$out/cvnets_$1.tmp"
-    { echo "== $1"; cat "$out/cvnets_$1.tmp"; } >> "$out/cvnets.log"
-    rm -f "$out/cvnets_$1.tmp"
+        > "$runs/$1_$4.json" 2> "$runs/$1_$4.log"
+    echo "rc=$?" >> "$runs/$1_$4.log"
+    tail -3 "$runs/$1_$4.log"
+    { echo "== $1 $4"; cat "$runs/$1_$4.log"; } >> "$out/cvnets.log"
 }
-# the first steps include cuDNN's algorithm search for every convolution shape
-bench resnet50 recipes/bench/resnet50_128.ini 120
-bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 90
+# the first steps include cuDNN's algorithm search for every convolution shape (and data type)
+bench resnet50 recipes/bench/resnet50_128.ini 110 fp32
+bench resnet50 recipes/bench/resnet50_128.ini 110 bf16
+bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 fp32
+bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 bf16
+# one line per run: {"model", "precision", "result": cvnets bench's JSON or null}
+python3 - "$runs" > "$out/cvnets.jsonl" <<'PY'
+import glob, json, os, sys
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
+    model, prec = os.path.basename(f)[:-5].rsplit("_", 1)
+    try:
+        res = json.load(open(f))
+    except ValueError:
+        res = None
+    print(json.dumps({"model": model, "precision": prec, "result": res}))
+PY
+rm -rf "$runs"
 
 # ---- 3. PyTorch peer in the same run -----------------------------------------------------------
 left=$(( 460 - ($(date +%s) - t_start) ))
@@ -118,13 +138,21 @@ python3 - "$out" "$test_summary" "$test_rc" > "$out/summary.txt" <<'PY'
 import json, os, sys
 out, summary, rc = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = []
-for name, label in (("resnet50", "resnet50"), ("mobilenetv2", "mobilenet_v2")):
-    try:
-        j = json.load(open(os.path.join(out, f"cvnets_{name}.json")))
-        s = j["shapes"][0]
-        rows.append(("cvnets", label, "cuda fp32", f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))
-    except Exception as e:
-        rows.append(("cvnets", label, "cuda fp32", "failed", "see cvnets.log"))
+labels = {"resnet50": "resnet50", "mobilenetv2": "mobilenet_v2"}
+done = {}
+try:
+    for line in open(os.path.join(out, "cvnets.jsonl")):
+        r = json.loads(line)
+        done[(r["model"], r["precision"])] = r["result"]
+except (OSError, ValueError):
+    pass
+for name in ("resnet50", "mobilenetv2"):
+    for prec in ("fp32", "bf16"):
+        try:
+            s = done[(name, prec)]["shapes"][0]
+            rows.append(("cvnets", labels[name], f"cuda {prec}", f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))
+        except Exception:
+            rows.append(("cvnets", labels[name], f"cuda {prec}", "failed", "see cvnets.log"))
 n_torch = 0
 try:
     for line in open(os.path.join(out, "torch.jsonl")):
