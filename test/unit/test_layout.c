@@ -34,11 +34,15 @@ typedef struct mspec {
     int variant;
     int adaptive;            /* global pool: 0 REDUCE mean over H,W; 1 ADAPTIVE_AVG_POOL2D to 1x1 */
     cv_tensor *t[T_COUNT];   /* tensors of the last trace */
+    const uint8_t *fuzz;     /* a random layer sequence instead (fuzz_forward), n_fuzz codes */
+    int n_fuzz;
 } mspec;
 
 /* ---- the model: stem, a projection block, an identity block, global pool, fc ------------------- */
+/* a parameter; CV_INIT_UNIFORM draws from [-0.5, 1.5) so scales and shifts are
+ * random and non-zero (every gradient differs from zero) */
 static cv_tensor *prm(const cv_ops_v1 *o, cv_graph *g, const char *n, cv_shape s, int kind, uint32_t tags) {
-    cv_init init = { kind, 0, 0 };
+    cv_init init = { kind, kind == CV_INIT_UNIFORM ? -0.5f : 0.0f, kind == CV_INIT_UNIFORM ? 1.5f : 0.0f };
     return o->param(g, n, &s, init, tags);
 }
 
@@ -73,8 +77,91 @@ static cv_tensor *block(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_te
     return cv_unary(o, g, cv_add(o, g, y, s), CV_RELU, 0);
 }
 
+/* global pool and the classifier */
+static cv_tensor *head(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x, int adaptive) {
+    cv_shape hs;
+    o->shape(x, &hs);
+    if (adaptive) {
+        cv_resize_params rp = { 1, 1, 0, 0 };
+        x = cv_reshape(o, g, CV_OP1(o, g, CV_OP_ADAPTIVE_AVG_POOL2D, x, &rp), CV_SHAPE(hs.dim[0], hs.dim[1]));
+    } else
+        x = cv_reduce(o, g, x, CV_R_MEAN, 0xC, 0);
+    o->scope_push(g, "fc");
+    x = cv_linear(o, g, x, prm(o, g, "weight", CV_SHAPE(5, hs.dim[1]), CV_INIT_KAIMING_UNIFORM, 0),
+                  prm(o, g, "bias", CV_SHAPE(5), CV_INIT_UNIFORM, CV_TAG_BIAS));
+    o->scope_pop(g);
+    return x;
+}
+
+/* A random network: the stem, then one layer per code (convolutions of 16 / 32
+ * channels, stride 1 / 2, 1x1 / 3x3; batch norm; activations; residual blocks;
+ * max and average pooling incl. ceil mode and count_include_pad, so that the own
+ * pooling loop runs too; a view round trip; a squeeze-excitation multiply; concat;
+ * adaptive pooling to half size; a scalar op; a channel slice; dropout), then the
+ * head.  Layers that do not fit the current size are skipped. */
+enum { F_CONV, F_BN, F_ACT, F_RESID, F_MAXPOOL, F_AVGPOOL, F_VIEW, F_SE, F_CONCAT, F_ADAPT, F_SCALAR, F_SLICE,
+       F_DROPOUT, F_KINDS };
+
+static cv_tensor *fuzz_forward(const mspec *m, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
+    x = conv(o, g, "conv1", x, 3, 16, 3, 1);
+    int c = 16;
+    for (int i = 0; i < m->n_fuzz; i++) {
+        const int code = m->fuzz[i], kind = code % F_KINDS, a = (code / F_KINDS) % 2, b = (code / (2 * F_KINDS)) % 2;
+        cv_shape s;
+        o->shape(x, &s);
+        const int h = (int)s.dim[2];
+        o->scope_push(g, "f%d", i);
+        switch (kind) {
+        case F_CONV: {
+            int co = a ? 32 : 16;
+            x = conv(o, g, "conv", x, c, co, b ? 1 : 3, h >= 6 && code % 3 == 0 ? 2 : 1);
+            c = co;
+            break;
+        }
+        case F_BN: x = bn(o, g, "bn", x, c); break;
+        case F_ACT: x = cv_unary(o, g, x, a ? CV_HARDSWISH : b ? CV_SIGMOID : CV_RELU, 0); break;
+        case F_RESID: x = cv_add(o, g, bn(o, g, "bn", conv(o, g, "conv", x, c, c, 3, 1), c), x); break;
+        case F_MAXPOOL:
+            if (h >= 4) x = cv_pool2d(o, g, x, CV_POOL_MAX, 3, 2, 1, a);
+            break;
+        case F_AVGPOOL:
+            if (h >= 4) {
+                cv_pool_params pp = { CV_POOL_AVG, { 3, 3 }, { 2, 2 }, { 1, 1 }, a, b };
+                x = CV_OP1(o, g, CV_OP_POOL2D, x, &pp);
+            }
+            break;
+        case F_VIEW: x = cv_reshape(o, g, cv_reshape(o, g, x, CV_SHAPE(s.dim[0], c * s.dim[2] * s.dim[3])), s); break;
+        case F_SE: x = cv_mul(o, g, x, cv_unary(o, g, cv_reduce(o, g, x, CV_R_MEAN, 0xC, 1), CV_SIGMOID, 0)); break;
+        case F_CONCAT:
+            if (c <= 32) {
+                x = CV_OP2(o, g, CV_OP_CONCAT, x, cv_unary(o, g, x, CV_RELU, 0), (&(cv_axis_params){ 1 }));
+                c *= 2;
+            }
+            break;
+        case F_ADAPT:
+            if (h >= 4) {
+                cv_resize_params rp = { h / 2, (int)s.dim[3] / 2, 0, 0 };
+                x = CV_OP1(o, g, CV_OP_ADAPTIVE_AVG_POOL2D, x, &rp);
+            }
+            break;
+        case F_SCALAR: x = cv_scalar(o, g, x, CV_S_MUL, 0.5f); break;
+        case F_SLICE:
+            if (c >= 32) {
+                cv_slice_params sp = { 1, 0, a ? c / 2 : 0, c / 2 };
+                x = CV_OP1(o, g, CV_OP_SLICE, x, &sp);
+                c /= 2;
+            }
+            break;
+        default: x = CV_OP1(o, g, CV_OP_DROPOUT, x, (&(cv_dropout_params){ 0.2f })); break;
+        }
+        o->scope_pop(g);
+    }
+    return head(o, g, x, m->adaptive);
+}
+
 static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
     mspec *m = self;
+    if (m->n_fuzz) return fuzz_forward(m, o, g, x);
     cv_shape xs;
     o->shape(x, &xs);
     const int w = m->variant == V_C24 ? 24 : 32;
@@ -86,7 +173,6 @@ static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tens
     x = m->t[T_BLOCK2] = block(o, g, "layer2", x, w, w);
     cv_shape hs;
     o->shape(x, &hs);
-    int c = w;
     if (m->variant == V_VIEW) { /* read through a view, and back */
         x = cv_reshape(o, g, x, CV_SHAPE(hs.dim[0], hs.dim[1], hs.dim[2] * hs.dim[3]));
         x = cv_reshape(o, g, x, hs);
@@ -95,22 +181,12 @@ static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tens
         x = cv_mul(o, g, x, s);
     } else if (m->variant == V_CONCAT) {
         x = CV_OP2(o, g, CV_OP_CONCAT, x, m->t[T_BLOCK1], (&(cv_axis_params){ 1 }));
-        c = 2 * w;
     } else if (m->variant == V_OUTPUT) { /* kept to the end of the step, as a graph output is */
         x->is_output = 1;
         g->storages[x->storage].pinned = 1;
     }
-    if (m->adaptive) {
-        cv_resize_params rp = { 1, 1, 0, 0 };
-        x = CV_OP1(o, g, CV_OP_ADAPTIVE_AVG_POOL2D, x, &rp);
-        x = cv_reshape(o, g, x, CV_SHAPE(hs.dim[0], c));
-    } else
-        x = cv_reduce(o, g, x, CV_R_MEAN, 0xC, 0);
-    m->t[T_HEAD] = x;
-    o->scope_push(g, "fc");
-    x = cv_linear(o, g, x, prm(o, g, "weight", CV_SHAPE(5, c), CV_INIT_KAIMING_UNIFORM, 0),
-                  prm(o, g, "bias", CV_SHAPE(5), CV_INIT_UNIFORM, CV_TAG_BIAS));
-    o->scope_pop(g);
+    x = head(o, g, x, m->adaptive);
+    m->t[T_HEAD] = cv_graph_tensor(g, cv_node_in(g, &g->nodes[g->n_nodes - 1])[0]); /* the linear's input */
     return x;
 }
 
@@ -348,4 +424,52 @@ Test(layout, sgd_steps_match_the_plain_layout) {
     train_losses(1, b, 5);
     for (int s = 0; s < 5; s++) cr_expect(fabs(a[s] - b[s]) <= 1e-4 * (1 + fabs(b[s])), "step %d: %.7f vs %.7f", s, a[s], b[s]);
     cr_expect(a[4] != a[0], "the steps trained");
+}
+
+/* ---- random graphs: C16 against CVNETS_LAYOUT=plain on the CPU backend ---------------------------- */
+static void run_both(rig *a, rig *b, cv_mode mode, const float *img, const int32_t *lab, int seed) {
+    cv_plan *pa = plan(a, 4, 12, mode);
+    setenv("CVNETS_LAYOUT", "plain", 1);
+    cv_plan *pb = plan(b, 4, 12, mode);
+    unsetenv("CVNETS_LAYOUT");
+    cr_assert_null(pb->layout);
+    check_consistent(a, pa);
+    float la[4 * 5], lb[4 * 5];
+    cv_step_io ia = { img, lab, la, 0, 0 }, ib = { img, lab, lb, 0, 0 };
+    cr_assert_eq(cv_net_run(pa, &ia, &a->err), CV_OK, "seed %d: %s", seed, a->err.message);
+    cr_assert_eq(cv_net_run(pb, &ib, &b->err), CV_OK, "seed %d: %s", seed, b->err.message);
+    cr_expect(fabs(ia.loss - ib.loss) <= 1e-4 * (1 + fabs(ib.loss)), "seed %d mode %d: loss %g vs %g", seed, mode, ia.loss,
+              ib.loss);
+    ku_assert_close(la, lb, 4 * 5, 1e-4, 1e-4, "logits");
+    if (mode == CV_MODE_TRAIN) expect_buffers_close(a, b, 1, 1e-3, 1e-4, "gradients");
+    expect_buffers_close(a, b, 3, 1e-4, 1e-5, "running statistics");
+}
+
+Test(layout, random_graphs_match_the_plain_layout) {
+    int64_t c16 = 0;
+    float img[4 * 3 * 12 * 12];
+    int32_t lab[4];
+    for (int seed = 0; seed < 32; seed++) {
+        ku_rng r = ku_rng_make(900 + (uint64_t)seed);
+        uint8_t codes[8];
+        const int n = 3 + seed % 6;
+        /* layers that keep values plain (view, SE, concat, slice, dropout) drawn less often */
+        static const uint8_t kinds[] = { F_CONV, F_CONV, F_CONV, F_BN, F_BN, F_ACT, F_ACT, F_RESID, F_RESID, F_MAXPOOL,
+                                         F_AVGPOOL, F_AVGPOOL, F_ADAPT, F_SCALAR, F_VIEW, F_SE, F_CONCAT, F_SLICE, F_DROPOUT };
+        for (int i = 0; i < n; i++)
+            codes[i] = (uint8_t)(kinds[(int)(ku_uniform(&r) * sizeof kinds)] + F_KINDS * (int)(ku_uniform(&r) * 4));
+        rig a, b;
+        rig_open(&a, "cpu", V_RESNET, seed % 2);
+        rig_open(&b, "cpu", V_RESNET, seed % 2);
+        a.m.fuzz = b.m.fuzz = codes;
+        a.m.n_fuzz = b.m.n_fuzz = n;
+        batch(img, lab, 4, 12, 3000 + (uint64_t)seed);
+        run_both(&a, &b, CV_MODE_TRAIN, img, lab, seed);
+        c16 += a.n->plans[0]->layout != NULL;
+        run_both(&a, &b, CV_MODE_EVAL, img, lab, seed);
+        rig_close(&a);
+        rig_close(&b);
+    }
+    /* one plain-only layer keeps its whole residual stream plain: 12 of these 32 have blocked values */
+    cr_expect_geq(c16, 8, "random graphs with blocked values: %lld of 32", (long long)c16);
 }
