@@ -60,6 +60,50 @@ int pool_geometry_ok(const cv_kernel *k) {
     return 1;
 }
 
+/* Pooling gradient on C16 tensors: one (image, 16-channel block) row at a time,
+ * the 16 channels of a pixel side by side; per channel the same window rule as
+ * the plain loop (max: the first element equal to the forward output, else the
+ * first maximum). */
+static void pool_bwd_c16(cpu_backend *b, const cv_kernel *k, const pool_geom *g, int incl, int is_max) {
+    const int64_t rows = g->nc / 16, hw = g->h * g->w, ohw = g->ho * g->wo;
+    const float *xd = k->in[0].data, *yd = k->in[1].data, *dyd = k->in[2].data;
+    float *dxd = k->out[0].data;
+    #pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = xd + r * hw * 16, *y = yd + r * ohw * 16, *dy = dyd + r * ohw * 16;
+        float *dx = dxd + r * hw * 16;
+        memset(dx, 0, (size_t)(hw * 16) * sizeof(float));
+        for (int64_t o = 0; o < ohw; o++) {
+            int64_t h0, h1, w0, w1;
+            float div;
+            pool_window(g, incl, o / g->wo, o % g->wo, &h0, &h1, &w0, &w1, &div);
+            const float *m = y + o * 16, *d = dy + o * 16;
+            if (!is_max) {
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) {
+                        float *dp = dx + (ih * g->w + iw) * 16;
+                        for (int l = 0; l < 16; l++) dp[l] += d[l] / div;
+                    }
+                continue;
+            }
+            /* per lane the first pixel equal to the maximum: scan the window
+             * backwards, the last match seen is the first (branch-free) */
+            int32_t at[16];
+            for (int l = 0; l < 16; l++) at[l] = -1;
+            for (int64_t ih = h1 - 1; ih >= h0; ih--)
+                for (int64_t iw = w1 - 1; iw >= w0; iw--) {
+                    const int32_t px = (int32_t)(ih * g->w + iw);
+                    const float *xp = x + (int64_t)px * 16;
+                    for (int l = 0; l < 16; l++) at[l] = xp[l] == m[l] ? px : at[l];
+                }
+            for (int l = 0; l < 16; l++) {
+                int64_t a = at[l] >= 0 ? at[l] : pool_argmax(x + l, 16, g, h0, h1, w0, w1); /* NaN: first maximum */
+                if (a >= 0) dx[a * 16 + l] += d[l];
+            }
+        }
+    }
+}
+
 static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     const cv_pool_params *p = k->params;
     int bwd = k->op == CV_OP_POOL2D_BWD;
@@ -98,6 +142,10 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
                     }
                 }
         }
+        return CV_OK;
+    }
+    if (lay == CV_LAYOUT_C16) {
+        pool_bwd_c16(b, k, &g, incl, is_max);
         return CV_OK;
     }
     const float *dyd = k->in[2].data, *yd = k->in[1].data;
