@@ -136,7 +136,7 @@ static void gemm_dw_operands(const dnn_node *n, const cv_kernel *k, char *ws, in
                 int64_t ih = oh * n->cv_sh - n->cv_ph + i * n->cv_dh;
                 for (int64_t j = 0; j < KW; j++) {
                     int64_t iw = ow * n->cv_sw - n->cv_pw + j * n->cv_dw;
-                    *row++ = ih >= 0 && ih < H && iw >= 0 && iw < W ? xp[ih * W + iw] : 0.0f;
+                    *row++ = ih >= 0 && ih < H && iw >= 0 && iw < W ? xp[(ih * W + iw) * step] : 0.0f;
                 }
             }
         }
