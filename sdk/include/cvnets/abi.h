@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define CV_ABI_MAJOR 1
-#define CV_ABI_MINOR 1 /* 1.1: tensor layouts between kernels (backend.h) */
+#define CV_ABI_MINOR 1 /* 1.1: tensor layouts between kernels (backend.h), non-blocking all-reduce (components.h) */
 
 #if defined(__GNUC__)
 #define CV_EXPORT __attribute__((visibility("default")))
