@@ -268,9 +268,8 @@ static void progress(cv_dist *d) {
 static void grad_ready(void *ctx, int64_t first, int64_t count) {
     cv_dist *d = ctx;
     int64_t end = first + count;
-    for (int64_t b = first / d->bucket_elems; count > 0 && b < d->n_buckets; b++) {
+    for (int64_t b = first / d->bucket_elems; b < d->n_buckets && d->buckets[b].first < end; b++) {
         cv_dist_bucket *k = &d->buckets[b];
-        if (k->first >= end) break;
         int64_t lo = first > k->first ? first : k->first, hi = end < k->first + k->n ? end : k->first + k->n;
         k->pending -= hi - lo;
         if (k->pending == 0 && !k->started) start_bucket(d, (int)b);
@@ -319,14 +318,10 @@ int cv_dist_allreduce_grads(cv_dist *d, cv_net *net, int bad, cv_error *err) {
     if (d->world == 1) return CV_OK;
     if (d->net != net) return allreduce_grads_blocking(d, net, bad, err);
     cv_net_set_grad_ready(net, NULL, NULL);
-    d->net = NULL;
     /* buckets the hook did not start (nothing reported them: e.g. a failed step), in order */
     for (int b = 0; b < d->n_buckets && !d->hook_err.status; b++)
-        if (!d->buckets[b].started) {
-            d->net = net;
-            start_bucket(d, b);
-            d->net = NULL;
-        }
+        if (!d->buckets[b].started) start_bucket(d, b);
+    d->net = NULL;
     cv_error local;
     cv_error_init(&local);
     wait_all(d, &local);

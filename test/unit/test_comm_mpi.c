@@ -93,6 +93,7 @@ typedef struct dp_result {
     int32_t drift_caught;      /* ... after the last rank nudged one weight: 1 failed as it should */
     int32_t started_in_backward; /* buckets the hook started before cv_net_run returned (last step) */
     int32_t n_buckets;
+    int32_t bad_spread; /* a "non-finite loss" on the last rank only made every rank's gradient NaN */
 } dp_result;
 
 static void make_batch(float *img, int32_t *lab) {
@@ -189,6 +190,25 @@ static int check_sync(cv_dist *d, cv_net *net, dp_result *r, cv_error *err) {
     return CV_OK;
 }
 
+/* One more step in which only the last rank's loss is "not finite" (bad = 1):
+ * every rank's gradient must come out all NaN (world 1: left alone). */
+static int check_bad(cv_dist *d, cv_net *net, cv_plan *p, const float *img, const int32_t *lab, int32_t *spread,
+                     cv_error *err) {
+    cv_step_io io = { img, lab, NULL, 0, 0 };
+    int64_t n = cv_net_buffer_elems(net, 1);
+    float *g = cv_alloc_array((size_t)n, sizeof(float));
+    if (!g) return cv_set_error(err, CV_ERR_NOMEM, "out of memory");
+    int rc = cv_dist_grads_begin(d, net, 1, err);
+    if (rc == CV_OK) rc = cv_net_run(p, &io, err);
+    if (rc == CV_OK) rc = cv_dist_allreduce_grads(d, net, d->rank == d->world - 1, err);
+    if (rc == CV_OK) rc = cv_net_buffer_read(net, 1, g, n, err);
+    int nan = 0;
+    for (int64_t i = 0; i < n; i++) nan += isnan(g[i]) != 0;
+    *spread = d->world == 1 ? nan == 0 : nan == n;
+    cv_free(g);
+    return rc;
+}
+
 /* The whole computation for this rank of d (world 1: the reference). seed differs
  * per rank on purpose: cv_dist_sync_params must make the ranks identical. */
 static int dp_compute(cv_ctx *ctx, cv_dist *d, const dp_config *cfg, uint64_t seed, dp_result *r, cv_error *err) {
@@ -251,6 +271,7 @@ static int dp_compute(cv_ctx *ctx, cv_dist *d, const dp_config *cfg, uint64_t se
     r->any_none = any;
     if (rc == CV_OK) rc = cv_dist_any(d, d->rank == d->world - 1, &any, err);
     r->any_one = any;
+    if (rc == CV_OK) rc = check_bad(d, net, p, img + (size_t)first * HW * HW, lab + first, &r->bad_spread, err);
     if (net) cv_net_destroy(net);
     if (e) cv_engine_destroy(e);
     if (bself) bd->destroy(bself);
@@ -277,7 +298,8 @@ static int dp_write(const char *path, const dp_result *r) {
              fwrite(&r->in_sync, sizeof r->in_sync, 1, f) == 1 &&
              fwrite(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1 &&
              fwrite(&r->started_in_backward, sizeof r->started_in_backward, 1, f) == 1 &&
-             fwrite(&r->n_buckets, sizeof r->n_buckets, 1, f) == 1;
+             fwrite(&r->n_buckets, sizeof r->n_buckets, 1, f) == 1 &&
+             fwrite(&r->bad_spread, sizeof r->bad_spread, 1, f) == 1;
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -296,7 +318,8 @@ static int dp_read(const char *path, dp_result *r) {
          fread(&r->any_none, sizeof r->any_none, 1, f) == 1 && fread(&r->any_one, sizeof r->any_one, 1, f) == 1 &&
          fread(&r->in_sync, sizeof r->in_sync, 1, f) == 1 && fread(&r->drift_caught, sizeof r->drift_caught, 1, f) == 1 &&
          fread(&r->started_in_backward, sizeof r->started_in_backward, 1, f) == 1 &&
-         fread(&r->n_buckets, sizeof r->n_buckets, 1, f) == 1;
+         fread(&r->n_buckets, sizeof r->n_buckets, 1, f) == 1 &&
+         fread(&r->bad_spread, sizeof r->bad_spread, 1, f) == 1;
     fclose(f);
     return ok ? 0 : -1;
 }
@@ -508,7 +531,10 @@ static void check_two_ranks(const char *timeout_s, const char *env, dp_result go
                   rank, r->any_none, r->any_one);
         cr_assert(r->in_sync, "rank %d: the trained ranks were not bit-identical", rank);
         cr_assert(r->drift_caught, "rank %d: a one-ulp difference on rank 1 went unnoticed (see the mpirun log)", rank);
+        cr_assert(r->bad_spread, "%s: rank %d: rank 1's non-finite loss did not make this rank's gradient NaN", env,
+                  rank);
     }
+    cr_assert(ref.bad_spread, "world 1: cv_dist_allreduce_grads(bad) changed the gradient");
     cr_assert(ref.in_sync && ref.drift_caught, "world 1: cv_dist_check_in_sync failed");
     cr_assert(ref.any_none == 0 && ref.any_one == 1, "world 1: cv_dist_any gave %d and %d", ref.any_none, ref.any_one);
     dp_result_free(&ref);
