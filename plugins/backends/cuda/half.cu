@@ -23,50 +23,38 @@ __device__ static inline float widen1(uint16_t h, int bf16) {
     return bf16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
 }
 
-/* n4 groups of 4 vectorised (0 when unaligned), then elements n4 * 4 .. n one by one */
-__global__ static void narrow_kernel(uint16_t *dst, const float *src, int64_t n4, int64_t n, int bf16) {
-    CU_LOOP(i, n4) {
-        float4 v = ((const float4 *)src)[i];
-        ushort4 h;
-        h.x = narrow1(v.x, bf16);
-        h.y = narrow1(v.y, bf16);
-        h.z = narrow1(v.z, bf16);
-        h.w = narrow1(v.w, bf16);
-        ((ushort4 *)dst)[i] = h;
-    }
-    CU_LOOP(i, n - n4 * 4) dst[n4 * 4 + i] = narrow1(src[n4 * 4 + i], bf16);
+__device__ static inline ushort4 narrow4(float4 v, int bf16) {
+    return make_ushort4(narrow1(v.x, bf16), narrow1(v.y, bf16), narrow1(v.z, bf16), narrow1(v.w, bf16));
 }
 
-__global__ static void widen_kernel(float *dst, const uint16_t *src, int64_t n4, int64_t n, int bf16) {
+__device__ static inline float4 widen4(ushort4 h, int bf16) {
+    return make_float4(widen1(h.x, bf16), widen1(h.y, bf16), widen1(h.z, bf16), widen1(h.w, bf16));
+}
+
+/* f32 -> 16 bit (widen 0) or back (widen 1): n4 groups of 4 vectorised (0 when
+ * unaligned), then elements n4 * 4 .. n one by one */
+__global__ static void cast_kernel(void *dst, const void *src, int64_t n4, int64_t n, int bf16, int widen) {
     CU_LOOP(i, n4) {
-        ushort4 h = ((const ushort4 *)src)[i];
-        float4 v;
-        v.x = widen1(h.x, bf16);
-        v.y = widen1(h.y, bf16);
-        v.z = widen1(h.z, bf16);
-        v.w = widen1(h.w, bf16);
-        ((float4 *)dst)[i] = v;
+        if (widen) ((float4 *)dst)[i] = widen4(((const ushort4 *)src)[i], bf16);
+        else ((ushort4 *)dst)[i] = narrow4(((const float4 *)src)[i], bf16);
     }
-    CU_LOOP(i, n - n4 * 4) dst[n4 * 4 + i] = widen1(src[n4 * 4 + i], bf16);
+    CU_LOOP(i, n - n4 * 4) {
+        int64_t e = n4 * 4 + i;
+        if (widen) ((float *)dst)[e] = widen1(((const uint16_t *)src)[e], bf16);
+        else ((uint16_t *)dst)[e] = narrow1(((const float *)src)[e], bf16);
+    }
 }
 
 /* groups of 4 when the f32 side is 16-byte and the 16-bit side 8-byte aligned */
-static int64_t groups_of_4(const void *f32, const void *h16, int64_t n) {
-    return (uintptr_t)f32 % 16 == 0 && (uintptr_t)h16 % 8 == 0 ? n / 4 : 0;
+static int cast(cu_call *r, void *dst, const void *src, int64_t n, int widen) {
+    if (n == 0) return CV_OK;
+    const void *f32 = widen ? dst : src, *h16 = widen ? src : dst;
+    int64_t n4 = (uintptr_t)f32 % 16 == 0 && (uintptr_t)h16 % 8 == 0 ? n / 4 : 0;
+    cast_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(dst, src, n4, n,
+                                                                            r->b->cfg.precision == CV_BF16, widen);
+    return cu_launched(r, widen ? "16-bit widen kernel" : "16-bit cast kernel");
 }
 
-int cu_narrow(cu_call *r, void *dst, const float *src, int64_t n) {
-    if (n == 0) return CV_OK;
-    int64_t n4 = groups_of_4(src, dst, n);
-    narrow_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>((uint16_t *)dst, src, n4, n,
-                                                                              r->b->cfg.precision == CV_BF16);
-    return cu_launched(r, "16-bit cast kernel");
-}
+int cu_narrow(cu_call *r, void *dst, const float *src, int64_t n) { return cast(r, dst, src, n, 0); }
 
-int cu_widen(cu_call *r, float *dst, const void *src, int64_t n) {
-    if (n == 0) return CV_OK;
-    int64_t n4 = groups_of_4(dst, src, n);
-    widen_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(dst, (const uint16_t *)src, n4, n,
-                                                                             r->b->cfg.precision == CV_BF16);
-    return cu_launched(r, "16-bit widen kernel");
-}
+int cu_widen(cu_call *r, float *dst, const void *src, int64_t n) { return cast(r, dst, src, n, 1); }

@@ -37,6 +37,8 @@ static inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcp
 static inline cudaError_t cudaMemsetAsync(void *d, int v, size_t n, cudaStream_t) { memset(d, v, n); return cudaSuccess; }
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(8) ushort4 { unsigned short x, y, z, w; };
+static inline float4 make_float4(float x, float y, float z, float w) { return { x, y, z, w }; }
+static inline ushort4 make_ushort4(unsigned short x, unsigned short y, unsigned short z, unsigned short w) { return { x, y, z, w }; }
 static inline float __uint_as_float(uint32_t x) { float f; memcpy(&f, &x, 4); return f; }
 static inline uint32_t __float_as_uint(float f) { uint32_t x; memcpy(&x, &f, 4); return x; }
 /* kernels without __syncthreads: threads of a block one after the other */
