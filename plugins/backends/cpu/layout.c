@@ -16,10 +16,10 @@ int kt_layout(const cv_kernel *k, int is_out, int i) {
     return l ? l[i] : CV_LAYOUT_PLAIN;
 }
 
-int kt_any_c16(const cv_kernel *k) {
+int kt_any_blocked(const cv_kernel *k) {
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
-            if (kt_layout(k, io, i) == CV_LAYOUT_C16) return 1;
+            if (kt_layout(k, io, i) != CV_LAYOUT_PLAIN) return 1;
     return 0;
 }
 
@@ -89,25 +89,32 @@ int cpu_layout_class(void *self, const cv_kernel *k) {
 }
 
 int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
-    if (!kt_any_c16(k)) return CV_OK;
+    if (!kt_any_blocked(k)) return CV_OK;
     char s[64];
-    int cls = cpu_layout_class(b, k), first = -1;
+    const int cls = cpu_layout_class(b, k);
+    int first = -1, mixed = 0;
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
-            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
-            int l = kt_layout(k, io, i);
+            const int l = kt_layout(k, io, i);
             if (l != CV_LAYOUT_PLAIN && l != CV_LAYOUT_C16)
                 return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has unknown layout %d", op_name(k->op),
                                 io ? "output" : "input", i, l);
-            if (t->ndim == 4 && cls == CV_LAYOUT_CLASS_UNIFORM) {
-                if (first < 0) first = l;
-                else if (l != first) cls = CV_LAYOUT_CLASS_PLAIN; /* mixed layouts: not allowed */
-            }
-            if (l == CV_LAYOUT_C16 && (cls == CV_LAYOUT_CLASS_PLAIN || t->ndim != 4 || t->shape[1] % 16 || !kt_contiguous(t)))
+            if ((io ? k->out : k->in)[i].ndim != 4 || cls != CV_LAYOUT_CLASS_UNIFORM) continue;
+            if (first < 0) first = l;
+            else mixed |= l != first;
+        }
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
+            if (kt_layout(k, io, i) != CV_LAYOUT_C16) continue;
+            const char *why = cls == CV_LAYOUT_CLASS_PLAIN ? "does not take with these operands"
+                              : mixed ? "takes only when all its 4-D operands share it"
+                              : t->ndim != 4 || t->shape[1] % 16 || !kt_contiguous(t) ? "takes only on dense 4-D, C % 16 == 0"
+                                                                                      : NULL;
+            if (why)
                 return CPU_FAIL(b, err, CV_ERR_INVALID,
                                 "backend cpu: %s: %s %d %s is given the blocked layout (C16), which this op %s",
-                                op_name(k->op), io ? "output" : "input", i, kt_shape_str(t, s, sizeof s),
-                                cls == CV_LAYOUT_CLASS_PLAIN ? "does not take with these operands" : "needs 4-D, C % 16 == 0");
+                                op_name(k->op), io ? "output" : "input", i, kt_shape_str(t, s, sizeof s), why);
         }
     return CV_OK;
 }
