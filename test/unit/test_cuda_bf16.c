@@ -165,6 +165,7 @@ static void compare(const char *name, int op, const void *p, size_t ps, const cv
             den += (double)want[j] * want[j];
         }
         rel[b] = sqrt(num / (den > 0 ? den : 1));
+        cr_log_info("%s %s: relative error %.3g", name, prec_name[b], rel[b]); /* kept in test/gpu/run.sh's log */
         cr_expect(rel[b] <= 1e-2, "%s %s: relative error %.3g above the bound 1e-2", name, prec_name[b], rel[b]);
         cr_expect(rel[b] > 1e-6, "%s %s: relative error %.3g: fp32-exact, the 16-bit path did not run", name,
                   prec_name[b], rel[b]);
