@@ -109,6 +109,8 @@ void cv_net_set_step(cv_net *n, int64_t step);
  * gradient (the flat gradient buffer included) comes out multiplied by it; the
  * trainer divides it out.  The loss value itself is not scaled.  Default 1. */
 void cv_net_set_loss_scale(cv_net *n, float scale);
+/* bytes of the activation arena allocated so far (the largest plan's peak) */
+size_t cv_net_arena_bytes(const cv_net *n);
 int64_t cv_net_get_step(const cv_net *n);
 /* Distillation: a teacher model (not owned) traced into every plan that has a loss,
  * in eval mode, its logits handed to the loss as teacher_logits.  Its parameters

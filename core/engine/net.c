@@ -255,6 +255,8 @@ void cv_net_set_loss_scale(cv_net *n, float scale) {
     if (n) n->loss_scale = scale;
 }
 
+size_t cv_net_arena_bytes(const cv_net *n) { return n ? n->arena_bytes : 0; }
+
 /* ---- per-layer summary ----------------------------------------------------------------- */
 static int scope_prefix_len(const char *s, int depth) {
     if (depth <= 0) return (int)strlen(s);

@@ -7,6 +7,7 @@
 #include "train/checkpoint.h"
 #include "train/dist.h"
 #include "train/ema.h"
+#include "train/reserve.h"
 #include "train/evaluate.h"
 #include "train/runlog.h"
 #include "train/seq_sampler.h"
@@ -528,6 +529,7 @@ static int trainer_open(trainer *t, cv_session *s, const cv_train_options *o, cv
     }
     cv_net_optim_step_init(s->net, &t->ostep);
     const cv_value *w = cv_options_get(cv_recipe_options(r, "dataset"), "workers");
+    if (cv_train_reserve(s, NULL, err)) return err->status; /* the worst-case arena, before the loader starts */
     cv_loader_config cfg = {
         .host = &s->ctx->host, .dataset = s->dataset_train, .sampler = s->sampler, .transforms = s->tf_train.items,
         .n_transforms = s->tf_train.n, .workers = w && w->is_set ? (int)w->i : 2, .seed = s->seed, .training = 1,
