@@ -152,5 +152,18 @@ void cv_net_set_grad_ready(cv_net *n, cv_grad_ready_fn fn, void *ctx);
 void *cv_net_buffer_data(cv_net *n, int which, int *host_accessible);
 /* Host copy of [first, first + count) of flat buffer which. */
 int cv_net_buffer_read_range(cv_net *n, int which, int64_t first, int64_t count, float *dst, cv_error *err);
+/* SyncBN (core/engine/syncbn.c): with a collective set, training batch norm
+ * (training = 1 in a training plan) uses mean and variance over every rank: it
+ * is traced as per-channel sum x and sum x^2 (plus the element count), one
+ * fn(ctx, buf, count, err) that must replace buf[0, count) by its sum over all
+ * ranks in place (every rank calls it in the same order), then the normalisation
+ * from the global statistics, and the running statistics updated from them
+ * (unbiased variance over the global count).  Backward calls fn once more per
+ * layer (the sums of dL/dstats).  fn's data is a host copy (any backend); a
+ * failure (a status other than CV_OK, with err set) ends the step with the
+ * layer named.  Eval plans keep the fused kernel.  Set it before the first
+ * training cv_net_plan_get (plans already traced keep their form); NULL: off. */
+typedef int (*cv_collective_fn)(void *ctx, float *buf, int64_t count, cv_error *err);
+void cv_net_set_collective(cv_net *n, cv_collective_fn fn, void *ctx);
 
 #endif

@@ -28,6 +28,9 @@ static const cv_option_desc run_schema[] = {
                  "data-parallel: all-reduce gradient buckets during backward as each becomes final (false: one "
                  "all-reduce after backward)"),
     CV_OPT_FLOAT_RANGE("comm_bucket_mib", "4", 1e-6, 65536, "data-parallel: size of a gradient bucket in MiB"),
+    CV_OPT_BOOL_("sync_bn", "false",
+                 "data-parallel: training batch norm uses mean and variance over all ranks (one all-reduce per layer "
+                 "forward and one backward); no effect with one rank"),
     CV_OPT_ENUM_("loss_scaling", "auto", scalings,
                  "dynamic loss scaling: backward starts from the loss scale, gradients are divided by it, a step "
                  "whose gradients overflow is skipped and halves the scale (auto: dynamic for precision = fp16)"),

@@ -27,22 +27,10 @@ static cv_tensor *emit_out(cv_graph *g, int op, cv_tensor *const *in, int n_in, 
     return out[0];
 }
 
-static cv_tensor *binop(cv_graph *g, cv_tensor *a, cv_tensor *b, int fn) {
-    if (!a || !b) return NULL;
-    cv_binary_params p = { fn };
-    cv_tensor *in[2] = { a, b };
-    return cv_graph_emit(g, CV_OP_BINARY, in, 2, &p, sizeof p);
-}
-static cv_tensor *scal(cv_graph *g, cv_tensor *x, int fn, float v) {
-    if (!x) return NULL;
-    cv_scalar_params p = { fn, v };
-    return cv_graph_emit(g, CV_OP_SCALAR, &x, 1, &p, sizeof p);
-}
-static cv_tensor *unary(cv_graph *g, cv_tensor *x, int fn) {
-    if (!x) return NULL;
-    cv_unary_params p = { fn, 0 };
-    return cv_graph_emit(g, CV_OP_UNARY, &x, 1, &p, sizeof p);
-}
+/* the elementwise builders of graph.c under short names */
+#define binop cv_graph_binary
+#define scal cv_graph_scalar
+#define unary cv_graph_unary
 static cv_tensor *relu_mask(cv_graph *g, cv_tensor *x, cv_tensor *dy) { /* dy where x > 0 */
     if (!x || !dy) return NULL;
     cv_unary_params p = { CV_RELU, 0 };
@@ -358,6 +346,8 @@ static int apply_rule(ad *a, int32_t ni) {
         return CV_OK;
     }
     case CV_OP_BROADCAST_TO: ADD(0, sum_to(g, dy, &x->shape)); return CV_OK;
+    /* every rank's y is the same sum, so dL/dx_r sums dL_s/dy over ranks s */
+    case CV_OP_ALLREDUCE: ADD(0, cv_graph_emit(g, CV_OP_ALLREDUCE, &dy, 1, NULL, 0)); return CV_OK;
     case CV_OP_SUM_TO: ADD(0, bcast_to(g, dy, &x->shape)); return CV_OK;
     default:
         return cv_graph_failv(g, CV_ERR_UNSUPPORTED, "%s: no gradient rule", cv_op_name(n.op));

@@ -37,7 +37,7 @@ int cv_plan_prepare(cv_plan *p, cv_error *err) {
     cv_ktensor kt[72];
     for (int32_t i = 0; i < g->n_nodes; i++) {
         cv_node *n = &g->nodes[i];
-        if (!kernel_node(n)) continue;
+        if (!kernel_node(n) || n->op == CV_OP_ALLREDUCE) continue; /* run by the engine (syncbn.c) */
         if (n->n_in + n->n_out > 72) return cv_set_error(err, CV_ERR_UNSUPPORTED, "%s: too many inputs", cv_op_name(n->op));
         int32_t *io = g->ids + n->io;
         for (int k = 0; k < n->n_in + n->n_out; k++) cv_fill_ktensor(&kt[k], cv_graph_tensor(g, io[k]));
@@ -70,6 +70,8 @@ void cv_plan_release(cv_plan *p) {
     cv_free(p->exec);
     cv_free(p->kt);
     cv_free(p->layout);
+    cv_free(p->coll_host);
+    p->coll_host = NULL;
     p->exec = NULL;
     p->kt = NULL;
     p->layout = NULL;
@@ -104,7 +106,8 @@ int cv_plan_compile(cv_plan *p, cv_error *err) {
         k += n->n_in + n->n_out;
     }
     p->bound_generation = 0;
-    return cv_plan_bind(p, err);
+    int st = cv_collective_prepare(p, err);
+    return st != CV_OK ? st : cv_plan_bind(p, err);
 }
 
 static void *tensor_ptr(const cv_plan *p, const cv_tensor *t) {
@@ -180,7 +183,7 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
         p->kerr.message[0] = 0;
         struct timespec t0, t1;
         if (n->profiling) clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = vt->run(self, &x->k, &p->kerr);
+        st = x->k.op == CV_OP_ALLREDUCE ? cv_collective_run(p, &x->k, &p->kerr) : vt->run(self, &x->k, &p->kerr);
         if (n->profiling && st == CV_OK) {
             if (vt->sync) st = vt->sync(self, &p->kerr);
             clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -227,6 +227,25 @@ cv_tensor *cv_graph_fill(cv_graph *g, const cv_shape *shape, int dtype, float va
     return t;
 }
 
+cv_tensor *cv_graph_binary(cv_graph *g, cv_tensor *a, cv_tensor *b, int fn) {
+    if (!a || !b) return NULL;
+    cv_binary_params p = { fn };
+    cv_tensor *in[2] = { a, b };
+    return cv_graph_emit(g, CV_OP_BINARY, in, 2, &p, sizeof p);
+}
+
+cv_tensor *cv_graph_scalar(cv_graph *g, cv_tensor *x, int fn, float v) {
+    if (!x) return NULL;
+    cv_scalar_params p = { fn, v };
+    return cv_graph_emit(g, CV_OP_SCALAR, &x, 1, &p, sizeof p);
+}
+
+cv_tensor *cv_graph_unary(cv_graph *g, cv_tensor *x, int fn) {
+    if (!x) return NULL;
+    cv_unary_params p = { fn, 0 };
+    return cv_graph_emit(g, CV_OP_UNARY, &x, 1, &p, sizeof p);
+}
+
 /* ---- the cv.ops.v1 table ---------------------------------------------------------------- */
 static cv_tensor *op_input(cv_graph *g, int index) {
     if (!g) return NULL;
@@ -386,6 +405,10 @@ static cv_tensor *op_op(cv_graph *g, int op, cv_tensor *const *inputs, int n_inp
         if (*axis < 0 && *axis >= -inputs[0]->shape.ndim) *axis += inputs[0]->shape.ndim;
         return cv_graph_emit(g, op, inputs, n_inputs, &u, params_size);
     }
+    case CV_OP_BATCH_NORM:
+        if (g->training && g->net && g->net->collective && ((const cv_norm_params *)params)->training)
+            return cv_syncbn_trace(g, inputs, params); /* SyncBN: statistics over every rank */
+        break;
     case CV_OP_CONV3D:
         if (g->training)
             return cv_graph_failv(g, CV_ERR_UNSUPPORTED, "conv3d: no gradient rule yet (only eval graphs)"), NULL;

@@ -8,6 +8,11 @@
 #include "engine.h"
 #include "host.h"
 
+/* Engine-internal op kinds (never handed to a backend; outside cvnets/ops.h). */
+enum {
+    CV_OP_ALLREDUCE = 120, /* x -> y := sum over data-parallel ranks of x (f32; syncbn.c) */
+};
+
 /* where a storage lives */
 enum {
     CV_STORE_ARENA = 0,  /* planned activation memory */
@@ -159,6 +164,8 @@ struct cv_net {
     int32_t naive_plan;             /* tests: no reuse, no in-place (every storage its own bytes) */
     cv_grad_ready_fn grad_ready;    /* gradready.c: the data-parallel hook, or NULL */
     void *grad_ready_ctx;
+    cv_collective_fn collective;    /* syncbn.c: SyncBN's all-reduce, or NULL (per-rank batch norm) */
+    void *collective_ctx;
 };
 
 typedef struct cv_exec_node {
@@ -187,6 +194,7 @@ struct cv_plan {
     int32_t n_params_built;          /* net params when traced: later ones get zero grads */
     cv_error kerr;                   /* the backend's error of the failing kernel */
     struct cv_grad_ready *grad_ready; /* gradready.c: which params are final after which kernel */
+    float *coll_host;                /* syncbn.c: host copy for CV_OP_ALLREDUCE nodes, or NULL */
 };
 
 /* ---- graph.c ------------------------------------------------------------------ */
@@ -208,6 +216,10 @@ cv_tensor *cv_graph_view(cv_graph *g, cv_tensor *x, const cv_shape *shape);
 /* slice: a view when the range is contiguous, else a SLICE node */
 cv_tensor *cv_graph_slice(cv_graph *g, cv_tensor *x, const cv_slice_params *p);
 cv_tensor *cv_graph_fill(cv_graph *g, const cv_shape *shape, int dtype, float value);
+/* elementwise builders for autograd and syncbn.c (NULL in, NULL out: chains stop at the first error) */
+cv_tensor *cv_graph_binary(cv_graph *g, cv_tensor *a, cv_tensor *b, int fn);
+cv_tensor *cv_graph_scalar(cv_graph *g, cv_tensor *x, int fn, float v);
+cv_tensor *cv_graph_unary(cv_graph *g, cv_tensor *x, int fn);
 static inline int32_t *cv_node_in(const cv_graph *g, const cv_node *n) { return g->ids + n->io; }
 static inline int32_t *cv_node_out(const cv_graph *g, const cv_node *n) { return g->ids + n->io + n->n_in; }
 static inline const void *cv_node_params(const cv_graph *g, const cv_node *n) {
@@ -270,6 +282,15 @@ int cv_grad_ready_begin(cv_plan *p, cv_error *err);
 /* report the params whose gradients are final after exec node e (p->n_exec: after the loop) */
 int cv_grad_ready_after(cv_plan *p, int32_t e, cv_error *err);
 void cv_grad_ready_free(cv_plan *p);
+
+/* ---- syncbn.c ----------------------------------------------------------------------------- */
+/* training batch norm over every rank (the net has a collective): in = x, gamma,
+ * beta, running mean, running var; returns y */
+cv_tensor *cv_syncbn_trace(cv_graph *g, cv_tensor *const *in, const cv_norm_params *p);
+/* the host buffer CV_OP_ALLREDUCE nodes need (at compile time) */
+int cv_collective_prepare(cv_plan *p, cv_error *err);
+/* run one CV_OP_ALLREDUCE kernel: download, the net's collective, upload */
+int cv_collective_run(cv_plan *p, const cv_kernel *k, cv_error *err);
 
 /* helpers */
 uint64_t cv_hash_str(const char *s);

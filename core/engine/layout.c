@@ -35,7 +35,7 @@ static int candidate(const cv_graph *g, const cv_tensor *t, const int32_t *holde
 /* The layout class of node n from the backend (PLAIN when it has no opinion). */
 static int node_class(const cv_plan *p, const cv_node *n, cv_ktensor *kt) {
     const cv_backend_vtable *vt = p->net->e->be.vt;
-    if (n->is_view || !CV_HAS_MEMBER(vt, cv_backend_vtable, layout_class) || !vt->layout_class) return CV_LAYOUT_CLASS_PLAIN;
+    if (n->is_view || n->op == CV_OP_ALLREDUCE || !CV_HAS_MEMBER(vt, cv_backend_vtable, layout_class) || !vt->layout_class) return CV_LAYOUT_CLASS_PLAIN;
     const cv_graph *g = p->g;
     const int32_t *io = g->ids + n->io;
     for (int j = 0; j < n->n_in + n->n_out; j++) cv_fill_ktensor(&kt[j], cv_graph_tensor((cv_graph *)g, io[j]));

@@ -57,6 +57,7 @@ const char *cv_op_name(int op) {
     case CV_OP_FILL: return "fill";
     case CV_OP_COPY: return "copy";
     case CV_OP_NONFINITE: return "nonfinite";
+    case CV_OP_ALLREDUCE: return "allreduce_sum";
     default: return "unknown-op";
     }
 }
@@ -107,7 +108,7 @@ int cv_op_params_size(int op) {
     case CV_OP_SMOOTH_L1: case CV_OP_SMOOTH_L1_BWD: return (int)sizeof(cv_smooth_l1_params);
     case CV_OP_CAST: return (int)sizeof(cv_cast_params);
     case CV_OP_LINEAR: case CV_OP_BCE_LOGITS: case CV_OP_BCE_LOGITS_BWD: case CV_OP_EMBEDDING:
-    case CV_OP_EMBEDDING_BWD: case CV_OP_COPY: case CV_OP_SUMSQ: case CV_OP_NONFINITE:
+    case CV_OP_EMBEDDING_BWD: case CV_OP_COPY: case CV_OP_SUMSQ: case CV_OP_NONFINITE: case CV_OP_ALLREDUCE:
         return 0;
     case CV_OP_AXPBY: return (int)sizeof(cv_axpby_params);
     default: return -1;

@@ -465,6 +465,10 @@ int cv_infer(cv_graph *g, int op, cv_tensor *const *in, int n_in, const void *pa
         out[0] = s;
         return 1;
     }
+    case CV_OP_ALLREDUCE:
+        if (!want_inputs(g, nm, n_in, 1, 1)) return -1;
+        if (in[0]->dtype != CV_F32) return FAIL("allreduce_sum: input must be f32, got %s", cv_dtype_name(in[0]->dtype));
+        return 1;
     default:
         return FAIL("op %d (%s) cannot be recorded in a graph", op, nm);
     }

@@ -122,6 +122,12 @@ int cv_dist_allreduce_sum(cv_dist *d, float *buf, int64_t n, cv_error *err) {
     return CV_OK;
 }
 
+static int sync_bn_sum(void *ctx, float *buf, int64_t n, cv_error *err) { return cv_dist_allreduce_sum(ctx, buf, n, err); }
+
+void cv_dist_sync_bn(cv_dist *d, cv_net *net, int on) {
+    cv_net_set_collective(net, on && d->world > 1 ? sync_bn_sum : NULL, d);
+}
+
 int cv_dist_broadcast(cv_dist *d, void *buf, size_t bytes, cv_error *err) {
     if (d->world == 1 || bytes == 0) return CV_OK;
     cv_error local;

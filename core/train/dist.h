@@ -131,6 +131,11 @@ int cv_dist_average(cv_dist *d, double *vals, int n, cv_error *err);
 /* buf[i] := sum over ranks, in place. */
 int cv_dist_allreduce_sum(cv_dist *d, float *buf, int64_t n, cv_error *err);
 int cv_dist_broadcast(cv_dist *d, void *buf, size_t bytes, cv_error *err); /* from rank 0 */
+/* [run] sync_bn: training batch norm of net uses statistics over every rank (the
+ * engine's collective is cv_dist_allreduce_sum on d, which must outlive the net's
+ * training runs).  No-op for world 1 (the fused per-rank kernel, same bits).
+ * Call before the first training plan is traced (cv_train_reserve). */
+void cv_dist_sync_bn(cv_dist *d, cv_net *net, int on);
 /* *any := 1 when flag is non-zero on any rank.  For decisions every rank must
  * take at the same step, e.g. stopping on a signal that reached only some ranks
  * (or reached them at different steps): call once per step, stop when *any. */

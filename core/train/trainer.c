@@ -512,6 +512,7 @@ static int trainer_open(trainer *t, cv_session *s, const cv_train_options *o, cv
     t->ts.loss_scale = t->dyn_scale ? cv_recipe_float(r, "run", "loss_scale_init") : 1.0;
     if (cv_dist_open(s, &t->dist, err)) return err->status;
     if (cv_dist_reshard_sampler(&t->dist, s, err)) return err->status;
+    cv_dist_sync_bn(&t->dist, s->net, (int)cv_recipe_int(r, "run", "sync_bn"));
     int root = cv_dist_is_root(&t->dist);
     t->quiet = o->quiet || !root;
     char path[1200];
@@ -528,8 +529,8 @@ static int trainer_open(trainer *t, cv_session *s, const cv_train_options *o, cv
         cv_runlog_open(&t->log, NULL, t->devnull ? t->devnull : stderr);
     }
     cv_net_optim_step_init(s->net, &t->ostep);
-    const cv_value *w = cv_options_get(cv_recipe_options(r, "dataset"), "workers");
     if (cv_train_reserve(s, NULL, err)) return err->status; /* the worst-case arena, before the loader starts */
+    const cv_value *w = cv_options_get(cv_recipe_options(r, "dataset"), "workers");
     cv_loader_config cfg = {
         .host = &s->ctx->host, .dataset = s->dataset_train, .sampler = s->sampler, .transforms = s->tf_train.items,
         .n_transforms = s->tf_train.n, .workers = w && w->is_set ? (int)w->i : 2, .seed = s->seed, .training = 1,
