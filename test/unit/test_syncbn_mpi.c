@@ -4,14 +4,21 @@
  * gradients (logged grad_norm) and the same weights AND running statistics as
  * one process with batch 2b (within 1e-5 relative, f32 sums in another order);
  * without sync_bn it does not (so the comparison can fail); and with one process
- * ([run] comm = none, or comm = mpi under mpirun -np 1) sync_bn changes no bit. */
+ * ([run] comm = none, or comm = mpi under mpirun -np 1) sync_bn changes no bit.
+ * Also a rank that dies while the other waits in a batch-norm all-reduce: the
+ * survivor's step ends with the comm's timeout error naming the layer (this
+ * binary is then its own MPI driver, CV_SBN_DRIVER=die). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "train/dist.h"
 #include "train/safetensors.h"
+#include "support/kernel_util.h"
 #include "support/testhost.h"
 #include "support/tmpdir.h"
 
@@ -153,5 +160,96 @@ Test(syncbn_mpi, one_process_with_sync_bn_is_bit_identical, .timeout = 900) {
     cr_assert(weight_diff(off, on, &running) == 0, "comm = none: sync_bn changed the weights");
     cr_assert(weight_diff(off, mpi_on, &running) == 0, "mpirun -np 1: sync_bn changed the weights");
     cr_assert(grad_norm_diff(off, on) == 0 && grad_norm_diff(off, mpi_on) == 0, "sync_bn changed a gradient norm");
+    tmp_cleanup();
+}
+
+/* ---- a rank dies during the batch-norm all-reduce ------------------------------------------ */
+/* CV_SBN_DRIVER=die under mpirun -np 2: both ranks meet at a barrier, then rank 1
+ * exits (a crashed peer) and rank 0 runs one SyncBN training step of
+ * resnet_cifar on the reference backend; its first collective is the forward
+ * all-reduce of the stem's batch norm.  Rank 0 writes the step's error message
+ * (or "the step succeeded") to $CV_SBN_OUT.0. */
+static int die_driver(void) {
+    const char *out = getenv("CV_SBN_OUT");
+    if (!out || !*out) return 2;
+    cv_ctx *ctx = th_ctx_new();
+    cv_error err;
+    cv_error_init(&err);
+    const cv_component_desc *cd = th_load(ctx, "comm", "mpi");
+    const char *ckv[] = { "timeout_s=3", NULL };
+    void *cself = NULL;
+    cv_dist d;
+    if (th_try_create(ctx, cd, ckv, NULL, &cself, &err) ||
+        cv_dist_open_component((cv_component_ref){ cd, cself }, &d, &err) || cv_dist_barrier(&d, &err)) {
+        fprintf(stderr, "sbn driver: %s\n", err.message);
+        return 2;
+    }
+    if (d.rank == 1) _exit(3); /* no finalize, no goodbye */
+    cv_create_args extra = { .struct_size = sizeof extra, .num_classes = 3, .in_channels = 1, .world_size = 1 };
+    const cv_component_desc *md = th_load(ctx, "model", "resnet_cifar"), *ld = th_load(ctx, "loss", "cross_entropy");
+    const char *mkv[] = { "depth=8", "base_width=4", NULL };
+    void *mself = th_create(ctx, md, mkv, &extra), *lself = th_create(ctx, ld, NULL, &extra);
+    ku_backend be = ku_backend_open(ctx, "ref");
+    cv_engine *e = cv_engine_create(&ctx->host, (cv_backend_ref){ be.vt, be.self }, 1, &err);
+    cv_net *net = e ? cv_net_create(e, (cv_component_ref){ md, mself }, (cv_component_ref){ ld, lself }, 3, &err) : NULL;
+    int rc = net ? CV_OK : err.status;
+    if (net) cv_dist_sync_bn(&d, net, 1);
+    cv_shape in = CV_SHAPE(4, 1, 16, 16);
+    cv_plan *p = net ? cv_net_plan_get(net, &in, CV_MODE_TRAIN, 0, &err) : NULL;
+    if (net && !p) rc = err.status;
+    float img[4 * 16 * 16];
+    int32_t lab[4] = { 0, 1, 2, 0 };
+    for (int i = 0; i < 4 * 16 * 16; i++) img[i] = (float)((i * 37) % 11) / 11.0f - 0.5f;
+    cv_step_io io = { img, lab, NULL, 0, 0 };
+    if (p) rc = cv_net_run(p, &io, &err);
+    char path[4200];
+    snprintf(path, sizeof path, "%s.0", out);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s\n", rc ? err.message : "the step succeeded");
+        fclose(f);
+    }
+    cv_net_destroy(net);
+    cv_engine_destroy(e);
+    ku_backend_close(be);
+    th_destroy(md, mself);
+    th_destroy(ld, lself);
+    cv_dist_close(&d);
+    th_ctx_free(ctx);
+    return 0;
+}
+
+int main(int argc, char *argv[]) {
+    const char *mode = getenv("CV_SBN_DRIVER");
+    if (mode && strcmp(mode, "die") == 0) return die_driver();
+    struct criterion_test_set *tests = criterion_initialize();
+    int result = 0;
+    if (criterion_handle_args(argc, argv, true)) result = !criterion_run_all_tests(tests);
+    criterion_finalize(tests);
+    return result;
+}
+
+/* --enable-recovery keeps rank 0 alive after rank 1 dies: only the comm's timeout
+ * (3 s) can end its batch-norm all-reduce. */
+Test(syncbn_mpi, a_rank_dying_during_the_bn_allreduce_ends_the_step_with_a_clear_error, .timeout = 300) {
+    char exe[4096], out[4096], cmd[16384], path[4200], text[2048] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    cr_assert(n > 0, "cannot find this test binary");
+    exe[n] = 0;
+    snprintf(out, sizeof out, "%s/die", tmp_dir_new());
+    snprintf(cmd, sizeof cmd,
+             "unset BXFI_MAP GMON_OUT_PREFIX; CV_SBN_DRIVER=die CV_SBN_OUT='%s' CVNETS_BUILD='%s' ASAN_OPTIONS=detect_leaks=0 "
+             "OMPI_MCA_plm=isolated OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none "
+             "timeout -k 10 240 mpirun --allow-run-as-root --oversubscribe --enable-recovery -np 2 '%s' > '%s.log' 2>&1",
+             out, th_build_path(""), exe, out);
+    int st = system(cmd);
+    cr_assert(!(WIFEXITED(st) && WEXITSTATUS(st) == 124), "mpirun hung: killed by timeout");
+    snprintf(path, sizeof path, "%s.0", out);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "rank 0 wrote no message to %s (mpirun status %d)", path, st);
+    text[fread(text, 1, sizeof text - 1, f)] = 0;
+    fclose(f);
+    cr_assert(strstr(text, "allreduce_sum") && strstr(text, "bn") && strstr(text, "timed out after 3 s"),
+              "rank 0 said: %s", text);
     tmp_cleanup();
 }
