@@ -13,12 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "support/kcase.h"
+#include "support/cuda_open.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
-
-#define CUDA_SO "lib/cvnets/plugins/cvnets-backend-cuda.so"
 
 /* CUDA's libraries keep process-lifetime allocations; not ours to report under LSan */
 const char *__lsan_default_suppressions(void);
@@ -26,63 +25,20 @@ const char *__lsan_default_suppressions(void) {
     return "leak:libcuda\nleak:libcudart\nleak:libcudnn\nleak:libcublas\nleak:libnccl\nleak:_dlerror_run\n";
 }
 
-typedef struct opd {
-    int dtype;
-    cv_shape shape;
-    const float *v; /* inputs: fixed values (NULL: random); outputs: initial values (NULL: NaN) */
-} opd;
-#define F32(...) ((opd){ CV_F32, CV_SHAPE(__VA_ARGS__), NULL })
-#define OPD(dt, vals, ...) ((opd){ (dt), CV_SHAPE(__VA_ARGS__), (vals) })
-
-typedef struct kcase {
-    const char *name;
-    int op;
-    const void *p;
-    size_t ps;
-    int n_in, n_out;
-    opd in[8], out[8];
-    double rtol, atol;
-    float lo, hi;       /* range of random inputs; 0, 0: [-2, 2) */
-    uint32_t init_out;  /* outputs also read (in-place ops): same random start on both */
-    uint32_t check_in;  /* inputs written in place (running stats): compared after the run */
-    const float *away;  /* keep random inputs this far (margin 0.02) from these points */
-    int n_away;
-} kcase;
-
 static cv_ctx *ctx;
 static ku_backend ref, cuda;
 static ku_rng rng;
+static kc_bench bench; /* ref and cuda (n = 0 without a device) */
 static int have_cuda;
 static char no_cuda[CV_ERROR_MESSAGE_MAX + 64];
-
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
 
 /* the CUDA backend with default options, or have_cuda = 0 and the reason in no_cuda */
 static void setup(void) {
     ctx = th_ctx_new();
     ref = ku_backend_open(ctx, "ref");
     rng = ku_rng_make(20261128);
-    have_cuda = 0;
-    if (!file_exists(th_build_path(CUDA_SO))) {
-        snprintf(no_cuda, sizeof no_cuda, "built without CUDA=1 (no %s)", CUDA_SO);
-        return;
-    }
-    const cv_component_desc *d = th_load(ctx, "backend", "cuda");
-    cv_create_args extra;
-    memset(&extra, 0, sizeof extra);
-    extra.struct_size = sizeof extra;
-    extra.threads = 1;
-    cv_error err = { sizeof err, 0, "" };
-    void *self = NULL;
-    if (th_try_create(ctx, d, NULL, &extra, &self, &err) != CV_OK) {
-        snprintf(no_cuda, sizeof no_cuda, "%s", err.message);
-        return;
-    }
-    cuda = (ku_backend){ d->vtable, self, d };
-    have_cuda = 1;
+    have_cuda = cu_open(ctx, NULL, &cuda, no_cuda, sizeof no_cuda);
+    bench = (kc_bench){ ref, have_cuda, { cuda }, { "cuda" }, &rng };
 }
 static void teardown(void) {
     if (have_cuda) ku_backend_close(cuda);
@@ -94,88 +50,22 @@ TestSuite(cuda_vs_ref, .init = setup, .fini = teardown);
 /* every comparison needs a device: skipped (not passed) without one */
 #define NEED_CUDA() do { if (!have_cuda) cr_skip_test("%s", no_cuda); } while (0)
 
-static int64_t numel(const cv_shape *s) { return cv_shape_numel(s); }
-
-/* run c on one backend with the given host inputs and starting outputs; host copies
- * of outputs (and of the inputs after the run) come back in got_out / got_in */
-static void run_on(ku_backend be, const kcase *c, float **vin, float **vout0, float **got_out, float **got_in) {
-    ku_tensor in[8], out[8];
-    for (int i = 0; i < c->n_in; i++) in[i] = ku_make(be, c->in[i].dtype, c->in[i].shape, vin[i]);
-    for (int i = 0; i < c->n_out; i++) out[i] = ku_make(be, c->out[i].dtype, c->out[i].shape, vout0[i]);
-    cv_error err = { sizeof err, 0, "" };
-    int st = ku_run(be, c->op, c->p, c->ps, in, c->n_in, out, c->n_out, 0x5eed, &err);
-    cr_assert(st == CV_OK, "%s: kernel failed (%d): %s", c->name, st, err.message);
-    for (int i = 0; i < c->n_out; i++) got_out[i] = ku_get_new(be, &out[i]);
-    for (int i = 0; i < c->n_in; i++) got_in[i] = (c->check_in >> i) & 1 ? ku_get_new(be, &in[i]) : NULL;
-    for (int i = 0; i < c->n_in; i++) ku_free(be, &in[i]);
-    for (int i = 0; i < c->n_out; i++) ku_free(be, &out[i]);
-}
-
-static void check(const kcase *c) {
-    float *vin[8], *vout0[8], *want[8], *want_in[8];
-    float lo = c->lo, hi = c->hi;
-    if (lo == 0 && hi == 0) { lo = -2; hi = 2; }
-    for (int i = 0; i < c->n_in; i++) {
-        int64_t n = numel(&c->in[i].shape);
-        vin[i] = ku_random(&rng, n, lo, hi);
-        if (c->in[i].v) memcpy(vin[i], c->in[i].v, (size_t)n * sizeof(float));
-        else if (c->n_away) ku_keep_away(vin[i], n, c->away, c->n_away, 0.02f);
-    }
-    for (int i = 0; i < c->n_out; i++) {
-        int64_t n = numel(&c->out[i].shape);
-        vout0[i] = ku_random(&rng, n, -1, 1);
-        if (c->out[i].v) memcpy(vout0[i], c->out[i].v, (size_t)n * sizeof(float));
-        else if (!((c->init_out >> i) & 1))
-            for (int64_t j = 0; j < n; j++) vout0[i][j] = c->out[i].dtype == CV_F32 ? NAN : 77.0f;
-    }
-    run_on(ref, c, vin, vout0, want, want_in);
-    float *got[8], *got_in[8];
-    run_on(cuda, c, vin, vout0, got, got_in);
-    char what[160];
-    for (int i = 0; i < c->n_out; i++) {
-        snprintf(what, sizeof what, "%s (cuda): output %d", c->name, i);
-        ku_assert_close(got[i], want[i], numel(&c->out[i].shape), c->rtol, c->atol, what);
-        free(got[i]);
-    }
-    for (int i = 0; i < c->n_in; i++)
-        if (got_in[i]) {
-            snprintf(what, sizeof what, "%s (cuda): input %d after the run", c->name, i);
-            ku_assert_close(got_in[i], want_in[i], numel(&c->in[i].shape), c->rtol, c->atol, what);
-            free(got_in[i]);
-        }
-    for (int i = 0; i < c->n_in; i++) { free(vin[i]); free(want_in[i]); }
-    for (int i = 0; i < c->n_out; i++) { free(vout0[i]); free(want[i]); }
-}
-
-#define CASE(...) check(&(kcase){ __VA_ARGS__ })
-#define P(x) &(x), sizeof(x)
+#define CASE(...) KC_CASE(&bench, __VA_ARGS__)
+#define P(x) KC_P(x)
 
 /* ---- convolution ------------------------------------------------------------------ */
-static void conv_cases(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int k, int s, int pad, int dil, int g,
-                       int bias) {
-    cv_conv_params p = { { s, s, 1 }, { pad, pad, 0 }, { dil, dil, 1 }, g };
-    int64_t Ho = (H + 2 * pad - dil * (k - 1) - 1) / s + 1, Wo = (W + 2 * pad - dil * (k - 1) - 1) / s + 1;
-    opd x = F32(N, C, H, W), w = F32(O, C / g, k, k), y = F32(N, O, Ho, Wo), b = F32(O);
-    CASE(.name = "conv2d", .op = CV_OP_CONV2D, .p = P(p), .n_in = bias ? 3 : 2, .in = { x, w, b }, .n_out = 1,
-         .out = { y }, .rtol = 2e-4, .atol = 2e-4);
-    CASE(.name = "conv2d_bwd_data", .op = CV_OP_CONV2D_BWD_DATA, .p = P(p), .n_in = 2, .in = { y, w }, .n_out = 1,
-         .out = { x }, .rtol = 2e-4, .atol = 2e-4);
-    CASE(.name = "conv2d_bwd_weight", .op = CV_OP_CONV2D_BWD_WEIGHT, .p = P(p), .n_in = 2, .in = { y, x }, .n_out = 1,
-         .out = { w }, .rtol = 2e-4, .atol = 5e-4);
-}
-
-Test(cuda_vs_ref, conv2d_plain_3x3_bias) { NEED_CUDA(); conv_cases(2, 3, 9, 7, 4, 3, 1, 1, 1, 1, 1); }
-Test(cuda_vs_ref, conv2d_depthwise_stride2_odd) { NEED_CUDA(); conv_cases(2, 8, 11, 10, 8, 3, 2, 1, 1, 8, 0); }
-Test(cuda_vs_ref, conv2d_groups_dilation) { NEED_CUDA(); conv_cases(1, 6, 12, 13, 9, 3, 1, 2, 2, 3, 1); }
-Test(cuda_vs_ref, conv2d_pointwise) { NEED_CUDA(); conv_cases(3, 5, 7, 7, 6, 1, 1, 0, 1, 1, 0); }
-Test(cuda_vs_ref, conv2d_k5_stride3) { NEED_CUDA(); conv_cases(2, 4, 9, 8, 4, 5, 3, 2, 1, 2, 1); }
-Test(cuda_vs_ref, conv2d_blocked_channels) { NEED_CUDA(); conv_cases(2, 16, 10, 10, 32, 3, 1, 1, 1, 1, 1); }
-Test(cuda_vs_ref, conv2d_stem_stride2) { NEED_CUDA(); conv_cases(2, 3, 15, 15, 16, 7, 2, 3, 1, 1, 0); }
+Test(cuda_vs_ref, conv2d_plain_3x3_bias) { NEED_CUDA(); kc_conv_cases(&bench, 2, 3, 9, 7, 4, 3, 1, 1, 1, 1, 1); }
+Test(cuda_vs_ref, conv2d_depthwise_stride2_odd) { NEED_CUDA(); kc_conv_cases(&bench, 2, 8, 11, 10, 8, 3, 2, 1, 1, 8, 0); }
+Test(cuda_vs_ref, conv2d_groups_dilation) { NEED_CUDA(); kc_conv_cases(&bench, 1, 6, 12, 13, 9, 3, 1, 2, 2, 3, 1); }
+Test(cuda_vs_ref, conv2d_pointwise) { NEED_CUDA(); kc_conv_cases(&bench, 3, 5, 7, 7, 6, 1, 1, 0, 1, 1, 0); }
+Test(cuda_vs_ref, conv2d_k5_stride3) { NEED_CUDA(); kc_conv_cases(&bench, 2, 4, 9, 8, 4, 5, 3, 2, 1, 2, 1); }
+Test(cuda_vs_ref, conv2d_blocked_channels) { NEED_CUDA(); kc_conv_cases(&bench, 2, 16, 10, 10, 32, 3, 1, 1, 1, 1, 1); }
+Test(cuda_vs_ref, conv2d_stem_stride2) { NEED_CUDA(); kc_conv_cases(&bench, 2, 3, 15, 15, 16, 7, 2, 3, 1, 1, 0); }
 /* output planes of <= 16 pixels: the weight gradient runs as one GEMM over im2col */
 Test(cuda_vs_ref, conv2d_small_planes) { NEED_CUDA();
-    conv_cases(3, 24, 4, 4, 20, 3, 1, 1, 1, 1, 1);
-    conv_cases(2, 16, 7, 7, 8, 3, 2, 1, 1, 1, 0);
-    conv_cases(2, 8, 4, 4, 8, 3, 1, 2, 2, 1, 0);
+    kc_conv_cases(&bench, 3, 24, 4, 4, 20, 3, 1, 1, 1, 1, 1);
+    kc_conv_cases(&bench, 2, 16, 7, 7, 8, 3, 2, 1, 1, 1, 0);
+    kc_conv_cases(&bench, 2, 8, 4, 4, 8, 3, 1, 2, 2, 1, 0);
 }
 
 /* ---- matmul / linear ------------------------------------------------------------------ */
@@ -231,43 +121,19 @@ Test(cuda_vs_ref, batch_norm) { NEED_CUDA();
          .n_out = 1, .out = { x }, .rtol = 1e-4, .atol = 1e-4);
 }
 
-/* forward with saved stats, then the backward on those very stats */
-static void norm_pair(const char *name, int fwd, int bwd, const cv_norm_params *p, opd x, opd g, int affine,
-                      int64_t stats) {
-    float *xs = ku_random(&rng, numel(&x.shape), -2, 2);
-    ku_backend be = ref;
-    ku_tensor tx = ku_make(be, CV_F32, x.shape, xs), ty = ku_make(be, CV_F32, x.shape, NULL);
-    float *gv = ku_random(&rng, numel(&g.shape), 0.5f, 1.5f);
-    ku_tensor tg = ku_make(be, CV_F32, g.shape, gv), tb = ku_make(be, CV_F32, g.shape, gv);
-    ku_tensor tm = ku_make(be, CV_F32, CV_SHAPE(stats), NULL), tr = ku_make(be, CV_F32, CV_SHAPE(stats), NULL);
-    ku_tensor in[3] = { tx, tg, tb }, out[3] = { ty, tm, tr };
-    ku_run_ok(be, fwd, p, sizeof *p, in, affine ? 3 : 1, out, 3, 0);
-    float *mv = ku_get_new(be, &tm), *rv = ku_get_new(be, &tr);
-    opd ms = OPD(CV_F32, mv, stats), rs = OPD(CV_F32, rv, stats), xv = { CV_F32, x.shape, xs }, gg = { CV_F32, g.shape, gv };
-    CASE(.name = name, .op = fwd, .p = p, .ps = sizeof *p, .n_in = affine ? 3 : 1, .in = { xv, g, g }, .n_out = 3,
-         .out = { x, ms, rs }, .rtol = 1e-4, .atol = 1e-4);
-    CASE(.name = name, .op = fwd, .p = p, .ps = sizeof *p, .n_in = affine ? 3 : 1, .in = { xv, g, g }, .n_out = 1,
-         .out = { x }, .rtol = 1e-4, .atol = 1e-4);
-    CASE(.name = name, .op = bwd, .p = p, .ps = sizeof *p, .n_in = 5, .in = { xv, x, gg, ms, rs }, .n_out = 3,
-         .out = { x, g, g }, .rtol = 1e-4, .atol = 1e-4);
-    CASE(.name = name, .op = bwd, .p = p, .ps = sizeof *p, .n_in = 5, .in = { xv, x, gg, ms, rs }, .n_out = 1,
-         .out = { x }, .rtol = 1e-4, .atol = 1e-4);
-    ku_free(be, &tx); ku_free(be, &ty); ku_free(be, &tg); ku_free(be, &tb); ku_free(be, &tm); ku_free(be, &tr);
-    free(xs); free(gv); free(mv); free(rv);
-}
 
 Test(cuda_vs_ref, layer_norm) { NEED_CUDA();
     cv_norm_params p1 = { 1e-5f, 0, 0, 0, 1 }, p2 = { 1e-5f, 0, 0, 0, 2 };
-    norm_pair("layer norm axes 1", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p1, F32(3, 4, 10), F32(10), 1, 12);
-    norm_pair("layer norm axes 2", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p2, F32(3, 4, 10), F32(4, 10), 1, 3);
-    norm_pair("layer norm no affine", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p1, F32(7, 33), F32(33), 0, 7);
+    kc_norm_pair(&bench, "layer norm axes 1", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p1, F32(3, 4, 10), F32(10), 1, 12);
+    kc_norm_pair(&bench, "layer norm axes 2", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p2, F32(3, 4, 10), F32(4, 10), 1, 3);
+    kc_norm_pair(&bench, "layer norm no affine", CV_OP_LAYER_NORM, CV_OP_LAYER_NORM_BWD, &p1, F32(7, 33), F32(33), 0, 7);
 }
 
 Test(cuda_vs_ref, group_norm) { NEED_CUDA();
     cv_norm_params g3 = { 1e-5f, 0, 0, 3, 0 }, g1 = { 1e-5f, 0, 0, 1, 0 }, g6 = { 1e-5f, 0, 0, 6, 0 };
-    norm_pair("group norm 3", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g3, F32(2, 6, 4, 5), F32(6), 1, 6);
-    norm_pair("group norm 1", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g1, F32(2, 6, 3, 3), F32(6), 1, 2);
-    norm_pair("group norm 6 no affine", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g6, F32(3, 6, 7), F32(6), 0, 18);
+    kc_norm_pair(&bench, "group norm 3", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g3, F32(2, 6, 4, 5), F32(6), 1, 6);
+    kc_norm_pair(&bench, "group norm 1", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g1, F32(2, 6, 3, 3), F32(6), 1, 2);
+    kc_norm_pair(&bench, "group norm 6 no affine", CV_OP_GROUP_NORM, CV_OP_GROUP_NORM_BWD, &g6, F32(3, 6, 7), F32(6), 0, 18);
 }
 
 /* ---- elementwise ------------------------------------------------------------------------------ */

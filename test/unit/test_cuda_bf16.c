@@ -16,12 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "support/cuda_open.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
-
-#define CUDA_SO "lib/cvnets/plugins/cvnets-backend-cuda.so"
 
 /* CUDA's libraries keep process-lifetime allocations; not ours to report under LSan */
 const char *__lsan_default_suppressions(void);
@@ -33,43 +31,20 @@ enum { BF16, FP16, N_PREC };
 static const char *const prec_name[N_PREC] = { "bf16", "fp16" };
 
 static cv_ctx *ctx;
-static const cv_component_desc *desc;
 static ku_backend ref, half[N_PREC];
 static int n_open;
 static ku_rng rng;
 static char no_cuda[CV_ERROR_MESSAGE_MAX + 64];
-
-static int built(void) {
-    struct stat sb;
-    return stat(th_build_path(CUDA_SO), &sb) == 0;
-}
 
 /* the two 16-bit instances, or n_open < N_PREC and the reason in no_cuda */
 static void setup(void) {
     ctx = th_ctx_new();
     ref = ku_backend_open(ctx, "ref");
     rng = ku_rng_make(20261128);
-    n_open = 0;
-    if (!built()) {
-        snprintf(no_cuda, sizeof no_cuda, "built without CUDA=1 (no %s)", CUDA_SO);
-        return;
-    }
-    desc = th_load(ctx, "backend", "cuda");
     const char *const *kv[N_PREC] = { (const char *const[]){ "precision=bf16", "deterministic=true", NULL },
                                       (const char *const[]){ "precision=fp16", NULL } };
-    cv_create_args extra;
-    memset(&extra, 0, sizeof extra);
-    extra.struct_size = sizeof extra;
-    extra.threads = 1;
-    for (; n_open < N_PREC; n_open++) {
-        cv_error err = { sizeof err, 0, "" };
-        void *self = NULL;
-        if (th_try_create(ctx, desc, kv[n_open], &extra, &self, &err) != CV_OK) {
-            snprintf(no_cuda, sizeof no_cuda, "%s", err.message);
-            return;
-        }
-        half[n_open] = (ku_backend){ desc->vtable, self, desc };
-    }
+    for (n_open = 0; n_open < N_PREC; n_open++)
+        if (!cu_open(ctx, kv[n_open], &half[n_open], no_cuda, sizeof no_cuda)) return;
 }
 static void teardown(void) {
     for (int i = 0; i < n_open; i++) ku_backend_close(half[i]);
@@ -82,7 +57,7 @@ TestSuite(cuda_half, .init = setup, .fini = teardown);
 
 /* without a device too: the option is declared, and the host refuses other values */
 Test(cuda_half, precision_option_declared) {
-    if (!built()) cr_skip_test("built without CUDA=1 (no %s)", CUDA_SO);
+    if (!cu_built(CUDA_SO)) cr_skip_test("built without CUDA=1 (no %s)", CUDA_SO);
     const cv_component_desc *d = th_load(ctx, "backend", "cuda");
     const cv_option_desc *o = d->options;
     while (o->key && strcmp(o->key, "precision") != 0) o++;

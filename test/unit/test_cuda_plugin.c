@@ -11,12 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "support/cuda_open.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
 
-#define CUDA_SO "lib/cvnets/plugins/cvnets-backend-cuda.so"
 #define NCCL_SO "lib/cvnets/plugins/cvnets-comm-nccl.so"
 
 /* CUDA's libraries keep process-lifetime allocations; not ours to report under LSan */
@@ -25,63 +24,18 @@ const char *__lsan_default_suppressions(void) {
     return "leak:libcuda\nleak:libcudart\nleak:libcudnn\nleak:libcublas\nleak:libnccl\nleak:_dlerror_run\n";
 }
 
-typedef struct opd {
-    int dtype;
-    cv_shape shape;
-    const float *v; /* inputs: fixed values (NULL: random); outputs: initial values (NULL: NaN) */
-} opd;
-#define F32(...) ((opd){ CV_F32, CV_SHAPE(__VA_ARGS__), NULL })
-#define OPD(dt, vals, ...) ((opd){ (dt), CV_SHAPE(__VA_ARGS__), (vals) })
-
-typedef struct kcase {
-    const char *name;
-    int op;
-    const void *p;
-    size_t ps;
-    int n_in, n_out;
-    opd in[8], out[8];
-    double rtol, atol;
-    float lo, hi;       /* range of random inputs; 0, 0: [-2, 2) */
-    uint32_t init_out;  /* outputs also read (in-place ops): same random start on both */
-    uint32_t check_in;  /* inputs written in place (running stats): compared after the run */
-    const float *away;  /* keep random inputs this far (margin 0.02) from these points */
-    int n_away;
-} kcase;
-
 static cv_ctx *ctx;
 static ku_backend ref, cuda;
 static ku_rng rng;
 static int have_cuda;
 static char no_cuda[CV_ERROR_MESSAGE_MAX + 64];
 
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 /* the CUDA backend with default options, or have_cuda = 0 and the reason in no_cuda */
 static void setup(void) {
     ctx = th_ctx_new();
     ref = ku_backend_open(ctx, "ref");
     rng = ku_rng_make(20261128);
-    have_cuda = 0;
-    if (!file_exists(th_build_path(CUDA_SO))) {
-        snprintf(no_cuda, sizeof no_cuda, "built without CUDA=1 (no %s)", CUDA_SO);
-        return;
-    }
-    const cv_component_desc *d = th_load(ctx, "backend", "cuda");
-    cv_create_args extra;
-    memset(&extra, 0, sizeof extra);
-    extra.struct_size = sizeof extra;
-    extra.threads = 1;
-    cv_error err = { sizeof err, 0, "" };
-    void *self = NULL;
-    if (th_try_create(ctx, d, NULL, &extra, &self, &err) != CV_OK) {
-        snprintf(no_cuda, sizeof no_cuda, "%s", err.message);
-        return;
-    }
-    cuda = (ku_backend){ d->vtable, self, d };
-    have_cuda = 1;
+    have_cuda = cu_open(ctx, NULL, &cuda, no_cuda, sizeof no_cuda);
 }
 static void teardown(void) {
     if (have_cuda) ku_backend_close(cuda);
@@ -94,7 +48,7 @@ TestSuite(cuda_plugin, .init = setup, .fini = teardown);
 #define NEED_CUDA() do { if (!have_cuda) cr_skip_test("%s", no_cuda); } while (0)
 /* ---- without a device: load, register, clear failure --------------------------------------------- */
 Test(cuda_plugin, loads_registers_and_explains_a_missing_device) {
-    if (!file_exists(th_build_path(CUDA_SO))) cr_skip_test("built without CUDA=1 (no %s)", CUDA_SO);
+    if (!cu_built(CUDA_SO)) cr_skip_test("built without CUDA=1 (no %s)", CUDA_SO);
     const cv_component_desc *d = th_load(ctx, "backend", "cuda");
     cr_assert_str_eq(d->name, "cuda");
     cr_assert_eq(d->kind, CV_KIND_BACKEND);
@@ -120,7 +74,7 @@ Test(cuda_plugin, loads_registers_and_explains_a_missing_device) {
 }
 
 Test(cuda_plugin, nccl_comm_loads_and_explains_a_missing_device) {
-    if (!file_exists(th_build_path(NCCL_SO))) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
+    if (!cu_built(NCCL_SO)) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
     const cv_component_desc *d = th_load(ctx, "comm", "nccl");
     cr_assert_str_eq(d->name, "nccl");
     const cv_comm_vtable *vt = d->vtable;
@@ -140,11 +94,9 @@ Test(cuda_plugin, nccl_comm_loads_and_explains_a_missing_device) {
 
 /* ---- with a device: determinism and a one-rank NCCL communicator ------------------------------------ */
 static ku_backend open_cuda(const char *const *kv) {
-    const cv_component_desc *d = th_load(ctx, "backend", "cuda");
-    cv_create_args extra;
-    memset(&extra, 0, sizeof extra);
-    extra.struct_size = sizeof extra;
-    ku_backend be = { d->vtable, th_create(ctx, d, kv, &extra), d };
+    ku_backend be;
+    char why[CV_ERROR_MESSAGE_MAX + 64];
+    cr_assert(cu_open(ctx, kv, &be, why, sizeof why), "%s", why);
     return be;
 }
 
@@ -176,7 +128,7 @@ Test(cuda_plugin, deterministic_option_repeats_bitwise) {
 
 Test(cuda_plugin, nccl_one_rank_collectives) {
     NEED_CUDA();
-    if (!file_exists(th_build_path(NCCL_SO))) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
+    if (!cu_built(NCCL_SO)) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
     if (getenv("WORLD_SIZE") || getenv("OMPI_COMM_WORLD_SIZE") || getenv("SLURM_NTASKS") || getenv("PMI_SIZE"))
         cr_skip_test("a launcher's placement is in the environment: a one-rank check would join it");
     const cv_component_desc *d = th_load(ctx, "comm", "nccl");
