@@ -31,6 +31,10 @@ static cv_tensor *sb_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_ten
     cv_tensor *in[5] = { o->param(g, "x", &xs, u, 0), o->param(g, "weight", &cs, u, 0), o->param(g, "bias", &cs, u, 0),
                          o->param(g, "running_mean", &cs, u, CV_TAG_BUFFER),
                          o->param(g, "running_var", &cs, u, CV_TAG_BUFFER) };
+    if (self) { /* the bf16 variant */
+        cv_cast_params cp = { CV_BF16 };
+        in[0] = CV_OP1(o, g, CV_OP_CAST, in[0], &cp);
+    }
     cv_norm_params p = { 1e-5f, MOM, o->training(g), 0, 0 };
     cv_tensor *y = o->op(g, CV_OP_BATCH_NORM, in, 5, &p, sizeof p);
     o->scope_pop(g);
@@ -96,6 +100,28 @@ static void rig_open(rig *r, fake *f, cv_mode mode) {
         cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK, "%s", r->err.message);
         free(v);
     }
+}
+
+/* A bf16 activation is refused at trace time, naming the layer and the option. */
+Test(syncbn, bf16_activations_are_refused_with_a_clear_error) {
+    fake f = { 0, 0 };
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend be = ku_backend_open(ctx, "ref");
+    cv_error err;
+    cv_error_init(&err);
+    cv_engine *e = cv_engine_create(&ctx->host, (cv_backend_ref){ be.vt, be.self }, 7, &err);
+    static int bf16 = 1;
+    cv_net *n = cv_net_create(e, (cv_component_ref){ &sb_model, &bf16 }, (cv_component_ref){ &sb_lossd, NULL }, C, &err);
+    cr_assert(n, "%s", err.message);
+    cv_net_set_collective(n, doubling, &f);
+    cv_shape in = CV_SHAPE(N, 1, 1, 1);
+    cr_assert_null(cv_net_plan_get(n, &in, CV_MODE_TRAIN, 0, &err), "a bf16 SyncBN graph was traced");
+    cr_assert(strstr(err.message, "bn1") && strstr(err.message, "sync_bn needs f32 activations, got bf16"), "message: %s",
+              err.message);
+    cv_net_destroy(n);
+    cv_engine_destroy(e);
+    ku_backend_close(be);
+    th_ctx_free(ctx);
 }
 
 static void rig_close(rig *r) {
