@@ -12,7 +12,8 @@
  * elementwise math; 1e-4/1e-5 for transcendental elementwise functions (float
  * libm vs the reference's double); 1e-4/1e-4 for reductions, norms, softmax and
  * losses (float vs double accumulation order); 2e-4/2e-4 for convolution and
- * matmul (oneDNN's blocked summation order, K up to a few hundred). */
+ * matmul (oneDNN's blocked summation order, K up to a few hundred).  The case groups
+ * test_cuda.c runs too live in test/support/kcase_ops.c; the runner in kcase.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>

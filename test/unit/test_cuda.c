@@ -6,8 +6,9 @@
  * With a device, every op kind runs on the CUDA backend and on the reference
  * backend with the same fresh random inputs; outputs of the CUDA side start as
  * NaN (so an element it forgets fails) and must match within the bound stated
- * with each case (the cases and bounds of test_cpu_vs_ref.c; TF32 is off by
- * default, so FP32 convolutions and matmuls stay within 2e-4). */
+ * with each case (the cases and bounds of test_cpu_vs_ref.c, shared through
+ * test/support/kcase_ops.c; TF32 is off by default, so FP32 convolutions and
+ * matmuls stay within 2e-4). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
