@@ -31,3 +31,16 @@ int cu_open(cv_ctx *ctx, const char *const *kv, ku_backend *be, char *why, size_
     *be = (ku_backend){ d->vtable, self, d };
     return 1;
 }
+
+void cu_fixture_open(cu_fixture *f) {
+    f->ctx = th_ctx_new();
+    f->ref = ku_backend_open(f->ctx, "ref");
+    f->rng = ku_rng_make(20261128);
+    f->have_cuda = cu_open(f->ctx, NULL, &f->cuda, f->no_cuda, sizeof f->no_cuda);
+}
+
+void cu_fixture_close(cu_fixture *f) {
+    if (f->have_cuda) ku_backend_close(f->cuda);
+    ku_backend_close(f->ref);
+    th_ctx_free(f->ctx);
+}

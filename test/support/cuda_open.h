@@ -18,4 +18,17 @@ int cu_built(const char *rel);
  * defaults) and threads = 1 into *be.  Returns 1, or 0 with the reason in why. */
 int cu_open(struct cv_ctx *ctx, const char *const *kv, ku_backend *be, char *why, size_t why_size);
 
+/* The set-up of the CUDA test suites: a context, the reference backend, the
+ * CUDA backend with default options (have_cuda = 1) or the reason in no_cuda,
+ * and the random numbers (seed 20261128).  cu_fixture_close frees what opened. */
+typedef struct cu_fixture {
+    struct cv_ctx *ctx;
+    ku_backend ref, cuda;
+    ku_rng rng;
+    int have_cuda;
+    char no_cuda[CV_ERROR_MESSAGE_MAX + 64];
+} cu_fixture;
+void cu_fixture_open(cu_fixture *f);
+void cu_fixture_close(cu_fixture *f);
+
 #endif

@@ -26,30 +26,18 @@ const char *__lsan_default_suppressions(void) {
     return "leak:libcuda\nleak:libcudart\nleak:libcudnn\nleak:libcublas\nleak:libnccl\nleak:_dlerror_run\n";
 }
 
-static cv_ctx *ctx;
-static ku_backend ref, cuda;
-static ku_rng rng;
+static cu_fixture fx; /* ctx, ref, cuda (when have_cuda), rng */
 static kc_bench bench; /* ref and cuda (n = 0 without a device) */
-static int have_cuda;
-static char no_cuda[CV_ERROR_MESSAGE_MAX + 64];
 
-/* the CUDA backend with default options, or have_cuda = 0 and the reason in no_cuda */
 static void setup(void) {
-    ctx = th_ctx_new();
-    ref = ku_backend_open(ctx, "ref");
-    rng = ku_rng_make(20261128);
-    have_cuda = cu_open(ctx, NULL, &cuda, no_cuda, sizeof no_cuda);
-    bench = (kc_bench){ ref, have_cuda, { cuda }, { "cuda" }, &rng };
+    cu_fixture_open(&fx);
+    bench = (kc_bench){ fx.ref, fx.have_cuda, { fx.cuda }, { "cuda" }, &fx.rng };
 }
-static void teardown(void) {
-    if (have_cuda) ku_backend_close(cuda);
-    ku_backend_close(ref);
-    th_ctx_free(ctx);
-}
+static void teardown(void) { cu_fixture_close(&fx); }
 TestSuite(cuda_vs_ref, .init = setup, .fini = teardown);
 
 /* every comparison needs a device: skipped (not passed) without one */
-#define NEED_CUDA() do { if (!have_cuda) cr_skip_test("%s", no_cuda); } while (0)
+#define NEED_CUDA() do { if (!fx.have_cuda) cr_skip_test("%s", fx.no_cuda); } while (0)
 
 #define CASE(...) KC_CASE(&bench, __VA_ARGS__)
 
@@ -102,8 +90,8 @@ Test(cuda_vs_ref, shape_ops) { NEED_CUDA(); kc_ops_shape_ops(&bench); }
 
 /* the same random inputs through strided views (a transposed or offset window of a bigger buffer) */
 Test(cuda_vs_ref, strided_inputs) { NEED_CUDA();
-    ku_backend bes[2] = { ref, cuda };
-    float *vals = ku_random(&rng, 8 * 6, -2, 2), *got[2];
+    ku_backend bes[2] = { fx.ref, fx.cuda };
+    float *vals = ku_random(&fx.rng, 8 * 6, -2, 2), *got[2];
     for (int b = 0; b < 2; b++) {
         ku_tensor base = ku_make(bes[b], CV_F32, CV_SHAPE(8, 6), vals);
         int64_t shape[2] = { 5, 7 }, stride[2] = { 1, 6 }; /* 5x7 transposed window at offset 1 */
@@ -145,26 +133,26 @@ Test(cuda_vs_ref, updates) { NEED_CUDA(); kc_ops_updates(&bench); }
 /* ---- bad input: a clear error, never a crash -------------------------------------------------------------- */
 Test(cuda_vs_ref, bad_shapes_are_errors) { NEED_CUDA();
     cv_conv_params p = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
-    ku_tensor x = ku_make(cuda, CV_F32, CV_SHAPE(1, 3, 5, 5), NULL), w = ku_make(cuda, CV_F32, CV_SHAPE(4, 2, 3, 3), NULL);
-    ku_tensor y = ku_make(cuda, CV_F32, CV_SHAPE(1, 4, 5, 5), NULL), in[2] = { x, w };
+    ku_tensor x = ku_make(fx.cuda, CV_F32, CV_SHAPE(1, 3, 5, 5), NULL), w = ku_make(fx.cuda, CV_F32, CV_SHAPE(4, 2, 3, 3), NULL);
+    ku_tensor y = ku_make(fx.cuda, CV_F32, CV_SHAPE(1, 4, 5, 5), NULL), in[2] = { x, w };
     cv_error err = { sizeof err, 0, "" };
-    int st = ku_run(cuda, CV_OP_CONV2D, &p, sizeof p, in, 2, &y, 1, 0, &err);
+    int st = ku_run(fx.cuda, CV_OP_CONV2D, &p, sizeof p, in, 2, &y, 1, 0, &err);
     cr_expect(st != CV_OK, "a conv with 3 input channels and weights for 2 must fail");
     cr_expect(strstr(err.message, "CONV2D") != NULL, "message names the op: %s", err.message);
     static const float bad_idx[2] = { 1, 12 };
-    ku_tensor wt = ku_make(cuda, CV_F32, CV_SHAPE(10, 4), NULL), ix = ku_make(cuda, CV_I32, CV_SHAPE(2), bad_idx);
-    ku_tensor e = ku_make(cuda, CV_F32, CV_SHAPE(2, 4), NULL), ein[2] = { wt, ix };
+    ku_tensor wt = ku_make(fx.cuda, CV_F32, CV_SHAPE(10, 4), NULL), ix = ku_make(fx.cuda, CV_I32, CV_SHAPE(2), bad_idx);
+    ku_tensor e = ku_make(fx.cuda, CV_F32, CV_SHAPE(2, 4), NULL), ein[2] = { wt, ix };
     cv_error err2 = { sizeof err2, 0, "" };
-    st = ku_run(cuda, CV_OP_EMBEDDING, NULL, 0, ein, 2, &e, 1, 0, &err2);
+    st = ku_run(fx.cuda, CV_OP_EMBEDDING, NULL, 0, ein, 2, &e, 1, 0, &err2);
     cr_expect(st == CV_ERR_INVALID && strstr(err2.message, "12") != NULL, "out-of-range index: %s", err2.message);
     cv_error err3 = { sizeof err3, 0, "" };
-    st = ku_run(cuda, CV_OP_CONV2D, &p, sizeof p - 4, in, 2, &y, 1, 0, &err3);
+    st = ku_run(fx.cuda, CV_OP_CONV2D, &p, sizeof p - 4, in, 2, &y, 1, 0, &err3);
     cr_expect(st == CV_ERR_INVALID && strstr(err3.message, "params") != NULL, "short params: %s", err3.message);
-    ku_tensor neg = ku_view(&x, 2, (int64_t[]){ 3, -1 }, (int64_t[]){ 1, 1 }, 0), ny = ku_make(cuda, CV_F32, CV_SHAPE(3), NULL);
+    ku_tensor neg = ku_view(&x, 2, (int64_t[]){ 3, -1 }, (int64_t[]){ 1, 1 }, 0), ny = ku_make(fx.cuda, CV_F32, CV_SHAPE(3), NULL);
     cv_unary_params up = { CV_RELU, 0 };
     cv_error err4 = { sizeof err4, 0, "" };
-    st = ku_run(cuda, CV_OP_UNARY, &up, sizeof up, &neg, 1, &ny, 1, 0, &err4);
+    st = ku_run(fx.cuda, CV_OP_UNARY, &up, sizeof up, &neg, 1, &ny, 1, 0, &err4);
     cr_expect(st == CV_ERR_INVALID && strstr(err4.message, "-1") != NULL, "negative size: %s", err4.message);
-    ku_free(cuda, &ny);
-    ku_free(cuda, &x); ku_free(cuda, &w); ku_free(cuda, &y); ku_free(cuda, &wt); ku_free(cuda, &ix); ku_free(cuda, &e);
+    ku_free(fx.cuda, &ny);
+    ku_free(fx.cuda, &x); ku_free(fx.cuda, &w); ku_free(fx.cuda, &y); ku_free(fx.cuda, &wt); ku_free(fx.cuda, &ix); ku_free(fx.cuda, &e);
 }

@@ -24,32 +24,18 @@ const char *__lsan_default_suppressions(void) {
     return "leak:libcuda\nleak:libcudart\nleak:libcudnn\nleak:libcublas\nleak:libnccl\nleak:_dlerror_run\n";
 }
 
-static cv_ctx *ctx;
-static ku_backend ref, cuda;
-static ku_rng rng;
-static int have_cuda;
-static char no_cuda[CV_ERROR_MESSAGE_MAX + 64];
+static cu_fixture fx; /* ctx, ref, cuda (when have_cuda), rng */
 
-/* the CUDA backend with default options, or have_cuda = 0 and the reason in no_cuda */
-static void setup(void) {
-    ctx = th_ctx_new();
-    ref = ku_backend_open(ctx, "ref");
-    rng = ku_rng_make(20261128);
-    have_cuda = cu_open(ctx, NULL, &cuda, no_cuda, sizeof no_cuda);
-}
-static void teardown(void) {
-    if (have_cuda) ku_backend_close(cuda);
-    ku_backend_close(ref);
-    th_ctx_free(ctx);
-}
+static void setup(void) { cu_fixture_open(&fx); }
+static void teardown(void) { cu_fixture_close(&fx); }
 TestSuite(cuda_plugin, .init = setup, .fini = teardown);
 
 /* every comparison needs a device: skipped (not passed) without one */
-#define NEED_CUDA() do { if (!have_cuda) cr_skip_test("%s", no_cuda); } while (0)
+#define NEED_CUDA() do { if (!fx.have_cuda) cr_skip_test("%s", fx.no_cuda); } while (0)
 /* ---- without a device: load, register, clear failure --------------------------------------------- */
 Test(cuda_plugin, loads_registers_and_explains_a_missing_device) {
     if (!cu_built(CUDA_SO)) cr_skip_test("built without CUDA=1 (no %s)", CUDA_SO);
-    const cv_component_desc *d = th_load(ctx, "backend", "cuda");
+    const cv_component_desc *d = th_load(fx.ctx, "backend", "cuda");
     cr_assert_str_eq(d->name, "cuda");
     cr_assert_eq(d->kind, CV_KIND_BACKEND);
     const cv_backend_vtable *vt = d->vtable;
@@ -63,7 +49,7 @@ Test(cuda_plugin, loads_registers_and_explains_a_missing_device) {
     extra.struct_size = sizeof extra;
     cv_error err = { sizeof err, 0, "" };
     void *self = NULL;
-    int st = th_try_create(ctx, d, NULL, &extra, &self, &err);
+    int st = th_try_create(fx.ctx, d, NULL, &extra, &self, &err);
     if (st == CV_OK) { /* a machine with a GPU: creation works; the comparisons above test the rest */
         th_destroy(d, self);
         return;
@@ -75,19 +61,19 @@ Test(cuda_plugin, loads_registers_and_explains_a_missing_device) {
 
 Test(cuda_plugin, nccl_comm_loads_and_explains_a_missing_device) {
     if (!cu_built(NCCL_SO)) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
-    const cv_component_desc *d = th_load(ctx, "comm", "nccl");
+    const cv_component_desc *d = th_load(fx.ctx, "comm", "nccl");
     cr_assert_str_eq(d->name, "nccl");
     const cv_comm_vtable *vt = d->vtable;
     cr_assert(vt && vt->struct_size >= sizeof *vt);
     cr_expect_eq(vt->device_buffers, 1, "NCCL reduces device buffers");
-    if (have_cuda) cr_skip_test("a device is present: the NCCL collectives are exercised by test/gpu/run.sh");
+    if (fx.have_cuda) cr_skip_test("a device is present: the NCCL collectives are exercised by test/gpu/run.sh");
     cv_create_args extra;
     memset(&extra, 0, sizeof extra);
     extra.struct_size = sizeof extra;
     extra.world_size = 1;
     cv_error err = { sizeof err, 0, "" };
     void *self = NULL;
-    int st = th_try_create(ctx, d, NULL, &extra, &self, &err);
+    int st = th_try_create(fx.ctx, d, NULL, &extra, &self, &err);
     cr_expect(st != CV_OK, "create() without a device must fail");
     cr_expect(strstr(err.message, "no CUDA device") != NULL, "the message names the cause: %s", err.message);
 }
@@ -96,7 +82,7 @@ Test(cuda_plugin, nccl_comm_loads_and_explains_a_missing_device) {
 static ku_backend open_cuda(const char *const *kv) {
     ku_backend be;
     char why[CV_ERROR_MESSAGE_MAX + 64];
-    cr_assert(cu_open(ctx, kv, &be, why, sizeof why), "%s", why);
+    cr_assert(cu_open(fx.ctx, kv, &be, why, sizeof why), "%s", why);
     return be;
 }
 
@@ -106,7 +92,7 @@ Test(cuda_plugin, deterministic_option_repeats_bitwise) {
     const char *const kv[] = { "deterministic=true", "batch_norm=own", NULL };
     ku_backend be = open_cuda(kv);
     cv_conv_params p = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
-    float *xs = ku_random(&rng, 4 * 16 * 12 * 12, -1, 1), *dys = ku_random(&rng, 4 * 32 * 12 * 12, -1, 1);
+    float *xs = ku_random(&fx.rng, 4 * 16 * 12 * 12, -1, 1), *dys = ku_random(&fx.rng, 4 * 32 * 12 * 12, -1, 1);
     ku_tensor x = ku_make(be, CV_F32, CV_SHAPE(4, 16, 12, 12), xs), dy = ku_make(be, CV_F32, CV_SHAPE(4, 32, 12, 12), dys);
     ku_tensor dw = ku_make(be, CV_F32, CV_SHAPE(32, 16, 3, 3), NULL), in[2] = { dy, x };
     float *first = NULL;
@@ -131,25 +117,25 @@ Test(cuda_plugin, nccl_one_rank_collectives) {
     if (!cu_built(NCCL_SO)) cr_skip_test("built without CUDA=1 (no %s)", NCCL_SO);
     if (getenv("WORLD_SIZE") || getenv("OMPI_COMM_WORLD_SIZE") || getenv("SLURM_NTASKS") || getenv("PMI_SIZE"))
         cr_skip_test("a launcher's placement is in the environment: a one-rank check would join it");
-    const cv_component_desc *d = th_load(ctx, "comm", "nccl");
+    const cv_component_desc *d = th_load(fx.ctx, "comm", "nccl");
     const cv_comm_vtable *vt = d->vtable;
     cv_create_args extra;
     memset(&extra, 0, sizeof extra);
     extra.struct_size = sizeof extra;
     extra.world_size = 1;
-    void *self = th_create(ctx, d, NULL, &extra);
+    void *self = th_create(fx.ctx, d, NULL, &extra);
     cr_expect_eq(vt->rank(self), 0);
     cr_expect_eq(vt->world_size(self), 1);
     static const float vals[5] = { 1, -2, 3.5f, 0, 7 };
-    ku_tensor t = ku_make(cuda, CV_F32, CV_SHAPE(5), vals);
+    ku_tensor t = ku_make(fx.cuda, CV_F32, CV_SHAPE(5), vals);
     cv_error err = { sizeof err, 0, "" };
     cr_expect_eq(vt->allreduce_sum_f32(self, t.kt.data, 5, &err), CV_OK, "%s", err.message);
     cr_expect_eq(vt->broadcast(self, t.kt.data, 5 * sizeof(float), 0, &err), CV_OK, "%s", err.message);
     cr_expect_eq(vt->barrier(self, &err), CV_OK, "%s", err.message);
     float got[5];
-    ku_get(cuda, &t, got);
+    ku_get(fx.cuda, &t, got);
     ku_assert_close(got, vals, 5, 0, 0, "one-rank allreduce / broadcast leave the buffer as it was");
     cr_expect(vt->broadcast(self, t.kt.data, 4, 3, &err) != CV_OK, "root 3 of 1 rank must be refused");
-    ku_free(cuda, &t);
+    ku_free(fx.cuda, &t);
     th_destroy(d, self);
 }
