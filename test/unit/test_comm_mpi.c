@@ -25,6 +25,7 @@
 #include "options.h"
 #include "registry.h"
 #include "train/dist.h"
+#include "support/ce_loss.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
 #include "support/tmpdir.h"
@@ -52,19 +53,10 @@ static cv_tensor *dp_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_ten
     return x;
 }
 
-static cv_tensor *ce_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
-    (void)self;
-    cv_ce_params p = { 0.0f, -100 };
-    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
-}
-
 static const cv_model_vtable dp_vt = { sizeof(cv_model_vtable), dp_forward, NULL };
-static const cv_loss_vtable ce_vt = { sizeof(cv_loss_vtable), 0, 0, ce_forward };
 static const cv_component_desc dp_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
                                            "dp_tiny", "classification", "test model", NULL, NULL, NULL, NULL, NULL,
                                            &dp_vt };
-static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
-                                           "ce", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &ce_vt };
 
 /* ---- the computation both the ranks and the single process run ------------------- */
 enum { BATCH = 8, HW = 8, STEPS = 3, SET_N = 10, BIG = 300000 };
@@ -223,7 +215,7 @@ static int dp_compute(cv_ctx *ctx, cv_dist *d, const dp_config *cfg, uint64_t se
     if (rc == CV_OK) rc = create(ctx, bd, NULL, &bo, &bself, err);
     if (rc == CV_OK) {
         e = cv_engine_create(&ctx->host, (cv_backend_ref){ bd->vtable, bself }, seed, err);
-        if (e) net = cv_net_create(e, (cv_component_ref){ &dp_desc, NULL }, (cv_component_ref){ &ce_desc, NULL }, 3, err);
+        if (e) net = cv_net_create(e, (cv_component_ref){ &dp_desc, NULL }, ce_loss(), 3, err);
         if (!net) rc = err->status ? err->status : CV_ERR_INTERNAL;
     }
     float img[BATCH * HW * HW];

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "support/ce_loss.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
 
@@ -49,19 +50,10 @@ static cv_tensor *hook_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_t
     return x;
 }
 
-static cv_tensor *ce_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
-    (void)self;
-    cv_ce_params p = { 0.0f, -100 };
-    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
-}
-
 static const cv_model_vtable hook_vt = { sizeof(cv_model_vtable), hook_forward, NULL };
-static const cv_loss_vtable ce_vt = { sizeof(cv_loss_vtable), 0, 0, ce_forward };
 static const cv_component_desc hook_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
                                              "hooknet", "classification", "test model", NULL, NULL, NULL, NULL, NULL,
                                              &hook_vt };
-static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
-                                           "ce", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &ce_vt };
 
 /* ---- what the hook saw ---------------------------------------------------------------- */
 enum { MAX_CALLS = 64, MAX_GRAD = 4096 };
@@ -100,7 +92,7 @@ static void rig_open(rig *r, const char *backend) {
     r->be = ku_backend_open(r->ctx, backend);
     r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 5, &r->err);
     cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, (cv_component_ref){ &hook_desc, NULL }, (cv_component_ref){ &ce_desc, NULL }, 3, &r->err);
+    r->n = cv_net_create(r->e, (cv_component_ref){ &hook_desc, NULL }, ce_loss(), 3, &r->err);
     cr_assert_not_null(r->n, "%s", r->err.message);
 }
 

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "engine/internal.h" /* cv_param_init_values */
+#include "support/ce_loss.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
 
@@ -52,18 +53,9 @@ static cv_tensor *tiny_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_t
     return x;
 }
 
-static cv_tensor *ce_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
-    (void)self;
-    cv_ce_params p = { 0.0f, -100 };
-    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
-}
-
 static const cv_model_vtable tiny_vt = { sizeof(cv_model_vtable), tiny_forward, NULL };
-static const cv_loss_vtable ce_vt = { sizeof(cv_loss_vtable), 0, 0, ce_forward };
 static const cv_component_desc tiny_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
                                              "tiny", "classification", "test model", NULL, NULL, NULL, NULL, NULL, &tiny_vt };
-static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
-                                           "ce", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &ce_vt };
 
 /* ---- fixture ---------------------------------------------------------------------- */
 typedef struct rig {
@@ -82,7 +74,7 @@ static void rig_open(rig *r, uint64_t seed) {
     r->be = ku_backend_open(r->ctx, engine_backend());
     r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, seed, &r->err);
     cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, (cv_component_ref){ &tiny_desc, &r->nan_mode }, (cv_component_ref){ &ce_desc, NULL }, 3,
+    r->n = cv_net_create(r->e, (cv_component_ref){ &tiny_desc, &r->nan_mode }, ce_loss(), 3,
                          &r->err);
     cr_assert_not_null(r->n, "%s", r->err.message);
 }

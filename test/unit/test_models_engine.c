@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "support/ce_loss.h"
 #include "support/count_ops.h"
 #include "support/kernel_util.h"
 #include "support/testhost.h"
@@ -74,19 +75,10 @@ static cv_tensor *block_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_
     return cv_nn_linear(&nn, "head", cv_nn_global_avg_pool(&nn, x), 3, 1, CV_INIT_LINEAR_TRUNC);
 }
 
-static cv_tensor *ce_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
-    (void)self;
-    cv_ce_params p = { 0.0f, -100 };
-    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
-}
-
 static const cv_model_vtable block_vt = { sizeof(cv_model_vtable), block_forward, NULL };
-static const cv_loss_vtable ce_vt = { sizeof(cv_loss_vtable), 0, 0, ce_forward };
 static const cv_component_desc block_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
                                               "block", "classification", "one SDK block", NULL, NULL, NULL, NULL,
                                               NULL, &block_vt };
-static const cv_component_desc ce_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS,
-                                           "ce", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &ce_vt };
 
 /* ---- engine rig ------------------------------------------------------------------------ */
 typedef struct rig {
@@ -103,7 +95,7 @@ typedef struct rig {
 static void rig_engine(rig *r, cv_component_ref model, int classes) {
     r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 42, &r->err);
     cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, model, (cv_component_ref){ &ce_desc, NULL }, classes, &r->err);
+    r->n = cv_net_create(r->e, model, ce_loss(), classes, &r->err);
     cr_assert_not_null(r->n, "%s", r->err.message);
 }
 
