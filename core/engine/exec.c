@@ -61,6 +61,7 @@ int cv_plan_prepare(cv_plan *p, cv_error *err) {
 
 void cv_plan_release(cv_plan *p) {
     cv_graph *g = p->g;
+    cv_replay_free(p);
     const cv_backend_vtable *vt = p->net->e->be.vt;
     for (int32_t i = 0; g && i < g->n_nodes; i++)
         if (g->nodes[i].prepared && vt->release) {
@@ -141,6 +142,49 @@ int cv_plan_bind(cv_plan *p, cv_error *err) {
 
 static size_t tensor_bytes(const cv_tensor *t) { return (size_t)cv_shape_numel(&t->shape) * cv_dtype_size(t->dtype); }
 
+/* the error of exec node x's kernel: its layer, op and shapes, then the backend's own words (p->kerr) */
+int cv_exec_fail(cv_plan *p, const cv_exec_node *x, int st, cv_error *err) {
+    const cv_graph *g = p->g;
+    const cv_node *nd = &g->nodes[x->node];
+    char sb[96];
+    const cv_ktensor *k0 = x->k.n_in ? &x->k.in[0] : &x->k.out[0];
+    cv_shape s0 = { k0->ndim, 0, { 0 } };
+    for (int d = 0; d < k0->ndim; d++) s0.dim[d] = k0->shape[d];
+    return cv_set_error(err, st, "%s%s%s%s on %s: %s", nd->scope >= 0 ? g->scopes[nd->scope] : "",
+                        nd->scope >= 0 ? ": " : "", cv_op_name(nd->op), nd->backward ? " (backward)" : "",
+                        cv_shape_str(&s0, sb, sizeof sb), p->kerr.message[0] ? p->kerr.message : "backend failed");
+}
+
+/* one exec node's kernel (or the engine's all-reduce), with a fresh p->kerr */
+int cv_exec_one(cv_plan *p, cv_exec_node *x) {
+    cv_net *n = p->net;
+    p->kerr.status = CV_OK; /* a fresh error per kernel, without a 1 KiB memset */
+    p->kerr.message[0] = 0;
+    return x->k.op == CV_OP_ALLREDUCE ? cv_collective_run(p, &x->k, &p->kerr) : n->e->be.vt->run(n->e->be.self, &x->k, &p->kerr);
+}
+
+/* the first n_exec kernels one by one: timed when profiling, the gradient-ready hook after each */
+int cv_exec_kernels(cv_plan *p, int32_t n_exec, int hook, cv_error *err) {
+    cv_net *n = p->net;
+    const cv_backend_vtable *vt = n->e->be.vt;
+    int st;
+    for (int32_t e = 0; e < n_exec; e++) {
+        cv_exec_node *x = &p->exec[e];
+        struct timespec t0, t1;
+        if (n->profiling) clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = cv_exec_one(p, x);
+        if (n->profiling && st == CV_OK) {
+            if (vt->sync) st = vt->sync(n->e->be.self, &p->kerr);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            x->calls++;
+            x->seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        }
+        if (st != CV_OK) return cv_exec_fail(p, x, st, err);
+        if (hook && (st = cv_grad_ready_after(p, e, err)) != CV_OK) return st;
+    }
+    return CV_OK;
+}
+
 int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
     cv_net *n = p->net;
     cv_graph *g = p->g;
@@ -173,36 +217,14 @@ int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err) {
     uint64_t coords[2] = { (uint64_t)n->step, 0 };
     for (int32_t e = 0; e < n_exec; e++) {
         cv_exec_node *x = &p->exec[e];
-        if (x->needs_seed) {
-            cv_rng r;
-            coords[1] = (uint64_t)x->node;
-            cv_rng_init(&r, n->e->seed, coords, 2);
-            x->k.seed = cv_rng_u64(&r);
-        }
-        p->kerr.status = CV_OK; /* a fresh error per kernel, without a 1 KiB memset */
-        p->kerr.message[0] = 0;
-        struct timespec t0, t1;
-        if (n->profiling) clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = x->k.op == CV_OP_ALLREDUCE ? cv_collective_run(p, &x->k, &p->kerr) : vt->run(self, &x->k, &p->kerr);
-        if (n->profiling && st == CV_OK) {
-            if (vt->sync) st = vt->sync(self, &p->kerr);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            x->calls++;
-            x->seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-        }
-        if (st != CV_OK) {
-            /* name the node: its layer, op and shapes, then the backend's own words */
-            const cv_node *nd = &g->nodes[x->node];
-            char sb[96];
-            const cv_ktensor *k0 = x->k.n_in ? &x->k.in[0] : &x->k.out[0];
-            cv_shape s0 = { k0->ndim, 0, { 0 } };
-            for (int d = 0; d < k0->ndim; d++) s0.dim[d] = k0->shape[d];
-            return cv_set_error(err, st, "%s%s%s%s on %s: %s", nd->scope >= 0 ? g->scopes[nd->scope] : "",
-                                nd->scope >= 0 ? ": " : "", cv_op_name(nd->op), nd->backward ? " (backward)" : "",
-                                cv_shape_str(&s0, sb, sizeof sb), p->kerr.message[0] ? p->kerr.message : "backend failed");
-        }
-        if (hook && (st = cv_grad_ready_after(p, e, err)) != CV_OK) return st;
+        if (!x->needs_seed) continue;
+        cv_rng r;
+        coords[1] = (uint64_t)x->node;
+        cv_rng_init(&r, n->e->seed, coords, 2);
+        x->k.seed = cv_rng_u64(&r);
     }
+    st = cv_replay_wanted(p, hook) ? cv_replay_run(p, n_exec, err) : cv_exec_kernels(p, n_exec, hook, err);
+    if (st != CV_OK) return st;
     /* params created by a later trace are not in this graph: zero their gradients */
     if (p->mode == CV_MODE_TRAIN && !p->accumulate)
         for (int32_t i = p->n_params_built; i < n->n_params; i++) {

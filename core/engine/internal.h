@@ -195,6 +195,9 @@ struct cv_plan {
     cv_error kerr;                   /* the backend's error of the failing kernel */
     struct cv_grad_ready *grad_ready; /* gradready.c: which params are final after which kernel */
     float *coll_host;                /* syncbn.c: host copy for CV_OP_ALLREDUCE nodes, or NULL */
+    struct cv_replay *replay;        /* replay.c: the backend's recording of the kernel sequence, or NULL */
+    int32_t replay_off;              /* replay.c: the backend declined to record this plan */
+    int64_t replay_records, replay_launches, replay_updates; /* replay.c: counts, for tests and the profile */
 };
 
 /* ---- graph.c ------------------------------------------------------------------ */
@@ -275,6 +278,19 @@ int cv_plan_compile(cv_plan *p, cv_error *err);   /* kernels with resolved point
 int cv_plan_bind(cv_plan *p, cv_error *err);      /* re-resolve after buffers moved */
 int cv_plan_execute(cv_plan *p, cv_step_io *io, cv_error *err);
 void cv_plan_release(cv_plan *p);
+/* the kernel loop of a step (exec.c): the first n_exec kernels one by one */
+int cv_exec_kernels(cv_plan *p, int32_t n_exec, int hook, cv_error *err);
+int cv_exec_one(cv_plan *p, cv_exec_node *x);
+int cv_exec_fail(cv_plan *p, const cv_exec_node *x, int st, cv_error *err);
+
+/* ---- replay.c: the kernel sequence recorded by the backend (ABI 1.2, CUDA graphs) ---- */
+/* 1 when this step may run as a recording: the backend records, it did not decline
+ * this plan, and nothing runs between kernels (profiling, the gradient-ready hook,
+ * SyncBN's host all-reduce) */
+int cv_replay_wanted(const cv_plan *p, int hook);
+/* the first n_exec kernels: the recording launched (re-recorded when stale), or one by one */
+int cv_replay_run(cv_plan *p, int32_t n_exec, cv_error *err);
+void cv_replay_free(cv_plan *p);
 
 /* ---- gradready.c ------------------------------------------------------------------------ */
 /* the gradient-ready schedule of p (built on first use when the net has a hook) */

@@ -10,9 +10,9 @@
 #                                  run(command="bash test/gpu/run.sh $OUT", carry=["gpu-carry"],
 #                                      timeout_s=540)
 #
-# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_plugin): every op
+# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_graph, test_cuda_plugin): every op
 # kind, forward and backward, against the reference backend on fresh random inputs, and the
-# bf16 / fp16 convolutions and matmuls; (2) runs 50 training steps of ResNet-50 and MobileNetV2
+# bf16 / fp16 convolutions and matmuls, CUDA graphs against kernel by kernel; (2) runs 50 training steps of ResNet-50 and MobileNetV2
 # at 224x224 through `cvnets bench` on the bench recipes with device = cuda (synthetic data),
 # in fp32 and in bf16 (--set run.precision=bf16); (3) times the same torchvision models in
 # PyTorch in the same run (eager fp32, eager bf16 autocast, torch.compile fp32; channels-last);
@@ -29,11 +29,11 @@ STEPS=${STEPS:-50}
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
-    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_plugin
+    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_plugin
     rm -rf gpu-carry
     mkdir -p gpu-carry/build/bin gpu-carry/build/lib/cvnets/plugins gpu-carry/build/test gpu-carry/lib
     cp build/bin/cvnets gpu-carry/build/bin/
-    cp build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_plugin gpu-carry/build/test/
+    cp build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_plugin gpu-carry/build/test/
     # every plugin but the two that need oneDNN / OpenMPI (not on the GPU machine, too big to carry)
     for so in build/lib/cvnets/plugins/*.so; do
         case "$so" in *backend-cpu.so|*comm-mpi.so) continue ;; esac
@@ -86,6 +86,7 @@ log "test_cuda (every op vs the CPU reference)"
 cv timeout 90 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cuda.txt" 2>&1
 test_rc=$?
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_bf16" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000))
+cv timeout 30 "$CVNETS_BUILD/test/test_cuda_graph" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 10000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"

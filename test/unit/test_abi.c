@@ -50,12 +50,25 @@ Test(abi, v1_1_layout_members_are_appended) {
     cr_expect_eq(offsetof(cv_kernel, out_layout), 88);
     cr_expect_eq(sizeof(cv_kernel), 96);
     cr_expect_eq(offsetof(cv_backend_vtable, layout_class), 88, "right after the 1.0 vtable (88 bytes)");
-    cr_expect_eq(sizeof(cv_backend_vtable), 96);
+    cr_expect_eq(offsetof(cv_backend_vtable, graph_begin), 96, "the 1.1 vtable ends after layout_class (96 bytes)");
     cr_expect_eq(CV_LAYOUT_PLAIN, 0);
     cr_expect_eq(CV_LAYOUT_C16, 1);
     cr_expect_eq(CV_LAYOUT_CLASS_PLAIN, 0);
     cr_expect_eq(CV_LAYOUT_CLASS_UNIFORM, 1);
     cr_expect_eq(CV_LAYOUT_CLASS_FREE, 2);
+}
+
+/* The record of ABI 1.2 (recorded kernel sequences): five members appended after
+ * the whole 1.1 backend vtable, nothing else moved. */
+Test(abi, v1_2_graph_members_are_appended) {
+    cr_expect_geq(CV_ABI_MINOR, 2);
+    cr_expect_eq(offsetof(cv_backend_vtable, graph_begin), 96);
+    cr_expect_eq(offsetof(cv_backend_vtable, graph_end), 104);
+    cr_expect_eq(offsetof(cv_backend_vtable, graph_update), 112);
+    cr_expect_eq(offsetof(cv_backend_vtable, graph_launch), 120);
+    cr_expect_eq(offsetof(cv_backend_vtable, graph_release), 128);
+    cr_expect_eq(sizeof(cv_backend_vtable), 136);
+    cr_expect_eq(sizeof(cv_kernel), 96, "cv_kernel is unchanged since 1.1");
 }
 
 Test(abi, frozen_plugin_loads_and_works_on_todays_host) {

@@ -23,6 +23,7 @@
 
 struct cu_cache; /* the caching allocator (device.cu) */
 struct cu_algo_cache; /* chosen convolution algorithms by shape (conv.cu) */
+struct cu_graph; /* a recording (graph.cu) */
 
 struct cu_backend {
     const cv_host *host;
@@ -33,6 +34,8 @@ struct cu_backend {
     cu_cache *cache;
     cu_algo_cache *algos;
     char device_name[256];
+    cu_graph *recording;   /* open recording: run() captures into it (graph.cu) */
+    cu_graph *last_launch; /* launched since the last sync: its index checks are read there */
 };
 
 /* one dense operand on the device */
@@ -83,6 +86,22 @@ const char *cu_op_name(int op);
 /* ---- memory (device.cu) --------------------------------------------------------- */
 void *cu_cache_get(cu_backend *b, size_t bytes);
 void cu_cache_put(cu_backend *b, void *p);
+/* how often the cache gave its free blocks back to the driver (graphs recorded before are stale) */
+uint64_t cu_cache_epoch(cu_backend *b);
+
+/* ---- the dispatcher and graphs (dispatch.cu, graph.cu) ------------------------------ */
+/* one kernel, executed now (or captured, when the stream is) */
+int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err);
+/* run() while a recording is open: capture k as its next node */
+int cu_graph_record(cu_backend *b, const cv_kernel *k, cv_error *err);
+/* scratch of a recorded kernel: from and back to the recording's own pool */
+void *cu_graph_scratch_get(cu_backend *b, size_t bytes);
+void cu_graph_scratch_put(cu_backend *b, void *p);
+/* a device slot, owned by the recording, for an index check read back at sync; NULL with r's error */
+int64_t *cu_graph_check_slot(cu_call *r, const int32_t *idx, int64_t n, int64_t hi, int use_ignore, int32_t ignore,
+                             const char *what);
+/* after a sync: report a failed index check of the recording launched last */
+int cu_graph_checks(cu_backend *b, cv_error *err);
 const char *cu_dnn_str(cudnnStatus_t s);
 const char *cu_blas_str(cublasStatus_t s);
 

@@ -21,6 +21,7 @@ struct cu_cache {
     std::multimap<size_t, void *> free_blocks;
     std::unordered_map<void *, size_t> live;
     size_t cached_bytes = 0, live_bytes = 0, peak_bytes = 0;
+    uint64_t epoch = 0; /* releases to the driver */
 };
 
 static size_t round_size(size_t n) {
@@ -34,6 +35,12 @@ static void cache_release_all(cu_cache *c) {
     for (auto &kv : c->free_blocks) cudaFree(kv.second);
     c->free_blocks.clear();
     c->cached_bytes = 0;
+    c->epoch++;
+}
+
+uint64_t cu_cache_epoch(cu_backend *b) {
+    std::lock_guard<std::mutex> lock(b->cache->mu);
+    return b->cache->epoch;
 }
 
 void *cu_cache_get(cu_backend *b, size_t bytes) {
@@ -162,6 +169,7 @@ extern "C" void cu_destroy(void *self) {
     cu_backend *b = (cu_backend *)self;
     if (!b) return;
     if (b->stream) cudaStreamSynchronize(b->stream);
+    if (b->recording) cu_graph_release(b, b->recording); /* destroyed mid-recording */
     if (b->cache) {
         b->host->log(b->host->host_ctx, CV_LOG_DEBUG, "backend cuda", "allocator peak %.1f MiB",
                      (double)b->cache->peak_bytes / (1 << 20));
@@ -211,5 +219,5 @@ extern "C" int cu_sync(void *self, cv_error *err) {
         return b->host->set_error(err, CV_ERR_INTERNAL, "backend cuda: a kernel failed (seen at sync): %s",
                                   cudaGetErrorString(e));
     }
-    return CV_OK;
+    return cu_graph_checks(b, err);
 }

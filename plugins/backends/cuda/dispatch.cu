@@ -185,7 +185,7 @@ void *cu_scratch(cu_call *r, size_t bytes) {
         cu_fail(r, CV_ERR_INTERNAL, "too many scratch buffers in one call");
         return NULL;
     }
-    void *p = cu_cache_get(r->b, bytes ? bytes : 1);
+    void *p = r->b->recording ? cu_graph_scratch_get(r->b, bytes ? bytes : 1) : cu_cache_get(r->b, bytes ? bytes : 1);
     if (!p) {
         cu_fail(r, CV_ERR_NOMEM, "out of device memory for %zu bytes of scratch", bytes);
         return NULL;
@@ -265,7 +265,7 @@ static int unknown_op(cu_backend *b, int op, cv_error *err) {
                               op == CV_OP_CONV3D ? " (CONV3D is reserved for video)" : "");
 }
 
-static int dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
+int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
     const cv_host *host = b->host;
     const cu_entry *en = cu_find(k->op);
     if (!en) return unknown_op(b, k->op, err);
@@ -315,7 +315,10 @@ static int dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
         for (int i = 0; i < k->n_in && !st; i++)
             if (r->in_written[i] && in_owned[i]) st = store_back(r, &k->in[i], &r->in[i]);
     }
-    for (int i = 0; i < r->n_scratch; i++) cu_cache_put(b, r->scratch[i]);
+    for (int i = 0; i < r->n_scratch; i++) {
+        if (b->recording) cu_graph_scratch_put(b, r->scratch[i]);
+        else cu_cache_put(b, r->scratch[i]);
+    }
     host->free(r);
     return st;
 }
@@ -351,5 +354,5 @@ extern "C" void cu_release(void *self, void *prepared) {
 extern "C" int cu_run(void *self, const cv_kernel *k, cv_error *err) {
     cu_backend *b = (cu_backend *)self;
     if (!k) return b->host->set_error(err, CV_ERR_INVALID, "backend cuda: run() without a kernel");
-    return dispatch(b, k, err);
+    return b->recording ? cu_graph_record(b, k, err) : cu_dispatch(b, k, err);
 }

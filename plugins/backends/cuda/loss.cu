@@ -31,11 +31,14 @@ __global__ static void first_bad_kernel(const int32_t *idx, int64_t n, int64_t h
 static int check_indices(cu_call *r, const int32_t *idx, int64_t n, int64_t hi, int use_ignore, int32_t ignore,
                          const char *what) {
     if (n == 0) return CV_OK;
-    int64_t *dev = (int64_t *)cu_scratch(r, sizeof(int64_t));
+    const int recorded = r->b->recording != NULL; /* a CUDA graph: read back at sync (graph.cu) */
+    int64_t *dev = recorded ? cu_graph_check_slot(r, idx, n, hi, use_ignore, ignore, what)
+                            : (int64_t *)cu_scratch(r, sizeof(int64_t));
     if (!dev) return r->err->status;
     first_bad_kernel<<<1, CU_THREADS, 0, r->b->stream>>>(idx, n, hi, use_ignore, ignore, dev);
     int64_t pos;
     int st = cu_launched(r, "index check kernel");
+    if (st || recorded) return st;
     if (!st) st = cu_read_i64(r, dev, &pos);
     if (st || pos >= n) return st;
     int32_t v = 0;

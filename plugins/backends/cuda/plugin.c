@@ -18,6 +18,9 @@ static const cv_option_desc cuda_options[] = {
                  "set by the host from [run] precision: bf16 / fp16 run convolutions and matmuls on 16-bit copies of "
                  "their inputs (tensor cores, f32 accumulation, f32 outputs); parameters, norms, losses and updates "
                  "stay f32"),
+    CV_OPT_BOOL_("graphs", "true",
+                 "record each plan's kernels once as a CUDA graph and replay it every step (fewer launches; "
+                 "steps with profiling, overlapped all-reduce or SyncBN run kernel by kernel)"),
     CV_OPT_END,
 };
 
@@ -33,11 +36,16 @@ static const cv_backend_vtable cuda_vtable = {
     .release = cu_release,
     .run = cu_run,
     .sync = cu_sync,
+    .graph_begin = cu_graph_begin,
+    .graph_end = cu_graph_end,
+    .graph_update = cu_graph_update,
+    .graph_launch = cu_graph_launch,
+    .graph_release = cu_graph_release,
 };
 
 static int cuda_create(const cv_create_args *args, void **self, cv_error *err) {
     const cv_host *h = args->host;
-    cu_config cfg = { 0, 0, 0, 1, 1024, CV_F32 };
+    cu_config cfg = { 0, 0, 0, 1, 1024, CV_F32, 1 };
     const cv_value *v;
     if (args->opts) {
         if ((v = h->opt(args->opts, "device")) && v->is_set) cfg.device = (int)v->i;
@@ -47,6 +55,7 @@ static int cuda_create(const cv_create_args *args, void **self, cv_error *err) {
         if ((v = h->opt(args->opts, "workspace_mb")) && v->is_set) cfg.workspace_mb = v->i;
         if ((v = h->opt(args->opts, "precision")) && v->is_set && v->s)
             cfg.precision = strcmp(v->s, "bf16") == 0 ? CV_BF16 : strcmp(v->s, "fp16") == 0 ? CV_F16 : CV_F32;
+        if ((v = h->opt(args->opts, "graphs")) && v->is_set) cfg.graphs = v->i != 0;
     }
     return cu_create(h, &cfg, self, err);
 }

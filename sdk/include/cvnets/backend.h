@@ -83,6 +83,22 @@ typedef struct cv_backend_vtable {
      * node, from shapes, dtypes and params (data and layouts NULL).  Only 4-D f32
      * operands with C % 16 == 0 are ever given CV_LAYOUT_C16. */
     int (*layout_class)(void *self, const cv_kernel *k);
+    /* ABI 1.2, optional (NULL: kernels always run one by one): record a plan's
+     * kernel sequence once and replay it (CUDA graphs).  Between graph_begin and
+     * graph_end, run() records its kernel instead of executing it; graph_end
+     * returns the recording in *graph (NULL, and the recording discarded, when
+     * err is already set or recording failed).  graph_update re-records the
+     * index-th kernel of the recording (0-based, in run() order) with k's new
+     * params or seed, same operands.  graph_launch executes a recording;
+     * sync() then reports failures of its kernels.  graph_begin, graph_update and
+     * graph_launch return CV_ERR_UNSUPPORTED when the backend cannot (graphs
+     * switched off, a kernel that cannot be recorded, a recording made stale
+     * since): the engine then records again or runs kernel by kernel. */
+    int (*graph_begin)(void *self, cv_error *err);
+    int (*graph_end)(void *self, void **graph, cv_error *err);
+    int (*graph_update)(void *self, void *graph, int32_t index, const cv_kernel *k, cv_error *err);
+    int (*graph_launch)(void *self, void *graph, cv_error *err);
+    void (*graph_release)(void *self, void *graph);
 } cv_backend_vtable;
 
 #ifdef __cplusplus

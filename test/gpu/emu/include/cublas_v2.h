@@ -2,6 +2,7 @@
  * with cuBLAS's leading-dimension checks; f32, f16 and bf16 operands */
 #pragma once
 #include "cuda_fp16.h"
+#include "cuda_runtime.h"
 typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_NOT_INITIALIZED, CUBLAS_STATUS_ALLOC_FAILED, CUBLAS_STATUS_INVALID_VALUE,
   CUBLAS_STATUS_ARCH_MISMATCH, CUBLAS_STATUS_MAPPING_ERROR, CUBLAS_STATUS_EXECUTION_FAILED, CUBLAS_STATUS_INTERNAL_ERROR,
   CUBLAS_STATUS_NOT_SUPPORTED } cublasStatus_t;
@@ -24,6 +25,7 @@ static inline cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOp
     if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return CUBLAS_STATUS_INVALID_VALUE;
     if (at != bt || (ct != CUDA_R_32F && ct != at)) return CUBLAS_STATUS_NOT_SUPPORTED;
     float alpha = *(const float *)alpha_, beta = *(const float *)beta_; /* scale type f32 with COMPUTE_32F */
+    emu_enqueue([=] { /* on the stream: run now, or recorded into a capture */
     for (int b = 0; b < batch; b++)
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
@@ -36,5 +38,6 @@ static inline cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOp
                 long c = b * sc + j * ldc + i;
                 emu_put(ct, C, c, (float)(alpha * acc + (beta == 0 ? 0.0 : beta * emu_get(ct, C, c))));
             }
+    });
     return CUBLAS_STATUS_SUCCESS;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <vector>
 #include "cuda_fp16.h"
+#include "cuda_runtime.h"
 typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_NOT_SUPPORTED = 9 } cudnnStatus_t;
 typedef void *cudnnHandle_t; typedef void *cudnnTensorDescriptor_t; typedef void *cudnnFilterDescriptor_t;
 typedef void *cudnnConvolutionDescriptor_t; typedef void *cudnnPoolingDescriptor_t;
@@ -62,8 +63,7 @@ template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionBackward
 /* mode 0: y = conv(x, w); 1: dx = conv^T(dy, w); 2: dw = corr(x, dy).  Like cuDNN's legacy
  * API, x, w and y must share one data type; they are read into f32, summed in f32 and
  * the result is rounded to that type on store. */
-static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c) {
-    if (xd->dt != wd->dt || xd->dt != yd->dt) return CUDNN_STATUS_NOT_SUPPORTED;
+static inline void emu_conv_run(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c) {
     long nx = (long)xd->n * xd->c * xd->h * xd->w, nw = (long)wd->n * wd->c * wd->h * wd->w, ny = (long)yd->n * yd->c * yd->h * yd->w;
     std::vector<float> x(nx), w(nw), y(ny);
     if (mode != 1) for (long i = 0; i < nx; i++) x[i] = emu_get(xd->dt, xp, i);
@@ -82,6 +82,13 @@ static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const 
     if (mode == 0) for (long i = 0; i < ny; i++) emu_put(yd->dt, yp, i, y[i]);
     if (mode == 1) for (long i = 0; i < nx; i++) emu_put(xd->dt, xp, i, x[i]);
     if (mode == 2) for (long i = 0; i < nw; i++) emu_put(wd->dt, wp, i, w[i]);
+}
+/* on the stream: run now, or recorded into a capture with copies of the descriptors */
+static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c) {
+    if (xd->dt != wd->dt || xd->dt != yd->dt) return CUDNN_STATUS_NOT_SUPPORTED;
+    emu_t x = *xd, w = *wd, y = *yd;
+    emu_cd cd = *c;
+    emu_enqueue([=] { emu_conv_run(mode, &x, xp, &w, wp, &y, yp, &cd); });
     return CUDNN_STATUS_SUCCESS;
 }
 static inline cudnnStatus_t cudnnConvolutionForward(void *, const void *, void *xd, const void *x, void *wd, const void *w, void *cd, cudnnConvolutionFwdAlgo_t, void *, size_t, const void *, void *yd, void *y) {
