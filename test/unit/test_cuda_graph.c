@@ -18,8 +18,7 @@
 #include "engine/internal.h"
 #include "support/ce_loss.h"
 #include "support/cuda_open.h"
-#include "support/kernel_util.h"
-#include "support/testhost.h"
+#include "support/net_rig.h"
 
 enum { N = 4, C = 3, HW = 8, CLASSES = 3, STEPS = 4 };
 
@@ -57,58 +56,27 @@ static const cv_component_desc m_desc = { sizeof(cv_component_desc), CV_ABI_MAJO
                                           &m_vt };
 
 /* ---- rig: the CUDA backend with graphs on or off, an engine and the net ------------------------- */
-typedef struct rig {
-    cv_ctx *ctx;
-    ku_backend be;
-    cv_engine *e;
-    cv_net *n;
-    cv_error err;
-} rig;
-
-/* 0 (test skipped) when there is no CUDA backend to run */
-static int rig_open(rig *r, int graphs) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->ctx = th_ctx_new();
+/* 0 (test skipped, nothing left open) when there is no CUDA backend to run */
+static int rig_open(net_rig *r, int graphs) {
+    cv_ctx *ctx = th_ctx_new();
     char why[CV_ERROR_MESSAGE_MAX + 64];
     const char *kv[] = { graphs ? "graphs=true" : "graphs=false", NULL };
-    if (!cu_open(r->ctx, kv, &r->be, why, sizeof why)) {
-        th_ctx_free(r->ctx);
+    ku_backend be;
+    if (!cu_open(ctx, kv, &be, why, sizeof why)) {
+        th_ctx_free(ctx);
         cr_skip_test("%s", why);
         return 0;
     }
-    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 11, &r->err);
-    cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, (cv_component_ref){ &m_desc, NULL }, ce_loss(), CLASSES, &r->err);
-    cr_assert_not_null(r->n, "%s", r->err.message);
+    net_rig_open(r, ctx, be, 11, (cv_component_ref){ &m_desc, NULL }, ce_loss(), CLASSES);
     return 1;
 }
 
-static void rig_close(rig *r) {
-    cv_net_destroy(r->n);
-    cv_engine_destroy(r->e);
-    ku_backend_close(r->be);
-    th_ctx_free(r->ctx);
-}
-
-static cv_plan *plan(rig *r, cv_mode mode) {
-    cv_shape s = CV_SHAPE(N, C, HW, HW);
-    cv_plan *p = cv_net_plan_get(r->n, &s, mode, 0, &r->err);
-    cr_assert_not_null(p, "%s", r->err.message);
-    return p;
-}
+static cv_plan *plan(net_rig *r, cv_mode mode) { return net_rig_plan(r, CV_SHAPE(N, C, HW, HW), mode); }
 
 static void batch(float *img, int32_t *lab, uint64_t seed) {
     ku_rng g = ku_rng_make(seed);
     for (int i = 0; i < N * C * HW * HW; i++) img[i] = (float)(2 * ku_uniform(&g) - 1);
     for (int i = 0; i < N; i++) lab[i] = (int32_t)(ku_uniform(&g) * CLASSES);
-}
-
-static float *read_buf(rig *r, int which, int64_t *count) {
-    *count = cv_net_buffer_elems(r->n, which);
-    float *v = malloc((size_t)*count * sizeof(float) + 1);
-    cr_assert_eq(cv_net_buffer_read(r->n, which, v, *count, &r->err), CV_OK, "%s", r->err.message);
-    return v;
 }
 
 typedef struct trace {
@@ -122,7 +90,7 @@ typedef struct trace {
 
 /* STEPS SGD steps; the loss scale becomes 8 before the third */
 static int train(int graphs, trace *t) {
-    rig r;
+    net_rig r;
     if (!rig_open(&r, graphs)) return 0;
     cv_plan *p = plan(&r, CV_MODE_TRAIN);
     cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK, "%s", r.err.message);
@@ -134,20 +102,14 @@ static int train(int graphs, trace *t) {
         cv_step_io io = { img, lab, t->logits[s], 0, 0 };
         cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "step %d: %s", s, r.err.message);
         t->loss[s] = io.loss;
-        cv_optim_step os;
-        cv_net_optim_step_init(r.n, &os);
-        cv_sgd_params sp = { 0.05f, 0.9f, 0.0f, 1e-4f, 0 };
-        for (int i = 0; i < os.n_segments; i++)
-            cr_assert_eq(os.run_update(os.engine, CV_OP_SGD_UPDATE, &sp, sizeof sp, os.segments[i].offset,
-                                       os.segments[i].count, &r.err),
-                         CV_OK, "%s", r.err.message);
+        net_rig_sgd(&r, &(cv_sgd_params){ 0.05f, 0.9f, 0.0f, 1e-4f, 0 });
     }
-    t->params = read_buf(&r, 0, &t->n_params);
+    t->params = net_rig_read(&r, 0, &t->n_params);
     t->records = p->replay_records;
     t->launches = p->replay_launches;
     t->updates = p->replay_updates;
     t->replay_off = p->replay_off;
-    rig_close(&r);
+    net_rig_close(&r);
     return 1;
 }
 
@@ -176,7 +138,7 @@ Test(cuda_graph, training_steps_equal_kernel_by_kernel) {
 
 /* the first message of a step with a target out of range, graphs on or off */
 static int bad_target_message(int graphs, char *msg, size_t size) {
-    rig r;
+    net_rig r;
     if (!rig_open(&r, graphs)) return 0;
     cv_plan *p = plan(&r, CV_MODE_TRAIN);
     float img[N * C * HW * HW];
@@ -191,7 +153,7 @@ static int bad_target_message(int graphs, char *msg, size_t size) {
     cv_error_init(&r.err);
     cr_expect_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
     if (graphs) cr_expect_eq(p->replay_records, 1, "the bad target did not need a new recording");
-    rig_close(&r);
+    net_rig_close(&r);
     return 1;
 }
 
@@ -204,7 +166,7 @@ Test(cuda_graph, bad_target_is_reported_like_kernel_by_kernel) {
 }
 
 Test(cuda_graph, prediction_and_profiling) {
-    rig g, e;
+    net_rig g, e;
     if (!rig_open(&g, 1) || !rig_open(&e, 0)) return;
     cv_plan *pg = plan(&g, CV_MODE_EVAL), *pe = plan(&e, CV_MODE_EVAL);
     float img[N * C * HW * HW], lg[N * CLASSES], le[N * CLASSES];
@@ -223,6 +185,6 @@ Test(cuda_graph, prediction_and_profiling) {
     cr_assert_eq(cv_net_run(pg, &ig, &g.err), CV_OK, "%s", g.err.message);
     cr_expect_eq(pg->replay_launches, 2, "a profiled step runs kernel by kernel");
     cr_expect_eq(pg->replay_off, 0);
-    rig_close(&g);
-    rig_close(&e);
+    net_rig_close(&g);
+    net_rig_close(&e);
 }

@@ -17,8 +17,7 @@
 
 #include "engine.h"
 #include "support/ce_loss.h"
-#include "support/kernel_util.h"
-#include "support/testhost.h"
+#include "support/net_rig.h"
 
 /* ---- the inline model: conv + P (same shape) + relu + mean + linear, and a late param --- */
 static cv_tensor *param(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_shape s, int kind, uint32_t tags) {
@@ -77,41 +76,15 @@ static void on_ready(void *ctx, int64_t first, int64_t count) {
     for (int64_t i = first; i < first + count; i++) g[i] = 1e30f; /* a later reader or writer shows */
 }
 
-typedef struct rig {
-    cv_ctx *ctx;
-    ku_backend be;
-    cv_engine *e;
-    cv_net *n;
-    cv_error err;
-} rig;
-
-static void rig_open(rig *r, const char *backend) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, backend);
-    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 5, &r->err);
-    cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, (cv_component_ref){ &hook_desc, NULL }, ce_loss(), 3, &r->err);
-    cr_assert_not_null(r->n, "%s", r->err.message);
+static void rig_open(net_rig *r, const char *backend) {
+    cv_ctx *ctx = th_ctx_new();
+    net_rig_open(r, ctx, ku_backend_open(ctx, backend), 5, (cv_component_ref){ &hook_desc, NULL }, ce_loss(), 3);
 }
 
-static void rig_close(rig *r) {
-    cv_net_destroy(r->n);
-    cv_engine_destroy(r->e);
-    ku_backend_close(r->be);
-    th_ctx_free(r->ctx);
-}
-
-static cv_plan *plan(rig *r, int n, int hw) {
-    cv_shape in = CV_SHAPE(n, 1, hw, hw);
-    cv_plan *p = cv_net_plan_get(r->n, &in, CV_MODE_TRAIN, 0, &r->err);
-    cr_assert_not_null(p, "%s", r->err.message);
-    return p;
-}
+static cv_plan *plan(net_rig *r, int n, int hw) { return net_rig_plan(r, CV_SHAPE(n, 1, hw, hw), CV_MODE_TRAIN); }
 
 /* fresh random images (never zeros) and labels */
-static void run(rig *r, cv_plan *p, int n, int hw, uint64_t seed, int accumulate) {
+static void run(net_rig *r, cv_plan *p, int n, int hw, uint64_t seed, int accumulate) {
     float img[4 * 64];
     int32_t lab[4];
     ku_rng g = ku_rng_make(seed);
@@ -121,14 +94,12 @@ static void run(rig *r, cv_plan *p, int n, int hw, uint64_t seed, int accumulate
     cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "%s", r->err.message);
 }
 
-static float *grads(rig *r) {
-    int64_t n = cv_net_buffer_elems(r->n, 1);
-    float *v = cv_alloc_array((size_t)n, sizeof(float));
-    cr_assert_eq(cv_net_buffer_read(r->n, 1, v, n, &r->err), CV_OK, "%s", r->err.message);
-    return v;
+static float *grads(net_rig *r) {
+    int64_t n;
+    return net_rig_read(r, 1, &n);
 }
 
-static int param_index(rig *r, const char *name) {
+static int param_index(net_rig *r, const char *name) {
     for (int i = 0; i < cv_net_param_count(r->n); i++)
         if (strcmp(cv_net_param(r->n, i)->name, name) == 0) return i;
     cr_assert_fail("no parameter %s", name);
@@ -144,7 +115,7 @@ static int call_of(const seen *s, int64_t first) {
 /* Every trainable param reported once with exactly its slice, and the copies,
  * put back, give the gradient of a run without the hook (same weights, same
  * data).  prev (may be NULL): the gradient before the run, for accumulation. */
-static void check_run(rig *r, cv_plan *p, int n, int hw, int accumulate, const float *prev) {
+static void check_run(net_rig *r, cv_plan *p, int n, int hw, int accumulate, const float *prev) {
     /* on_ready's snapshots cover params [0, MAX_GRAD) */
     cr_assert_leq(cv_net_buffer_elems(r->n, 1), MAX_GRAD);
     seen s;
@@ -183,16 +154,16 @@ static void check_run(rig *r, cv_plan *p, int n, int hw, int accumulate, const f
     if (!accumulate)
         cr_assert_lt(call_of(&s, cv_net_param(r->n, param_index(r, "fc.weight"))->offset),
                      call_of(&s, cv_net_param(r->n, param_index(r, "conv1.weight"))->offset));
-    cv_free(got);
-    cv_free(want);
+    free(got);
+    free(want);
 }
 
 static void slices_are_final_when_reported(const char *backend) {
-    rig r;
+    net_rig r;
     rig_open(&r, backend);
     cv_plan *p = plan(&r, 1, 8);
     check_run(&r, p, 1, 8, 0, NULL);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 Test(dp_gradready, slices_are_final_when_reported_ref) { slices_are_final_when_reported("ref"); }
@@ -200,20 +171,20 @@ Test(dp_gradready, slices_are_final_when_reported_cpu) { slices_are_final_when_r
 
 /* The accumulate variant adds into the gradient buffer (AXPBY): reported after that. */
 Test(dp_gradready, accumulating_micro_step_reports_after_adding) {
-    rig r;
+    net_rig r;
     rig_open(&r, "ref");
     cv_plan *p = plan(&r, 1, 8);
     run(&r, p, 1, 8, 1, 0);
     float *prev = grads(&r);
     check_run(&r, p, 1, 8, 1, prev);
-    cv_free(prev);
-    rig_close(&r);
+    free(prev);
+    net_rig_close(&r);
 }
 
 /* A param created by a later trace (the 4x4 plan) is zero-filled by the 8x8 plan
  * after its kernels, and reported then, with zeros. */
 Test(dp_gradready, params_of_a_later_trace_are_reported_after_their_zero_fill) {
-    rig r;
+    net_rig r;
     rig_open(&r, "ref");
     cv_plan *p8 = plan(&r, 2, 8);
     plan(&r, 2, 4);
@@ -228,12 +199,12 @@ Test(dp_gradready, params_of_a_later_trace_are_reported_after_their_zero_fill) {
     int c = call_of(&s, pi->offset);
     cr_assert_eq(c, s.calls - 1, "the late param was reported at %d of %d calls", c, s.calls);
     for (int64_t i = 0; i < 3; i++) cr_assert_eq(s.copy[pi->offset + i], 0.0f);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 /* No hook, or an eval run: nothing is reported. */
 Test(dp_gradready, nothing_is_reported_without_a_hook_or_in_eval) {
-    rig r;
+    net_rig r;
     rig_open(&r, "ref");
     cv_plan *p = plan(&r, 1, 8);
     seen s;
@@ -244,17 +215,15 @@ Test(dp_gradready, nothing_is_reported_without_a_hook_or_in_eval) {
     run(&r, p, 1, 8, 3, 0);
     cr_assert_eq(s.calls, 0);
     cv_net_set_grad_ready(r.n, on_ready, &s);
-    cv_shape in = CV_SHAPE(1, 1, 8, 8);
-    cv_plan *ev = cv_net_plan_get(r.n, &in, CV_MODE_EVAL, 0, &r.err);
-    cr_assert_not_null(ev, "%s", r.err.message);
+    cv_plan *ev = net_rig_plan(&r, CV_SHAPE(1, 1, 8, 8), CV_MODE_EVAL);
     run(&r, ev, 1, 8, 3, 0);
     cr_assert_eq(s.calls, 0, "an eval run reported %d slices", s.calls);
     cv_net_set_grad_ready(r.n, NULL, NULL);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 Test(dp_gradready, a_range_outside_the_buffer_is_refused) {
-    rig r;
+    net_rig r;
     rig_open(&r, "ref");
     plan(&r, 1, 8);
     int64_t n = cv_net_buffer_elems(r.n, 1);
@@ -265,5 +234,5 @@ Test(dp_gradready, a_range_outside_the_buffer_is_refused) {
     cr_assert_eq(cv_net_buffer_read_range(r.n, 7, 0, 1, v, &r.err), CV_ERR_INVALID);
     cv_error_init(&r.err);
     cr_assert_eq(cv_net_buffer_read_range(r.n, 1, n - 4, 4, v, &r.err), CV_OK, "%s", r.err.message);
-    rig_close(&r);
+    net_rig_close(&r);
 }

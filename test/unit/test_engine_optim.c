@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "engine.h"
-#include "support/kernel_util.h"
-#include "support/testhost.h"
+#include "support/ce_loss.h"
+#include "support/net_rig.h"
 
 /* the backend under test: the reference one unless CVNETS_ENGINE_BACKEND names another */
 static const char *engine_backend(void) {
@@ -30,47 +30,25 @@ static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tens
     if (s.dim[2] > 4) x = cv_add(o, g, x, o->param(g, "extra", &sb, u, 0)); /* only at larger inputs */
     return x;
 }
-static cv_tensor *l_forward(void *self, const cv_ops_v1 *o, cv_graph *g, const cv_loss_inputs *in) {
-    (void)self;
-    cv_ce_params p = { 0, -100 };
-    return CV_OP2(o, g, CV_OP_CROSS_ENTROPY, in->logits, in->target, &p);
-}
 static const cv_model_vtable m_vt = { sizeof(cv_model_vtable), m_forward, NULL };
-static const cv_loss_vtable l_vt = { sizeof(cv_loss_vtable), 0, 0, l_forward };
 static const cv_component_desc m_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL, "m",
                                           "any", "", NULL, NULL, NULL, NULL, NULL, &m_vt };
-static const cv_component_desc l_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_LOSS, "l",
-                                          "any", "", NULL, NULL, NULL, NULL, NULL, &l_vt };
 
-typedef struct rig { cv_ctx *ctx; ku_backend be; cv_engine *e; cv_net *n; cv_error err; } rig;
-static void open_rig(rig *r) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, engine_backend());
-    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 77, &r->err);
-    r->n = cv_net_create(r->e, (cv_component_ref){ &m_desc, NULL }, (cv_component_ref){ &l_desc, NULL }, 3, &r->err);
-    cr_assert(r->e && r->n, "%s", r->err.message);
+static void open_rig(net_rig *r) {
+    cv_ctx *ctx = th_ctx_new();
+    net_rig_open(r, ctx, ku_backend_open(ctx, engine_backend()), 77, (cv_component_ref){ &m_desc, NULL }, ce_loss(), 3);
 }
-static void close_rig(rig *r) {
-    cv_net_destroy(r->n);
-    cv_engine_destroy(r->e);
-    ku_backend_close(r->be);
-    th_ctx_free(r->ctx);
-}
-static void step(rig *r, int hw) {
+static void step(net_rig *r, int hw) {
     float img[4 * 64];
     for (int i = 0; i < 4 * hw * hw; i++) img[i] = (float)sin(i * 0.7) + 0.3f;
     int32_t lab[4] = { 0, 2, 1, 2 };
-    cv_shape s = CV_SHAPE(4, 1, hw, hw);
-    cv_plan *p = cv_net_plan_get(r->n, &s, CV_MODE_TRAIN, 0, &r->err);
-    cr_assert_not_null(p, "%s", r->err.message);
+    cv_plan *p = net_rig_plan(r, CV_SHAPE(4, 1, hw, hw), CV_MODE_TRAIN);
     cv_step_io io = { img, lab, NULL, 0, 0 };
     cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "%s", r->err.message);
 }
 
 Test(engine_optim, adam_and_sgd_against_formulas) {
-    rig r;
+    net_rig r;
     open_rig(&r);
     step(&r, 4);
     cr_assert_eq(cv_net_alloc_state(r.n, 2, &r.err), CV_OK, "%s", r.err.message);
@@ -117,11 +95,11 @@ Test(engine_optim, adam_and_sgd_against_formulas) {
     cr_assert_eq(s.run_update(s.engine, CV_OP_SGD_UPDATE, &sp, sizeof sp, 3, 3, &r.err), CV_OK, "%s", r.err.message);
     cv_net_buffer_read(r.n, 0, p1, T, &r.err);
     for (int i = 3; i < 6; i++) cr_assert_float_eq(p1[i], p0[i] - 0.5f * g[i], 1e-6);
-    close_rig(&r);
+    net_rig_close(&r);
 }
 
 Test(engine_optim, bad_update_calls) {
-    rig r;
+    net_rig r;
     open_rig(&r);
     step(&r, 4);
     cv_optim_step s;
@@ -139,11 +117,11 @@ Test(engine_optim, bad_update_calls) {
     cv_error_init(&r.err);
     cr_assert_eq(s.run_update(s.engine, CV_OP_CONV2D, &ap, sizeof ap, 0, 3, &r.err), CV_ERR_INVALID);
     cr_assert(strstr(r.err.message, "not an optimizer update"), "%s", r.err.message);
-    close_rig(&r);
+    net_rig_close(&r);
 }
 
 Test(engine_optim, params_appearing_later_keep_state) {
-    rig r;
+    net_rig r;
     open_rig(&r);
     step(&r, 4);
     cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK);
@@ -173,5 +151,5 @@ Test(engine_optim, params_appearing_later_keep_state) {
     step(&r, 4);
     cv_net_buffer_read(r.n, 1, g2, 9, &r.err);
     for (int i = 6; i < 9; i++) cr_assert_eq(g2[i], 0, "unused param gradient must be zero");
-    close_rig(&r);
+    net_rig_close(&r);
 }

@@ -11,8 +11,7 @@
 #include "engine.h"
 #include "engine/internal.h" /* cv_param_init_values */
 #include "support/ce_loss.h"
-#include "support/kernel_util.h"
-#include "support/testhost.h"
+#include "support/net_rig.h"
 
 /* the backend under test: the reference one unless CVNETS_ENGINE_BACKEND names another */
 static const char *engine_backend(void) {
@@ -58,32 +57,11 @@ static const cv_component_desc tiny_desc = { sizeof(cv_component_desc), CV_ABI_M
                                              "tiny", "classification", "test model", NULL, NULL, NULL, NULL, NULL, &tiny_vt };
 
 /* ---- fixture ---------------------------------------------------------------------- */
-typedef struct rig {
-    cv_ctx *ctx;
-    ku_backend be;
-    cv_engine *e;
-    cv_net *n;
-    cv_error err;
-    int nan_mode;
-} rig;
-
-static void rig_open(rig *r, uint64_t seed) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, engine_backend());
-    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, seed, &r->err);
-    cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, (cv_component_ref){ &tiny_desc, &r->nan_mode }, ce_loss(), 3,
-                         &r->err);
-    cr_assert_not_null(r->n, "%s", r->err.message);
-}
-
-static void rig_close(rig *r) {
-    cv_net_destroy(r->n);
-    cv_engine_destroy(r->e);
-    ku_backend_close(r->be);
-    th_ctx_free(r->ctx);
+/* nan_mode: the model's self (NULL or 0: finite logits, 1: NaN logits) */
+static void rig_open(net_rig *r, uint64_t seed, int *nan_mode) {
+    cv_ctx *ctx = th_ctx_new();
+    net_rig_open(r, ctx, ku_backend_open(ctx, engine_backend()), seed, (cv_component_ref){ &tiny_desc, nan_mode }, ce_loss(),
+                 3);
 }
 
 /* a learnable batch: class = which third of the image is bright */
@@ -99,38 +77,25 @@ static void make_batch(float *img, int32_t *lab, int N, uint64_t seed) {
     }
 }
 
-static void sgd_step(rig *r, float lr) {
-    cv_optim_step s;
-    cv_net_optim_step_init(r->n, &s);
-    cr_assert_gt(s.n_segments, 0);
-    cv_sgd_params sp = { lr, 0.9f, 0.0f, 1e-4f, 0 };
-    for (int i = 0; i < s.n_segments; i++) {
-        int st = s.run_update(s.engine, CV_OP_SGD_UPDATE, &sp, sizeof sp, s.segments[i].offset, s.segments[i].count, &r->err);
-        cr_assert_eq(st, CV_OK, "sgd: %s", r->err.message);
-    }
-}
-
-static void train(rig *r, int steps, double *losses) {
+static void train(net_rig *r, int steps, double *losses) {
     enum { N = 12 };
     float img[N * 64];
     int32_t lab[N];
     make_batch(img, lab, N, 7);
-    cv_shape in = CV_SHAPE(N, 1, 8, 8);
-    cv_plan *p = cv_net_plan_get(r->n, &in, CV_MODE_TRAIN, 0, &r->err);
-    cr_assert_not_null(p, "plan: %s", r->err.message);
+    cv_plan *p = net_rig_plan(r, CV_SHAPE(N, 1, 8, 8), CV_MODE_TRAIN);
     cr_assert_eq(cv_net_alloc_state(r->n, 1, &r->err), CV_OK, "%s", r->err.message);
     for (int s = 0; s < steps; s++) {
         cv_step_io io = { img, lab, NULL, 0, 0 };
         int st = cv_net_run(p, &io, &r->err);
         cr_assert_eq(st, CV_OK, "step %d: %s", s, r->err.message);
         losses[s] = io.loss;
-        sgd_step(r, 0.2f);
+        net_rig_sgd(r, &(cv_sgd_params){ 0.2f, 0.9f, 0.0f, 1e-4f, 0 });
     }
 }
 
 Test(engine_train, loss_falls) {
-    rig r;
-    rig_open(&r, 1);
+    net_rig r;
+    rig_open(&r, 1, NULL);
     double l[25];
     train(&r, 25, l);
     cr_assert(isfinite(l[0]) && l[0] > 0.5, "initial loss %g", l[0]);
@@ -145,30 +110,30 @@ Test(engine_train, loss_falls) {
         }
     cr_assert(found, "bn1.running_mean not registered");
     cr_assert(fabsf(rm[0]) + fabsf(rm[1]) + fabsf(rm[2]) + fabsf(rm[3]) > 1e-4f, "running mean never updated");
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 Test(engine_train, deterministic) {
     double a[6], b[6];
     float pa[64], pb[64];
-    rig r1, r2;
-    rig_open(&r1, 5);
+    net_rig r1, r2;
+    rig_open(&r1, 5, NULL);
     train(&r1, 6, a);
     int64_t n = cv_net_trainable_elems(r1.n);
     cr_assert(n > 0 && n <= 64);
     cr_assert_eq(cv_net_buffer_read(r1.n, 0, pa, n, &r1.err), CV_OK);
-    rig_close(&r1);
-    rig_open(&r2, 5);
+    net_rig_close(&r1);
+    rig_open(&r2, 5, NULL);
     train(&r2, 6, b);
     cr_assert_eq(cv_net_buffer_read(r2.n, 0, pb, n, &r2.err), CV_OK);
-    rig_close(&r2);
+    net_rig_close(&r2);
     for (int i = 0; i < 6; i++) cr_assert_eq(a[i], b[i], "step %d: %.9g vs %.9g", i, a[i], b[i]);
     cr_assert_eq(memcmp(pa, pb, (size_t)n * 4), 0, "parameters differ after identical runs");
 }
 
 Test(engine_train, params_named_and_initialised) {
-    rig r;
-    rig_open(&r, 9);
+    net_rig r;
+    rig_open(&r, 9, NULL);
     cv_shape in = CV_SHAPE(2, 1, 8, 8);
     cr_assert_not_null(cv_net_plan_get(r.n, &in, CV_MODE_EVAL, 0, &r.err), "%s", r.err.message);
     static const char *const names[] = { "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
@@ -194,20 +159,20 @@ Test(engine_train, params_named_and_initialised) {
     cr_assert_eq(cv_net_param_read(r.n, 0, back, &r.err), CV_OK);
     cr_assert_eq(memcmp(w, back, sizeof w), 0);
     /* same seed, same name -> same init in another net */
-    rig r2;
-    rig_open(&r2, 9);
+    net_rig r2;
+    rig_open(&r2, 9, NULL);
     cr_assert_not_null(cv_net_plan_get(r2.n, &in, CV_MODE_TRAIN, 0, &r2.err));
     float w2[12], w1[12];
     cr_assert_eq(cv_net_param_read(r2.n, 5, w2, &r2.err), CV_OK);
     cr_assert_eq(cv_net_param_read(r.n, 5, w1, &r.err), CV_OK);
     cr_assert_eq(memcmp(w1, w2, sizeof w1), 0, "init is not a function of (seed, name)");
-    rig_close(&r2);
-    rig_close(&r);
+    net_rig_close(&r2);
+    net_rig_close(&r);
 }
 
 Test(engine_train, plans_cached_per_shape_and_mode) {
-    rig r;
-    rig_open(&r, 3);
+    net_rig r;
+    rig_open(&r, 3, NULL);
     cv_shape a = CV_SHAPE(4, 1, 8, 8), b = CV_SHAPE(4, 1, 12, 12);
     cv_plan *pa = cv_net_plan_get(r.n, &a, CV_MODE_TRAIN, 0, &r.err);
     cv_plan *pb = cv_net_plan_get(r.n, &b, CV_MODE_TRAIN, 0, &r.err);
@@ -241,12 +206,12 @@ Test(engine_train, plans_cached_per_shape_and_mode) {
     cr_assert_eq(rows[1].params, 15);
     cr_assert_str_eq(rows[2].scope, "bn1");
     cr_assert_eq(rows[2].params, 8);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 Test(engine_train, eval_logits_and_accumulate) {
-    rig r;
-    rig_open(&r, 11);
+    net_rig r;
+    rig_open(&r, 11, NULL);
     enum { N = 6 };
     float img[N * 64], logits[N * 3];
     int32_t lab[N];
@@ -296,13 +261,13 @@ Test(engine_train, eval_logits_and_accumulate) {
     cr_assert_float_eq(s2, s1 * 0.25, 1e-4 * s1);
     cr_assert_eq(cv_net_buffer_read(r.n, 1, g3, ne, &r.err), CV_OK);
     for (int i = 0; i < ne; i++) cr_assert_float_eq(g3[i], g1[i], 1e-4 + 1e-3 * fabs(g1[i]));
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 Test(engine_train, nan_loss_is_an_error) {
-    rig r;
-    rig_open(&r, 2);
-    r.nan_mode = 1;
+    net_rig r;
+    int nan_mode = 1;
+    rig_open(&r, 2, &nan_mode);
     enum { N = 3 };
     float img[N * 64];
     int32_t lab[N];
@@ -314,7 +279,7 @@ Test(engine_train, nan_loss_is_an_error) {
     int st = cv_net_run(p, &io, &r.err);
     cr_assert_eq(st, CV_ERR_NUMERIC, "status %d: %s", st, r.err.message);
     cr_assert(strstr(r.err.message, "nan") || strstr(r.err.message, "inf"), "message: %s", r.err.message);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 /* ---- distillation: a teacher traced into the plan, frozen ------------------------------ */
@@ -332,11 +297,11 @@ static const cv_component_desc distill_desc = { sizeof(cv_component_desc), CV_AB
                                                 "distill", "any", "test loss", NULL, NULL, NULL, NULL, NULL, &distill_vt };
 
 Test(engine_train, distillation_teacher_is_frozen) {
-    rig r;
-    rig_open(&r, 21);
+    net_rig r;
+    rig_open(&r, 21, NULL);
     cv_net_destroy(r.n);
     static int teacher_mode = 0;
-    r.n = cv_net_create(r.e, (cv_component_ref){ &tiny_desc, &r.nan_mode }, (cv_component_ref){ &distill_desc, NULL }, 3,
+    r.n = cv_net_create(r.e, (cv_component_ref){ &tiny_desc, NULL }, (cv_component_ref){ &distill_desc, NULL }, 3,
                         &r.err);
     cr_assert_not_null(r.n);
     cr_assert_eq(cv_net_set_teacher(r.n, (cv_component_ref){ &tiny_desc, &teacher_mode }, &r.err), CV_OK, "%s", r.err.message);
@@ -361,12 +326,12 @@ Test(engine_train, distillation_teacher_is_frozen) {
     cv_plan_info_get(cv_net_plan_get(r.n, &in, CV_MODE_TRAIN, 0, &r.err), &info);
     cr_assert_eq(info.macs, 12LL * (4 * 8 * 8 * 9 + 12), "teacher MACs are not counted");
     cr_assert_eq(cv_net_set_teacher(r.n, (cv_component_ref){ &tiny_desc, NULL }, &r.err), CV_ERR_INVALID);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 Test(engine_train, per_op_profile) {
-    rig r;
-    rig_open(&r, 4);
+    net_rig r;
+    rig_open(&r, 4, NULL);
     cv_net_set_profiling(r.n, 1);
     double l[2];
     train(&r, 2, l);
@@ -395,5 +360,5 @@ Test(engine_train, per_op_profile) {
     cr_assert(conv && wgrad);
     cv_plan_profile_reset(p);
     cr_assert_eq(cv_plan_profile(p, rows, 64), 0);
-    rig_close(&r);
+    net_rig_close(&r);
 }

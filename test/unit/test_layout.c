@@ -19,8 +19,7 @@
 #include "engine.h"
 #include "engine/internal.h"
 #include "support/ce_loss.h"
-#include "support/kernel_util.h"
-#include "support/testhost.h"
+#include "support/net_rig.h"
 
 /* see test_cpu_vs_ref.c: LSan cannot scan oneDNN's dynamic TLS */
 const char *__lsan_default_options(void);
@@ -195,49 +194,23 @@ static const cv_model_vtable m_vt = { sizeof(cv_model_vtable), m_forward, NULL }
 static const cv_component_desc m_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
                                           "blocks", "classification", "test model", NULL, NULL, NULL, NULL, NULL, &m_vt };
 
-/* ---- rig -------------------------------------------------------------------------------------- */
-typedef struct rig {
-    cv_ctx *ctx;
-    ku_backend be;
-    cv_engine *e;
-    cv_net *n;
-    cv_error err;
-    mspec m;
-} rig;
-
-static void rig_open(rig *r, const char *backend, int variant, int adaptive) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->m.variant = variant;
-    r->m.adaptive = adaptive;
-    r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, backend);
-    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 7, &r->err);
-    cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, (cv_component_ref){ &m_desc, &r->m }, ce_loss(), 5, &r->err);
-    cr_assert_not_null(r->n, "%s", r->err.message);
+/* ---- rig: an engine on the named backend, the net of model m (variant, adaptive pool) ------------- */
+static void rig_open(net_rig *r, mspec *m, const char *backend, int variant, int adaptive) {
+    memset(m, 0, sizeof *m);
+    m->variant = variant;
+    m->adaptive = adaptive;
+    cv_ctx *ctx = th_ctx_new();
+    net_rig_open(r, ctx, ku_backend_open(ctx, backend), 7, (cv_component_ref){ &m_desc, m }, ce_loss(), 5);
 }
 
-static void rig_close(rig *r) {
-    cv_net_destroy(r->n);
-    cv_engine_destroy(r->e);
-    ku_backend_close(r->be);
-    th_ctx_free(r->ctx);
-}
-
-static cv_plan *plan(rig *r, int n, int hw, cv_mode mode) {
-    cv_shape s = CV_SHAPE(n, 3, hw, hw);
-    cv_plan *p = cv_net_plan_get(r->n, &s, mode, 0, &r->err);
-    cr_assert_not_null(p, "%s", r->err.message);
-    return p;
-}
+static cv_plan *plan(net_rig *r, int n, int hw, cv_mode mode) { return net_rig_plan(r, CV_SHAPE(n, 3, hw, hw), mode); }
 
 static int layout_of(const cv_plan *p, const cv_tensor *t) { return cv_tensor_layout(p, t); }
 
 /* Every kernel node's operands agree with the class the backend gives it: PLAIN
  * nodes see only plain operands, UNIFORM nodes one layout over their 4-D operands,
  * and C16 only on f32 4-D operands with C % 16 == 0.  Returns the C16 slot count. */
-static int check_consistent(const rig *r, const cv_plan *p) {
+static int check_consistent(const net_rig *r, const cv_plan *p) {
     const cv_graph *g = p->g;
     int c16 = 0;
     cv_ktensor kt[16];
@@ -276,52 +249,55 @@ static int check_consistent(const rig *r, const cv_plan *p) {
 /* ---- the layout pass ------------------------------------------------------------------------- */
 Test(layout, conv_bn_relu_chains_are_blocked) {
     for (int adaptive = 0; adaptive < 2; adaptive++) {
-        rig r;
-        rig_open(&r, "cpu", V_RESNET, adaptive);
+        net_rig r;
+        mspec m;
+        rig_open(&r, &m, "cpu", V_RESNET, adaptive);
         for (int mode = 0; mode < 2; mode++) {
             cv_plan *p = plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN);
             cr_assert_gt(check_consistent(&r, p), 0);
             for (int t = T_CONV1; t <= T_BLOCK2; t++)
-                cr_expect_eq(layout_of(p, r.m.t[t]), CV_LAYOUT_C16, "tensor %d (mode %d, adaptive %d)", t, mode, adaptive);
-            cr_expect_eq(layout_of(p, r.m.t[T_HEAD]), CV_LAYOUT_PLAIN, "the [N,C] head");
+                cr_expect_eq(layout_of(p, m.t[t]), CV_LAYOUT_C16, "tensor %d (mode %d, adaptive %d)", t, mode, adaptive);
+            cr_expect_eq(layout_of(p, m.t[T_HEAD]), CV_LAYOUT_PLAIN, "the [N,C] head");
             cr_expect_eq(layout_of(p, p->g->inputs[0]), CV_LAYOUT_PLAIN, "the graph input");
             cr_expect_eq(layout_of(p, p->g->logits), CV_LAYOUT_PLAIN, "the logits");
         }
-        rig_close(&r);
+        net_rig_close(&r);
     }
 }
 
 Test(layout, views_outputs_odd_channels_broadcasts_and_concats_stay_plain) {
     static const int variants[] = { V_VIEW, V_OUTPUT, V_C24, V_BCAST, V_CONCAT };
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-        rig r;
-        rig_open(&r, "cpu", variants[v], 0);
+        net_rig r;
+        mspec m;
+        rig_open(&r, &m, "cpu", variants[v], 0);
         cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN);
         check_consistent(&r, p);
         /* the last block's value and, through the residual add, the block before */
-        cr_expect_eq(layout_of(p, r.m.t[T_BLOCK2]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
-        if (variants[v] != V_CONCAT) cr_expect_eq(layout_of(p, r.m.t[T_BLOCK1]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
+        cr_expect_eq(layout_of(p, m.t[T_BLOCK2]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
+        if (variants[v] != V_CONCAT) cr_expect_eq(layout_of(p, m.t[T_BLOCK1]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
         /* the stem is untouched */
-        cr_expect_eq(layout_of(p, r.m.t[T_BN1]), CV_LAYOUT_C16, "variant %d", variants[v]);
-        cr_expect_eq(layout_of(p, r.m.t[T_POOL]), CV_LAYOUT_C16, "variant %d", variants[v]);
-        rig_close(&r);
+        cr_expect_eq(layout_of(p, m.t[T_BN1]), CV_LAYOUT_C16, "variant %d", variants[v]);
+        cr_expect_eq(layout_of(p, m.t[T_POOL]), CV_LAYOUT_C16, "variant %d", variants[v]);
+        net_rig_close(&r);
     }
 }
 
 Test(layout, env_plain_and_the_reference_backend_give_no_layouts) {
-    rig r;
+    net_rig r;
+    mspec m;
     setenv("CVNETS_LAYOUT", "plain", 1);
-    rig_open(&r, "cpu", V_RESNET, 0);
+    rig_open(&r, &m, "cpu", V_RESNET, 0);
     cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_expect_null(p->layout);
     cr_expect_eq(check_consistent(&r, p), 0);
-    rig_close(&r);
-    rig_open(&r, "ref", V_RESNET, 0);
+    net_rig_close(&r);
+    rig_open(&r, &m, "ref", V_RESNET, 0);
     cr_expect_null(r.be.vt->layout_class, "the reference backend stays the all-plain oracle");
     p = plan(&r, 4, 12, CV_MODE_TRAIN);
     cr_expect_null(p->layout);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 /* ---- the CPU backend with layouts against the reference backend --------------------------------- */
@@ -331,16 +307,9 @@ static void batch(float *img, int32_t *lab, int n, int hw, uint64_t seed) {
     for (int i = 0; i < n; i++) lab[i] = (int32_t)(ku_uniform(&g) * 5) % 5;
 }
 
-static float *read_buf(rig *r, int which, int64_t *count) {
-    *count = cv_net_buffer_elems(r->n, which);
-    float *v = malloc((size_t)*count * sizeof(float) + 1);
-    cr_assert_eq(cv_net_buffer_read(r->n, which, v, *count, &r->err), CV_OK, "%s", r->err.message);
-    return v;
-}
-
-static void expect_buffers_close(rig *a, rig *b, int which, double rtol, double atol, const char *what) {
+static void expect_buffers_close(net_rig *a, net_rig *b, int which, double rtol, double atol, const char *what) {
     int64_t na, nb;
-    float *va = read_buf(a, which, &na), *vb = read_buf(b, which, &nb);
+    float *va = net_rig_read(a, which, &na), *vb = net_rig_read(b, which, &nb);
     cr_assert_eq(na, nb);
     ku_assert_close(va, vb, na, rtol, atol, what);
     free(va);
@@ -348,9 +317,10 @@ static void expect_buffers_close(rig *a, rig *b, int which, double rtol, double 
 }
 
 static void compare_with_ref(int adaptive, int n, int hw) {
-    rig cpu, ref;
-    rig_open(&cpu, "cpu", V_RESNET, adaptive);
-    rig_open(&ref, "ref", V_RESNET, adaptive);
+    net_rig cpu, ref;
+    mspec mc, mr;
+    rig_open(&cpu, &mc, "cpu", V_RESNET, adaptive);
+    rig_open(&ref, &mr, "ref", V_RESNET, adaptive);
     float *img = malloc(sizeof(float) * (size_t)(n * 3 * hw * hw));
     int32_t lab[64];
     float lc[64 * 5], lr[64 * 5];
@@ -374,8 +344,8 @@ static void compare_with_ref(int adaptive, int n, int hw) {
     cr_assert_eq(cv_net_run(pr, &er, &ref.err), CV_OK, "%s", ref.err.message);
     ku_assert_close(lc, lr, n * 5, 2e-3, 2e-4, "eval logits");
     free(img);
-    rig_close(&cpu);
-    rig_close(&ref);
+    net_rig_close(&cpu);
+    net_rig_close(&ref);
 }
 
 Test(layout, cpu_blocked_matches_ref_reduce_pool) { compare_with_ref(0, 4, 12); }
@@ -385,9 +355,10 @@ Test(layout, cpu_blocked_matches_ref_batch16) { compare_with_ref(0, 16, 8); }
 
 /* ---- training steps: C16 against CVNETS_LAYOUT=plain on the same backend -------------------------- */
 static void train_losses(int plain, double *loss, int steps) {
-    rig r;
+    net_rig r;
+    mspec m;
     if (plain) setenv("CVNETS_LAYOUT", "plain", 1);
-    rig_open(&r, "cpu", V_RESNET, 0);
+    rig_open(&r, &m, "cpu", V_RESNET, 0);
     cv_plan *p = plan(&r, 8, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_assert_eq(p->layout == NULL, plain != 0);
@@ -399,15 +370,9 @@ static void train_losses(int plain, double *loss, int steps) {
         cv_step_io io = { img, lab, NULL, 0, 0 };
         cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
         loss[s] = io.loss;
-        cv_optim_step os;
-        cv_net_optim_step_init(r.n, &os);
-        cv_sgd_params sp = { 0.1f, 0.9f, 0.0f, 1e-4f, 0 };
-        for (int i = 0; i < os.n_segments; i++)
-            cr_assert_eq(os.run_update(os.engine, CV_OP_SGD_UPDATE, &sp, sizeof sp, os.segments[i].offset,
-                                       os.segments[i].count, &r.err),
-                         CV_OK, "%s", r.err.message);
+        net_rig_sgd(&r, &(cv_sgd_params){ 0.1f, 0.9f, 0.0f, 1e-4f, 0 });
     }
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 Test(layout, sgd_steps_match_the_plain_layout) {
@@ -419,7 +384,7 @@ Test(layout, sgd_steps_match_the_plain_layout) {
 }
 
 /* ---- random graphs: C16 against CVNETS_LAYOUT=plain on the CPU backend ---------------------------- */
-static void run_both(rig *a, rig *b, cv_mode mode, const float *img, const int32_t *lab, int seed) {
+static void run_both(net_rig *a, net_rig *b, cv_mode mode, const float *img, const int32_t *lab, int seed) {
     cv_plan *pa = plan(a, 4, 12, mode);
     setenv("CVNETS_LAYOUT", "plain", 1);
     cv_plan *pb = plan(b, 4, 12, mode);
@@ -450,17 +415,18 @@ Test(layout, random_graphs_match_the_plain_layout) {
                                          F_AVGPOOL, F_AVGPOOL, F_ADAPT, F_SCALAR, F_VIEW, F_SE, F_CONCAT, F_SLICE, F_DROPOUT };
         for (int i = 0; i < n; i++)
             codes[i] = (uint8_t)(kinds[(int)(ku_uniform(&r) * sizeof kinds)] + F_KINDS * (int)(ku_uniform(&r) * 4));
-        rig a, b;
-        rig_open(&a, "cpu", V_RESNET, seed % 2);
-        rig_open(&b, "cpu", V_RESNET, seed % 2);
-        a.m.fuzz = b.m.fuzz = codes;
-        a.m.n_fuzz = b.m.n_fuzz = n;
+        net_rig a, b;
+        mspec ma, mb;
+        rig_open(&a, &ma, "cpu", V_RESNET, seed % 2);
+        rig_open(&b, &mb, "cpu", V_RESNET, seed % 2);
+        ma.fuzz = mb.fuzz = codes;
+        ma.n_fuzz = mb.n_fuzz = n;
         batch(img, lab, 4, 12, 3000 + (uint64_t)seed);
         run_both(&a, &b, CV_MODE_TRAIN, img, lab, seed);
         c16 += a.n->plans[0]->layout != NULL;
         run_both(&a, &b, CV_MODE_EVAL, img, lab, seed);
-        rig_close(&a);
-        rig_close(&b);
+        net_rig_close(&a);
+        net_rig_close(&b);
     }
     /* one plain-only layer keeps its whole residual stream plain: 12 of these 32 have blocked values */
     cr_expect_geq(c16, 8, "random graphs with blocked values: %lld of 32", (long long)c16);

@@ -12,8 +12,7 @@
 #include "engine.h"
 #include "support/ce_loss.h"
 #include "support/count_ops.h"
-#include "support/kernel_util.h"
-#include "support/testhost.h"
+#include "support/net_rig.h"
 
 /* Test binaries do not link libcvnets-sdk.a; the block tests compile the SDK's
  * helper sources in directly so the blocks run exactly as plugins run them. */
@@ -81,53 +80,23 @@ static const cv_component_desc block_desc = { sizeof(cv_component_desc), CV_ABI_
                                               NULL, &block_vt };
 
 /* ---- engine rig ------------------------------------------------------------------------ */
-typedef struct rig {
-    cv_ctx *ctx;
-    ku_backend be;
-    cv_engine *e;
-    cv_net *n;
-    const cv_component_desc *md;
-    void *model;
-    int which;
-    cv_error err;
-} rig;
-
-static void rig_engine(rig *r, cv_component_ref model, int classes) {
-    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 42, &r->err);
-    cr_assert_not_null(r->e, "%s", r->err.message);
-    r->n = cv_net_create(r->e, model, ce_loss(), classes, &r->err);
-    cr_assert_not_null(r->n, "%s", r->err.message);
+/* the net of one SDK block; which (the model's self): a B_* value */
+static void rig_block(net_rig *r, int *which, int classes) {
+    cv_ctx *ctx = th_ctx_new();
+    net_rig_open(r, ctx, ku_backend_open(ctx, "ref"), 42, (cv_component_ref){ &block_desc, which }, ce_loss(), classes);
 }
 
-static void rig_block(rig *r, int which, int classes) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, "ref");
-    r->which = which;
-    rig_engine(r, (cv_component_ref){ &block_desc, &r->which }, classes);
-}
-
-static void rig_model(rig *r, const char *name, const char *const *kv, int classes, int channels) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, "ref");
-    r->md = th_load(r->ctx, "model", name);
+/* the net of model plugin name with options kv, on the named backend */
+static void rig_model(net_rig *r, const char *backend, const char *name, const char *const *kv, int classes, int channels) {
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend be = ku_backend_open(ctx, backend);
+    const cv_component_desc *md = th_load(ctx, "model", name);
     cv_create_args extra;
     memset(&extra, 0, sizeof extra);
     extra.num_classes = classes;
     extra.in_channels = channels;
-    r->model = th_create(r->ctx, r->md, kv, &extra);
-    rig_engine(r, (cv_component_ref){ r->md, r->model }, classes);
-}
-
-static void rig_close(rig *r) {
-    cv_net_destroy(r->n);
-    cv_engine_destroy(r->e);
-    if (r->md) th_destroy(r->md, r->model);
-    ku_backend_close(r->be);
-    th_ctx_free(r->ctx);
+    net_rig_open(r, ctx, be, 42, (cv_component_ref){ md, th_create(ctx, md, kv, &extra) }, ce_loss(), classes);
+    r->owns_model = 1;
 }
 
 typedef struct batch {
@@ -148,9 +117,8 @@ static void free_batch(batch *b) {
     free(b->lab);
 }
 
-static double train_loss(rig *r, const batch *b) {
-    cv_plan *p = cv_net_plan_get(r->n, &b->in, CV_MODE_TRAIN, 0, &r->err);
-    cr_assert_not_null(p, "plan: %s", r->err.message);
+static double train_loss(net_rig *r, const batch *b) {
+    cv_plan *p = net_rig_plan(r, b->in, CV_MODE_TRAIN);
     cv_step_io io = { b->img, b->lab, NULL, 0, 0 };
     cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "run: %s", r->err.message);
     cr_assert(isfinite(io.loss), "loss %g", io.loss);
@@ -158,10 +126,9 @@ static double train_loss(rig *r, const batch *b) {
 }
 
 /* every trainable parameter receives a non-zero gradient; returns the grads */
-static float *expect_gradient_flow(rig *r, const char *what) {
-    int64_t ne = cv_net_trainable_elems(r->n);
-    float *gr = malloc(sizeof(float) * (size_t)ne);
-    cr_assert_eq(cv_net_buffer_read(r->n, 1, gr, ne, &r->err), CV_OK, "%s", r->err.message);
+static float *expect_gradient_flow(net_rig *r, const char *what) {
+    int64_t ne;
+    float *gr = net_rig_read(r, 1, &ne);
     for (int i = 0; i < cv_net_param_count(r->n); i++) {
         const cv_param_info *pi = cv_net_param(r->n, i);
         /* A norm's bias can have an exactly zero gradient for a good reason: in
@@ -176,7 +143,7 @@ static float *expect_gradient_flow(rig *r, const char *what) {
 }
 
 /* central differences on the element of largest gradient of each parameter */
-static void expect_finite_differences(rig *r, const batch *b, const float *gr, const char *what) {
+static void expect_finite_differences(net_rig *r, const batch *b, const float *gr, const char *what) {
     const float eps = 4e-3f;
     for (int i = 0; i < cv_net_param_count(r->n); i++) {
         const cv_param_info *pi = cv_net_param(r->n, i);
@@ -204,8 +171,8 @@ static void expect_finite_differences(rig *r, const batch *b, const float *gr, c
 
 Test(models_engine, every_block_type_gradients_match_finite_differences) {
     for (int which = 0; which < B_SINUSOID; which++) {
-        rig r;
-        rig_block(&r, which, 3);
+        net_rig r;
+        rig_block(&r, &which, 3);
         batch b = make_batch(CV_SHAPE(4, 8, 5, 5), 3, 100 + (uint64_t)which);
         double l0 = train_loss(&r, &b);
         cr_expect(l0 > 0.1 && l0 < 10, "%s: initial loss %g", block_names[which], l0);
@@ -213,16 +180,16 @@ Test(models_engine, every_block_type_gradients_match_finite_differences) {
         expect_finite_differences(&r, &b, gr, block_names[which]);
         free(gr);
         free_batch(&b);
-        rig_close(&r);
+        net_rig_close(&r);
     }
 }
 
 Test(models_engine, sinusoidal_table_values) {
-    rig r;
-    rig_block(&r, B_SINUSOID, SIN_N * SIN_D);
+    net_rig r;
+    int which = B_SINUSOID;
+    rig_block(&r, &which, SIN_N * SIN_D);
     batch b = make_batch(CV_SHAPE(1, 1, 4, 4), 1, 7);
-    cv_plan *p = cv_net_plan_get(r.n, &b.in, CV_MODE_EVAL, 0, &r.err);
-    cr_assert_not_null(p, "%s", r.err.message);
+    cv_plan *p = net_rig_plan(&r, b.in, CV_MODE_EVAL);
     float out[SIN_N * SIN_D];
     cv_step_io io = { b.img, b.lab, out, 0, 0 };
     cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
@@ -236,7 +203,7 @@ Test(models_engine, sinusoidal_table_values) {
                       out[pos * SIN_D + h + i], cos(pos * w));
         }
     free_batch(&b);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 /* ---- whole models ------------------------------------------------------------------------ */
@@ -257,8 +224,8 @@ static const tiny tiny_models[] = {
 Test(models_engine, gradient_flow_through_every_model_family, .timeout = 900) {
     for (size_t m = 0; m < sizeof tiny_models / sizeof *tiny_models; m++) {
         const tiny *t = &tiny_models[m];
-        rig r;
-        rig_model(&r, t->model, t->kv, 5, t->channels);
+        net_rig r;
+        rig_model(&r, "ref", t->model, t->kv, 5, t->channels);
         batch b = make_batch(CV_SHAPE(2, t->channels, t->size, t->size), 5, 9);
         double loss = train_loss(&r, &b);
         cr_expect(loss > 0.1 && loss < 20, "%s %s: loss %g", t->model, t->kv[0], loss);
@@ -266,7 +233,7 @@ Test(models_engine, gradient_flow_through_every_model_family, .timeout = 900) {
         snprintf(what, sizeof what, "%s %s", t->model, t->kv[0]);
         free(expect_gradient_flow(&r, what));
         free_batch(&b);
-        rig_close(&r);
+        net_rig_close(&r);
     }
 }
 
@@ -283,16 +250,16 @@ Test(models_engine, engine_counts_match_count_ops, .timeout = 900) {
     };
     for (size_t m = 0; m < sizeof rows / sizeof *rows; m++) {
         const tiny *t = &rows[m];
-        rig r;
-        rig_model(&r, t->model, t->kv, 1000, 3);
+        net_rig r;
+        rig_model(&r, "ref", t->model, t->kv, 1000, 3);
         cv_shape in = CV_SHAPE(1, 3, t->size, t->size);
         cv_plan *p = cv_net_plan_get(r.n, &in, CV_MODE_EVAL, 0, &r.err);
         cr_assert_not_null(p, "%s: %s", t->model, r.err.message);
         cv_plan_info info;
         cv_plan_info_get(p, &info);
         cv_graph *g = cnt_graph_new(in, 0);
-        const cv_model_vtable *vt = r.md->vtable;
-        cr_assert_not_null(vt->forward(r.model, cnt_ops(), g, cnt_ops()->input(g, 0)), "%s", cnt_error(g));
+        const cv_model_vtable *vt = r.model.desc->vtable;
+        cr_assert_not_null(vt->forward(r.model.self, cnt_ops(), g, cnt_ops()->input(g, 0)), "%s", cnt_error(g));
         cr_expect_eq(info.macs, cnt_macs(g), "%s: engine %lld, count_ops %lld multiply-adds", t->model,
                      (long long)info.macs, (long long)cnt_macs(g));
         cr_expect_eq(cv_net_trainable_elems(r.n), cnt_trainable(g), "%s: trainable elements", t->model);
@@ -300,7 +267,7 @@ Test(models_engine, engine_counts_match_count_ops, .timeout = 900) {
         for (int i = 0; i < cv_net_param_count(r.n) && i < cnt_param_count(g); i++)
             cr_expect_str_eq(cv_net_param(r.n, i)->name, cnt_param_name(g, i), "%s: parameter %d", t->model, i);
         cnt_graph_free(g);
-        rig_close(&r);
+        net_rig_close(&r);
     }
 }
 
@@ -311,24 +278,14 @@ Test(models_engine, cpu_backend_matches_ref_on_every_family, .timeout = 900) {
         float *logits[2];
         batch b = make_batch(CV_SHAPE(2, t->channels, t->size, t->size), 5, 21);
         for (int k = 0; k < 2; k++) {
-            rig r;
-            memset(&r, 0, sizeof r);
-            cv_error_init(&r.err);
-            r.ctx = th_ctx_new();
-            r.be = ku_backend_open(r.ctx, k ? "cpu" : "ref");
-            r.md = th_load(r.ctx, "model", t->model);
-            cv_create_args extra;
-            memset(&extra, 0, sizeof extra);
-            extra.num_classes = 5;
-            extra.in_channels = t->channels;
-            r.model = th_create(r.ctx, r.md, t->kv, &extra);
-            rig_engine(&r, (cv_component_ref){ r.md, r.model }, 5);
+            net_rig r;
+            rig_model(&r, k ? "cpu" : "ref", t->model, t->kv, 5, t->channels);
             cv_plan *p = cv_net_plan_get(r.n, &b.in, CV_MODE_EVAL, 0, &r.err);
             cr_assert_not_null(p, "%s: %s", t->model, r.err.message);
             logits[k] = malloc(sizeof(float) * 2 * 5);
             cv_step_io io = { b.img, b.lab, logits[k], 0, 0 };
             cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s on %s: %s", t->model, k ? "cpu" : "ref", r.err.message);
-            rig_close(&r);
+            net_rig_close(&r);
         }
         for (int i = 0; i < 10; i++)
             cr_expect(fabsf(logits[0][i] - logits[1][i]) <= 1e-3f + 1e-3f * fabsf(logits[0][i]),

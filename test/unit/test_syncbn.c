@@ -12,8 +12,7 @@
 #include <string.h>
 
 #include "engine.h"
-#include "support/kernel_util.h"
-#include "support/testhost.h"
+#include "support/net_rig.h"
 
 #define N 4
 #define C 3
@@ -66,32 +65,20 @@ static int doubling(void *ctx, float *buf, int64_t n, cv_error *err) {
     return CV_OK;
 }
 
-typedef struct rig {
-    cv_ctx *ctx;
-    ku_backend be;
-    cv_engine *e;
-    cv_net *n;
-    cv_plan *p;
-    float img[N];
-    int32_t lab[N];
-    cv_error err;
-} rig;
-
-/* a net with fresh random values (the same for every seed), collective f (NULL: none) */
-static void rig_open(rig *r, fake *f, cv_mode mode) {
-    memset(r, 0, sizeof *r);
-    cv_error_init(&r->err);
-    r->ctx = th_ctx_new();
-    r->be = ku_backend_open(r->ctx, "ref");
-    r->e = cv_engine_create(&r->ctx->host, (cv_backend_ref){ r->be.vt, r->be.self }, 7, &r->err);
-    r->n = r->e ? cv_net_create(r->e, (cv_component_ref){ &sb_model, NULL }, (cv_component_ref){ &sb_lossd, NULL }, C,
-                                &r->err)
-                : NULL;
-    cr_assert(r->n, "%s", r->err.message);
+/* the net with collective f (NULL: none); model_self: the model's self (NULL:
+ * f32, non-NULL: bf16 activations) */
+static void open_net(net_rig *r, fake *f, void *model_self) {
+    cv_ctx *ctx = th_ctx_new();
+    net_rig_open(r, ctx, ku_backend_open(ctx, "ref"), 7, (cv_component_ref){ &sb_model, model_self },
+                 (cv_component_ref){ &sb_lossd, NULL }, C);
     if (f) cv_net_set_collective(r->n, doubling, f);
-    cv_shape in = CV_SHAPE(N, 1, 1, 1);
-    r->p = cv_net_plan_get(r->n, &in, mode, 0, &r->err);
-    cr_assert(r->p, "%s", r->err.message);
+}
+
+/* the f32 net with collective f (NULL: none) and fresh random values (the same
+ * for every seed); returns its plan for mode */
+static cv_plan *rig_open(net_rig *r, fake *f, cv_mode mode) {
+    open_net(r, f, NULL);
+    cv_plan *p = net_rig_plan(r, CV_SHAPE(N, 1, 1, 1), mode);
     ku_rng g = ku_rng_make(5);
     static const float lo[6] = { -1, 0.5f, -1, -0.5f, 0.5f, -1 }, hi[6] = { 1, 1.5f, 1, 0.5f, 2, 1 };
     for (int i = 0; i < 6; i++) {
@@ -100,53 +87,43 @@ static void rig_open(rig *r, fake *f, cv_mode mode) {
         cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK, "%s", r->err.message);
         free(v);
     }
+    return p;
 }
 
 /* A bf16 activation is refused at trace time, naming the layer and the option. */
 Test(syncbn, bf16_activations_are_refused_with_a_clear_error) {
     fake f = { 0, 0 };
-    cv_ctx *ctx = th_ctx_new();
-    ku_backend be = ku_backend_open(ctx, "ref");
-    cv_error err;
-    cv_error_init(&err);
-    cv_engine *e = cv_engine_create(&ctx->host, (cv_backend_ref){ be.vt, be.self }, 7, &err);
     static int bf16 = 1;
-    cv_net *n = cv_net_create(e, (cv_component_ref){ &sb_model, &bf16 }, (cv_component_ref){ &sb_lossd, NULL }, C, &err);
-    cr_assert(n, "%s", err.message);
-    cv_net_set_collective(n, doubling, &f);
+    net_rig r;
+    open_net(&r, &f, &bf16);
     cv_shape in = CV_SHAPE(N, 1, 1, 1);
-    cr_assert_null(cv_net_plan_get(n, &in, CV_MODE_TRAIN, 0, &err), "a bf16 SyncBN graph was traced");
-    cr_assert(strstr(err.message, "bn1") && strstr(err.message, "sync_bn needs f32 activations, got bf16"), "message: %s",
-              err.message);
-    cv_net_destroy(n);
-    cv_engine_destroy(e);
-    ku_backend_close(be);
-    th_ctx_free(ctx);
+    cr_assert_null(cv_net_plan_get(r.n, &in, CV_MODE_TRAIN, 0, &r.err), "a bf16 SyncBN graph was traced");
+    cr_assert(strstr(r.err.message, "bn1") && strstr(r.err.message, "sync_bn needs f32 activations, got bf16"),
+              "message: %s", r.err.message);
+    net_rig_close(&r);
 }
 
-static void rig_close(rig *r) {
-    cv_net_destroy(r->n);
-    cv_engine_destroy(r->e);
-    ku_backend_close(r->be);
-    th_ctx_free(r->ctx);
-}
+/* the input of every step: the model ignores it */
+static float zero_img[N];
+static int32_t zero_lab[N];
 
-static double rig_run(rig *r) {
-    cv_step_io io = { r->img, r->lab, NULL, 0, 0 };
-    cr_assert_eq(cv_net_run(r->p, &io, &r->err), CV_OK, "%s", r->err.message);
+/* one step of plan p */
+static double rig_run(net_rig *r, cv_plan *p) {
+    cv_step_io io = { zero_img, zero_lab, NULL, 0, 0 };
+    cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "%s", r->err.message);
     return io.loss;
 }
 
-static void read_param(rig *r, int i, float *v) { cr_assert_eq(cv_net_param_read(r->n, i, v, &r->err), CV_OK); }
+static void read_param(net_rig *r, int i, float *v) { cr_assert_eq(cv_net_param_read(r->n, i, v, &r->err), CV_OK); }
 
 /* The gradient rule: analytic gradients of x, gamma and beta against central
  * differences, with the doubling collective (each run: one all-reduce forward,
  * one backward). */
 Test(syncbn, gradient_rule_matches_finite_differences_with_a_doubling_collective) {
     fake f = { 0, 0 };
-    rig r;
-    rig_open(&r, &f, CV_MODE_TRAIN);
-    rig_run(&r);
+    net_rig r;
+    cv_plan *p = rig_open(&r, &f, CV_MODE_TRAIN);
+    rig_run(&r, p);
     cr_assert_eq(f.calls, 2, "%d collective calls in one training step, expected 2 (forward, backward)", f.calls);
     float grad[NX + 2 * C];
     cr_assert_eq(cv_net_buffer_read(r.n, 1, grad, NX + 2 * C, &r.err), CV_OK);
@@ -161,10 +138,10 @@ Test(syncbn, gradient_rule_matches_finite_differences_with_a_doubling_collective
             float keep = v[j];
             v[j] = (float)(keep + eps);
             cv_net_param_write(r.n, i, v, &r.err);
-            double lp = rig_run(&r);
+            double lp = rig_run(&r, p);
             v[j] = (float)(keep - eps);
             cv_net_param_write(r.n, i, v, &r.err);
-            double lm = rig_run(&r);
+            double lm = rig_run(&r, p);
             v[j] = keep;
             cv_net_param_write(r.n, i, v, &r.err);
             double num = (lp - lm) / (2 * eps), ana = grad[pi->offset + j];
@@ -174,35 +151,34 @@ Test(syncbn, gradient_rule_matches_finite_differences_with_a_doubling_collective
         }
     }
     cr_assert_eq(checked, NX + 2 * C);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 /* Two identical "ranks": the loss and every gradient equal the fused kernel's. */
 Test(syncbn, doubled_statistics_give_the_fused_kernels_loss_and_gradients) {
     fake f = { 0, 0 };
-    rig s, u;
-    rig_open(&s, &f, CV_MODE_TRAIN);
-    rig_open(&u, NULL, CV_MODE_TRAIN);
-    double ls = rig_run(&s), lu = rig_run(&u);
+    net_rig s, u;
+    cv_plan *ps = rig_open(&s, &f, CV_MODE_TRAIN), *pu = rig_open(&u, NULL, CV_MODE_TRAIN);
+    double ls = rig_run(&s, ps), lu = rig_run(&u, pu);
     cr_assert(fabs(ls - lu) <= 1e-5 * fmax(1.0, fabs(lu)), "loss %.9g with SyncBN, %.9g fused", ls, lu);
     float gs[NX + 2 * C], gu[NX + 2 * C];
     cv_net_buffer_read(s.n, 1, gs, NX + 2 * C, &s.err);
     cv_net_buffer_read(u.n, 1, gu, NX + 2 * C, &u.err);
     ku_assert_close(gs, gu, NX + 2 * C, 1e-4, 1e-5, "gradients, SyncBN vs fused");
-    rig_close(&s);
-    rig_close(&u);
+    net_rig_close(&s);
+    net_rig_close(&u);
 }
 
 /* running = (1 - m) running + m stat, the variance unbiased over the global count 2M */
 Test(syncbn, running_statistics_use_the_global_count) {
     fake f = { 0, 0 };
-    rig r;
-    rig_open(&r, &f, CV_MODE_TRAIN);
+    net_rig r;
+    cv_plan *p = rig_open(&r, &f, CV_MODE_TRAIN);
     float x[NX], rm0[C], rv0[C], rm[C], rv[C];
     read_param(&r, 0, x);
     read_param(&r, 3, rm0);
     read_param(&r, 4, rv0);
-    rig_run(&r);
+    rig_run(&r, p);
     read_param(&r, 3, rm);
     read_param(&r, 4, rv);
     const int M = N * HW * HW;
@@ -218,29 +194,29 @@ Test(syncbn, running_statistics_use_the_global_count) {
         cr_assert(fabs(rv[c] - want_v) <= 1e-5 * fabs(want_v), "running var[%d] %.9g, expected %.9g (count 2M)", c, rv[c],
                   want_v);
     }
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 /* Eval plans keep the fused kernel with running statistics: no collective call. */
 Test(syncbn, eval_plans_do_not_call_the_collective) {
     fake f = { 0, 0 };
-    rig r;
-    rig_open(&r, &f, CV_MODE_EVAL);
-    rig_run(&r);
+    net_rig r;
+    cv_plan *p = rig_open(&r, &f, CV_MODE_EVAL);
+    rig_run(&r, p);
     cr_assert_eq(f.calls, 0, "an eval step made %d collective calls", f.calls);
-    rig_close(&r);
+    net_rig_close(&r);
 }
 
 /* A failing collective (a peer lost) ends the step with the layer, the op and the
  * collective's own message. */
 Test(syncbn, a_failing_collective_names_the_layer) {
     fake f = { 0, 1 };
-    rig r;
-    rig_open(&r, &f, CV_MODE_TRAIN);
-    cv_step_io io = { r.img, r.lab, NULL, 0, 0 };
-    cr_assert_neq(cv_net_run(r.p, &io, &r.err), CV_OK, "the step succeeded with a failing collective");
+    net_rig r;
+    cv_plan *p = rig_open(&r, &f, CV_MODE_TRAIN);
+    cv_step_io io = { zero_img, zero_lab, NULL, 0, 0 };
+    cr_assert_neq(cv_net_run(p, &io, &r.err), CV_OK, "the step succeeded with a failing collective");
     cr_assert(strstr(r.err.message, "bn1") && strstr(r.err.message, "allreduce_sum") &&
                   strstr(r.err.message, "fake peer lost"),
               "message: %s", r.err.message);
-    rig_close(&r);
+    net_rig_close(&r);
 }
