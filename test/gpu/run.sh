@@ -95,14 +95,14 @@ test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | sed 's/.*Synthesis: //
 # ---- 2. cvnets bench on the GPU, fp32 and bf16 --------------------------------------------------
 # each run is capped, and all of them end by t = 340 s so the PyTorch peer keeps >= 120 s
 runs=$(mktemp -d)
-bench() { # name recipe cap_seconds precision
+bench() { # name recipe cap_seconds precision [more --set arguments]
     local left=$(( 340 - ($(date +%s) - t_start) )) cap=$3
     [ "$left" -lt "$cap" ] && cap=$left
     [ "$cap" -lt 20 ] && cap=20
     log "cvnets bench $1 $4 (${SIZE}x${SIZE}, batch $BATCH, $STEPS steps, device cuda, ${cap}s)"
     cv timeout "$cap" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
         --set run.device=cuda --set run.precision="$4" --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
-        --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" \
+        --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" "${@:5}" \
         > "$runs/$1_$4.json" 2> "$runs/$1_$4.log"
     echo "rc=$?" >> "$runs/$1_$4.log"
     tail -3 "$runs/$1_$4.log"
@@ -113,6 +113,8 @@ bench resnet50 recipes/bench/resnet50_128.ini 110 fp32
 bench resnet50 recipes/bench/resnet50_128.ini 110 bf16
 bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 fp32
 bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 bf16
+# the same without CUDA graphs (kernel by kernel): what replaying the recorded step saves
+bench mobilenetv2-nographs recipes/bench/mobilenetv2_128.ini 50 fp32 --set backend.graphs=false
 # one line per run: {"model", "precision", "result": cvnets bench's JSON or null}
 python3 - "$runs" > "$out/cvnets.jsonl" <<'PY'
 import glob, json, os, sys
@@ -139,7 +141,7 @@ python3 - "$out" "$test_summary" "$test_rc" > "$out/summary.txt" <<'PY'
 import json, os, sys
 out, summary, rc = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = []
-labels = {"resnet50": "resnet50", "mobilenetv2": "mobilenet_v2"}
+labels = {"resnet50": "resnet50", "mobilenetv2": "mobilenet_v2", "mobilenetv2-nographs": "mobilenet_v2"}
 done = {}
 try:
     for line in open(os.path.join(out, "cvnets.jsonl")):
@@ -147,13 +149,14 @@ try:
         done[(r["model"], r["precision"])] = r["result"]
 except (OSError, ValueError):
     pass
-for name in ("resnet50", "mobilenetv2"):
-    for prec in ("fp32", "bf16"):
-        try:
-            s = done[(name, prec)]["shapes"][0]
-            rows.append(("cvnets", labels[name], f"cuda {prec}", f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))
-        except Exception:
-            rows.append(("cvnets", labels[name], f"cuda {prec}", "failed", "see cvnets.log"))
+for name, prec in (("resnet50", "fp32"), ("resnet50", "bf16"), ("mobilenetv2", "fp32"), ("mobilenetv2", "bf16"),
+                   ("mobilenetv2-nographs", "fp32")):
+    mode = f"cuda {prec}" + (" no graph" if name.endswith("-nographs") else "")
+    try:
+        s = done[(name, prec)]["shapes"][0]
+        rows.append(("cvnets", labels[name], mode, f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))
+    except Exception:
+        rows.append(("cvnets", labels[name], mode, "failed", "see cvnets.log"))
 n_torch = 0
 try:
     for line in open(os.path.join(out, "torch.jsonl")):
@@ -168,9 +171,9 @@ except (OSError, ValueError):
 if not n_torch:
     rows.append(("torch", "-", "-", "failed", "see torch.log"))
 print(f"test_cuda: {summary or 'no summary'} (exit {rc})")
-print(f'{"framework":10} {"model":13} {"mode":12} {"img/s":>10} {"peak MiB":>14}')
+print(f'{"framework":10} {"model":13} {"mode":18} {"img/s":>10} {"peak MiB":>14}')
 for r in rows:
-    print(f"{r[0]:10} {r[1]:13} {r[2]:12} {r[3]:>10} {r[4]:>14}")
+    print(f"{r[0]:10} {r[1]:13} {r[2]:18} {r[3]:>10} {r[4]:>14}")
 PY
 log "done; full results in $out"
 cat "$out/summary.txt"
