@@ -179,7 +179,7 @@ Test(cuda_graph, prediction_and_profiling) {
         cr_expect_eq(memcmp(lg, le, sizeof lg), 0, "logits, %s targets", i ? "without" : "with");
         cr_expect_eq(ig.loss, ie.loss);
     }
-    cr_expect_eq(pg->replay_records, 2, "one recording per kernel count");
+    cr_expect_eq(pg->replay_records, 2, "recorded again when the kernel count changes");
     cv_net_set_profiling(g.n, 1);
     cv_step_io ig = { img, lab, lg, 0, 0 };
     cr_assert_eq(cv_net_run(pg, &ig, &g.err), CV_OK, "%s", g.err.message);
