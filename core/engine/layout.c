@@ -1,8 +1,9 @@
 /* core/engine/layout.c — which activations stay in the backend's blocked layout
- * (CV_LAYOUT_C16, ABI 1.1) between kernels.  Run once per plan, before prepare():
+ * (ABI 1.1: CV_LAYOUT_C16; ABI 1.3: or CV_LAYOUT_NHWC, as the backend's
+ * blocked_layout says) between kernels.  Run once per plan, before prepare():
  * the backend's layout_class() classifies every kernel node (PLAIN, UNIFORM,
- * FREE); values joined by UNIFORM nodes form groups (union-find); a group is C16
- * only when every member is a candidate (f32 4-D arena activation, C % 16 == 0,
+ * FREE); values joined by UNIFORM nodes form groups (union-find); a group is
+ * blocked only when every member is a candidate (f32 4-D arena activation, C % 16 == 0 for C16,
  * its storage held by no other tensor: not a view or viewed, not a graph input or
  * output), every node touching it is UNIFORM or FREE, and a FREE node (a
  * convolution: the only place where the layout saves work) touches it.  The
@@ -24,12 +25,18 @@ static void join(int32_t *up, int32_t a, int32_t b) {
     if (a != b) up[a < b ? b : a] = a < b ? a : b;
 }
 
-/* a value that may be stored blocked, judged on its own */
-static int candidate(const cv_graph *g, const cv_tensor *t, const int32_t *holders) {
+/* a value that may be stored in layout l, judged on its own */
+static int candidate(const cv_graph *g, const cv_tensor *t, const int32_t *holders, int l) {
     const cv_storage *s = &g->storages[t->storage];
-    return t->kind == CV_T_ACT && t->dtype == CV_F32 && t->shape.ndim == 4 && t->shape.dim[1] % 16 == 0 &&
-           t->shape.dim[1] > 0 && !t->is_output && !t->offset && s->where == CV_STORE_ARENA && !s->pinned &&
-           holders[t->storage] == 1;
+    return t->kind == CV_T_ACT && t->dtype == CV_F32 && t->shape.ndim == 4 &&
+           (l != CV_LAYOUT_C16 || t->shape.dim[1] % 16 == 0) && t->shape.dim[1] > 0 && !t->is_output && !t->offset &&
+           s->where == CV_STORE_ARENA && !s->pinned && holders[t->storage] == 1;
+}
+
+/* the backend's blocked layout (0 before ABI 1.3 means C16), or PLAIN for a value it cannot mean */
+static int blocked_layout(const cv_backend_vtable *vt) {
+    const int l = vt->blocked_layout;
+    return l == 0 || l == CV_LAYOUT_C16 ? CV_LAYOUT_C16 : l == CV_LAYOUT_NHWC ? CV_LAYOUT_NHWC : CV_LAYOUT_PLAIN;
 }
 
 /* The layout class of node n from the backend (PLAIN when it has no opinion). */
@@ -50,7 +57,8 @@ int cv_plan_layouts(cv_plan *p, cv_error *err) {
     cv_free(p->layout);
     p->layout = NULL;
     const char *env = getenv("CVNETS_LAYOUT");
-    if (env && strcmp(env, "plain") == 0) return CV_OK;
+    const int blocked = blocked_layout(p->net->e->be.vt);
+    if ((env && strcmp(env, "plain") == 0) || blocked == CV_LAYOUT_PLAIN) return CV_OK;
     const int32_t nt = g->n_tensors;
     int32_t *up = cv_alloc_array((size_t)nt + 1, sizeof *up);
     int32_t *holders = cv_alloc_array((size_t)g->n_storages + 1, sizeof *holders);
@@ -86,7 +94,7 @@ int cv_plan_layouts(cv_plan *p, cv_error *err) {
     }
     for (int32_t t = 0; t < nt; t++) {
         cv_tensor *x = cv_graph_tensor(g, t);
-        if (x->storage < 0 || !candidate(g, x, holders)) bad[find(up, t)] = 1;
+        if (x->storage < 0 || !candidate(g, x, holders, blocked)) bad[find(up, t)] = 1;
     }
     for (int32_t i = 0; i < g->n_nodes; i++) {
         const cv_node *n = &g->nodes[i];
@@ -104,7 +112,7 @@ int cv_plan_layouts(cv_plan *p, cv_error *err) {
     }
     for (int32_t s = 0; s < g->n_ids; s++) {
         int32_t r = find(up, g->ids[s]);
-        p->layout[s] = !bad[r] && gain[r] ? CV_LAYOUT_C16 : CV_LAYOUT_PLAIN;
+        p->layout[s] = !bad[r] && gain[r] ? (uint8_t)blocked : CV_LAYOUT_PLAIN;
         any |= p->layout[s];
     }
     if (!any) {

@@ -185,7 +185,7 @@
     S(cv_backend_vtable, 88) \
     M(cv_backend_vtable, struct_size, 0) \
     M(cv_backend_vtable, host_accessible, 4) \
-    M(cv_backend_vtable, reserved, 8) \
+    M(cv_backend_vtable, blocked_layout, 8) /* 1.0 "reserved", named in 1.3 at the same offset */ \
     M(cv_backend_vtable, alloc, 16) \
     M(cv_backend_vtable, free, 24) \
     M(cv_backend_vtable, upload, 32) \

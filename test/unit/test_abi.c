@@ -71,6 +71,17 @@ Test(abi, v1_2_graph_members_are_appended) {
     cr_expect_eq(sizeof(cv_kernel), 96, "cv_kernel is unchanged since 1.1");
 }
 
+/* The record of ABI 1.3 (NHWC): a new layout value and the backend's choice of
+ * blocked layout in the vtable's former `reserved` member — no struct moved, and
+ * a 1.2 backend's 0 there still means C16. */
+Test(abi, v1_3_blocked_layout_takes_the_reserved_member) {
+    cr_expect_geq(CV_ABI_MINOR, 3);
+    cr_expect_eq(CV_LAYOUT_NHWC, 2);
+    cr_expect_eq(offsetof(cv_backend_vtable, blocked_layout), 8, "where 1.0 had int32 reserved");
+    cr_expect_eq(sizeof(((cv_backend_vtable *)0)->blocked_layout), 4);
+    cr_expect_eq(sizeof(cv_backend_vtable), 136, "the vtable is unchanged since 1.2");
+}
+
 Test(abi, frozen_plugin_loads_and_works_on_todays_host) {
     cv_ctx *ctx = th_ctx_new();
     cv_registry_use_defaults(ctx->registry, 0, 0);

@@ -271,6 +271,7 @@ static int cpu_sync(void *self, cv_error *err) {
 static const cv_backend_vtable cpu_vtable = {
     .struct_size = sizeof(cv_backend_vtable),
     .host_accessible = 1,
+    .blocked_layout = CV_LAYOUT_C16,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy,

@@ -9,7 +9,9 @@
  * layout between its kernels.  The host asks layout_class() for every kernel
  * node, chooses one layout per value (plain where any doubt) and tells each
  * kernel the layout of every operand in in_layout / out_layout.  Shapes and
- * strides in cv_ktensor stay the logical plain NCHW ones in every layout. */
+ * strides in cv_ktensor stay the logical plain NCHW ones in every layout.
+ * ABI 1.3: the blocked layout is the backend's choice (blocked_layout in the
+ * vtable): oneDNN's nChw16c (CPU) or channels-last NHWC (CUDA, cuDNN). */
 #ifndef CVNETS_BACKEND_H
 #define CVNETS_BACKEND_H
 
@@ -37,6 +39,10 @@ enum {
      * element (n,c,h,w) at ((n*(C/16) + c/16)*H*W + h*W + w)*16 + c%16 — the same
      * number of bytes as NCHW; for H = W = 1 the same bytes */
     CV_LAYOUT_C16 = 1,
+    /* ABI 1.3: a dense 4-D tensor N,C,H,W stored channels-last (any C): element
+     * (n,c,h,w) at ((n*H + h)*W + w)*C + c — the same number of bytes as NCHW;
+     * for H = W = 1 the same bytes */
+    CV_LAYOUT_NHWC = 2,
 };
 
 /* What layout_class() answers for one kernel node (ABI 1.1). */
@@ -67,7 +73,9 @@ typedef struct cv_kernel {
 typedef struct cv_backend_vtable {
     uint32_t struct_size;
     int32_t host_accessible;    /* 1 when device memory is ordinary host memory */
-    int32_t reserved;
+    /* the blocked layout layout_class() offers: CV_LAYOUT_C16 (also 0, the
+     * meaning before ABI 1.3) or CV_LAYOUT_NHWC (ABI 1.3; was `reserved`) */
+    int32_t blocked_layout;
     void *(*alloc)(void *self, size_t bytes);           /* NULL on failure; 64-byte aligned */
     void (*free)(void *self, void *p);
     int (*upload)(void *self, void *dst, const void *src, size_t bytes, cv_error *err);
@@ -81,7 +89,7 @@ typedef struct cv_backend_vtable {
     int (*sync)(void *self, cv_error *err);
     /* ABI 1.1, optional (NULL: every operand plain): CV_LAYOUT_CLASS_* for this
      * node, from shapes, dtypes and params (data and layouts NULL).  Only 4-D f32
-     * operands with C % 16 == 0 are ever given CV_LAYOUT_C16. */
+     * activations are ever given the blocked layout (C16: only with C % 16 == 0). */
     int (*layout_class)(void *self, const cv_kernel *k);
     /* ABI 1.2, optional (NULL: kernels always run one by one): record a plan's
      * kernel sequence once and replay it (CUDA graphs).  Between graph_begin and
