@@ -1,25 +1,24 @@
-/* test/unit/test_layout.c — blocked activation layouts between kernels (ABI 1.1):
- * the engine's layout pass (core/engine/layout.c) with the CPU backend's
+/* test/unit/test_layout.c — blocked activation layouts between kernels (ABI 1.1,
+ * 1.3): the engine's layout pass (core/engine/layout.c) with the CPU backend's
  * layout_class on small ResNet-style graphs (conv -> bn -> relu -> conv chains
  * get C16; a value read through a view, a graph output, C = 24, a broadcast
- * multiply and a concat stay plain; every node's operands agree with its class),
- * the CPU backend running those plans against the reference backend (all plain)
- * — loss, logits, every gradient and the running statistics, train and eval, with
- * a global pool by REDUCE and by adaptive pooling — and a few SGD steps with C16
- * layouts against CVNETS_LAYOUT=plain giving the same losses.  Inputs are fresh
- * random values.  Bounds: the network composes ~10 convolutions (2e-4 each in
- * test_cpu_vs_ref.c) and batch norms, so outputs and gradients are held to
- * rtol 2e-3 / atol 2e-4 against the reference, and 1e-4 between the two layouts
- * of the same backend (only the summation order differs). */
+ * multiply and a concat stay plain; every node's operands agree with its class);
+ * the same pass when the backend offers NHWC instead (the CPU backend's vtable
+ * with blocked_layout = NHWC, planned only: C = 24 gets it too) or a layout
+ * value it does not know (none); the CPU backend running those plans against the
+ * reference backend (all plain) — loss, logits, every gradient and the running
+ * statistics, train and eval, with a global pool by REDUCE and by adaptive
+ * pooling — a few SGD steps and random graphs with C16 layouts against
+ * CVNETS_LAYOUT=plain; and the CPU backend's errors for layouts it does not
+ * take.  The model, the checks and their bounds are shared with
+ * test_cuda_nhwc.c: test/support/layout_net.h. */
 #include <criterion/criterion.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 #include "engine/internal.h"
-#include "support/ce_loss.h"
-#include "support/net_rig.h"
+#include "support/layout_net.h"
 
 /* see test_cpu_vs_ref.c: LSan cannot scan oneDNN's dynamic TLS */
 const char *__lsan_default_options(void);
@@ -27,240 +26,16 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_options(void) { return "use_tls=0"; }
 const char *__lsan_default_suppressions(void) { return "leak:_dlerror_run\n"; }
 
-enum { V_RESNET, V_VIEW, V_C24, V_BCAST, V_CONCAT, V_OUTPUT };
-enum { T_CONV1, T_BN1, T_RELU1, T_POOL, T_BLOCK1, T_BLOCK2, T_HEAD, T_COUNT };
-
-typedef struct mspec {
-    int variant;
-    int adaptive;            /* global pool: 0 REDUCE mean over H,W; 1 ADAPTIVE_AVG_POOL2D to 1x1 */
-    cv_tensor *t[T_COUNT];   /* tensors of the last trace */
-    const uint8_t *fuzz;     /* a random layer sequence instead (fuzz_forward), n_fuzz codes */
-    int n_fuzz;
-} mspec;
-
-/* ---- the model: stem, a projection block, an identity block, global pool, fc ------------------- */
-/* a parameter; CV_INIT_UNIFORM draws from [-0.5, 1.5) so scales and shifts are
- * random and non-zero (every gradient differs from zero) */
-static cv_tensor *prm(const cv_ops_v1 *o, cv_graph *g, const char *n, cv_shape s, int kind, uint32_t tags) {
-    cv_init init = { kind, kind == CV_INIT_UNIFORM ? -0.5f : 0.0f, kind == CV_INIT_UNIFORM ? 1.5f : 0.0f };
-    return o->param(g, n, &s, init, tags);
-}
-
-/* a convolution; the stem's has a bias (its gradient: a REDUCE over N, H, W of dy) */
-static cv_tensor *conv(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_tensor *x, int cin, int cout, int k, int stride) {
-    o->scope_push(g, "%s", name);
-    cv_tensor *b = strcmp(name, "conv1") || cin != 3 ? NULL : prm(o, g, "bias", CV_SHAPE(cout), CV_INIT_UNIFORM, CV_TAG_BIAS);
-    cv_tensor *y = cv_conv2d(o, g, x, prm(o, g, "weight", CV_SHAPE(cout, cin, k, k), CV_INIT_KAIMING_NORMAL_FAN_OUT, 0),
-                             b, stride, k / 2, 1, 1);
-    o->scope_pop(g);
-    return y;
-}
-
-static cv_tensor *bn(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_tensor *x, int c) {
-    o->scope_push(g, "%s", name);
-    /* random-ish affine params so the gradient of every channel differs */
-    cv_tensor *in[5] = { x, prm(o, g, "weight", CV_SHAPE(c), CV_INIT_UNIFORM, CV_TAG_NORM),
-                         prm(o, g, "bias", CV_SHAPE(c), CV_INIT_UNIFORM, CV_TAG_NORM),
-                         prm(o, g, "running_mean", CV_SHAPE(c), CV_INIT_ZEROS, CV_TAG_BUFFER),
-                         prm(o, g, "running_var", CV_SHAPE(c), CV_INIT_ONES, CV_TAG_BUFFER) };
-    cv_norm_params np = { 1e-5f, 0.1f, o->training(g), 0, 0 };
-    o->scope_pop(g);
-    return o->op(g, CV_OP_BATCH_NORM, in, 5, &np, sizeof np);
-}
-
-static cv_tensor *block(const cv_ops_v1 *o, cv_graph *g, const char *name, cv_tensor *x, int cin, int cout) {
-    o->scope_push(g, "%s", name);
-    cv_tensor *y = cv_unary(o, g, bn(o, g, "bn1", conv(o, g, "conv1", x, cin, cout, 3, 1), cout), CV_RELU, 0);
-    y = bn(o, g, "bn2", conv(o, g, "conv2", y, cout, cout, 3, 1), cout);
-    cv_tensor *s = cin == cout ? x : bn(o, g, "down_bn", conv(o, g, "down", x, cin, cout, 1, 1), cout);
-    o->scope_pop(g);
-    return cv_unary(o, g, cv_add(o, g, y, s), CV_RELU, 0);
-}
-
-/* global pool and the classifier */
-static cv_tensor *head(const cv_ops_v1 *o, cv_graph *g, cv_tensor *x, int adaptive) {
-    cv_shape hs;
-    o->shape(x, &hs);
-    if (adaptive) {
-        cv_resize_params rp = { 1, 1, 0, 0 };
-        x = cv_reshape(o, g, CV_OP1(o, g, CV_OP_ADAPTIVE_AVG_POOL2D, x, &rp), CV_SHAPE(hs.dim[0], hs.dim[1]));
-    } else
-        x = cv_reduce(o, g, x, CV_R_MEAN, 0xC, 0);
-    o->scope_push(g, "fc");
-    x = cv_linear(o, g, x, prm(o, g, "weight", CV_SHAPE(5, hs.dim[1]), CV_INIT_KAIMING_UNIFORM, 0),
-                  prm(o, g, "bias", CV_SHAPE(5), CV_INIT_UNIFORM, CV_TAG_BIAS));
-    o->scope_pop(g);
-    return x;
-}
-
-/* A random network: the stem, then one layer per code (convolutions of 16 / 32
- * channels, stride 1 / 2, 1x1 / 3x3; batch norm; activations; residual blocks;
- * max and average pooling incl. ceil mode and count_include_pad, so that the own
- * pooling loop runs too; a view round trip; a squeeze-excitation multiply; concat;
- * adaptive pooling to half size; a scalar op; a channel slice; dropout), then the
- * head.  Layers that do not fit the current size are skipped. */
-enum { F_CONV, F_BN, F_ACT, F_RESID, F_MAXPOOL, F_AVGPOOL, F_VIEW, F_SE, F_CONCAT, F_ADAPT, F_SCALAR, F_SLICE,
-       F_DROPOUT, F_KINDS };
-
-static cv_tensor *fuzz_forward(const mspec *m, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
-    x = conv(o, g, "conv1", x, 3, 16, 3, 1);
-    int c = 16;
-    for (int i = 0; i < m->n_fuzz; i++) {
-        const int code = m->fuzz[i], kind = code % F_KINDS, a = (code / F_KINDS) % 2, b = (code / (2 * F_KINDS)) % 2;
-        cv_shape s;
-        o->shape(x, &s);
-        const int h = (int)s.dim[2];
-        o->scope_push(g, "f%d", i);
-        switch (kind) {
-        case F_CONV: {
-            int co = a ? 32 : 16;
-            x = conv(o, g, "conv", x, c, co, b ? 1 : 3, h >= 6 && code % 3 == 0 ? 2 : 1);
-            c = co;
-            break;
-        }
-        case F_BN: x = bn(o, g, "bn", x, c); break;
-        case F_ACT: x = cv_unary(o, g, x, a ? CV_HARDSWISH : b ? CV_SIGMOID : CV_RELU, 0); break;
-        case F_RESID: x = cv_add(o, g, bn(o, g, "bn", conv(o, g, "conv", x, c, c, 3, 1), c), x); break;
-        case F_MAXPOOL:
-            if (h >= 4) x = cv_pool2d(o, g, x, CV_POOL_MAX, 3, 2, 1, a);
-            break;
-        case F_AVGPOOL:
-            if (h >= 4) {
-                cv_pool_params pp = { CV_POOL_AVG, { 3, 3 }, { 2, 2 }, { 1, 1 }, a, b };
-                x = CV_OP1(o, g, CV_OP_POOL2D, x, &pp);
-            }
-            break;
-        case F_VIEW: x = cv_reshape(o, g, cv_reshape(o, g, x, CV_SHAPE(s.dim[0], c * s.dim[2] * s.dim[3])), s); break;
-        case F_SE: x = cv_mul(o, g, x, cv_unary(o, g, cv_reduce(o, g, x, CV_R_MEAN, 0xC, 1), CV_SIGMOID, 0)); break;
-        case F_CONCAT:
-            if (c <= 32) {
-                x = CV_OP2(o, g, CV_OP_CONCAT, x, cv_unary(o, g, x, CV_RELU, 0), (&(cv_axis_params){ 1 }));
-                c *= 2;
-            }
-            break;
-        case F_ADAPT:
-            if (h >= 4) {
-                cv_resize_params rp = { h / 2, (int)s.dim[3] / 2, 0, 0 };
-                x = CV_OP1(o, g, CV_OP_ADAPTIVE_AVG_POOL2D, x, &rp);
-            }
-            break;
-        case F_SCALAR: x = cv_scalar(o, g, x, CV_S_MUL, 0.5f); break;
-        case F_SLICE:
-            if (c >= 32) {
-                cv_slice_params sp = { 1, 0, a ? c / 2 : 0, c / 2 };
-                x = CV_OP1(o, g, CV_OP_SLICE, x, &sp);
-                c /= 2;
-            }
-            break;
-        default: x = CV_OP1(o, g, CV_OP_DROPOUT, x, (&(cv_dropout_params){ 0.2f })); break;
-        }
-        o->scope_pop(g);
-    }
-    return head(o, g, x, m->adaptive);
-}
-
-static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tensor *x) {
-    mspec *m = self;
-    if (m->n_fuzz) return fuzz_forward(m, o, g, x);
-    cv_shape xs;
-    o->shape(x, &xs);
-    const int w = m->variant == V_C24 ? 24 : 32;
-    x = m->t[T_CONV1] = conv(o, g, "conv1", x, (int)xs.dim[1], 16, 3, 1);
-    x = m->t[T_BN1] = bn(o, g, "bn1", x, 16);
-    x = m->t[T_RELU1] = cv_unary(o, g, x, CV_RELU, 0);
-    x = m->t[T_POOL] = cv_pool2d(o, g, x, CV_POOL_MAX, 3, 2, 1, 0);
-    x = m->t[T_BLOCK1] = block(o, g, "layer1", x, 16, w);
-    x = m->t[T_BLOCK2] = block(o, g, "layer2", x, w, w);
-    cv_shape hs;
-    o->shape(x, &hs);
-    if (m->variant == V_VIEW) { /* read through a view, and back */
-        x = cv_reshape(o, g, x, CV_SHAPE(hs.dim[0], hs.dim[1], hs.dim[2] * hs.dim[3]));
-        x = cv_reshape(o, g, x, hs);
-    } else if (m->variant == V_BCAST) { /* squeeze-excitation style N,C,1,1 multiply */
-        cv_tensor *s = cv_unary(o, g, cv_reduce(o, g, x, CV_R_MEAN, 0xC, 1), CV_SIGMOID, 0);
-        x = cv_mul(o, g, x, s);
-    } else if (m->variant == V_CONCAT) {
-        x = CV_OP2(o, g, CV_OP_CONCAT, x, m->t[T_BLOCK1], (&(cv_axis_params){ 1 }));
-    } else if (m->variant == V_OUTPUT) { /* kept to the end of the step, as a graph output is */
-        x->is_output = 1;
-        g->storages[x->storage].pinned = 1;
-    }
-    x = head(o, g, x, m->adaptive);
-    m->t[T_HEAD] = cv_graph_tensor(g, cv_node_in(g, &g->nodes[g->n_nodes - 1])[0]); /* the linear's input */
-    return x;
-}
-
-static const cv_model_vtable m_vt = { sizeof(cv_model_vtable), m_forward, NULL };
-static const cv_component_desc m_desc = { sizeof(cv_component_desc), CV_ABI_MAJOR, CV_ABI_MINOR, CV_KIND_MODEL,
-                                          "blocks", "classification", "test model", NULL, NULL, NULL, NULL, NULL, &m_vt };
-
-/* ---- rig: an engine on the named backend, the net of model m (variant, adaptive pool) ------------- */
-static void rig_open(net_rig *r, mspec *m, const char *backend, int variant, int adaptive) {
-    memset(m, 0, sizeof *m);
-    m->variant = variant;
-    m->adaptive = adaptive;
-    cv_ctx *ctx = th_ctx_new();
-    net_rig_open(r, ctx, ku_backend_open(ctx, backend), 7, (cv_component_ref){ &m_desc, m }, ce_loss(), 5);
-}
-
-static cv_plan *plan(net_rig *r, int n, int hw, cv_mode mode) { return net_rig_plan(r, CV_SHAPE(n, 3, hw, hw), mode); }
-
-static int layout_of(const cv_plan *p, const cv_tensor *t) { return cv_tensor_layout(p, t); }
-
-/* Every kernel node's operands agree with the class the backend gives it: PLAIN
- * nodes see only plain operands, UNIFORM nodes one layout over their 4-D operands,
- * and C16 only on f32 4-D operands with C % 16 == 0.  Returns the C16 slot count. */
-static int check_consistent(const net_rig *r, const cv_plan *p) {
-    const cv_graph *g = p->g;
-    int c16 = 0;
-    cv_ktensor kt[16];
-    for (int32_t i = 0; i < g->n_nodes; i++) {
-        const cv_node *n = &g->nodes[i];
-        const int32_t *io = g->ids + n->io;
-        cr_assert_leq(n->n_in + n->n_out, 16);
-        for (int j = 0; j < n->n_in + n->n_out; j++) cv_fill_ktensor(&kt[j], cv_graph_tensor((cv_graph *)g, io[j]));
-        cv_kernel k = { .struct_size = sizeof k, .op = n->op, .params = cv_node_params(g, n), .params_size = n->params_size,
-                        .n_in = n->n_in, .n_out = n->n_out, .in = kt, .out = kt + n->n_in };
-        int cls = n->is_view ? CV_LAYOUT_CLASS_PLAIN : r->be.vt->layout_class(r->be.self, &k);
-        int shared = -1;
-        for (int j = 0; j < n->n_in + n->n_out; j++) {
-            int l = p->layout ? p->layout[n->io + j] : CV_LAYOUT_PLAIN;
-            const cv_tensor *t = cv_graph_tensor((cv_graph *)g, io[j]);
-            cr_assert_eq(l, layout_of(p, t), "one layout per tensor");
-            if (l == CV_LAYOUT_PLAIN) continue;
-            c16++;
-            cr_assert_eq(l, CV_LAYOUT_C16);
-            cr_assert(t->shape.ndim == 4 && t->shape.dim[1] % 16 == 0 && t->dtype == CV_F32, "%s: C16 on a bad operand",
-                      cv_op_name(n->op));
-            cr_assert_neq(cls, CV_LAYOUT_CLASS_PLAIN, "%s%s: a plain-only node has a C16 operand", cv_op_name(n->op),
-                          n->backward ? " (backward)" : "");
-        }
-        if (cls != CV_LAYOUT_CLASS_UNIFORM) continue;
-        for (int j = 0; j < n->n_in + n->n_out; j++) {
-            if (kt[j].ndim != 4) continue;
-            int l = p->layout ? p->layout[n->io + j] : CV_LAYOUT_PLAIN;
-            if (shared < 0) shared = l;
-            cr_assert_eq(l, shared, "%s: a uniform node mixes layouts", cv_op_name(n->op));
-        }
-    }
-    return c16;
-}
+static const ln_target cpu = { "cpu", CV_LAYOUT_C16 };
 
 /* ---- the layout pass ------------------------------------------------------------------------- */
 Test(layout, conv_bn_relu_chains_are_blocked) {
     for (int adaptive = 0; adaptive < 2; adaptive++) {
         net_rig r;
         mspec m;
-        rig_open(&r, &m, "cpu", V_RESNET, adaptive);
-        for (int mode = 0; mode < 2; mode++) {
-            cv_plan *p = plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN);
-            cr_assert_gt(check_consistent(&r, p), 0);
-            for (int t = T_CONV1; t <= T_BLOCK2; t++)
-                cr_expect_eq(layout_of(p, m.t[t]), CV_LAYOUT_C16, "tensor %d (mode %d, adaptive %d)", t, mode, adaptive);
-            cr_expect_eq(layout_of(p, m.t[T_HEAD]), CV_LAYOUT_PLAIN, "the [N,C] head");
-            cr_expect_eq(layout_of(p, p->g->inputs[0]), CV_LAYOUT_PLAIN, "the graph input");
-            cr_expect_eq(layout_of(p, p->g->logits), CV_LAYOUT_PLAIN, "the logits");
-        }
+        ln_rig_open(&r, &m, "cpu", V_RESNET, adaptive);
+        for (int mode = 0; mode < 2; mode++)
+            ln_expect_blocked_chain(&r, &m, ln_plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN), CV_LAYOUT_C16);
         net_rig_close(&r);
     }
 }
@@ -270,15 +45,8 @@ Test(layout, views_outputs_odd_channels_broadcasts_and_concats_stay_plain) {
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         net_rig r;
         mspec m;
-        rig_open(&r, &m, "cpu", variants[v], 0);
-        cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN);
-        check_consistent(&r, p);
-        /* the last block's value and, through the residual add, the block before */
-        cr_expect_eq(layout_of(p, m.t[T_BLOCK2]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
-        if (variants[v] != V_CONCAT) cr_expect_eq(layout_of(p, m.t[T_BLOCK1]), CV_LAYOUT_PLAIN, "variant %d", variants[v]);
-        /* the stem is untouched */
-        cr_expect_eq(layout_of(p, m.t[T_BN1]), CV_LAYOUT_C16, "variant %d", variants[v]);
-        cr_expect_eq(layout_of(p, m.t[T_POOL]), CV_LAYOUT_C16, "variant %d", variants[v]);
+        ln_rig_open(&r, &m, "cpu", variants[v], 0);
+        ln_expect_plain_tail(&r, &m, ln_plan(&r, 4, 12, CV_MODE_TRAIN), CV_LAYOUT_C16);
         net_rig_close(&r);
     }
 }
@@ -287,149 +55,88 @@ Test(layout, env_plain_and_the_reference_backend_give_no_layouts) {
     net_rig r;
     mspec m;
     setenv("CVNETS_LAYOUT", "plain", 1);
-    rig_open(&r, &m, "cpu", V_RESNET, 0);
-    cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN);
+    ln_rig_open(&r, &m, "cpu", V_RESNET, 0);
+    cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_expect_null(p->layout);
-    cr_expect_eq(check_consistent(&r, p), 0);
+    cr_expect_eq(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
     net_rig_close(&r);
-    rig_open(&r, &m, "ref", V_RESNET, 0);
+    ln_rig_open(&r, &m, "ref", V_RESNET, 0);
     cr_expect_null(r.be.vt->layout_class, "the reference backend stays the all-plain oracle");
-    p = plan(&r, 4, 12, CV_MODE_TRAIN);
+    p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     cr_expect_null(p->layout);
+    net_rig_close(&r);
+}
+
+/* ---- a backend that offers another blocked layout (ABI 1.3) ---------------------------------------- */
+/* the CPU backend's vtable with blocked_layout = layout, for the rig's layout
+ * checks and the engine's layout pass; planned only, without prepare (the CPU
+ * kernels take only C16) */
+static cv_backend_vtable offered;
+static void offer(net_rig *r, int layout) {
+    offered = *r->be.vt;
+    offered.blocked_layout = layout;
+    offered.prepare = NULL;
+    r->be.vt = &offered;
+    r->e->be.vt = &offered;
+}
+
+Test(layout, a_backend_offering_nhwc_gets_nhwc_on_any_channel_count) {
+    static const int variants[] = { V_RESNET, V_C24 };
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        net_rig r;
+        mspec m;
+        ln_rig_open(&r, &m, "cpu", variants[v], 0);
+        offer(&r, CV_LAYOUT_NHWC);
+        for (int mode = 0; mode < 2; mode++)
+            ln_expect_blocked_chain(&r, &m, ln_plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN), CV_LAYOUT_NHWC);
+        net_rig_close(&r);
+    }
+    /* with C16 the blocks of 24 channels stay plain */
+    net_rig r;
+    mspec m;
+    ln_rig_open(&r, &m, "cpu", V_C24, 0);
+    cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
+    ln_expect_plain_tail(&r, &m, p, CV_LAYOUT_C16);
+    cr_expect_eq(cv_tensor_layout(p, m.t[T_CONV1]), CV_LAYOUT_C16);
+    net_rig_close(&r);
+}
+
+Test(layout, nhwc_keeps_views_outputs_broadcasts_and_concats_plain) {
+    static const int variants[] = { V_VIEW, V_OUTPUT, V_BCAST, V_CONCAT };
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        net_rig r;
+        mspec m;
+        ln_rig_open(&r, &m, "cpu", variants[v], 0);
+        offer(&r, CV_LAYOUT_NHWC);
+        ln_expect_plain_tail(&r, &m, ln_plan(&r, 4, 12, CV_MODE_TRAIN), CV_LAYOUT_NHWC);
+        net_rig_close(&r);
+    }
+}
+
+Test(layout, an_unknown_blocked_layout_gives_no_layouts) {
+    net_rig r;
+    mspec m;
+    ln_rig_open(&r, &m, "cpu", V_RESNET, 0);
+    offer(&r, 9);
+    cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
+    cr_expect_null(p->layout, "blocked_layout 9 is no layout the engine knows");
     net_rig_close(&r);
 }
 
 /* ---- the CPU backend with layouts against the reference backend --------------------------------- */
-static void batch(float *img, int32_t *lab, int n, int hw, uint64_t seed) {
-    ku_rng g = ku_rng_make(seed);
-    for (int i = 0; i < n * 3 * hw * hw; i++) img[i] = (float)(2.0 * ku_uniform(&g) - 1.0);
-    for (int i = 0; i < n; i++) lab[i] = (int32_t)(ku_uniform(&g) * 5) % 5;
-}
-
-static void expect_buffers_close(net_rig *a, net_rig *b, int which, double rtol, double atol, const char *what) {
-    int64_t na, nb;
-    float *va = net_rig_read(a, which, &na), *vb = net_rig_read(b, which, &nb);
-    cr_assert_eq(na, nb);
-    ku_assert_close(va, vb, na, rtol, atol, what);
-    free(va);
-    free(vb);
-}
-
-static void compare_with_ref(int adaptive, int n, int hw) {
-    net_rig cpu, ref;
-    mspec mc, mr;
-    rig_open(&cpu, &mc, "cpu", V_RESNET, adaptive);
-    rig_open(&ref, &mr, "ref", V_RESNET, adaptive);
-    float *img = malloc(sizeof(float) * (size_t)(n * 3 * hw * hw));
-    int32_t lab[64];
-    float lc[64 * 5], lr[64 * 5];
-    batch(img, lab, n, hw, 1000 + (uint64_t)(adaptive * 10 + n));
-    expect_buffers_close(&cpu, &ref, 0, 0, 0, "same initial parameters"); /* created by the first plan below */
-    cv_plan *pc = plan(&cpu, n, hw, CV_MODE_TRAIN), *pr = plan(&ref, n, hw, CV_MODE_TRAIN);
-    cr_assert_gt(check_consistent(&cpu, pc), 0, "the plan has blocked operands");
-    expect_buffers_close(&cpu, &ref, 0, 0, 0, "same initial parameters");
-    cv_step_io ic = { img, lab, lc, 0, 0 }, ir = { img, lab, lr, 0, 0 };
-    cr_assert_eq(cv_net_run(pc, &ic, &cpu.err), CV_OK, "%s", cpu.err.message);
-    cr_assert_eq(cv_net_run(pr, &ir, &ref.err), CV_OK, "%s", ref.err.message);
-    cr_expect(fabs(ic.loss - ir.loss) <= 2e-4 + 2e-3 * fabs(ir.loss), "loss %g vs %g", ic.loss, ir.loss);
-    ku_assert_close(lc, lr, n * 5, 2e-3, 2e-4, "training logits");
-    expect_buffers_close(&cpu, &ref, 1, 2e-3, 2e-4, "every gradient");
-    expect_buffers_close(&cpu, &ref, 3, 2e-3, 2e-4, "running statistics");
-    pc = plan(&cpu, n, hw, CV_MODE_EVAL);
-    pr = plan(&ref, n, hw, CV_MODE_EVAL);
-    cr_assert_gt(check_consistent(&cpu, pc), 0);
-    cv_step_io ec = { img, lab, lc, 0, 0 }, er = { img, lab, lr, 0, 0 };
-    cr_assert_eq(cv_net_run(pc, &ec, &cpu.err), CV_OK, "%s", cpu.err.message);
-    cr_assert_eq(cv_net_run(pr, &er, &ref.err), CV_OK, "%s", ref.err.message);
-    ku_assert_close(lc, lr, n * 5, 2e-3, 2e-4, "eval logits");
-    free(img);
-    net_rig_close(&cpu);
-    net_rig_close(&ref);
-}
-
-Test(layout, cpu_blocked_matches_ref_reduce_pool) { compare_with_ref(0, 4, 12); }
-Test(layout, cpu_blocked_matches_ref_adaptive_pool) { compare_with_ref(1, 4, 10); }
+Test(layout, cpu_blocked_matches_ref_reduce_pool) { ln_compare_with_ref(cpu, 0, 4, 12); }
+Test(layout, cpu_blocked_matches_ref_adaptive_pool) { ln_compare_with_ref(cpu, 1, 4, 10); }
 /* batch 16: oneDNN may pick Winograd for the 3x3 layers */
-Test(layout, cpu_blocked_matches_ref_batch16) { compare_with_ref(0, 16, 8); }
+Test(layout, cpu_blocked_matches_ref_batch16) { ln_compare_with_ref(cpu, 0, 16, 8); }
 
-/* ---- training steps: C16 against CVNETS_LAYOUT=plain on the same backend -------------------------- */
-static void train_losses(int plain, double *loss, int steps) {
-    net_rig r;
-    mspec m;
-    if (plain) setenv("CVNETS_LAYOUT", "plain", 1);
-    rig_open(&r, &m, "cpu", V_RESNET, 0);
-    cv_plan *p = plan(&r, 8, 12, CV_MODE_TRAIN);
-    unsetenv("CVNETS_LAYOUT");
-    cr_assert_eq(p->layout == NULL, plain != 0);
-    cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK, "%s", r.err.message);
-    float img[8 * 3 * 12 * 12];
-    int32_t lab[8];
-    for (int s = 0; s < steps; s++) {
-        batch(img, lab, 8, 12, 77 + (uint64_t)s);
-        cv_step_io io = { img, lab, NULL, 0, 0 };
-        cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
-        loss[s] = io.loss;
-        net_rig_sgd(&r, &(cv_sgd_params){ 0.1f, 0.9f, 0.0f, 1e-4f, 0 });
-    }
-    net_rig_close(&r);
-}
-
-Test(layout, sgd_steps_match_the_plain_layout) {
-    double a[5], b[5];
-    train_losses(0, a, 5);
-    train_losses(1, b, 5);
-    for (int s = 0; s < 5; s++) cr_expect(fabs(a[s] - b[s]) <= 1e-4 * (1 + fabs(b[s])), "step %d: %.7f vs %.7f", s, a[s], b[s]);
-    cr_expect(a[4] != a[0], "the steps trained");
-}
-
-/* ---- random graphs: C16 against CVNETS_LAYOUT=plain on the CPU backend ---------------------------- */
-static void run_both(net_rig *a, net_rig *b, cv_mode mode, const float *img, const int32_t *lab, int seed) {
-    cv_plan *pa = plan(a, 4, 12, mode);
-    setenv("CVNETS_LAYOUT", "plain", 1);
-    cv_plan *pb = plan(b, 4, 12, mode);
-    unsetenv("CVNETS_LAYOUT");
-    cr_assert_null(pb->layout);
-    check_consistent(a, pa);
-    float la[4 * 5], lb[4 * 5];
-    cv_step_io ia = { img, lab, la, 0, 0 }, ib = { img, lab, lb, 0, 0 };
-    cr_assert_eq(cv_net_run(pa, &ia, &a->err), CV_OK, "seed %d: %s", seed, a->err.message);
-    cr_assert_eq(cv_net_run(pb, &ib, &b->err), CV_OK, "seed %d: %s", seed, b->err.message);
-    cr_expect(fabs(ia.loss - ib.loss) <= 1e-4 * (1 + fabs(ib.loss)), "seed %d mode %d: loss %g vs %g", seed, mode, ia.loss,
-              ib.loss);
-    ku_assert_close(la, lb, 4 * 5, 1e-4, 1e-4, "logits");
-    if (mode == CV_MODE_TRAIN) expect_buffers_close(a, b, 1, 1e-3, 1e-4, "gradients");
-    expect_buffers_close(a, b, 3, 1e-4, 1e-5, "running statistics");
-}
+/* ---- C16 against CVNETS_LAYOUT=plain on the CPU backend ------------------------------------------ */
+Test(layout, sgd_steps_match_the_plain_layout) { ln_expect_sgd_steps_match_plain(cpu, 5); }
 
 Test(layout, random_graphs_match_the_plain_layout) {
-    int64_t c16 = 0;
-    float img[4 * 3 * 12 * 12];
-    int32_t lab[4];
-    for (int seed = 0; seed < 32; seed++) {
-        ku_rng r = ku_rng_make(900 + (uint64_t)seed);
-        uint8_t codes[8];
-        const int n = 3 + seed % 6;
-        /* layers that keep values plain (view, SE, concat, slice, dropout) drawn less often */
-        static const uint8_t kinds[] = { F_CONV, F_CONV, F_CONV, F_BN, F_BN, F_ACT, F_ACT, F_RESID, F_RESID, F_MAXPOOL,
-                                         F_AVGPOOL, F_AVGPOOL, F_ADAPT, F_SCALAR, F_VIEW, F_SE, F_CONCAT, F_SLICE, F_DROPOUT };
-        for (int i = 0; i < n; i++)
-            codes[i] = (uint8_t)(kinds[(int)(ku_uniform(&r) * sizeof kinds)] + F_KINDS * (int)(ku_uniform(&r) * 4));
-        net_rig a, b;
-        mspec ma, mb;
-        rig_open(&a, &ma, "cpu", V_RESNET, seed % 2);
-        rig_open(&b, &mb, "cpu", V_RESNET, seed % 2);
-        ma.fuzz = mb.fuzz = codes;
-        ma.n_fuzz = mb.n_fuzz = n;
-        batch(img, lab, 4, 12, 3000 + (uint64_t)seed);
-        run_both(&a, &b, CV_MODE_TRAIN, img, lab, seed);
-        c16 += a.n->plans[0]->layout != NULL;
-        run_both(&a, &b, CV_MODE_EVAL, img, lab, seed);
-        net_rig_close(&a);
-        net_rig_close(&b);
-    }
     /* one plain-only layer keeps its whole residual stream plain: 12 of these 32 have blocked values */
-    cr_expect_geq(c16, 8, "random graphs with blocked values: %lld of 32", (long long)c16);
+    const int blocked = ln_random_graphs(cpu, 32);
+    cr_expect_geq(blocked, 8, "random graphs with blocked values: %d of 32", blocked);
 }
 
 /* ---- bad layouts: the CPU backend names the op and the operand ----------------------------------- */

@@ -1,0 +1,98 @@
+/* test/support/layout_net.h — the network-level tests of blocked activation
+ * layouts between kernels (ABI 1.1 / 1.3), shared by test_layout.c (the CPU
+ * backend, C16) and test_cuda_nhwc.c (the CUDA backend, NHWC): a small
+ * ResNet-style test model (variants that keep some values plain, or a random
+ * layer sequence), an engine and net of it on a named backend, the check that a
+ * plan's layouts agree with the backend's layout classes, and the comparisons of
+ * a backend with layouts against the reference backend (all plain) and against
+ * itself with CVNETS_LAYOUT=plain.  Inputs are fresh random values.  Like
+ * net_rig.h, nothing here returns a status: a failing step fails the current
+ * Criterion test.
+ *
+ * Example:
+ *   net_rig r;
+ *   mspec m;
+ *   ln_rig_open(&r, &m, "cpu", V_RESNET, 0);
+ *   cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
+ *   ln_expect_blocked_chain(&r, &m, p, CV_LAYOUT_C16);
+ *   net_rig_close(&r);                                                          */
+#ifndef CV_TEST_LAYOUT_NET_H
+#define CV_TEST_LAYOUT_NET_H
+
+#include <stdint.h>
+
+#include "net_rig.h"
+
+/* model variants: V_RESNET is stem, a projection block (16 -> 32 channels), an
+ * identity block, global pool and fc; the others change one thing that keeps
+ * the blocks' values plain with C16: the last block's value read through a view
+ * and back, V_C24 blocks of 24 channels, a broadcast (squeeze-excitation)
+ * multiply, a concat of both blocks, the last block's value a graph output */
+enum { V_RESNET, V_VIEW, V_C24, V_BCAST, V_CONCAT, V_OUTPUT };
+/* the tensors of the last trace: stem conv, bn, relu, max pool, both blocks, the
+ * [N,C] input of the classifier */
+enum { T_CONV1, T_BN1, T_RELU1, T_POOL, T_BLOCK1, T_BLOCK2, T_HEAD, T_COUNT };
+/* the layer codes of a random network: code % F_KINDS is the kind, the next two
+ * base-2 digits pick among its forms (fuzz_forward in layout_net.c) */
+enum { F_CONV, F_BN, F_ACT, F_RESID, F_MAXPOOL, F_AVGPOOL, F_VIEW, F_SE, F_CONCAT, F_ADAPT, F_SCALAR, F_SLICE,
+       F_DROPOUT, F_KINDS };
+
+typedef struct mspec {
+    int variant;
+    int adaptive;            /* global pool: 0 REDUCE mean over H,W; 1 ADAPTIVE_AVG_POOL2D to 1x1 */
+    cv_tensor *t[T_COUNT];   /* tensors of the last trace */
+    const uint8_t *fuzz;     /* a random layer sequence instead of the variant, n_fuzz codes */
+    int n_fuzz;
+} mspec;
+
+/* a backend under test: its name ("cpu", "ref", "cuda") and the blocked layout
+ * its plans must give (CV_LAYOUT_C16 or CV_LAYOUT_NHWC) */
+typedef struct ln_target {
+    const char *backend;
+    int layout;
+} ln_target;
+
+/* An engine on the named backend (seed 7) and a net of model m (cleared, then
+ * variant and adaptive set) with 5 classes.  "cuda" is opened by cu_open()
+ * (cuda_open.h) and fails the test with its reason when it cannot be: callers
+ * check that it can first and skip. */
+void ln_rig_open(net_rig *r, mspec *m, const char *backend, int variant, int adaptive);
+/* the plan for a batch of n images 3 x hw x hw */
+cv_plan *ln_plan(net_rig *r, int n, int hw, cv_mode mode);
+
+/* Every kernel node's operands agree with the class r's backend gives it: PLAIN
+ * nodes see only plain operands, UNIFORM nodes one layout over their 4-D
+ * operands, and a blocked operand is in layout (the backend's) on an f32 4-D
+ * tensor, with C % 16 == 0 for C16.  Returns the blocked slot count. */
+int ln_check_consistent(const net_rig *r, const cv_plan *p, int layout);
+/* p of model m (V_RESNET, or V_C24 when layout has no C % 16 rule) is
+ * consistent with blocked operands, every tensor from the stem conv to the last
+ * block is in layout, the [N,C] head, the graph input and the logits are plain */
+void ln_expect_blocked_chain(const net_rig *r, const mspec *m, const cv_plan *p, int layout);
+/* p of model m (a variant that ends the blocks plain) is consistent, the last
+ * block's value and (but for V_CONCAT) through the residual add the block
+ * before are plain, the stem's bn and pool are in layout */
+void ln_expect_plain_tail(const net_rig *r, const mspec *m, const cv_plan *p, int layout);
+
+/* n random images 3 x hw x hw in [-1, 1) and labels in 0..4 from seed */
+void ln_batch(float *img, int32_t *lab, int n, int hw, uint64_t seed);
+/* net buffer which (net_rig_read) of a and b: equal sizes, close within rtol / atol */
+void ln_expect_buffers_close(net_rig *a, net_rig *b, int which, double rtol, double atol, const char *what);
+
+/* V_RESNET with the given global pool on t against the reference backend, one
+ * batch of n x 3 x hw x hw: same initial parameters; training: loss, logits,
+ * every gradient and the running statistics; eval: logits.  The network
+ * composes ~10 convolutions (2e-4 each in test_cpu_vs_ref.c) and batch norms:
+ * rtol 2e-3 / atol 2e-4.  Both of t's plans have blocked operands. */
+void ln_compare_with_ref(ln_target t, int adaptive, int n, int hw);
+/* `steps` SGD steps of V_RESNET on t's backend with layouts and with
+ * CVNETS_LAYOUT=plain give the same losses (1e-4 relative to 1 + |loss|: only
+ * the summation order differs), and the steps trained; steps <= 16 */
+void ln_expect_sgd_steps_match_plain(ln_target t, int steps);
+/* `seeds` random networks (3..8 layers each, seed s from 900 + s), train and
+ * eval, on t's backend with layouts and with CVNETS_LAYOUT=plain: loss and
+ * logits within 1e-4, gradients 1e-3 / 1e-4, running statistics 1e-4 / 1e-5.
+ * Returns how many of them had blocked values in their training plan. */
+int ln_random_graphs(ln_target t, int seeds);
+
+#endif
