@@ -119,6 +119,48 @@ Test(cuda_vs_ref, strided_inputs) { NEED_CUDA();
     free(vals);
 }
 
+/* element-wise ops on dense operands one element into their buffers (not 16-byte aligned: the
+ * scalar path) next to aligned ones (the float4 path), 103 elements (a tail of 3 after the groups) */
+Test(cuda_vs_ref, elementwise_unaligned_and_tails) { NEED_CUDA();
+    enum { N = 103 };
+    ku_backend bes[2] = { fx.ref, fx.cuda };
+    float *vals = ku_random(&fx.rng, 2 * N + 1, -2, 2), *got[2], nan[N];
+    for (int i = 0; i < N; i++) nan[i] = NAN;
+    cv_unary_params up = { CV_SILU, 0 };
+    cv_binary_params bp = { CV_MUL };
+    cv_scalar_params sp = { CV_S_RSUB, 0.75f };
+    cv_axpby_params ap = { 0.5f, -2.0f };
+    for (int b = 0; b < 2; b++) {
+        ku_backend be = bes[b];
+        ku_tensor base = ku_make(be, CV_F32, CV_SHAPE(2 * N + 1), vals);
+        ku_tensor off = ku_view(&base, 1, (int64_t[]){ N }, (int64_t[]){ 1 }, 1); /* vals[1 .. N] */
+        ku_tensor al = ku_view(&base, 1, (int64_t[]){ N }, (int64_t[]){ 1 }, N + 1); /* vals[N+1 ..] */
+        ku_tensor y[5];
+        for (int i = 0; i < 5; i++) y[i] = ku_make(be, CV_F32, CV_SHAPE(N), i == 1 ? vals : b ? nan : NULL); /* outputs NaN */
+        ku_run_ok(be, CV_OP_UNARY, &up, sizeof up, &off, 1, &y[0], 1, 0);
+        ku_run_ok(be, CV_OP_UNARY, &up, sizeof up, &y[1], 1, &y[1], 1, 0); /* aligned, in place */
+        ku_run_ok(be, CV_OP_BINARY, &bp, sizeof bp, (ku_tensor[]){ y[1], off }, 2, &y[2], 1, 0);
+        ku_run_ok(be, CV_OP_SCALAR, &sp, sizeof sp, &al, 1, &y[3], 1, 0);
+        ku_run_ok(be, CV_OP_UNARY_BWD, &up, sizeof up, (ku_tensor[]){ off, al }, 2, &y[4], 1, 0);
+        ku_run_ok(be, CV_OP_AXPBY, &ap, sizeof ap, &y[3], 1, &off, 1, 0); /* y = off, unaligned, in place */
+        got[b] = malloc(sizeof(float) * (6 * N));
+        cr_assert(got[b]);
+        for (int i = 0; i < 5; i++) {
+            float *v = ku_get_new(be, &y[i]);
+            memcpy(got[b] + i * N, v, sizeof(float) * N);
+            free(v);
+            ku_free(be, &y[i]);
+        }
+        float *v = ku_get_new(be, &base);
+        memcpy(got[b] + 5 * N, v + 1, sizeof(float) * N);
+        free(v);
+        ku_free(be, &base);
+    }
+    ku_assert_close(got[1], got[0], 6 * N, 1e-5, 1e-6, "unaligned element-wise views (cuda)");
+    for (int b = 0; b < 2; b++) free(got[b]);
+    free(vals);
+}
+
 /* ---- dropout (same counter-hash mask on both backends) -------------------------------------------- */
 Test(cuda_vs_ref, dropout) { NEED_CUDA(); kc_ops_dropout(&bench); }
 
