@@ -43,7 +43,7 @@ static void channel_affine(const cv_kernel *k, int64_t c, int training, float me
 /* workspace of the C16 loops: two partial sums per row and lane, four [C] vectors */
 size_t bn_scratch_bytes(const cv_kernel *k) {
     if ((k->op != CV_OP_BATCH_NORM && k->op != CV_OP_BATCH_NORM_BWD) || k->n_in < 1 || k->in[0].ndim != 4 ||
-        kt_layout(k, 0, 0) != CV_LAYOUT_C16)
+        cv_kernel_layout(k, 0, 0) != CV_LAYOUT_C16)
         return 0;
     return (size_t)(2 * k->in[0].shape[0] + 4) * (size_t)k->in[0].shape[1] * sizeof(float) + 64;
 }
@@ -187,7 +187,7 @@ int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         return CPU_FAIL(b, err, CV_ERR_INVALID,
                         "backend cpu: batch_norm: training needs more than 1 value per channel, x is %s",
                         kt_shape_str(x, sx, sizeof sx));
-    if (kt_layout(k, 0, 0) == CV_LAYOUT_C16) return batch_norm_c16(b, k, err);
+    if (cv_kernel_layout(k, 0, 0) == CV_LAYOUT_C16) return batch_norm_c16(b, k, err);
     const float *xd = x->data;
     float *y = k->out[0].data;
     if (fwd) {

@@ -84,7 +84,6 @@ void dense_finish(cpu_dense *d, int threads);
 /* ---- layouts (ABI 1.1, layout.c) ---------------------------------------------- */
 int cpu_layout_class(void *self, const cv_kernel *k);            /* CV_LAYOUT_CLASS_* */
 int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err); /* C16 only where this backend takes it */
-int kt_layout(const cv_kernel *k, int is_out, int i);           /* CV_LAYOUT_* of operand i */
 int kt_any_blocked(const cv_kernel *k);                           /* some operand is not plain */
 /* offset of plane (n, c) = `plane` of a 4-D tensor and the step between its pixels */
 int64_t plane_at(const cv_ktensor *t, int layout, int64_t plane, int64_t *step);

@@ -70,7 +70,7 @@ int dnn_arg_add(dnn_build *bd, int arg, int is_out, int index, const dnnl_memory
             t = &dense;
         }
         if (user_md) umd = *user_md;
-        else if (kt_layout(bd->k, is_out, index) == CV_LAYOUT_C16) dnn_md_c16(&umd, t);
+        else if (cv_kernel_layout(bd->k, is_out, index) == CV_LAYOUT_C16) dnn_md_c16(&umd, t);
         else dnn_md_of(&umd, t);
     } else {
         umd = *want;

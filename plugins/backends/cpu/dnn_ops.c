@@ -117,7 +117,7 @@ static void gemm_dw_operands(const dnn_node *n, const cv_kernel *k, char *ws, in
     const int64_t N = n->cv_n, C = n->cv_c, H = n->cv_h, W = n->cv_w, O = n->cv_o, Ho = n->cv_ho, Wo = n->cv_wo;
     const int64_t KH = n->cv_kh, KW = n->cv_kw, P = Ho * Wo, K = N * P, CK = C * KH * KW;
     const float *dy = k->in[0].data, *x = k->in[1].data;
-    const int ly = kt_layout(k, 0, 0), lx = kt_layout(k, 0, 1); /* either may be C16 */
+    const int ly = cv_kernel_layout(k, 0, 0), lx = cv_kernel_layout(k, 0, 1); /* either may be C16 */
     float *dyt = (float *)(ws + n->args[n->dyt_arg].ws_off), *col = (float *)(ws + n->args[n->col_arg].ws_off);
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t o = 0; o < O; o++)
@@ -426,7 +426,7 @@ static int build_pool(dnn_build *bd) {
                           : p->count_include_pad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
     dnnl_memory_desc_t xmd, ymd;
     cv_ktensor xd = kt_dense(x, NULL), yd = kt_dense(y, NULL);
-    if (kt_layout(k, 0, 0) == CV_LAYOUT_C16) { /* x and y share it (a uniform op) */
+    if (cv_kernel_layout(k, 0, 0) == CV_LAYOUT_C16) { /* x and y share it (a uniform op) */
         dnn_md_c16(&xmd, x);
         dnn_md_c16(&ymd, y);
     } else {

@@ -8,18 +8,11 @@
  * a pixel step (spatial.c); elementwise ops on equal shapes are layout-agnostic. */
 #include "cpu.h"
 
-#include <string.h>
-
-int kt_layout(const cv_kernel *k, int is_out, int i) {
-    if (!CV_HAS_MEMBER(k, cv_kernel, out_layout)) return CV_LAYOUT_PLAIN;
-    const uint8_t *l = is_out ? k->out_layout : k->in_layout;
-    return l ? l[i] : CV_LAYOUT_PLAIN;
-}
 
 int kt_any_blocked(const cv_kernel *k) {
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
-            if (kt_layout(k, io, i) != CV_LAYOUT_PLAIN) return 1;
+            if (cv_kernel_layout(k, io, i) != CV_LAYOUT_PLAIN) return 1;
     return 0;
 }
 
@@ -32,33 +25,6 @@ int64_t plane_at(const cv_ktensor *t, int layout, int64_t plane, int64_t *step) 
     const int64_t n = plane / C, c = plane % C;
     *step = 16;
     return ((n * (C / 16) + c / 16) * hw) * 16 + c % 16;
-}
-
-static int same_shape(const cv_ktensor *a, const cv_ktensor *b) {
-    return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
-}
-
-/* every operand of k has the shape of out[0] */
-static int all_same_shape(const cv_kernel *k) {
-    if (k->n_out != 1) return 0;
-    for (int i = 0; i < k->n_in; i++)
-        if (!same_shape(&k->in[i], &k->out[0])) return 0;
-    return 1;
-}
-
-/* [N,C,H,W] -> [N,C] or [N,C,1,1] (a mean or sum over H and W: global pooling),
- * or -> [C] (over N, H and W: a convolution's bias gradient) */
-static int reduce_hw(const cv_kernel *k) {
-    const cv_reduce_params *p = k->params;
-    if (k->op != CV_OP_REDUCE || !p || k->n_in != 1 || k->n_out != 1 || k->in[0].ndim != 4) return 0;
-    const int64_t n = kt_numel(&k->out[0]), N = k->in[0].shape[0], C = k->in[0].shape[1];
-    return (p->axes == 0xCu && n == N * C) || (p->axes == 0xDu && n == C);
-}
-/* [N,C,1,1] -> [N,C,H,W] */
-static int broadcast_hw(const cv_kernel *k) {
-    const cv_ktensor *x = &k->in[0], *y = &k->out[0];
-    return k->op == CV_OP_BROADCAST_TO && k->n_in == 1 && k->n_out == 1 && x->ndim == 4 && y->ndim == 4 &&
-           x->shape[0] == y->shape[0] && x->shape[1] == y->shape[1] && x->shape[2] == 1 && x->shape[3] == 1;
 }
 
 int cpu_layout_class(void *self, const cv_kernel *k) {
@@ -79,10 +45,10 @@ int cpu_layout_class(void *self, const cv_kernel *k) {
         if (k->n_in != 1 || k->n_out != 1 || s->ndim != 4) return CV_LAYOUT_CLASS_PLAIN;
         return s->shape[2] == 1 && s->shape[3] == 1 ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_UNIFORM;
     }
-    case CV_OP_REDUCE: return reduce_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_BROADCAST_TO: return broadcast_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_REDUCE: return cv_kernel_reduce_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_BROADCAST_TO: return cv_kernel_broadcast_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
     case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_COPY:
-        return all_same_shape(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+        return cv_kernel_same_shapes(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
     case CV_OP_FILL: return CV_LAYOUT_CLASS_UNIFORM;
     default: return CV_LAYOUT_CLASS_PLAIN;
     }
@@ -90,33 +56,20 @@ int cpu_layout_class(void *self, const cv_kernel *k) {
 
 int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     if (!kt_any_blocked(k)) return CV_OK;
-    char s[64];
-    const int cls = cpu_layout_class(b, k);
-    int first = -1, mixed = 0;
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
-            const int l = kt_layout(k, io, i);
+            const int l = cv_kernel_layout(k, io, i);
             if (l != CV_LAYOUT_PLAIN && l != CV_LAYOUT_C16)
                 return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has unknown layout %d", op_name(k->op),
                                 io ? "output" : "input", i, l);
-            if ((io ? k->out : k->in)[i].ndim != 4 || cls != CV_LAYOUT_CLASS_UNIFORM) continue;
-            if (first < 0) first = l;
-            else mixed |= l != first;
         }
-    for (int io = 0; io < 2; io++)
-        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
-            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
-            if (kt_layout(k, io, i) != CV_LAYOUT_C16) continue;
-            const char *why = cls == CV_LAYOUT_CLASS_PLAIN ? "does not take with these operands"
-                              : mixed ? "takes only when all its 4-D operands share it"
-                              : t->ndim != 4 || t->shape[1] % 16 || !kt_contiguous(t) ? "takes only on dense 4-D, C % 16 == 0"
-                                                                                      : NULL;
-            if (why)
-                return CPU_FAIL(b, err, CV_ERR_INVALID,
-                                "backend cpu: %s: %s %d %s is given the blocked layout (C16), which this op %s",
-                                op_name(k->op), io ? "output" : "input", i, kt_shape_str(t, s, sizeof s), why);
-        }
-    return CV_OK;
+    int io, i;
+    const char *why = cv_kernel_layout_fault(k, cpu_layout_class(b, k), CV_LAYOUT_C16, &io, &i);
+    if (!why) return CV_OK;
+    char s[64];
+    return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d %s is given the blocked layout (C16), which this op %s",
+                    op_name(k->op), io ? "output" : "input", i, kt_shape_str(io ? &k->out[i] : &k->in[i], s, sizeof s),
+                    why);
 }
 
 /* REDUCE over H, W (or N, H, W) and BROADCAST_TO from [N,C,1,1] when the 4-D side

@@ -117,7 +117,7 @@ int run_shape(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         return CV_OK;
     }
     default: { /* BROADCAST_TO */
-        if (kt_layout(k, 1, 0) == CV_LAYOUT_C16) return run_hw_c16(b, k, err); /* from [N,C,1,1] */
+        if (cv_kernel_layout(k, 1, 0) == CV_LAYOUT_C16) return run_hw_c16(b, k, err); /* from [N,C,1,1] */
         int off = y->ndim - x->ndim;
         if (off < 0) return bad(b, k, err, "x has more dims than y");
         cv_ktensor src = *y;

@@ -118,7 +118,7 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     pool_geom g = { x->shape[0] * x->shape[1], x->shape[2], x->shape[3], y->shape[2], y->shape[3], p->kernel[0],
                     p->kernel[1], p->stride[0], p->stride[1], p->pad[0], p->pad[1] };
     const float *xd = x->data;
-    const int incl = p->count_include_pad, is_max = p->fn == CV_POOL_MAX, lay = kt_layout(k, 0, 0); /* one for all */
+    const int incl = p->count_include_pad, is_max = p->fn == CV_POOL_MAX, lay = cv_kernel_layout(k, 0, 0); /* one for all */
     if (!bwd) {
         float *yd = k->out[0].data;
         #pragma omp parallel for num_threads(b->threads) schedule(static)
@@ -196,7 +196,7 @@ static int adaptive(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     int64_t nc = big->shape[0] * big->shape[1], h = big->shape[2], w = big->shape[3];
     int64_t ohn = small->shape[2], own = small->shape[3];
     float *bd = big->data, *sd = small->data;
-    const int lb = kt_layout(k, bwd, 0), ls = kt_layout(k, !bwd, 0); /* independent when the small side is 1x1 */
+    const int lb = cv_kernel_layout(k, bwd, 0), ls = cv_kernel_layout(k, !bwd, 0); /* independent when the small side is 1x1 */
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t pl = 0; pl < nc; pl++) {
         int64_t sb, ss;

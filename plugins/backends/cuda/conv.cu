@@ -10,10 +10,14 @@
  * shape and data type, so the many identical layers of a ResNet are measured once.
  * TF32 is off unless tf32 = true (CUDNN_FMA_MATH), so results match FP32 references.
  *
- * precision = bf16 / fp16: cuDNN's legacy API wants x, w and y all in the 16-bit
- * type (float compute type, tensor-op math).  The two inputs are cast into the
- * workspace, cuDNN writes a 16-bit result there, and half.cu widens it into the
- * f32 output; so the workspace is [16-bit x | w | y | cuDNN's]. */
+ * cuDNN sees x, w and y in one layout and one data type: channels-last (NHWC
+ * data, KRSC filter) when x or y is NHWC (ABI 1.3 layouts), else NCHW; 16-bit
+ * with precision = bf16 / fp16 (float compute type, tensor-op math), else f32.
+ * An operand stored otherwise gets a compute copy in the workspace: inputs are
+ * converted into it (half.cu's cast when only the dtype differs, else one strided
+ * copy that transposes and casts), cuDNN writes the output's copy, which is
+ * converted back.  So the workspace is [copy of x | w | y (each only when
+ * needed) | cuDNN's]; in NHWC the filter is always copied (parameters are KCRS). */
 #include <map>
 #include <mutex>
 #include <new>
@@ -22,6 +26,7 @@
 
 struct conv_key {
     int op, dtype; /* dtype: CV_F32, CV_BF16 or CV_F16, what cuDNN computes on */
+    int x_nhwc, y_nhwc, nhwc; /* how x and y are stored; nhwc: cuDNN runs channels-last */
     int64_t x[4], w[4], y[4];
     int32_t stride[2], pad[2], dil[2], groups;
     bool operator<(const conv_key &o) const { return memcmp(this, &o, sizeof *this) < 0; }
@@ -47,9 +52,20 @@ static int conv_key_of(const cu_backend *b, const cv_kernel *k, conv_key *key) {
     memset(key, 0, sizeof *key);
     if (k->n_in < 2 || k->n_out < 1 || !k->params || k->params_size < sizeof(cv_conv_params)) return -1;
     const cv_ktensor *x, *w, *y;
-    if (k->op == CV_OP_CONV2D) { x = &k->in[0]; w = &k->in[1]; y = &k->out[0]; }
-    else if (k->op == CV_OP_CONV2D_BWD_DATA) { y = &k->in[0]; w = &k->in[1]; x = &k->out[0]; }
-    else { y = &k->in[0]; x = &k->in[1]; w = &k->out[0]; }
+    if (k->op == CV_OP_CONV2D) {
+        x = &k->in[0]; w = &k->in[1]; y = &k->out[0];
+        key->x_nhwc = cv_kernel_layout(k, 0, 0) == CV_LAYOUT_NHWC;
+        key->y_nhwc = cv_kernel_layout(k, 1, 0) == CV_LAYOUT_NHWC;
+    } else if (k->op == CV_OP_CONV2D_BWD_DATA) {
+        y = &k->in[0]; w = &k->in[1]; x = &k->out[0];
+        key->y_nhwc = cv_kernel_layout(k, 0, 0) == CV_LAYOUT_NHWC;
+        key->x_nhwc = cv_kernel_layout(k, 1, 0) == CV_LAYOUT_NHWC;
+    } else {
+        y = &k->in[0]; x = &k->in[1]; w = &k->out[0];
+        key->y_nhwc = cv_kernel_layout(k, 0, 0) == CV_LAYOUT_NHWC;
+        key->x_nhwc = cv_kernel_layout(k, 0, 1) == CV_LAYOUT_NHWC;
+    }
+    key->nhwc = key->x_nhwc || key->y_nhwc;
     if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4) return -1;
     const cv_conv_params *p = (const cv_conv_params *)k->params;
     key->op = k->op;
@@ -74,11 +90,28 @@ struct conv_descs {
     }
 };
 
-/* bytes of the 16-bit copies of x, w and y (0 in fp32) */
-static size_t half_bytes(const conv_key *k) {
-    if (k->dtype == CV_F32) return 0;
-    return cu_half_bytes(k->x[0] * k->x[1] * k->x[2] * k->x[3]) + cu_half_bytes(k->w[0] * k->w[1] * k->w[2] * k->w[3]) +
-           cu_half_bytes(k->y[0] * k->y[1] * k->y[2] * k->y[3]);
+/* operand i (0 x, 1 w, 2 y): its shape, and whether the caller stores it channels-last */
+static const int64_t *shape_of(const conv_key *k, int i) { return i == 0 ? k->x : i == 1 ? k->w : k->y; }
+static int stored_nhwc(const conv_key *k, int i) { return i == 0 ? k->x_nhwc : i == 2 ? k->y_nhwc : 0; }
+
+/* bytes of operand i's compute copy (0: cuDNN reads the caller's tensor), 256-byte multiples */
+static size_t copy_bytes(const conv_key *k, int i) {
+    if (k->dtype == CV_F32 && stored_nhwc(k, i) == k->nhwc) return 0;
+    const int64_t *s = shape_of(k, i);
+    size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]) * cu_dtype_size(k->dtype);
+    return (n + 255) / 256 * 256;
+}
+static size_t copies_bytes(const conv_key *k) { return copy_bytes(k, 0) + copy_bytes(k, 1) + copy_bytes(k, 2); }
+
+/* operand i between the caller's f32 tensor t and its compute copy c: into c (inward), or back */
+static int convert(cu_call *r, const conv_key *k, int i, float *t, void *c, int inward) {
+    const int64_t *s = shape_of(k, i);
+    if (stored_nhwc(k, i) == k->nhwc) {
+        const int64_t n = s[0] * s[1] * s[2] * s[3];
+        return inward ? cu_narrow(r, c, t, n) : cu_widen(r, t, c, n);
+    }
+    cu_view tv = cu_view_4d(CV_F32, s, stored_nhwc(k, i), t), cv = cu_view_4d(k->dtype, s, k->nhwc, c);
+    return inward ? cu_copy_view(r, &cv, &tv) : cu_copy_view(r, &tv, &cv);
 }
 
 /* returns a cuDNN status and names the failing call in *what */
@@ -91,9 +124,10 @@ static cudnnStatus_t make_descs(cu_backend *b, const conv_key *k, conv_descs *d,
     DNN(cudnnCreateTensorDescriptor(&d->y));
     DNN(cudnnCreateFilterDescriptor(&d->w));
     DNN(cudnnCreateConvolutionDescriptor(&d->c));
-    DNN(cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NCHW, t, (int)k->x[0], (int)k->x[1], (int)k->x[2], (int)k->x[3]));
-    DNN(cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NCHW, t, (int)k->y[0], (int)k->y[1], (int)k->y[2], (int)k->y[3]));
-    DNN(cudnnSetFilter4dDescriptor(d->w, t, CUDNN_TENSOR_NCHW, (int)k->w[0], (int)k->w[1], (int)k->w[2], (int)k->w[3]));
+    cudnnTensorFormat_t f = k->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    DNN(cudnnSetTensor4dDescriptor(d->x, f, t, (int)k->x[0], (int)k->x[1], (int)k->x[2], (int)k->x[3]));
+    DNN(cudnnSetTensor4dDescriptor(d->y, f, t, (int)k->y[0], (int)k->y[1], (int)k->y[2], (int)k->y[3]));
+    DNN(cudnnSetFilter4dDescriptor(d->w, t, f, (int)k->w[0], (int)k->w[1], (int)k->w[2], (int)k->w[3]));
     DNN(cudnnSetConvolution2dDescriptor(d->c, k->pad[0], k->pad[1], k->stride[0], k->stride[1], k->dil[0], k->dil[1],
                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     DNN(cudnnSetConvolutionGroupCount(d->c, k->groups));
@@ -197,7 +231,7 @@ int cu_conv_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *
         return st;
     }
     *prepared = p;
-    if (ws) *ws = half_bytes(&key) + p->choice.ws;
+    if (ws) *ws = copies_bytes(&key) + p->choice.ws;
     return CV_OK;
 }
 
@@ -228,8 +262,8 @@ static int geometry(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     return CV_OK;
 }
 
-__global__ static void bias_kernel(float *y, const float *b, int64_t n, int64_t o, int64_t s) {
-    CU_LOOP(i, n) y[i] += b[(i / s) % o];
+__global__ static void bias_kernel(float *y, const float *b, int64_t n, int64_t o, int64_t s, int nhwc) {
+    CU_LOOP(i, n) y[i] += b[nhwc ? i % o : (i / s) % o];
 }
 
 static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
@@ -254,17 +288,21 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     const float one = 1.0f, zero = 0.0f;
     cudnnHandle_t h = r->b->cudnn;
     if (x->numel && w->numel && y->numel) {
-        /* the operands cuDNN sees, x, w, y: f32 in place, or 16-bit copies at the workspace's start */
+        /* the operands cuDNN sees, x, w, y: the caller's in place, or compute copies at the workspace's start */
         const cu_t *t[3] = { x, w, y };
         void *p[3] = { x->f, w->f, y->f };
         int out = r->k->op == CV_OP_CONV2D ? 2 : r->k->op == CV_OP_CONV2D_BWD_DATA ? 0 : 1;
-        size_t lo = half_bytes(&key);
+        size_t lo = copies_bytes(&key);
         char *region = lo + ch.ws ? (char *)cu_workspace(r, lo + ch.ws) : NULL;
         if (lo + ch.ws && !region) return r->err->status;
         void *ws = ch.ws ? region + lo : NULL;
-        for (size_t i = 0, off = 0; lo && i < 3 && !st; off += cu_half_bytes(t[i]->numel), i++) {
+        size_t off = 0;
+        for (int i = 0; i < 3 && !st; i++) {
+            size_t n = copy_bytes(&key, i);
+            if (!n) continue;
             p[i] = region + off;
-            if ((int)i != out) st = cu_narrow(r, p[i], t[i]->f, t[i]->numel);
+            off += n;
+            if (i != out) st = convert(r, &key, i, t[i]->f, p[i], 1);
         }
         if (st) return st;
         if (r->k->op == CV_OP_CONV2D)
@@ -280,7 +318,7 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
                                                           (cudnnConvolutionBwdFilterAlgo_t)ch.algo, ws, ch.ws, &zero, d.w,
                                                           p[1]),
                         "cudnnConvolutionBackwardFilter");
-        if (!st && lo) st = cu_widen(r, t[out]->f, p[out], t[out]->numel);
+        if (!st && copy_bytes(&key, out)) st = convert(r, &key, out, t[out]->f, p[out], 0);
     }
     if (!st && r->k->op == CV_OP_CONV2D && r->n_in == 3) {
         if (r->in[2].numel != w->shape[0]) {
@@ -289,7 +327,9 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
                            (long long)w->shape[0]);
         }
         int64_t sp = y->shape[2] * y->shape[3];
-        if (y->numel) bias_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, r->in[2].f, y->numel, w->shape[0], sp ? sp : 1);
+        if (y->numel)
+            bias_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, r->in[2].f, y->numel, w->shape[0],
+                                                                             sp ? sp : 1, y->nhwc);
         st = cu_launched(r, "conv bias kernel");
     }
     return st;

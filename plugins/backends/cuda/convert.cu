@@ -28,6 +28,24 @@ cu_view cu_view_of(const cv_ktensor *t) {
     return v;
 }
 
+cu_view cu_view_4d(int dtype, const int64_t *shape, int nhwc, void *data) {
+    cu_view v = cu_view_dense(dtype, 4, shape, data);
+    if (nhwc) { /* logical n, c, h, w over storage n, h, w, c */
+        v.stride[1] = 1;
+        v.stride[3] = shape[1];
+        v.stride[2] = shape[3] * shape[1];
+        v.stride[0] = shape[2] * v.stride[2];
+    }
+    return v;
+}
+
+/* the operand as its layout stores it: an NHWC operand is dense, so its view is cu_view_4d's */
+static cu_view view_as_stored(const cv_ktensor *t, int layout) {
+    return layout == CV_LAYOUT_NHWC && t->ndim == 4 ? cu_view_4d(t->dtype, t->shape, 1, t->data) : cu_view_of(t);
+}
+cu_view cu_view_in(const cu_call *r, int i) { return view_as_stored(&r->k->in[i], cv_kernel_layout(r->k, 0, i)); }
+cu_view cu_view_out(const cu_call *r, int i) { return view_as_stored(&r->k->out[i], cv_kernel_layout(r->k, 1, i)); }
+
 cu_view cu_view_dense(int dtype, int ndim, const int64_t *shape, void *data) {
     cu_view v;
     memset(&v, 0, sizeof v);
@@ -176,10 +194,10 @@ static int concat(cu_call *r) {
         return cu_fail(r, CV_ERR_INVALID, "inputs give %lld along axis %d but the output is %s", (long long)total, axis,
                        cu_shape_str(y, sy, sizeof sy));
     }
-    cu_view out = cu_view_of(&r->k->out[0]);
+    cu_view out = cu_view_out(r, 0);
     int64_t at = 0;
     for (int i = 0; i < r->n_in && !st; i++) {
-        cu_view src = cu_view_of(&r->k->in[i]), dst = sub_view(&out, axis, at, r->in[i].shape[axis]);
+        cu_view src = cu_view_in(r, i), dst = sub_view(&out, axis, at, r->in[i].shape[axis]);
         st = cu_copy_view(r, &dst, &src);
         at += r->in[i].shape[axis];
     }
@@ -203,7 +221,7 @@ static int slice(cu_call *r) {
                        (long long)(p->start + p->length), p->axis, cu_shape_str(x, sx, sizeof sx),
                        cu_shape_str(y, sy, sizeof sy));
     }
-    cu_view in = cu_view_of(&r->k->in[0]), src = sub_view(&in, axis, start, p->length), dst = cu_view_of(&r->k->out[0]);
+    cu_view in = cu_view_in(r, 0), src = sub_view(&in, axis, start, p->length), dst = cu_view_out(r, 0);
     return cu_copy_view(r, &dst, &src);
 }
 
@@ -223,7 +241,7 @@ static int pad(cu_call *r) {
                        (long long)p->after[1], (long long)p->after[2], (long long)p->after[3], (long long)p->after[4],
                        cu_shape_str(y, sy, sizeof sy));
     }
-    cu_view src = cu_view_of(&r->k->in[0]), dst = cu_view_of(&r->k->out[0]);
+    cu_view src = cu_view_in(r, 0), dst = cu_view_out(r, 0);
     if ((st = cu_fill_view(r, &dst, p->value))) return st;
     for (int d = 0; d < x->ndim; d++) {
         int64_t s0 = p->before[d] < 0 ? -p->before[d] : 0, d0 = p->before[d] > 0 ? p->before[d] : 0;
@@ -250,7 +268,7 @@ static int permute(cu_call *r) {
         return cu_fail(r, CV_ERR_INVALID, "perm [%d,%d,%d,%d,%d] of x %s does not give y %s", perm[0], perm[1], perm[2],
                        perm[3], perm[4], cu_shape_str(x, sx, sizeof sx), cu_shape_str(y, sy, sizeof sy));
     }
-    cu_view in = cu_view_of(&r->k->in[0]), src = in, dst = cu_view_of(&r->k->out[0]);
+    cu_view in = cu_view_in(r, 0), src = in, dst = cu_view_out(r, 0);
     for (int d = 0; d < x->ndim; d++) { src.shape[d] = in.shape[perm[d]]; src.stride[d] = in.stride[perm[d]]; }
     return cu_copy_view(r, &dst, &src);
 }
@@ -264,7 +282,7 @@ static int broadcast_to(cu_call *r) {
         return cu_fail(r, CV_ERR_INVALID, "x %s does not broadcast to %s", cu_shape_str(x, sx, sizeof sx),
                        cu_shape_str(y, sy, sizeof sy));
     }
-    cu_view in = cu_view_of(&r->k->in[0]), src = in, dst = cu_view_of(&r->k->out[0]);
+    cu_view in = cu_view_in(r, 0), src = in, dst = cu_view_out(r, 0);
     src.ndim = y->ndim;
     for (int d = 0; d < y->ndim; d++) {
         int sd = d - (y->ndim - x->ndim);
@@ -278,7 +296,7 @@ static int broadcast_to(cu_call *r) {
 static int elementwise_copy(cu_call *r) {
     int st = cu_arity(r, 1, 1, 1, 1);
     if (st) return st;
-    cu_view src = cu_view_of(&r->k->in[0]), dst = cu_view_of(&r->k->out[0]);
+    cu_view src = cu_view_in(r, 0), dst = cu_view_out(r, 0);
     if (cu_view_numel(&src) != cu_view_numel(&dst)) {
         char sx[96], sy[96];
         return cu_fail(r, CV_ERR_INVALID, "x %s and y %s have different element counts",
@@ -303,7 +321,7 @@ static int elementwise_copy(cu_call *r) {
 static int fill(cu_call *r) {
     int st = cu_arity(r, 0, 0, 1, 1);
     if (st) return st;
-    cu_view dst = cu_view_of(&r->k->out[0]);
+    cu_view dst = cu_view_out(r, 0);
     return cu_fill_view(r, &dst, ((const cv_scalar_params *)r->params)->value);
 }
 

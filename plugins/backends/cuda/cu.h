@@ -20,6 +20,7 @@ typedef struct cu_config {
     int64_t workspace_mb;  /* cuDNN workspace budget per convolution */
     int precision;         /* CV_F32, or CV_BF16 / CV_F16: convolutions and matmuls read 16-bit copies */
     int graphs;            /* record plans as CUDA graphs (graph.cu) */
+    int nhwc;              /* offer channels-last activations between kernels (ABI 1.3 layouts) */
 } cu_config;
 
 int cu_create(const cv_host *host, const cu_config *cfg, void **self, cv_error *err);
@@ -33,6 +34,8 @@ int cu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *workspac
 void cu_release(void *self, void *prepared);
 int cu_run(void *self, const cv_kernel *k, cv_error *err);
 int cu_sync(void *self, cv_error *err);
+/* ABI 1.1 / 1.3: which ops take NHWC operands (dispatch.cu) */
+int cu_layout_class(void *self, const cv_kernel *k);
 /* ABI 1.2: recorded kernel sequences as CUDA graphs (graph.cu) */
 int cu_graph_begin(void *self, cv_error *err);
 int cu_graph_end(void *self, void **graph, cv_error *err);

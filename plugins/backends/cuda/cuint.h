@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <cublas_v2.h>
+#include <cublasLt.h>
 #include <stdint.h>
 #include "cu.h"
 
@@ -31,6 +32,7 @@ struct cu_backend {
     cudaStream_t stream;
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
+    cublasLtHandle_t cublaslt;
     cu_cache *cache;
     cu_algo_cache *algos;
     char device_name[256];
@@ -44,6 +46,7 @@ struct cu_t {
     int64_t shape[CV_MAX_DIMS];
     int64_t numel;
     int dtype;       /* dtype of the caller's tensor */
+    int nhwc;        /* a 4-D [N,C,H,W] stored channels-last (CV_LAYOUT_NHWC): f is that storage */
     float *f;        /* dense f32 values */
     int32_t *i;      /* dense i32 values for i32 inputs, else NULL */
 };
@@ -113,6 +116,11 @@ struct cu_view {
     void *data;
 };
 cu_view cu_view_of(const cv_ktensor *t);
+/* a view of the kernel's operand as its layout stores it (NHWC: channel stride 1) */
+cu_view cu_view_in(const cu_call *r, int i);
+cu_view cu_view_out(const cu_call *r, int i);
+/* a dense [N,C,H,W] of dtype at data, stored NCHW or (nhwc) channels-last */
+cu_view cu_view_4d(int dtype, const int64_t *shape, int nhwc, void *data);
 cu_view cu_view_dense(int dtype, int ndim, const int64_t *shape, void *data);
 int64_t cu_view_numel(const cu_view *v);
 int cu_view_dense_f32(const cu_view *v);
@@ -151,6 +159,10 @@ int cu_conv_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *
 void cu_conv_cache_free(cu_backend *b);
 int cu_matmul(cu_call *r);
 int cu_linear(cu_call *r);
+/* LINEAR's cuBLASLt plan as its prepared state, and its release (gemm.cu); every prepared state
+ * starts with the op (an int) it was made for, which tells cu_release whose it is */
+int cu_linear_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err);
+void cu_linear_release(cu_backend *b, void *prepared);
 int cu_batch_norm(cu_call *r);
 int cu_layer_norm(cu_call *r);
 int cu_group_norm(cu_call *r);
@@ -231,6 +243,11 @@ __device__ static inline int64_t cu_bcast_index(const cu_dims &src, const cu_dim
         stride *= src.d[sd];
     }
     return idx;
+}
+
+/* offset of element (n, c, s) of an [N,C,S] tensor (S = H*W) stored NCHW or channels-last */
+__device__ static inline int64_t cu_ncs_at(int64_t n, int64_t c, int64_t s, int64_t C, int64_t S, int nhwc) {
+    return nhwc ? (n * S + s) * C + c : (n * C + c) * S + s;
 }
 
 /* a fixed-order block sum of doubles (blockDim.x == CU_THREADS); every thread gets it */

@@ -1,7 +1,9 @@
 /* dispatch.cu — the CUDA backend's op table and dispatcher: operand checks,
  * dense f32 views of every operand (gathered / scattered by convert.cu when the
  * caller's tensor is strided or not f32), scratch memory per call, the error
- * helpers every kernel uses, and supports / prepare / release / run. */
+ * helpers every kernel uses, which ops take channels-last (NHWC) operands and
+ * the check of the layouts a kernel is given, and supports / prepare / release /
+ * run / layout_class. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -214,16 +216,76 @@ static int check_ktensor(const cv_host *host, const cv_ktensor *t, const char *o
     return CV_OK;
 }
 
-/* a dense f32 (and for i32 inputs also i32) view of t; gathered when needed */
-static int make_view(cu_call *r, const cv_ktensor *t, cu_t *v, int gather, int want_i32, int *owned) {
+/* ---- layouts (ABI 1.1 / 1.3): which ops take NHWC operands, and the check of what a kernel is given ---- */
+extern "C" int cu_layout_class(void *self, const cv_kernel *k) {
+    const cu_backend *b = (const cu_backend *)self;
+    if (!b->cfg.nhwc) return CV_LAYOUT_CLASS_PLAIN;
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
+            if ((io ? k->out : k->in)[i].dtype != CV_F32) return CV_LAYOUT_CLASS_PLAIN;
+    const cv_ktensor *x = k->n_in ? &k->in[0] : NULL;
+    switch (k->op) {
+    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:
+        return k->n_in >= 2 && k->n_out == 1 && x->ndim == 4 && k->in[1].ndim == 4 && k->out[0].ndim == 4
+                   ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD:
+        return k->n_in == 5 && x->ndim == 4 ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_POOL2D: case CV_OP_POOL2D_BWD:
+        return x && x->ndim == 4 ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: {
+        /* a 1x1 side is the same bytes in both layouts: the sides are independent */
+        const cv_ktensor *s = k->op == CV_OP_ADAPTIVE_AVG_POOL2D ? &k->out[0] : x;
+        if (k->n_in != 1 || k->n_out != 1 || s->ndim != 4 || x->ndim != 4) return CV_LAYOUT_CLASS_PLAIN;
+        return s->shape[2] == 1 && s->shape[3] == 1 ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_UNIFORM;
+    }
+    case CV_OP_REDUCE: return cv_kernel_reduce_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_BROADCAST_TO: return cv_kernel_broadcast_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_COPY:
+        return cv_kernel_same_shapes(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_FILL: return CV_LAYOUT_CLASS_UNIFORM;
+    default: return CV_LAYOUT_CLASS_PLAIN;
+    }
+}
+
+/* every operand's layout is PLAIN or NHWC, and every NHWC one is one this op takes (its class,
+ * shared by a UNIFORM op's 4-D operands, on dense 4-D tensors) */
+static int layout_check(cu_backend *b, const cv_kernel *k, const char *op, cv_error *err) {
+    int any = 0;
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const int l = cv_kernel_layout(k, io, i);
+            if (l == CV_LAYOUT_PLAIN) continue;
+            if (l != CV_LAYOUT_NHWC)
+                return b->host->set_error(err, CV_ERR_INVALID,
+                                          "backend cuda: %s: %s %d is given layout %s, which this backend does not use "
+                                          "(it offers NHWC)", op, io ? "output" : "input", i,
+                                          l == CV_LAYOUT_C16 ? "C16" : "unknown");
+            any = 1;
+        }
+    int io, i;
+    const char *why = any ? cv_kernel_layout_fault(k, cu_layout_class(b, k), CV_LAYOUT_NHWC, &io, &i) : NULL;
+    if (!why) return CV_OK;
+    const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
+    cu_t shape;
+    char s[96];
+    shape.ndim = t->ndim;
+    memcpy(shape.shape, t->shape, sizeof shape.shape);
+    return b->host->set_error(err, CV_ERR_INVALID, "backend cuda: %s: %s %d %s is given layout NHWC, which this op %s", op,
+                              io ? "output" : "input", i, cu_shape_str(&shape, s, sizeof s), why);
+}
+
+/* a dense f32 (and for i32 inputs also i32) view of t; gathered when needed.  An
+ * NHWC operand (dense 4-D f32, layout_check) is used in place, flagged nhwc. */
+static int make_view(cu_call *r, const cv_ktensor *t, int layout, cu_t *v, int gather, int want_i32, int *owned) {
     cu_view src = cu_view_of(t);
     v->ndim = t->ndim;
     memcpy(v->shape, t->shape, sizeof v->shape);
     v->numel = cu_view_numel(&src);
     v->dtype = t->dtype;
+    v->nhwc = layout == CV_LAYOUT_NHWC;
     v->i = NULL;
     *owned = 0;
-    if (cu_view_dense_f32(&src)) {
+    if (v->nhwc || cu_view_dense_f32(&src)) {
         v->f = (float *)t->data;
     } else {
         v->f = (float *)cu_scratch(r, (size_t)v->numel * sizeof(float));
@@ -285,6 +347,8 @@ int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
         int st = check_ktensor(host, &k->out[i], en->name, "output", i, err);
         if (st) return st;
     }
+    int lst = layout_check(b, k, en->name, err);
+    if (lst) return lst;
     cu_call *r = (cu_call *)host->alloc_array(1, sizeof *r);
     if (!r) return host->set_error(err, CV_ERR_NOMEM, "backend cuda: %s: out of host memory", en->name);
     r->b = b;
@@ -307,8 +371,10 @@ int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
         st = cu_data_movement(r);
     } else {
         int in_owned[CU_MAX_IO] = { 0 }, out_owned[CU_MAX_IO] = { 0 };
-        for (int i = 0; i < k->n_in && !st; i++) st = make_view(r, &k->in[i], &r->in[i], 1, 1, &in_owned[i]);
-        for (int i = 0; i < k->n_out && !st; i++) st = make_view(r, &k->out[i], &r->out[i], en->in_place, 0, &out_owned[i]);
+        for (int i = 0; i < k->n_in && !st; i++)
+            st = make_view(r, &k->in[i], cv_kernel_layout(k, 0, i), &r->in[i], 1, 1, &in_owned[i]);
+        for (int i = 0; i < k->n_out && !st; i++)
+            st = make_view(r, &k->out[i], cv_kernel_layout(k, 1, i), &r->out[i], en->in_place, 0, &out_owned[i]);
         if (!st) st = en->fn(r);
         for (int i = 0; i < k->n_out && !st; i++)
             if (out_owned[i]) st = store_back(r, &k->out[i], &r->out[i]);
@@ -340,15 +406,20 @@ extern "C" int cu_prepare(void *self, const cv_kernel *k, void **prepared, size_
     if (!cu_find(k->op)) return unknown_op(b, k->op, err);
     if (k->op == CV_OP_CONV2D || k->op == CV_OP_CONV2D_BWD_DATA || k->op == CV_OP_CONV2D_BWD_WEIGHT)
         return cu_conv_prepare(b, k, prepared, workspace_bytes, err);
-    if ((k->op == CV_OP_MATMUL || k->op == CV_OP_LINEAR) && workspace_bytes) *workspace_bytes = cu_gemm_workspace(b, k);
+    if (k->op == CV_OP_LINEAR) return cu_linear_prepare(b, k, prepared, workspace_bytes, err);
+    if (k->op == CV_OP_MATMUL && workspace_bytes) *workspace_bytes = cu_gemm_workspace(b, k);
     return CV_OK;
 }
 
-/* only convolutions keep prepared state: a host-allocated block (conv.cu); MATMUL and
- * LINEAR only ask for workspace (their 16-bit operand copies in bf16 / fp16) */
+/* prepared state: a convolution's host-allocated block (conv.cu), or LINEAR's cuBLASLt plan
+ * (gemm.cu), told apart by the op each starts with; MATMUL only asks for workspace */
 extern "C" void cu_release(void *self, void *prepared) {
     cu_backend *b = (cu_backend *)self;
-    if (b && prepared) b->host->free(prepared);
+    if (!b || !prepared) return;
+    int op;
+    memcpy(&op, prepared, sizeof op);
+    if (op == CV_OP_LINEAR) cu_linear_release(b, prepared);
+    else b->host->free(prepared);
 }
 
 extern "C" int cu_run(void *self, const cv_kernel *k, cv_error *err) {

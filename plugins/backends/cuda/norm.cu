@@ -10,33 +10,35 @@
  * block per channel sums dgamma / dbeta — no atomics.
  * With batch_norm = cudnn (the default) training-mode batch norm runs through
  * cudnnBatchNormalizationForwardTraining / Backward (spatial mode on x viewed as
- * [N,C,S,1]); cuDNN's running variance is the unbiased one, like ours. */
+ * [N,C,S,1]); cuDNN's running variance is the unbiased one, like ours.
+ * Batch norm also takes channels-last (NHWC) x / y / dy / dx: the element of
+ * (n, c, s) moves (cu_ncs_at), cuDNN gets an NHWC descriptor. */
 #include <string.h>
 #include "cuint.h"
 
 enum { NORM_BATCH, NORM_LAYER, NORM_GROUP };
 
 struct norm_layout {
-    int kind;
+    int kind, nhwc; /* nhwc: batch norm on channels-last operands */
     int64_t n, c, s, inner, groups, n_stats, n_chan, per_stat, per_chan;
 };
 
+__device__ static inline int64_t chan_elem(const norm_layout &l, int64_t ch, int64_t k) {
+    if (l.kind == NORM_LAYER) return k * l.inner + ch;
+    return cu_ncs_at(k / l.s, ch, k % l.s, l.c, l.s, l.nhwc);
+}
 __device__ static inline int64_t stat_elem(const norm_layout &l, int64_t stat, int64_t k) {
     if (l.kind == NORM_LAYER) return stat * l.inner + k;
-    if (l.kind == NORM_BATCH) return ((k / l.s) * l.c + stat) * l.s + k % l.s;
+    if (l.kind == NORM_BATCH) return chan_elem(l, stat, k);
     int64_t n = stat / l.groups, g = stat % l.groups, cpg = l.c / l.groups;
     return (n * l.c + g * cpg) * l.s + k;
 }
 __device__ static inline int64_t chan_of(const norm_layout &l, int64_t i) {
-    return l.kind == NORM_LAYER ? i % l.inner : (i / l.s) % l.c;
-}
-__device__ static inline int64_t chan_elem(const norm_layout &l, int64_t ch, int64_t k) {
-    if (l.kind == NORM_LAYER) return k * l.inner + ch;
-    return ((k / l.s) * l.c + ch) * l.s + k % l.s;
+    return l.kind == NORM_LAYER ? i % l.inner : l.nhwc ? i % l.c : (i / l.s) % l.c;
 }
 __device__ static inline int64_t stat_of(const norm_layout &l, int64_t i) {
     if (l.kind == NORM_LAYER) return i / l.inner;
-    int64_t c = (i / l.s) % l.c;
+    int64_t c = chan_of(l, i);
     if (l.kind == NORM_BATCH) return c;
     return (i / (l.s * l.c)) * l.groups + c / (l.c / l.groups);
 }
@@ -158,6 +160,7 @@ static int norm_setup(cu_call *r, int kind, const cu_t *x, norm_layout *l) {
     if (x->ndim < 2) return cu_fail(r, CV_ERR_INVALID, "x %s must be at least [N,C]", cu_shape_str(x, sx, sizeof sx));
     l->n = x->shape[0];
     l->c = x->shape[1];
+    l->nhwc = kind == NORM_BATCH && x->nhwc;
     for (int d = 2; d < x->ndim; d++) l->s *= x->shape[d];
     l->n_chan = l->c;
     l->per_chan = l->n * l->s;
@@ -181,14 +184,15 @@ static int check_len(cu_call *r, const cu_t *t, const char *what, int64_t want) 
     return cu_fail(r, CV_ERR_INVALID, "%s %s must have %lld elements", what, cu_shape_str(t, s, sizeof s), (long long)want);
 }
 
-/* x viewed as [N, C, S, 1] for cuDNN's spatial batch norm */
+/* x viewed as [N, C, S, 1] (stored NCHW or NHWC) for cuDNN's spatial batch norm */
 static int bn_descs(cu_call *r, const norm_layout *l, cudnnTensorDescriptor_t *xd, cudnnTensorDescriptor_t *bd) {
     int st = cu_dnn(r, cudnnCreateTensorDescriptor(xd), "cudnnCreateTensorDescriptor");
     if (!st) st = cu_dnn(r, cudnnCreateTensorDescriptor(bd), "cudnnCreateTensorDescriptor");
     if (!st && (l->n > INT32_MAX || l->c > INT32_MAX || l->s > INT32_MAX))
         st = cu_fail(r, CV_ERR_UNSUPPORTED, "x is too large for cuDNN batch norm (use batch_norm = own)");
     if (!st)
-        st = cu_dnn(r, cudnnSetTensor4dDescriptor(*xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)l->n, (int)l->c, (int)l->s, 1),
+        st = cu_dnn(r, cudnnSetTensor4dDescriptor(*xd, l->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                  (int)l->n, (int)l->c, (int)l->s, 1),
                     "cudnnSetTensor4dDescriptor");
     if (!st) st = cu_dnn(r, cudnnDeriveBNTensorDescriptor(*bd, *xd, CUDNN_BATCHNORM_SPATIAL), "cudnnDeriveBNTensorDescriptor");
     return st;

@@ -6,6 +6,7 @@
 
 static const char *const bn_choices[] = { "cudnn", "own", NULL };
 static const char *const precision_choices[] = { "fp32", "bf16", "fp16", NULL };
+static const char *const layout_choices[] = { "nhwc", "nchw", NULL };
 static const cv_option_desc cuda_options[] = {
     CV_OPT_INT_RANGE("device", "0", 0, 63, "CUDA device ordinal"),
     CV_OPT_BOOL_("deterministic", "false",
@@ -21,12 +22,17 @@ static const cv_option_desc cuda_options[] = {
     CV_OPT_BOOL_("graphs", "true",
                  "record each plan's kernels once as a CUDA graph and replay it every step (fewer launches; "
                  "steps with profiling, overlapped all-reduce or SyncBN run kernel by kernel)"),
+    CV_OPT_ENUM_("layout", "nhwc", layout_choices,
+                 "activations between kernels: nhwc (channels-last where every op touching a value takes it: "
+                 "convolutions, batch norm, pooling, element-wise, global pooling; cuDNN's tensor-core layout) or "
+                 "nchw (always the engine's plain layout)"),
     CV_OPT_END,
 };
 
 static const cv_backend_vtable cuda_vtable = {
     .struct_size = sizeof(cv_backend_vtable),
     .host_accessible = 0,
+    .blocked_layout = CV_LAYOUT_NHWC,
     .alloc = cu_alloc,
     .free = cu_free,
     .upload = cu_upload,
@@ -36,6 +42,7 @@ static const cv_backend_vtable cuda_vtable = {
     .release = cu_release,
     .run = cu_run,
     .sync = cu_sync,
+    .layout_class = cu_layout_class,
     .graph_begin = cu_graph_begin,
     .graph_end = cu_graph_end,
     .graph_update = cu_graph_update,
@@ -45,7 +52,7 @@ static const cv_backend_vtable cuda_vtable = {
 
 static int cuda_create(const cv_create_args *args, void **self, cv_error *err) {
     const cv_host *h = args->host;
-    cu_config cfg = { 0, 0, 0, 1, 1024, CV_F32, 1 };
+    cu_config cfg = { 0, 0, 0, 1, 1024, CV_F32, 1, 1 };
     const cv_value *v;
     if (args->opts) {
         if ((v = h->opt(args->opts, "device")) && v->is_set) cfg.device = (int)v->i;
@@ -56,6 +63,7 @@ static int cuda_create(const cv_create_args *args, void **self, cv_error *err) {
         if ((v = h->opt(args->opts, "precision")) && v->is_set && v->s)
             cfg.precision = strcmp(v->s, "bf16") == 0 ? CV_BF16 : strcmp(v->s, "fp16") == 0 ? CV_F16 : CV_F32;
         if ((v = h->opt(args->opts, "graphs")) && v->is_set) cfg.graphs = v->i != 0;
+        if ((v = h->opt(args->opts, "layout")) && v->is_set && v->s) cfg.nhwc = strcmp(v->s, "nhwc") == 0;
     }
     return cu_create(h, &cfg, self, err);
 }

@@ -2,7 +2,8 @@
  * softmax / log-softmax with its gradient.  Every sum is accumulated in double
  * in a fixed order (per-thread strided partial sums, then a shared-memory tree),
  * so results are bitwise reproducible run to run.  A reduction to one value over
- * many elements runs in two stages (fixed chunks, then one block). */
+ * many elements runs in two stages (fixed chunks, then one block).  A REDUCE of a
+ * channels-last (NHWC) x over H, W (global pooling) reduces the stored dims. */
 #include "cuint.h"
 
 struct red_geom {
@@ -126,6 +127,10 @@ int cu_reduce(cu_call *r) {
                        cu_shape_str(x, sx, sizeof sx), axes, p->keepdim, cu_shape_str(y, sy, sizeof sy));
     }
     double scale = p->fn == CV_R_MEAN ? 1.0 / (double)count : 1.0;
+    if (x->nhwc) { /* over H, W (or N, H, W) of NCHW = over dims 1, 2 (or 0, 1, 2) of the stored N, H, W, C */
+        const int64_t stored[4] = { x->shape[0], x->shape[2], x->shape[3], x->shape[1] };
+        return cu_reduce_dims(r, x->f, 4, stored, (axes & 1u) | 6u, y->f, scale, 0);
+    }
     return cu_reduce_dims(r, x->f, x->ndim, x->shape, axes, y->f, scale, 0);
 }
 

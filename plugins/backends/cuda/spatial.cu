@@ -7,14 +7,26 @@
  * kernels.  The backward kernels are gathers — one thread per input pixel
  * visiting the outputs whose window reads it — so there are no atomics and
  * max-pool routes each gradient to the first maximum (NaN wins) as the
- * reference does. */
+ * reference does.  Pooling and adaptive pooling also take channels-last (NHWC)
+ * operands: every kernel walks its output in storage order and addresses
+ * planes (n*C + c) and pixels (h*W + w) through at_of / elem_at. */
 #include <math.h>
 #include "cuint.h"
 
 struct pool_geom {
-    int64_t nc, h, w, ho, wo, kh, kw, sh, sw, ph, pw;
-    int max, include_pad;
+    int64_t nc, c, h, w, ho, wo, kh, kw, sh, sw, ph, pw;
+    int max, include_pad, nhwc;
 };
+
+/* element i (storage order) of a [N,C,H,W] tensor of hw pixels per plane -> its plane and pixel */
+__device__ static inline void at_of(int64_t i, int64_t c, int64_t hw, int nhwc, int64_t *pl, int64_t *px) {
+    if (nhwc) { *pl = i / (hw * c) * c + i % c; *px = i / c % hw; }
+    else { *pl = i / hw; *px = i % hw; }
+}
+/* the storage offset of pixel px of plane pl */
+__device__ static inline int64_t elem_at(int64_t pl, int64_t px, int64_t c, int64_t hw, int nhwc) {
+    return nhwc ? (pl / c * hw + px) * c + pl % c : pl * hw + px;
+}
 
 static int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int ceil_mode) {
     int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
@@ -34,7 +46,8 @@ static int pool_setup(cu_call *r, const cu_t *x, const cu_t *y, pool_geom *g) {
         p->pad[1] < 0 || p->pad[0] > p->kernel[0] / 2 || p->pad[1] > p->kernel[1] / 2)
         return cu_fail(r, CV_ERR_INVALID, "bad params: kernel %dx%d, stride %dx%d, pad %dx%d (pad must be <= kernel/2)",
                        p->kernel[0], p->kernel[1], p->stride[0], p->stride[1], p->pad[0], p->pad[1]);
-    g->nc = x->shape[0] * x->shape[1]; g->h = x->shape[2]; g->w = x->shape[3];
+    g->nc = x->shape[0] * x->shape[1]; g->c = x->shape[1]; g->h = x->shape[2]; g->w = x->shape[3];
+    g->nhwc = x->nhwc;
     g->kh = p->kernel[0]; g->kw = p->kernel[1]; g->sh = p->stride[0]; g->sw = p->stride[1];
     g->ph = p->pad[0]; g->pw = p->pad[1];
     g->max = p->fn == CV_POOL_MAX;
@@ -62,13 +75,14 @@ __device__ static inline void pool_window(const pool_geom &g, int64_t oh, int64_
     *div = g.include_pad ? (double)padded : (double)((*h1 - *h0) * (*w1 - *w0));
 }
 
-__device__ static inline int64_t pool_argmax(const float *plane, const pool_geom &g, int64_t h0, int64_t h1, int64_t w0,
-                                             int64_t w1) {
+/* the pixel of the first maximum of plane pl of x in the window (NaN wins), -1 when empty */
+__device__ static inline int64_t pool_argmax(const float *x, int64_t pl, const pool_geom &g, int64_t h0, int64_t h1,
+                                             int64_t w0, int64_t w1) {
     int64_t best = -1;
     float m = -INFINITY;
     for (int64_t ih = h0; ih < h1; ih++)
         for (int64_t iw = w0; iw < w1; iw++) {
-            float v = plane[ih * g.w + iw];
+            float v = x[elem_at(pl, ih * g.w + iw, g.c, g.h * g.w, g.nhwc)];
             if (best < 0 || v > m || isnan(v)) { m = v; best = ih * g.w + iw; }
             if (isnan(v)) return best;
         }
@@ -77,18 +91,19 @@ __device__ static inline int64_t pool_argmax(const float *plane, const pool_geom
 
 __global__ static void pool_kernel(const float *x, float *y, pool_geom g) {
     CU_LOOP(i, g.nc * g.ho * g.wo) {
-        int64_t ow = i % g.wo, oh = (i / g.wo) % g.ho, pl = i / (g.wo * g.ho);
-        const float *xp = x + pl * g.h * g.w;
+        int64_t pl, px;
+        at_of(i, g.c, g.ho * g.wo, g.nhwc, &pl, &px);
+        int64_t ow = px % g.wo, oh = px / g.wo, hw = g.h * g.w;
         int64_t h0, h1, w0, w1;
         double div;
         pool_window(g, oh, ow, &h0, &h1, &w0, &w1, &div);
         if (g.max) {
-            int64_t a = pool_argmax(xp, g, h0, h1, w0, w1);
-            y[i] = a < 0 ? -INFINITY : xp[a];
+            int64_t a = pool_argmax(x, pl, g, h0, h1, w0, w1);
+            y[i] = a < 0 ? -INFINITY : x[elem_at(pl, a, g.c, hw, g.nhwc)];
         } else {
             double s = 0.0;
             for (int64_t ih = h0; ih < h1; ih++)
-                for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * g.w + iw];
+                for (int64_t iw = w0; iw < w1; iw++) s += x[elem_at(pl, ih * g.w + iw, g.c, hw, g.nhwc)];
             y[i] = (float)(s / div);
         }
     }
@@ -96,8 +111,9 @@ __global__ static void pool_kernel(const float *x, float *y, pool_geom g) {
 
 __global__ static void pool_bwd_kernel(const float *x, const float *dy, float *dx, pool_geom g) {
     CU_LOOP(i, g.nc * g.h * g.w) {
-        int64_t iw = i % g.w, ih = (i / g.w) % g.h, pl = i / (g.w * g.h);
-        const float *xp = x + pl * g.h * g.w, *dyp = dy + pl * g.ho * g.wo;
+        int64_t pl, px;
+        at_of(i, g.c, g.h * g.w, g.nhwc, &pl, &px);
+        int64_t iw = px % g.w, ih = px / g.w;
         int64_t oh0 = (ih + g.ph - g.kh + g.sh) / g.sh, oh1 = (ih + g.ph) / g.sh;
         int64_t ow0 = (iw + g.pw - g.kw + g.sw) / g.sw, ow1 = (iw + g.pw) / g.sw;
         if (ih + g.ph - g.kh + 1 <= 0) oh0 = 0;
@@ -111,9 +127,9 @@ __global__ static void pool_bwd_kernel(const float *x, const float *dy, float *d
                 double div;
                 pool_window(g, oh, ow, &h0, &h1, &w0, &w1, &div);
                 if (ih < h0 || ih >= h1 || iw < w0 || iw >= w1) continue;
-                double d = dyp[oh * g.wo + ow];
+                double d = dy[elem_at(pl, oh * g.wo + ow, g.c, g.ho * g.wo, g.nhwc)];
                 if (g.max) {
-                    if (pool_argmax(xp, g, h0, h1, w0, w1) == ih * g.w + iw) acc += d;
+                    if (pool_argmax(x, pl, g, h0, h1, w0, w1) == px) acc += d;
                 } else {
                     acc += d / div;
                 }
@@ -126,6 +142,9 @@ __global__ static void pool_bwd_kernel(const float *x, const float *dy, float *d
  * case, so the caller falls back to our kernel */
 static int pool_cudnn(cu_call *r, const pool_geom *g, const cu_t *x, const cu_t *y) {
     if (g->nc > INT32_MAX || g->h > INT32_MAX || g->w > INT32_MAX) return 1;
+    /* NCHW as nc planes of one image; NHWC as the real N and C */
+    const int n = g->nhwc ? (int)(g->nc / g->c) : 1, c = g->nhwc ? (int)g->c : (int)g->nc;
+    const cudnnTensorFormat_t f = g->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     cudnnPoolingDescriptor_t pd = NULL;
     cudnnTensorDescriptor_t xd = NULL, yd = NULL;
     cudnnPoolingMode_t mode = g->max ? CUDNN_POOLING_MAX
@@ -136,10 +155,8 @@ static int pool_cudnn(cu_call *r, const pool_geom *g, const cu_t *x, const cu_t 
         cudnnCreateTensorDescriptor(&yd) == CUDNN_STATUS_SUCCESS &&
         cudnnSetPooling2dDescriptor(pd, mode, CUDNN_PROPAGATE_NAN, (int)g->kh, (int)g->kw, (int)g->ph, (int)g->pw,
                                     (int)g->sh, (int)g->sw) == CUDNN_STATUS_SUCCESS &&
-        cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, (int)g->nc, (int)g->h, (int)g->w) ==
-            CUDNN_STATUS_SUCCESS &&
-        cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, (int)g->nc, (int)g->ho, (int)g->wo) ==
-            CUDNN_STATUS_SUCCESS) {
+        cudnnSetTensor4dDescriptor(xd, f, CUDNN_DATA_FLOAT, n, c, (int)g->h, (int)g->w) == CUDNN_STATUS_SUCCESS &&
+        cudnnSetTensor4dDescriptor(yd, f, CUDNN_DATA_FLOAT, n, c, (int)g->ho, (int)g->wo) == CUDNN_STATUS_SUCCESS) {
         const float one = 1.0f, zero = 0.0f;
         st = cu_dnn(r, cudnnPoolingForward(r->b->cudnn, pd, &one, xd, x->f, &zero, yd, y->f), "cudnnPoolingForward");
     }
@@ -191,21 +208,29 @@ static int spatial_setup(cu_call *r, const cu_t *x, const cu_t *y, int64_t *nc) 
 __device__ static inline int64_t bin_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 __device__ static inline int64_t bin_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
-__global__ static void adaptive_kernel(const float *x, float *y, int64_t nc, int64_t h, int64_t w, int64_t ho, int64_t wo) {
+/* the layouts of the two sides: x (the big one in forward) and y; c channels */
+struct adaptive_lay { int64_t c; int x_nhwc, y_nhwc; };
+
+__global__ static void adaptive_kernel(const float *x, float *y, int64_t nc, int64_t h, int64_t w, int64_t ho, int64_t wo,
+                                       adaptive_lay l) {
     CU_LOOP(i, nc * ho * wo) {
-        int64_t ow = i % wo, oh = (i / wo) % ho, pl = i / (wo * ho);
+        int64_t pl, px;
+        at_of(i, l.c, ho * wo, l.y_nhwc, &pl, &px);
+        int64_t ow = px % wo, oh = px / wo;
         int64_t h0 = bin_start(oh, h, ho), h1 = bin_end(oh, h, ho), w0 = bin_start(ow, w, wo), w1 = bin_end(ow, w, wo);
         double s = 0.0;
         for (int64_t ih = h0; ih < h1; ih++)
-            for (int64_t iw = w0; iw < w1; iw++) s += x[(pl * h + ih) * w + iw];
+            for (int64_t iw = w0; iw < w1; iw++) s += x[elem_at(pl, ih * w + iw, l.c, h * w, l.x_nhwc)];
         y[i] = (float)(s / (double)((h1 - h0) * (w1 - w0)));
     }
 }
 
 __global__ static void adaptive_bwd_kernel(const float *dy, float *dx, int64_t nc, int64_t h, int64_t w, int64_t ho,
-                                           int64_t wo) {
+                                           int64_t wo, adaptive_lay l) {
     CU_LOOP(i, nc * h * w) {
-        int64_t iw = i % w, ih = (i / w) % h, pl = i / (w * h);
+        int64_t pl, px;
+        at_of(i, l.c, h * w, l.x_nhwc, &pl, &px);
+        int64_t iw = px % w, ih = px / w;
         double acc = 0.0;
         for (int64_t oh = 0; oh < ho; oh++) {
             int64_t h0 = bin_start(oh, h, ho), h1 = bin_end(oh, h, ho);
@@ -213,7 +238,7 @@ __global__ static void adaptive_bwd_kernel(const float *dy, float *dx, int64_t n
             for (int64_t ow = 0; ow < wo; ow++) {
                 int64_t w0 = bin_start(ow, w, wo), w1 = bin_end(ow, w, wo);
                 if (iw < w0 || iw >= w1) continue;
-                acc += dy[(pl * ho + oh) * wo + ow] / (double)((h1 - h0) * (w1 - w0));
+                acc += dy[elem_at(pl, oh * wo + ow, l.c, ho * wo, l.y_nhwc)] / (double)((h1 - h0) * (w1 - w0));
             }
         }
         dx[i] = (float)acc;
@@ -226,8 +251,9 @@ int cu_adaptive_avg_pool2d(cu_call *r) {
     if (st || (st = spatial_setup(r, &r->in[0], &r->out[0], &nc))) return st;
     const cu_t *x = &r->in[0], *y = &r->out[0];
     if (y->numel == 0) return CV_OK;
+    adaptive_lay l = { x->shape[1], x->nhwc, y->nhwc };
     adaptive_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(x->f, y->f, nc, x->shape[2], x->shape[3],
-                                                                          y->shape[2], y->shape[3]);
+                                                                          y->shape[2], y->shape[3], l);
     return cu_launched(r, "adaptive pooling kernel");
 }
 
@@ -237,8 +263,9 @@ int cu_adaptive_avg_pool2d_bwd(cu_call *r) {
     if (st || (st = spatial_setup(r, &r->out[0], &r->in[0], &nc))) return st;
     const cu_t *dy = &r->in[0], *dx = &r->out[0];
     if (dx->numel == 0) return CV_OK;
+    adaptive_lay l = { dx->shape[1], dx->nhwc, dy->nhwc };
     adaptive_bwd_kernel<<<cu_blocks(dx->numel), CU_THREADS, 0, r->b->stream>>>(dy->f, dx->f, nc, dx->shape[2], dx->shape[3],
-                                                                               dy->shape[2], dy->shape[3]);
+                                                                               dy->shape[2], dy->shape[3], l);
     return cu_launched(r, "adaptive pooling backward kernel");
 }
 

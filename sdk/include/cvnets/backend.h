@@ -109,6 +109,23 @@ typedef struct cv_backend_vtable {
     void (*graph_release)(void *self, void *graph);
 } cv_backend_vtable;
 
+/* Helpers for a backend with a blocked layout (libcvnets-sdk, sdk/lib/kernel_layout.c). */
+/* the layout of k's operand i (is_out: an output): CV_LAYOUT_* (PLAIN when none is given) */
+int cv_kernel_layout(const cv_kernel *k, int is_out, int i);
+/* The first operand of k given `layout` (the backend's blocked one) that a kernel of
+ * layout class cls cannot take, in *is_out / *index, and why: "does not take with
+ * these operands", "takes only when all its 4-D operands share it", "takes only on
+ * dense 4-D" (C16: "…, C % 16 == 0"); NULL when every such operand fits. */
+const char *cv_kernel_layout_fault(const cv_kernel *k, int cls, int layout, int *is_out, int *index);
+/* Shape patterns for layout_class():
+ * 1 when k has one output and every input has its shape (element-wise on equal
+ * shapes reads the same bytes in any layout); when k is a REDUCE of a 4-D
+ * [N,C,H,W] over H,W (to [N,C] or [N,C,1,1]) or over N,H,W (to [C]); when k is
+ * a BROADCAST_TO from [N,C,1,1] to [N,C,H,W]. */
+int cv_kernel_same_shapes(const cv_kernel *k);
+int cv_kernel_reduce_hw(const cv_kernel *k);
+int cv_kernel_broadcast_hw(const cv_kernel *k);
+
 #ifdef __cplusplus
 }
 #endif

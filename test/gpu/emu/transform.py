@@ -21,7 +21,7 @@ for f in glob.glob(os.path.join(src, '*')):
         s = s.replace('#define CU_THREADS 256', '#define CU_THREADS 8')
         s = s.replace('#ifdef __CUDACC__', '#if 1')
     if name == 'plugin.c':
-        s = s.replace('cu_config cfg = { 0, 0, 0, 1, 1024, CV_F32, 1 };', 'cu_config cfg = { 0, 0, 0, 0, 1024, CV_F32, 1 };')
+        s = s.replace('cu_config cfg = { 0, 0, 0, 1, 1024, CV_F32, 1, 1 };', 'cu_config cfg = { 0, 0, 0, 0, 1024, CV_F32, 1, 1 };')
         s = s.replace('CV_OPT_ENUM_("batch_norm", "cudnn"', 'CV_OPT_ENUM_("batch_norm", "own"')
     if name.endswith('.cu'):
         sync = set()

@@ -1,7 +1,8 @@
 /* test/gpu/emu/include/cudnn.h — just enough of cuDNN for the emulation: convolutions by
  * direct loops (one algorithm, no workspace) on f32, f16 or bf16 tensors (converted on
- * load, f32 sums, rounded on store); batch norm and pooling answer NOT_SUPPORTED, so
- * the backend's own kernels for those are what runs. */
+ * load, f32 sums, rounded on store), NCHW or NHWC (data NHWC, filter KRSC; one format for
+ * x, w and y, as the backend always asks); batch norm and pooling answer NOT_SUPPORTED,
+ * so the backend's own kernels for those are what runs. */
 #pragma once
 #include <stddef.h>
 #include <vector>
@@ -10,7 +11,7 @@
 typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_NOT_SUPPORTED = 9 } cudnnStatus_t;
 typedef void *cudnnHandle_t; typedef void *cudnnTensorDescriptor_t; typedef void *cudnnFilterDescriptor_t;
 typedef void *cudnnConvolutionDescriptor_t; typedef void *cudnnPoolingDescriptor_t;
-typedef enum { CUDNN_TENSOR_NCHW } cudnnTensorFormat_t; typedef enum { CUDNN_DATA_FLOAT = EMU_F32, CUDNN_DATA_HALF = EMU_F16, CUDNN_DATA_BFLOAT16 = EMU_BF16 } cudnnDataType_t;
+typedef enum { CUDNN_TENSOR_NCHW, CUDNN_TENSOR_NHWC } cudnnTensorFormat_t; typedef enum { CUDNN_DATA_FLOAT = EMU_F32, CUDNN_DATA_HALF = EMU_F16, CUDNN_DATA_BFLOAT16 = EMU_BF16 } cudnnDataType_t;
 typedef enum { CUDNN_BATCHNORM_SPATIAL } cudnnBatchNormMode_t;
 typedef enum { CUDNN_POOLING_MAX, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING } cudnnPoolingMode_t;
 typedef enum { CUDNN_PROPAGATE_NAN } cudnnNanPropagation_t;
@@ -40,7 +41,11 @@ template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationForw
 template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationBackward(A...) NS()
 template <typename... A> static inline cudnnStatus_t cudnnPoolingForward(A...) NS()
 
-struct emu_t { int n, c, h, w, dt; };
+struct emu_t { int n, c, h, w, dt; cudnnTensorFormat_t fmt; };
+/* storage offset of element (n, c, h, w) (for a filter: k, c, r, s) of a descriptor */
+static inline long emu_at(const emu_t *d, long n, long c, long h, long w) {
+    return d->fmt == CUDNN_TENSOR_NHWC ? ((n * d->h + h) * d->w + w) * d->c + c : ((n * d->c + c) * d->h + h) * d->w + w;
+}
 struct emu_cd { int ph, pw, sh, sw, dh, dw, g; };
 static inline cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d) { *d = new emu_t(); return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t *d) { *d = new emu_t(); return CUDNN_STATUS_SUCCESS; }
@@ -48,8 +53,8 @@ static inline cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDes
 static inline cudnnStatus_t cudnnDestroyTensorDescriptor(void *d) { delete (emu_t *)d; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnDestroyFilterDescriptor(void *d) { delete (emu_t *)d; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnDestroyConvolutionDescriptor(void *d) { delete (emu_cd *)d; return CUDNN_STATUS_SUCCESS; }
-static inline cudnnStatus_t cudnnSetTensor4dDescriptor(void *d, cudnnTensorFormat_t, cudnnDataType_t t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w, t }; return CUDNN_STATUS_SUCCESS; }
-static inline cudnnStatus_t cudnnSetFilter4dDescriptor(void *d, cudnnDataType_t t, cudnnTensorFormat_t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w, t }; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetTensor4dDescriptor(void *d, cudnnTensorFormat_t f, cudnnDataType_t t, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w, t, f }; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetFilter4dDescriptor(void *d, cudnnDataType_t t, cudnnTensorFormat_t f, int n, int c, int h, int w) { *(emu_t *)d = { n, c, h, w, t, f }; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolution2dDescriptor(void *d, int ph, int pw, int sh, int sw, int dh, int dw, cudnnConvolutionMode_t, cudnnDataType_t) { emu_cd *c = (emu_cd *)d; c->ph = ph; c->pw = pw; c->sh = sh; c->sw = sw; c->dh = dh; c->dw = dw; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolutionGroupCount(void *d, int g) { ((emu_cd *)d)->g = g; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolutionMathType(void *, cudnnMathType_t) { return CUDNN_STATUS_SUCCESS; }
@@ -74,9 +79,7 @@ static inline void emu_conv_run(int mode, const emu_t *xd, void *xp, const emu_t
         for (int ci = 0; ci < cg; ci++) for (int i = 0; i < wd->h; i++) for (int j = 0; j < wd->w; j++) {
             int ih = oh * c->sh - c->ph + i * c->dh, iw = ow * c->sw - c->pw + j * c->dw;
             if (ih < 0 || ih >= xd->h || iw < 0 || iw >= xd->w) continue;
-            long xi = (((long)n * xd->c + (o / og) * cg + ci) * xd->h + ih) * xd->w + iw;
-            long wi = (((long)o * cg + ci) * wd->h + i) * wd->w + j;
-            long yi = (((long)n * yd->c + o) * yd->h + oh) * yd->w + ow;
+            long xi = emu_at(xd, n, (o / og) * cg + ci, ih, iw), wi = emu_at(wd, o, ci, i, j), yi = emu_at(yd, n, o, oh, ow);
             if (mode == 0) y[yi] += x[xi] * w[wi]; else if (mode == 1) x[xi] += y[yi] * w[wi]; else w[wi] += y[yi] * x[xi];
         }
     if (mode == 0) for (long i = 0; i < ny; i++) emu_put(yd->dt, yp, i, y[i]);
@@ -85,7 +88,7 @@ static inline void emu_conv_run(int mode, const emu_t *xd, void *xp, const emu_t
 }
 /* on the stream: run now, or recorded into a capture with copies of the descriptors */
 static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c) {
-    if (xd->dt != wd->dt || xd->dt != yd->dt) return CUDNN_STATUS_NOT_SUPPORTED;
+    if (xd->dt != wd->dt || xd->dt != yd->dt || xd->fmt != wd->fmt || xd->fmt != yd->fmt) return CUDNN_STATUS_NOT_SUPPORTED;
     emu_t x = *xd, w = *wd, y = *yd;
     emu_cd cd = *c;
     emu_enqueue([=] { emu_conv_run(mode, &x, xp, &w, wp, &y, yp, &cd); });
