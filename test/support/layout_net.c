@@ -173,12 +173,13 @@ static ku_backend open_backend(cv_ctx *ctx, const char *name) {
     return be;
 }
 
-void ln_rig_open(net_rig *r, mspec *m, const char *backend, int variant, int adaptive) {
+void ln_rig_open(net_rig *r, mspec *m, ln_target t, int variant, int adaptive) {
     memset(m, 0, sizeof *m);
     m->variant = variant;
     m->adaptive = adaptive;
     cv_ctx *ctx = th_ctx_new();
-    net_rig_open(r, ctx, open_backend(ctx, backend), 7, (cv_component_ref){ &m_desc, m }, ce_loss(), 5);
+    net_rig_open(r, ctx, open_backend(ctx, t.backend), 7, (cv_component_ref){ &m_desc, m }, ce_loss(), 5);
+    if (t.opened) t.opened(r);
 }
 
 cv_plan *ln_plan(net_rig *r, int n, int hw, cv_mode mode) { return net_rig_plan(r, CV_SHAPE(n, 3, hw, hw), mode); }
@@ -241,6 +242,28 @@ void ln_expect_plain_tail(const net_rig *r, const mspec *m, const cv_plan *p, in
     cr_expect_eq(cv_tensor_layout(p, m->t[T_POOL]), layout, "variant %d", m->variant);
 }
 
+void ln_expect_blocked_chains(ln_target t, const int *variants, int n) {
+    for (int v = 0; v < n; v++)
+        for (int adaptive = 0; adaptive < 2; adaptive++) {
+            net_rig r;
+            mspec m;
+            ln_rig_open(&r, &m, t, variants[v], adaptive);
+            for (int mode = 0; mode < 2; mode++)
+                ln_expect_blocked_chain(&r, &m, ln_plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN), t.layout);
+            net_rig_close(&r);
+        }
+}
+
+void ln_expect_plain_tails(ln_target t, const int *variants, int n) {
+    for (int v = 0; v < n; v++) {
+        net_rig r;
+        mspec m;
+        ln_rig_open(&r, &m, t, variants[v], 0);
+        ln_expect_plain_tail(&r, &m, ln_plan(&r, 4, 12, CV_MODE_TRAIN), t.layout);
+        net_rig_close(&r);
+    }
+}
+
 /* ---- comparisons ----------------------------------------------------------------------------- */
 void ln_batch(float *img, int32_t *lab, int n, int hw, uint64_t seed) {
     ku_rng g = ku_rng_make(seed);
@@ -261,8 +284,8 @@ void ln_compare_with_ref(ln_target t, int adaptive, int n, int hw) {
     net_rig be, ref;
     mspec mb, mr;
     cr_assert_leq(n, 64);
-    ln_rig_open(&be, &mb, t.backend, V_RESNET, adaptive);
-    ln_rig_open(&ref, &mr, "ref", V_RESNET, adaptive);
+    ln_rig_open(&be, &mb, t, V_RESNET, adaptive);
+    ln_rig_open(&ref, &mr, (ln_target){ "ref", CV_LAYOUT_PLAIN, NULL }, V_RESNET, adaptive);
     float *img = malloc(sizeof(float) * (size_t)(n * 3 * hw * hw));
     int32_t lab[64];
     float lb[64 * 5], lr[64 * 5];
@@ -295,7 +318,7 @@ static void train_losses(ln_target t, int plain, double *loss, int steps) {
     net_rig r;
     mspec m;
     if (plain) setenv("CVNETS_LAYOUT", "plain", 1);
-    ln_rig_open(&r, &m, t.backend, V_RESNET, 0);
+    ln_rig_open(&r, &m, t, V_RESNET, 0);
     cv_plan *p = ln_plan(&r, 8, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_assert_eq(p->layout == NULL, plain != 0);
@@ -356,8 +379,8 @@ int ln_random_graphs(ln_target t, int seeds) {
             codes[i] = (uint8_t)(kinds[(int)(ku_uniform(&r) * sizeof kinds)] + F_KINDS * (int)(ku_uniform(&r) * 4));
         net_rig a, b;
         mspec ma, mb;
-        ln_rig_open(&a, &ma, t.backend, V_RESNET, seed % 2);
-        ln_rig_open(&b, &mb, t.backend, V_RESNET, seed % 2);
+        ln_rig_open(&a, &ma, t, V_RESNET, seed % 2);
+        ln_rig_open(&b, &mb, t, V_RESNET, seed % 2);
         ma.fuzz = mb.fuzz = codes;
         ma.n_fuzz = mb.n_fuzz = n;
         ln_batch(img, lab, 4, 12, 3000 + (uint64_t)seed);

@@ -12,7 +12,7 @@
  * Example:
  *   net_rig r;
  *   mspec m;
- *   ln_rig_open(&r, &m, "cpu", V_RESNET, 0);
+ *   ln_rig_open(&r, &m, (ln_target){ "cpu", CV_LAYOUT_C16, NULL }, V_RESNET, 0);
  *   cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
  *   ln_expect_blocked_chain(&r, &m, p, CV_LAYOUT_C16);
  *   net_rig_close(&r);                                                          */
@@ -45,18 +45,21 @@ typedef struct mspec {
     int n_fuzz;
 } mspec;
 
-/* a backend under test: its name ("cpu", "ref", "cuda") and the blocked layout
- * its plans must give (CV_LAYOUT_C16 or CV_LAYOUT_NHWC) */
+/* a backend under test: its name ("cpu", "ref", "cuda"), the blocked layout its
+ * plans must give (CV_LAYOUT_C16, CV_LAYOUT_NHWC; PLAIN for "ref") and what to
+ * change on each rig just after it is opened, before its first plan (NULL:
+ * nothing; test_layout.c: point the engine at another vtable) */
 typedef struct ln_target {
     const char *backend;
     int layout;
+    void (*opened)(net_rig *r);
 } ln_target;
 
-/* An engine on the named backend (seed 7) and a net of model m (cleared, then
+/* An engine on t's backend (seed 7) and a net of model m (cleared, then
  * variant and adaptive set) with 5 classes.  "cuda" is opened by cu_open()
  * (cuda_open.h) and fails the test with its reason when it cannot be: callers
  * check that it can first and skip. */
-void ln_rig_open(net_rig *r, mspec *m, const char *backend, int variant, int adaptive);
+void ln_rig_open(net_rig *r, mspec *m, ln_target t, int variant, int adaptive);
 /* the plan for a batch of n images 3 x hw x hw */
 cv_plan *ln_plan(net_rig *r, int n, int hw, cv_mode mode);
 
@@ -73,6 +76,11 @@ void ln_expect_blocked_chain(const net_rig *r, const mspec *m, const cv_plan *p,
  * block's value and (but for V_CONCAT) through the residual add the block
  * before are plain, the stem's bn and pool are in layout */
 void ln_expect_plain_tail(const net_rig *r, const mspec *m, const cv_plan *p, int layout);
+/* ln_expect_blocked_chain on t for each of the n variants, both global pools,
+ * training and eval plans of a batch 4 x 3 x 12 x 12 */
+void ln_expect_blocked_chains(ln_target t, const int *variants, int n);
+/* ln_expect_plain_tail on t for each of the n variants (training plans) */
+void ln_expect_plain_tails(ln_target t, const int *variants, int n);
 
 /* n random images 3 x hw x hw in [-1, 1) and labels in 0..4 from seed */
 void ln_batch(float *img, int32_t *lab, int n, int hw, uint64_t seed);

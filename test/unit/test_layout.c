@@ -26,42 +26,26 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_options(void) { return "use_tls=0"; }
 const char *__lsan_default_suppressions(void) { return "leak:_dlerror_run\n"; }
 
-static const ln_target cpu = { "cpu", CV_LAYOUT_C16 };
+static const ln_target cpu = { "cpu", CV_LAYOUT_C16, NULL };
 
 /* ---- the layout pass ------------------------------------------------------------------------- */
-Test(layout, conv_bn_relu_chains_are_blocked) {
-    for (int adaptive = 0; adaptive < 2; adaptive++) {
-        net_rig r;
-        mspec m;
-        ln_rig_open(&r, &m, "cpu", V_RESNET, adaptive);
-        for (int mode = 0; mode < 2; mode++)
-            ln_expect_blocked_chain(&r, &m, ln_plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN), CV_LAYOUT_C16);
-        net_rig_close(&r);
-    }
-}
+Test(layout, conv_bn_relu_chains_are_blocked) { ln_expect_blocked_chains(cpu, (const int[]){ V_RESNET }, 1); }
 
 Test(layout, views_outputs_odd_channels_broadcasts_and_concats_stay_plain) {
-    static const int variants[] = { V_VIEW, V_OUTPUT, V_C24, V_BCAST, V_CONCAT };
-    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-        net_rig r;
-        mspec m;
-        ln_rig_open(&r, &m, "cpu", variants[v], 0);
-        ln_expect_plain_tail(&r, &m, ln_plan(&r, 4, 12, CV_MODE_TRAIN), CV_LAYOUT_C16);
-        net_rig_close(&r);
-    }
+    ln_expect_plain_tails(cpu, (const int[]){ V_VIEW, V_OUTPUT, V_C24, V_BCAST, V_CONCAT }, 5);
 }
 
 Test(layout, env_plain_and_the_reference_backend_give_no_layouts) {
     net_rig r;
     mspec m;
     setenv("CVNETS_LAYOUT", "plain", 1);
-    ln_rig_open(&r, &m, "cpu", V_RESNET, 0);
+    ln_rig_open(&r, &m, cpu, V_RESNET, 0);
     cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_expect_null(p->layout);
     cr_expect_eq(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
     net_rig_close(&r);
-    ln_rig_open(&r, &m, "ref", V_RESNET, 0);
+    ln_rig_open(&r, &m, (ln_target){ "ref", CV_LAYOUT_PLAIN, NULL }, V_RESNET, 0);
     cr_expect_null(r.be.vt->layout_class, "the reference backend stays the all-plain oracle");
     p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     cr_expect_null(p->layout);
@@ -80,22 +64,16 @@ static void offer(net_rig *r, int layout) {
     r->be.vt = &offered;
     r->e->be.vt = &offered;
 }
+static void offer_nhwc(net_rig *r) { offer(r, CV_LAYOUT_NHWC); }
+static void offer_unknown(net_rig *r) { offer(r, 9); }
+static const ln_target cpu_nhwc = { "cpu", CV_LAYOUT_NHWC, offer_nhwc };
 
 Test(layout, a_backend_offering_nhwc_gets_nhwc_on_any_channel_count) {
-    static const int variants[] = { V_RESNET, V_C24 };
-    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-        net_rig r;
-        mspec m;
-        ln_rig_open(&r, &m, "cpu", variants[v], 0);
-        offer(&r, CV_LAYOUT_NHWC);
-        for (int mode = 0; mode < 2; mode++)
-            ln_expect_blocked_chain(&r, &m, ln_plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN), CV_LAYOUT_NHWC);
-        net_rig_close(&r);
-    }
+    ln_expect_blocked_chains(cpu_nhwc, (const int[]){ V_RESNET, V_C24 }, 2);
     /* with C16 the blocks of 24 channels stay plain */
     net_rig r;
     mspec m;
-    ln_rig_open(&r, &m, "cpu", V_C24, 0);
+    ln_rig_open(&r, &m, cpu, V_C24, 0);
     cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     ln_expect_plain_tail(&r, &m, p, CV_LAYOUT_C16);
     cr_expect_eq(cv_tensor_layout(p, m.t[T_CONV1]), CV_LAYOUT_C16);
@@ -103,22 +81,13 @@ Test(layout, a_backend_offering_nhwc_gets_nhwc_on_any_channel_count) {
 }
 
 Test(layout, nhwc_keeps_views_outputs_broadcasts_and_concats_plain) {
-    static const int variants[] = { V_VIEW, V_OUTPUT, V_BCAST, V_CONCAT };
-    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-        net_rig r;
-        mspec m;
-        ln_rig_open(&r, &m, "cpu", variants[v], 0);
-        offer(&r, CV_LAYOUT_NHWC);
-        ln_expect_plain_tail(&r, &m, ln_plan(&r, 4, 12, CV_MODE_TRAIN), CV_LAYOUT_NHWC);
-        net_rig_close(&r);
-    }
+    ln_expect_plain_tails(cpu_nhwc, (const int[]){ V_VIEW, V_OUTPUT, V_BCAST, V_CONCAT }, 4);
 }
 
 Test(layout, an_unknown_blocked_layout_gives_no_layouts) {
     net_rig r;
     mspec m;
-    ln_rig_open(&r, &m, "cpu", V_RESNET, 0);
-    offer(&r, 9);
+    ln_rig_open(&r, &m, (ln_target){ "cpu", CV_LAYOUT_PLAIN, offer_unknown }, V_RESNET, 0);
     cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     cr_expect_null(p->layout, "blocked_layout 9 is no layout the engine knows");
     net_rig_close(&r);

@@ -1,0 +1,112 @@
+/* test/unit/test_cuda_nhwc.c — the CUDA backend's channels-last layout between
+ * kernels (ABI 1.3: blocked_layout = CV_LAYOUT_NHWC; backend option layout =
+ * nhwc, the default): the engine's layout pass with the backend's layout_class
+ * gives NHWC on conv -> bn -> relu chains (C = 24 too: NHWC has no C % 16 rule)
+ * and plain where test_layout.c's C16 plans are plain (a view, a graph output,
+ * a broadcast multiply, a concat); those plans against the reference backend
+ * (loss, logits, every gradient and the running statistics, train and eval,
+ * global pool by REDUCE and by adaptive pooling); SGD steps and random graphs
+ * against the same backend with CVNETS_LAYOUT=plain; and the backend's errors
+ * for layouts it does not take (C16, an unknown value, NHWC on a plain-only op
+ * or mixed on a uniform one), naming the op and the operand.  The model, the
+ * checks and their bounds are test_layout.c's (test/support/layout_net.h).
+ * Without a GPU these run under test/gpu/emulate.sh; a build without a CUDA
+ * backend, or a machine without a device, skips with the reason. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "support/cuda_open.h"
+#include "support/layout_net.h"
+
+/* CUDA's libraries keep process-lifetime allocations; not ours to report under LSan */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+    return "leak:libcuda\nleak:libcudart\nleak:libcudnn\nleak:libcublas\nleak:libnccl\nleak:_dlerror_run\n";
+}
+
+static cu_fixture fx; /* ctx, ref, cuda (when have_cuda) */
+static void setup(void) { cu_fixture_open(&fx); }
+static void teardown(void) { cu_fixture_close(&fx); }
+TestSuite(cuda_nhwc, .init = setup, .fini = teardown);
+
+/* every test needs a CUDA backend: skipped (not passed) without one */
+#define NEED_CUDA() do { if (!fx.have_cuda) cr_skip_test("%s", fx.no_cuda); } while (0)
+
+static const ln_target cuda = { "cuda", CV_LAYOUT_NHWC, NULL };
+
+/* ---- the layout pass ------------------------------------------------------------------------- */
+Test(cuda_nhwc, conv_bn_relu_chains_are_nhwc_incl_24_channels) {
+    NEED_CUDA();
+    cr_assert_eq(fx.cuda.vt->blocked_layout, CV_LAYOUT_NHWC);
+    ln_expect_blocked_chains(cuda, (const int[]){ V_RESNET, V_C24 }, 2);
+}
+
+Test(cuda_nhwc, views_outputs_broadcasts_and_concats_stay_plain) {
+    NEED_CUDA();
+    ln_expect_plain_tails(cuda, (const int[]){ V_VIEW, V_OUTPUT, V_BCAST, V_CONCAT }, 4);
+}
+
+/* ---- NHWC against the reference backend, and against CVNETS_LAYOUT=plain -------------------------- */
+Test(cuda_nhwc, matches_ref_reduce_pool) {
+    NEED_CUDA();
+    ln_compare_with_ref(cuda, 0, 4, 12);
+}
+
+Test(cuda_nhwc, matches_ref_adaptive_pool) {
+    NEED_CUDA();
+    ln_compare_with_ref(cuda, 1, 4, 10);
+}
+
+Test(cuda_nhwc, sgd_steps_match_the_plain_layout) {
+    NEED_CUDA();
+    ln_expect_sgd_steps_match_plain(cuda, 5);
+}
+
+Test(cuda_nhwc, random_graphs_match_the_plain_layout) {
+    NEED_CUDA();
+    /* 24 graphs (the CPU test's 32 take ~25 s under the emulation); 6 of them have NHWC values */
+    const int blocked = ln_random_graphs(cuda, 24);
+    cr_expect_geq(blocked, 4, "random graphs with NHWC values: %d of 24", blocked);
+}
+
+/* ---- bad layouts: the backend names the op and the operand ---------------------------------------- */
+/* a dense [n,c,h,w] f32 in backend memory at data */
+static cv_ktensor kt4(void *data, int64_t n, int64_t c, int64_t h, int64_t w) {
+    cv_ktensor t = { CV_F32, 4, { n, c, h, w }, { c * h * w, h * w, w, 1 }, data };
+    return t;
+}
+
+/* the kernel (one output) is refused with a message holding `where` (op and
+ * operand) and `why` */
+static void expect_layout_error(int op, const void *p, size_t ps, const cv_ktensor *in, int n_in, const uint8_t *lin,
+                                const cv_ktensor *out, const uint8_t *lout, const char *where, const char *why) {
+    cv_kernel k = { .struct_size = sizeof k, .op = op, .params = p, .params_size = (uint32_t)ps, .n_in = n_in,
+                    .n_out = 1, .in = in, .out = out, .in_layout = lin, .out_layout = lout };
+    cv_error err;
+    cv_error_init(&err);
+    cr_expect_eq(fx.cuda.vt->run(fx.cuda.self, &k, &err), CV_ERR_INVALID, "%s: accepted", where);
+    cr_expect(strstr(err.message, where) && strstr(err.message, why), "'%s' lacks '%s' or '%s'", err.message, where, why);
+}
+
+Test(cuda_nhwc, rejects_layouts_it_does_not_take) {
+    NEED_CUDA();
+    const size_t bytes = 2 * 32 * 4 * 4 * sizeof(float);
+    void *a = fx.cuda.vt->alloc(fx.cuda.self, bytes), *y = fx.cuda.vt->alloc(fx.cuda.self, bytes);
+    cr_assert(a && y);
+    const uint8_t c16[1] = { CV_LAYOUT_C16 }, nhwc[1] = { CV_LAYOUT_NHWC }, plain[1] = { CV_LAYOUT_PLAIN },
+                  bad[1] = { 7 };
+    cv_unary_params up = { CV_RELU, 0 };
+    cv_ktensor x24 = kt4(a, 2, 24, 4, 4), y24 = kt4(y, 2, 24, 4, 4);
+    expect_layout_error(CV_OP_UNARY, &up, sizeof up, &x24, 1, c16, &y24, c16, "backend cuda: UNARY: input 0",
+                        "is given layout C16, which this backend does not use");
+    expect_layout_error(CV_OP_UNARY, &up, sizeof up, &x24, 1, plain, &y24, bad, "backend cuda: UNARY: output 0",
+                        "which this backend does not use");
+    cv_ktensor x = kt4(a, 2, 32, 4, 4), yy = kt4(y, 2, 32, 4, 4);
+    expect_layout_error(CV_OP_UNARY, &up, sizeof up, &x, 1, nhwc, &yy, plain, "backend cuda: UNARY: input 0 [2,32,4,4]",
+                        "is given layout NHWC, which this op takes only when all its 4-D operands share it");
+    cv_softmax_params sp = { 1, 0 };
+    expect_layout_error(CV_OP_SOFTMAX, &sp, sizeof sp, &x, 1, nhwc, &yy, nhwc, "backend cuda: SOFTMAX: input 0 [2,32,4,4]",
+                        "is given layout NHWC, which this op does not take with these operands");
+    fx.cuda.vt->free(fx.cuda.self, a);
+    fx.cuda.vt->free(fx.cuda.self, y);
+}
