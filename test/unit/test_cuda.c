@@ -66,6 +66,43 @@ Test(cuda_vs_ref, linear) { NEED_CUDA();
          .out = { F32(2, 3, 4) }, .rtol = 2e-4, .atol = 2e-4);
     CASE(.name = "linear wide", .op = CV_OP_LINEAR, .n_in = 3, .in = { F32(17, 130), F32(33, 130), F32(33) },
          .n_out = 1, .out = { F32(17, 33) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "linear k=1", .op = CV_OP_LINEAR, .n_in = 3, .in = { F32(9, 1), F32(6, 1), F32(6) }, .n_out = 1,
+         .out = { F32(9, 6) }, .rtol = 2e-4, .atol = 2e-4);
+}
+
+/* LINEAR on operands one element into their buffers (less aligned than a prepared cuBLASLt plan
+ * assumes: run() makes a plan for the call), and run() without prepare() or workspace */
+Test(cuda_vs_ref, linear_unaligned_and_unprepared) { NEED_CUDA();
+    ku_backend bes[2] = { fx.ref, fx.cuda };
+    float *vals = ku_random(&fx.rng, 1 + 11 * 5 + 3 * 5 + 3, -2, 2), *got[2];
+    for (int b = 0; b < 2; b++) {
+        ku_backend be = bes[b];
+        ku_tensor base = ku_make(be, CV_F32, CV_SHAPE(1 + 11 * 5 + 3 * 5 + 3), vals);
+        ku_tensor in[3] = { ku_view(&base, 2, (int64_t[]){ 11, 5 }, (int64_t[]){ 5, 1 }, 1),
+                            ku_view(&base, 2, (int64_t[]){ 3, 5 }, (int64_t[]){ 5, 1 }, 1 + 55),
+                            ku_view(&base, 1, (int64_t[]){ 3 }, (int64_t[]){ 1 }, 1 + 55 + 15) };
+        ku_tensor y[2] = { ku_make(be, CV_F32, CV_SHAPE(11, 3), NULL), ku_make(be, CV_F32, CV_SHAPE(11, 3), NULL) };
+        ku_run_ok(be, CV_OP_LINEAR, NULL, 0, in, 3, &y[0], 1, 0);
+        /* unprepared: the kernel as ku_run hands it to run(), without prepared state or workspace */
+        cv_kernel k = { .struct_size = sizeof k, .op = CV_OP_LINEAR, .n_in = 3, .n_out = 1,
+                        .in = (cv_ktensor[]){ in[0].kt, in[1].kt, in[2].kt }, .out = &y[1].kt };
+        cv_error err = { sizeof err, 0, "" };
+        int st = be.vt->run(be.self, &k, &err);
+        if (st == CV_OK && be.vt->sync) st = be.vt->sync(be.self, &err);
+        cr_assert(st == CV_OK, "LINEAR without prepare: %s", err.message);
+        got[b] = malloc(sizeof(float) * 66);
+        cr_assert(got[b]);
+        for (int i = 0; i < 2; i++) {
+            float *v = ku_get_new(be, &y[i]);
+            memcpy(got[b] + 33 * i, v, sizeof(float) * 33);
+            free(v);
+            ku_free(be, &y[i]);
+        }
+        ku_free(be, &base);
+    }
+    ku_assert_close(got[1], got[0], 66, 2e-4, 2e-4, "LINEAR unaligned / unprepared (cuda)");
+    for (int b = 0; b < 2; b++) free(got[b]);
+    free(vals);
 }
 
 /* ---- normalisation ------------------------------------------------------------------------ */

@@ -185,6 +185,8 @@ Test(cuda_half, conv_depthwise) { conv_all(2, 16, 10, 10, 16, 3, 1, 1, 16, 0, 0)
 Test(cuda_half, linear_and_matmul) {
     compare("linear", CV_OP_LINEAR, NULL, 0, (cv_shape[]){ CV_SHAPE(16, 96), CV_SHAPE(40, 96), CV_SHAPE(40) }, 3,
             CV_SHAPE(16, 40), 0);
+    compare("linear bias, odd rows, unaligned", CV_OP_LINEAR, NULL, 0,
+            (cv_shape[]){ CV_SHAPE(7, 40), CV_SHAPE(12, 40), CV_SHAPE(12) }, 3, CV_SHAPE(7, 12), 1);
     compare("linear 3d, unaligned", CV_OP_LINEAR, NULL, 0, (cv_shape[]){ CV_SHAPE(2, 7, 33), CV_SHAPE(9, 33) }, 2,
             CV_SHAPE(2, 7, 9), 1);
     cv_matmul_params nt = { 0, 1 }, tn = { 1, 0 }, nn = { 0, 0 };

@@ -1,5 +1,5 @@
-/* device.cu — the CUDA backend instance: device selection, stream, cuDNN and
- * cuBLAS handles, the caching device allocator, upload / download and sync.
+/* device.cu — the CUDA backend instance: device selection, stream, cuDNN,
+ * cuBLAS and cuBLASLt handles, the caching device allocator, upload / download and sync.
  *
  * Allocator: cudaMalloc is slow and synchronising, and the engine frees and
  * re-allocates the same sizes every step, so freed blocks go to a size-ordered
@@ -146,6 +146,7 @@ extern "C" int cu_create(const cv_host *host, const cu_config *cfg, void **self,
     else if ((bs = cublasSetMathMode(b->cublas, cfg->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
              CUBLAS_STATUS_SUCCESS)
         what = "cublasSetMathMode";
+    else if ((bs = cublasLtCreate(&b->cublaslt)) != CUBLAS_STATUS_SUCCESS) what = "cublasLtCreate";
     if (what) {
         const char *why = e != cudaSuccess ? cudaGetErrorString(e)
                           : ds != CUDNN_STATUS_SUCCESS ? cudnnGetErrorString(ds)
@@ -178,6 +179,7 @@ extern "C" void cu_destroy(void *self) {
         delete b->cache;
     }
     cu_conv_cache_free(b);
+    if (b->cublaslt) cublasLtDestroy(b->cublaslt);
     if (b->cublas) cublasDestroy(b->cublas);
     if (b->cudnn) cudnnDestroy(b->cudnn);
     if (b->stream) cudaStreamDestroy(b->stream);

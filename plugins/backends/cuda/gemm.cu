@@ -1,6 +1,7 @@
-/* gemm.cu — MATMUL (batched, numpy-broadcast batch dims, transpose flags) and
- * LINEAR (x W^T + b) through cuBLAS cublasGemmStridedBatchedEx, f32 output and
- * f32 accumulation (CUBLAS_COMPUTE_32F) always.
+/* gemm.cu — MATMUL (batched, numpy-broadcast batch dims, transpose flags) through
+ * cuBLAS cublasGemmStridedBatchedEx, and LINEAR (x W^T + b) through cuBLASLt
+ * cublasLtMatmul with the bias fused as its epilogue; f32 output and f32
+ * accumulation (CUBLAS_COMPUTE_32F) always.
  *
  * cuBLAS is column-major: a row-major [r, c] matrix is its transpose there, so
  * Y = op(A) op(B) is computed as Y^T = op(B)^T op(A)^T with the operands swapped.
@@ -8,7 +9,13 @@
  * broadcasts only partly (e.g. [2,1,M,K] against [2,3,K,N]) is first expanded
  * to the full batch by the strided-copy kernel.  TF32 only with tf32 = true.
  * precision = bf16 / fp16: A and B are read as 16-bit copies in the kernel's
- * workspace (half.cu's cast, or the expanding copy converting on the way). */
+ * workspace (half.cu's cast, or the expanding copy converting on the way).
+ *
+ * LINEAR's cuBLASLt plan (descriptor, layouts, algorithm) is made once per node
+ * by prepare() and kept as its prepared state; run() uses it when it was made for
+ * the node's shapes and the pointers are aligned as it assumed, and otherwise
+ * makes a plan for the call and destroys it after.  The workspace is
+ * [16-bit x | 16-bit w | cuBLASLt's, 256-byte aligned]. */
 #include "cuint.h"
 
 /* elements GEMM reads of an operand of numel elements, mat per matrix, against batches */
@@ -85,7 +92,7 @@ static const void *operand(cu_call *r, const cu_t *t, const cu_t *y, int64_t bat
     return expand_batch(r, t, y, batches, dt, dst) ? NULL : dst;
 }
 
-/* the 16-bit operand region of MATMUL / LINEAR (NULL in f32, or an error recorded) */
+/* the 16-bit operand region of MATMUL (NULL in f32, or an error recorded) */
 static char *half_region(cu_call *r, int *st) {
     *st = CV_OK;
     size_t bytes = cu_gemm_workspace(r->b, r->k);
@@ -95,17 +102,24 @@ static char *half_region(cu_call *r, int *st) {
     return p;
 }
 
+/* what GEMMs read (A and B) in the backend's precision, and what they accumulate in */
+static cudaDataType gemm_in_type(int precision) {
+    return precision == CV_BF16 ? CUDA_R_16BF : precision == CV_F16 ? CUDA_R_16F : CUDA_R_32F;
+}
+static cublasComputeType_t gemm_compute(const cu_backend *b) {
+    return b->cfg.precision == CV_F32 && b->cfg.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
 static int gemm(cu_call *r, int ta, int tb, int64_t m, int64_t n, int64_t k, const void *A, int64_t lda, int64_t sa,
-                const void *B, int64_t ldb, int64_t sb, float *Y, int64_t batches, float beta) {
+                const void *B, int64_t ldb, int64_t sb, float *Y, int64_t batches) {
     if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || batches > INT32_MAX)
         return cu_fail(r, CV_ERR_UNSUPPORTED, "matrix sizes beyond 2^31 are not supported by cuBLAS's 32-bit API");
-    const float one = 1.0f;
-    int dt = r->b->cfg.precision;
-    cudaDataType in = dt == CV_BF16 ? CUDA_R_16BF : dt == CV_F16 ? CUDA_R_16F : CUDA_R_32F;
-    cublasComputeType_t ct = dt == CV_F32 && r->b->cfg.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    const float one = 1.0f, zero = 0.0f;
+    cudaDataType in = gemm_in_type(r->b->cfg.precision);
     return cu_blas(r, cublasGemmStridedBatchedEx(r->b->cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                                  (int)n, (int)m, (int)k, &one, B, in, (int)ldb, sb, A, in, (int)lda, sa,
-                                                 &beta, Y, CUDA_R_32F, (int)n, m * n, (int)batches, ct, CUBLAS_GEMM_DEFAULT),
+                                                 &zero, Y, CUDA_R_32F, (int)n, m * n, (int)batches, gemm_compute(r->b),
+                                                 CUBLAS_GEMM_DEFAULT),
                    "cublasGemmStridedBatchedEx");
 }
 
@@ -142,7 +156,154 @@ int cu_matmul(cu_call *r) {
     int64_t sa_, sb_;
     const void *A = operand(r, a, y, batches, &region, &sa_), *B = A ? operand(r, b, y, batches, &region, &sb_) : NULL;
     if (!B) return r->err->status;
-    return gemm(r, p->trans_a, p->trans_b, m, n, k, A, ac, sa_, B, bc, sb_, y->f, batches, 0.0f);
+    return gemm(r, p->trans_a, p->trans_b, m, n, k, A, ac, sa_, B, bc, sb_, y->f, batches);
+}
+
+/* ---- LINEAR through cuBLASLt ------------------------------------------------------------------
+ * Row-major y[rows, n] = x[rows, k] w[n, k]^T is column-major D (n x rows) = op(A) B with A = w
+ * stored k x n (ld k, transposed) and B = x stored k x rows (ld k).  CUBLASLT_EPILOGUE_BIAS adds
+ * a vector of D's rows (n: b) to every column of D, that is to every row of y. */
+#define LT_WORKSPACE_MAX ((size_t)32 << 20) /* cuBLAS's recommended workspace on Hopper */
+#define LT_ALIGN 16                          /* pointer alignment a prepared plan is chosen for */
+#define LT_ALGOS 8                           /* heuristic results asked for */
+
+struct lt_plan {
+    int op;            /* CV_OP_LINEAR: prepared states start with their op (cu_release) */
+    int dtype, bias;   /* the compute dtype (backend precision), and whether b is added */
+    int64_t rows, n, k;
+    uint32_t align;    /* pointer alignment the algorithm was chosen for */
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t a, b, d; /* w, x, y (C and D) */
+    cublasLtMatmulAlgo_t algo;
+    size_t ws;         /* the algorithm's workspace */
+};
+
+/* LINEAR's shapes from k's operands; -1 when there is nothing to multiply or they do not fit */
+static int linear_dims(const cu_backend *b, const cv_kernel *k, lt_plan *p) {
+    if (k->n_in < 2 || k->n_in > 3 || k->n_out != 1 || k->in[1].ndim != 2) return -1;
+    int64_t ny = 1;
+    for (int d = 0; d < k->out[0].ndim; d++) ny *= k->out[0].shape[d];
+    p->op = CV_OP_LINEAR;
+    p->dtype = b->cfg.precision;
+    p->bias = k->n_in == 3;
+    p->n = k->in[1].shape[0];
+    p->k = k->in[1].shape[1];
+    if (p->n <= 0 || p->k <= 0 || ny <= 0 || ny % p->n) return -1;
+    p->rows = ny / p->n;
+    return 0;
+}
+
+static void lt_free(lt_plan *p) {
+    if (p->desc) cublasLtMatmulDescDestroy(p->desc);
+    if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+    if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+    if (p->d) cublasLtMatrixLayoutDestroy(p->d);
+    p->desc = NULL;
+    p->a = p->b = p->d = NULL;
+}
+
+struct lt_pref {
+    cublasLtMatmulPreference_t p = NULL;
+    ~lt_pref() { if (p) cublasLtMatmulPreferenceDestroy(p); }
+};
+
+/* p's descriptor, layouts and the first algorithm the heuristic offers within the workspace
+ * budget, for pointers aligned to p->align and this bias pointer (the heuristic reads its value
+ * only for its alignment); returns a status and names the failing call in *what */
+static cublasStatus_t lt_make(cu_backend *b, lt_plan *p, const void *bias, const char **what) {
+    cublasStatus_t s;
+#define LT(fn, args) do { *what = #fn; if ((s = fn args) != CUBLAS_STATUS_SUCCESS) return s; } while (0)
+    cudaDataType in = gemm_in_type(p->dtype);
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cublasLtEpilogue_t epi = p->bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    LT(cublasLtMatmulDescCreate, (&p->desc, gemm_compute(b), CUDA_R_32F));
+    LT(cublasLtMatmulDescSetAttribute, (p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    LT(cublasLtMatmulDescSetAttribute, (p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    LT(cublasLtMatmulDescSetAttribute, (p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    if (p->bias) LT(cublasLtMatmulDescSetAttribute, (p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    LT(cublasLtMatrixLayoutCreate, (&p->a, in, (uint64_t)p->k, (uint64_t)p->n, p->k));
+    LT(cublasLtMatrixLayoutCreate, (&p->b, in, (uint64_t)p->k, (uint64_t)p->rows, p->k));
+    LT(cublasLtMatrixLayoutCreate, (&p->d, CUDA_R_32F, (uint64_t)p->n, (uint64_t)p->rows, p->n));
+    lt_pref pref;
+    uint64_t budget = (uint64_t)b->cfg.workspace_mb << 20;
+    if (budget > LT_WORKSPACE_MAX) budget = LT_WORKSPACE_MAX;
+    const cublasLtMatmulPreferenceAttributes_t aligns[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES };
+    LT(cublasLtMatmulPreferenceCreate, (&pref.p));
+    LT(cublasLtMatmulPreferenceSetAttribute, (pref.p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &budget, sizeof budget));
+    for (int i = 0; i < 4; i++)
+        LT(cublasLtMatmulPreferenceSetAttribute, (pref.p, aligns[i], &p->align, sizeof p->align));
+    cublasLtMatmulHeuristicResult_t res[LT_ALGOS];
+    int found = 0;
+    LT(cublasLtMatmulAlgoGetHeuristic, (b->cublaslt, p->desc, p->a, p->b, p->d, p->d, pref.p, LT_ALGOS, res, &found));
+#undef LT
+    for (int i = 0; i < found; i++)
+        if (res[i].state == CUBLAS_STATUS_SUCCESS && res[i].workspaceSize <= budget) {
+            p->algo = res[i].algo;
+            p->ws = res[i].workspaceSize;
+            return CUBLAS_STATUS_SUCCESS;
+        }
+    *what = "cublasLtMatmulAlgoGetHeuristic (no algorithm within the workspace budget)";
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+}
+
+/* bytes of cuBLASLt's workspace behind the 16-bit copies, with room to align it to 256 */
+static size_t lt_ws_bytes(size_t ws) { return ws ? ws + 255 : 0; }
+
+/* the largest power of two up to 256 that divides every pointer whose bits are or-ed in bits */
+static uint32_t ptr_align(uintptr_t bits) {
+    uint32_t a = 256;
+    while (bits % a) a /= 2;
+    return a;
+}
+
+int cu_linear_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err) {
+    if (ws) *ws = cu_gemm_workspace(b, k);
+    lt_plan dims = {};
+    if (linear_dims(b, k, &dims)) return CV_OK; /* nothing to multiply, or run() reports the operands */
+    lt_plan *p = (lt_plan *)b->host->alloc_array(1, sizeof *p);
+    if (!p) return b->host->set_error(err, CV_ERR_NOMEM, "backend cuda: out of memory preparing LINEAR");
+    *p = dims;
+    p->align = LT_ALIGN;
+    const char *what = "";
+    cublasStatus_t s = lt_make(b, p, (const void *)(uintptr_t)LT_ALIGN, &what);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        cu_linear_release(b, p);
+        return b->host->set_error(err, CV_ERR_INTERNAL,
+                                  "backend cuda: LINEAR: cuBLASLt %s failed: %s (x %lld x %lld, w [%lld,%lld], %s, %s)",
+                                  what, cu_blas_str(s), (long long)dims.rows, (long long)dims.k, (long long)dims.n,
+                                  (long long)dims.k, dims.bias ? "bias" : "no bias",
+                                  dims.dtype == CV_BF16 ? "bf16" : dims.dtype == CV_F16 ? "fp16" : "fp32");
+    }
+    *prepared = p;
+    if (ws) *ws += lt_ws_bytes(p->ws);
+    return CV_OK;
+}
+
+void cu_linear_release(cu_backend *b, void *prepared) {
+    lt_free((lt_plan *)prepared);
+    b->host->free(prepared);
+}
+
+/* a plan made for one call, destroyed at the end of it */
+struct lt_local {
+    lt_plan p = {};
+    ~lt_local() { lt_free(&p); }
+};
+
+/* the prepared plan when it was made for these shapes and at most this alignment, else one for this call */
+static lt_plan *plan_for(cu_call *r, uint32_t align, const void *bias, lt_local *local) {
+    lt_plan want = {}, *prep = (lt_plan *)r->k->prepared;
+    linear_dims(r->b, r->k, &want);
+    if (prep && prep->op == CV_OP_LINEAR && prep->dtype == want.dtype && prep->bias == want.bias &&
+        prep->rows == want.rows && prep->n == want.n && prep->k == want.k && align >= prep->align)
+        return prep;
+    local->p = want;
+    local->p.align = align;
+    const char *what = "";
+    cublasStatus_t s = lt_make(r->b, &local->p, bias, &what);
+    return cu_blas(r, s, what) ? NULL : &local->p;
 }
 
 __global__ static void bias_rows_kernel(float *y, const float *b, int64_t total, int64_t n) {
@@ -161,21 +322,32 @@ int cu_linear(cu_call *r) {
     if (!ok)
         return cu_fail(r, CV_ERR_INVALID, "x %s, w %s%s and y %s do not fit y = x w^T + b", cu_shape_str(x, sx, sizeof sx),
                        cu_shape_str(w, sw, sizeof sw), r->n_in == 3 ? " (with bias)" : "", cu_shape_str(y, sy, sizeof sy));
-    int64_t k = w->shape[1], n = w->shape[0], rows = n ? y->numel / n : 0;
     if (y->numel == 0) return CV_OK;
-    float beta = 0.0f;
-    if (r->n_in == 3) {
-        bias_rows_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, r->in[2].f, y->numel, n);
-        if ((st = cu_launched(r, "linear bias kernel"))) return st;
-        beta = 1.0f;
-    } else if (k == 0) {
-        return cu_cuda(r, cudaMemsetAsync(y->f, 0, (size_t)y->numel * sizeof(float), r->b->stream), "cudaMemsetAsync");
+    const float *bias = r->n_in == 3 ? r->in[2].f : NULL;
+    if (w->shape[1] == 0) { /* no products: y is the bias, or zeros */
+        if (!bias)
+            return cu_cuda(r, cudaMemsetAsync(y->f, 0, (size_t)y->numel * sizeof(float), r->b->stream), "cudaMemsetAsync");
+        bias_rows_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, bias, y->numel, w->shape[0]);
+        return cu_launched(r, "linear bias kernel");
     }
-    if (k == 0) return CV_OK;
-    char *region = half_region(r, &st);
-    if (st) return st;
-    const void *X = in_compute_dtype(r, x, &region), *W = X ? in_compute_dtype(r, w, &region) : NULL;
+    /* what cuBLASLt reads and writes: f32 operands in place, 16-bit copies in the workspace */
+    uintptr_t bits = (uintptr_t)y->f | (uintptr_t)bias |
+                     (r->b->cfg.precision == CV_F32 ? (uintptr_t)x->f | (uintptr_t)w->f : (uintptr_t)r->k->workspace);
+    lt_local local;
+    lt_plan *p = plan_for(r, ptr_align(bits), bias, &local);
+    if (!p) return r->err->status;
+    size_t half = cu_gemm_workspace(r->b, r->k), total = half + lt_ws_bytes(p->ws);
+    char *region = total ? (char *)cu_workspace(r, total) : NULL, *copies = region;
+    if (total && !region) return r->err->status;
+    const void *X = in_compute_dtype(r, x, &copies), *W = X ? in_compute_dtype(r, w, &copies) : NULL;
     if (!W) return r->err->status;
-    /* y[rows, n] = x[rows, k] w[n, k]^T */
-    return gemm(r, 0, 1, rows, n, k, X, k, 0, W, k, 0, y->f, 1, beta);
+    void *ws = p->ws ? (void *)(((uintptr_t)region + half + 255) & ~(uintptr_t)255) : NULL;
+    if (bias && (st = cu_blas(r, cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                                                sizeof bias),
+                              "cublasLtMatmulDescSetAttribute")))
+        return st;
+    const float one = 1.0f, zero = 0.0f;
+    return cu_blas(r, cublasLtMatmul(r->b->cublaslt, p->desc, &one, W, p->a, X, p->b, &zero, y->f, p->d, y->f, p->d,
+                                     &p->algo, ws, p->ws, r->b->stream),
+                   "cublasLtMatmul");
 }
