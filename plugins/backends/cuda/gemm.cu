@@ -231,7 +231,8 @@ static cublasStatus_t lt_make(cu_backend *b, lt_plan *p, const void *bias, const
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES };
     LT(cublasLtMatmulPreferenceCreate, (&pref.p));
-    LT(cublasLtMatmulPreferenceSetAttribute, (pref.p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &budget, sizeof budget));
+    LT(cublasLtMatmulPreferenceSetAttribute,
+       (pref.p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &budget, sizeof budget));
     for (int i = 0; i < 4; i++)
         LT(cublasLtMatmulPreferenceSetAttribute, (pref.p, aligns[i], &p->align, sizeof p->align));
     cublasLtMatmulHeuristicResult_t res[LT_ALGOS];
@@ -325,8 +326,8 @@ int cu_linear(cu_call *r) {
     if (y->numel == 0) return CV_OK;
     const float *bias = r->n_in == 3 ? r->in[2].f : NULL;
     if (w->shape[1] == 0) { /* no products: y is the bias, or zeros */
-        if (!bias)
-            return cu_cuda(r, cudaMemsetAsync(y->f, 0, (size_t)y->numel * sizeof(float), r->b->stream), "cudaMemsetAsync");
+        size_t bytes = (size_t)y->numel * sizeof(float);
+        if (!bias) return cu_cuda(r, cudaMemsetAsync(y->f, 0, bytes, r->b->stream), "cudaMemsetAsync");
         bias_rows_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, bias, y->numel, w->shape[0]);
         return cu_launched(r, "linear bias kernel");
     }
