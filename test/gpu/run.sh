@@ -10,11 +10,13 @@
 #                                  run(command="bash test/gpu/run.sh $OUT", carry=["gpu-carry"],
 #                                      timeout_s=540)
 #
-# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_graph, test_cuda_plugin): every op
+# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_graph, test_cuda_nhwc, test_cuda_wcache, test_cuda_plugin): every op
 # kind, forward and backward, against the reference backend on fresh random inputs, and the
-# bf16 / fp16 convolutions and matmuls, CUDA graphs against kernel by kernel; (2) runs 50 training steps of ResNet-50 and MobileNetV2
+# bf16 / fp16 convolutions and matmuls, CUDA graphs against kernel by kernel, NHWC networks against the
+# reference and against NCHW (test_cuda_nhwc); (2) runs 50 training steps of ResNet-50 and MobileNetV2
 # at 224x224 through `cvnets bench` on the bench recipes with device = cuda (synthetic data),
-# in fp32 and in bf16 (--set run.precision=bf16); (3) times the same torchvision models in
+# in fp32 and in bf16 (--set run.precision=bf16), plus MobileNetV2 without graphs and ResNet-50 bf16 with
+# layout = nchw; (3) times the same torchvision models in
 # PyTorch in the same run (eager fp32, eager bf16 autocast, torch.compile fp32; channels-last);
 # prints a short table last and writes everything to OUTDIR (8 files at most, the device
 # tool's limit).  Each part has its own time limit, and the cvnets runs share a deadline, so
@@ -29,11 +31,11 @@ STEPS=${STEPS:-50}
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
-    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_plugin
+    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_nhwc build/test/test_cuda_wcache build/test/test_cuda_plugin
     rm -rf gpu-carry
     mkdir -p gpu-carry/build/bin gpu-carry/build/lib/cvnets/plugins gpu-carry/build/test gpu-carry/lib
     cp build/bin/cvnets gpu-carry/build/bin/
-    cp build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_plugin gpu-carry/build/test/
+    cp build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_nhwc build/test/test_cuda_wcache build/test/test_cuda_plugin gpu-carry/build/test/
     # every plugin but the two that need oneDNN / OpenMPI (not on the GPU machine, too big to carry)
     for so in build/lib/cvnets/plugins/*.so; do
         case "$so" in *backend-cpu.so|*comm-mpi.so) continue ;; esac
@@ -88,6 +90,7 @@ test_rc=$?
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_bf16" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_graph" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 10000))
 cv timeout 60 "$CVNETS_BUILD/test/test_cuda_nhwc" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100000))
+cv timeout 30 "$CVNETS_BUILD/test/test_cuda_wcache" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"
@@ -116,6 +119,8 @@ bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 fp32
 bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 bf16
 # the same without CUDA graphs (kernel by kernel): what replaying the recorded step saves
 bench mobilenetv2-nographs recipes/bench/mobilenetv2_128.ini 50 fp32 --set backend.graphs=false
+# ResNet-50 bf16 with NCHW activations throughout: what channels-last (the default) saves
+bench resnet50-nchw recipes/bench/resnet50_128.ini 50 bf16 --set backend.layout=nchw
 # one line per run: {"model", "precision", "result": cvnets bench's JSON or null}
 python3 - "$runs" > "$out/cvnets.jsonl" <<'PY'
 import glob, json, os, sys
@@ -142,7 +147,8 @@ python3 - "$out" "$test_summary" "$test_rc" > "$out/summary.txt" <<'PY'
 import json, os, sys
 out, summary, rc = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = []
-labels = {"resnet50": "resnet50", "mobilenetv2": "mobilenet_v2", "mobilenetv2-nographs": "mobilenet_v2"}
+labels = {"resnet50": "resnet50", "mobilenetv2": "mobilenet_v2", "mobilenetv2-nographs": "mobilenet_v2",
+          "resnet50-nchw": "resnet50"}
 done = {}
 try:
     for line in open(os.path.join(out, "cvnets.jsonl")):
@@ -151,8 +157,8 @@ try:
 except (OSError, ValueError):
     pass
 for name, prec in (("resnet50", "fp32"), ("resnet50", "bf16"), ("mobilenetv2", "fp32"), ("mobilenetv2", "bf16"),
-                   ("mobilenetv2-nographs", "fp32")):
-    mode = f"cuda {prec}" + (" no graph" if name.endswith("-nographs") else "")
+                   ("mobilenetv2-nographs", "fp32"), ("resnet50-nchw", "bf16")):
+    mode = f"cuda {prec}" + (" no graph" if name.endswith("-nographs") else " nchw" if name.endswith("-nchw") else "")
     try:
         s = done[(name, prec)]["shapes"][0]
         rows.append(("cvnets", labels[name], mode, f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))

@@ -147,8 +147,10 @@ static void compare(const char *name, int op, const void *p, size_t ps, const cv
     }
     cr_expect(rel[FP16] < rel[BF16], "%s: fp16's error %.3g is not below bf16's %.3g: wrong 16-bit type", name, rel[FP16],
               rel[BF16]);
-    /* the 16-bit copies of both inputs (and of a convolution's result) live in the workspace */
-    size_t need = 2 * (size_t)(cv_shape_numel(&in[0]) + cv_shape_numel(&in[1]));
+    /* the 16-bit copies of both inputs (and of a convolution's result) live in the workspace,
+     * except the weight a convolution reads (forward, backward-data): the weight cache keeps it */
+    const int conv_reads_w = op == CV_OP_CONV2D || op == CV_OP_CONV2D_BWD_DATA;
+    size_t need = 2 * (size_t)(cv_shape_numel(&in[0]) + (conv_reads_w ? 0 : cv_shape_numel(&in[1])));
     if (op != CV_OP_MATMUL && op != CV_OP_LINEAR) need += 2 * (size_t)n;
     for (int b = 0; b < N_PREC; b++) {
         size_t ws = workspace_of(half[b], op, p, ps, in, n_in, out);

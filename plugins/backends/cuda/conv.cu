@@ -16,8 +16,10 @@
  * An operand stored otherwise gets a compute copy in the workspace: inputs are
  * converted into it (half.cu's cast when only the dtype differs, else one strided
  * copy that transposes and casts), cuDNN writes the output's copy, which is
- * converted back.  So the workspace is [copy of x | w | y (each only when
- * needed) | cuDNN's]; in NHWC the filter is always copied (parameters are KCRS). */
+ * converted back.  So the workspace is [copy of x | dw | y (each only when
+ * needed) | cuDNN's]; in NHWC the filter is always converted (parameters are
+ * KCRS).  A weight that is read (forward, backward-data) is converted into the
+ * weight cache (wcache.cu) once after each write, not per convolution. */
 #include <map>
 #include <mutex>
 #include <new>
@@ -101,7 +103,11 @@ static size_t copy_bytes(const conv_key *k, int i) {
     size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]) * cu_dtype_size(k->dtype);
     return (n + 255) / 256 * 256;
 }
-static size_t copies_bytes(const conv_key *k) { return copy_bytes(k, 0) + copy_bytes(k, 1) + copy_bytes(k, 2); }
+/* the copies in the workspace: an input weight's copy is kept in the weight cache instead (wcache.cu) */
+static size_t ws_copy_bytes(const conv_key *k, int i) {
+    return i == 1 && k->op != CV_OP_CONV2D_BWD_WEIGHT ? 0 : copy_bytes(k, i);
+}
+static size_t copies_bytes(const conv_key *k) { return ws_copy_bytes(k, 0) + ws_copy_bytes(k, 1) + ws_copy_bytes(k, 2); }
 
 /* operand i between the caller's f32 tensor t and its compute copy c: into c (inward), or back */
 static int convert(cu_call *r, const conv_key *k, int i, float *t, void *c, int inward) {
@@ -298,11 +304,16 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
         void *ws = ch.ws ? region + lo : NULL;
         size_t off = 0;
         for (int i = 0; i < 3 && !st; i++) {
-            size_t n = copy_bytes(&key, i);
-            if (!n) continue;
-            p[i] = region + off;
-            off += n;
-            if (i != out) st = convert(r, &key, i, t[i]->f, p[i], 1);
+            size_t n = ws_copy_bytes(&key, i);
+            if (n) {
+                p[i] = region + off;
+                off += n;
+                if (i != out) st = convert(r, &key, i, t[i]->f, p[i], 1);
+            } else if (copy_bytes(&key, i)) { /* the weight, read: its cached copy */
+                int current = 0;
+                if (!(p[i] = cu_wcache_get(r, w->f, key.w, key.dtype, key.nhwc, &current))) return r->err->status;
+                if (!current && (st = convert(r, &key, i, w->f, p[i], 1))) cu_wcache_written(r->b, w->f, 1);
+            }
         }
         if (st) return st;
         if (r->k->op == CV_OP_CONV2D)

@@ -25,6 +25,7 @@
 struct cu_cache; /* the caching allocator (device.cu) */
 struct cu_algo_cache; /* chosen convolution algorithms by shape (conv.cu) */
 struct cu_graph; /* a recording (graph.cu) */
+struct cu_wcache; /* converted convolution weights (wcache.cu) */
 
 struct cu_backend {
     const cv_host *host;
@@ -38,6 +39,7 @@ struct cu_backend {
     char device_name[256];
     cu_graph *recording;   /* open recording: run() captures into it (graph.cu) */
     cu_graph *last_launch; /* launched since the last sync: its index checks are read there */
+    cu_wcache *wcache;     /* converted convolution weights (wcache.cu) */
 };
 
 /* one dense operand on the device */
@@ -89,6 +91,8 @@ const char *cu_op_name(int op);
 /* ---- memory (device.cu) --------------------------------------------------------- */
 void *cu_cache_get(cu_backend *b, size_t bytes);
 void cu_cache_put(cu_backend *b, void *p);
+/* the size of live block p (0 when p is not one) */
+size_t cu_cache_block_bytes(cu_backend *b, void *p);
 /* how often the cache gave its free blocks back to the driver (graphs recorded before are stale) */
 uint64_t cu_cache_epoch(cu_backend *b);
 
@@ -107,6 +111,20 @@ int64_t *cu_graph_check_slot(cu_call *r, const int32_t *idx, int64_t n, int64_t 
 int cu_graph_checks(cu_backend *b, cv_error *err);
 const char *cu_dnn_str(cudnnStatus_t s);
 const char *cu_blas_str(cublasStatus_t s);
+
+/* ---- converted convolution weights (wcache.cu) ---------------------------------- */
+/* the copy of weight w [4-D shape] in dtype (krsc: channels-last filter); *current = 1 when it
+ * already holds w's values, else the caller converts into it (it counts as current from now) */
+void *cu_wcache_get(cu_call *r, const float *w, const int64_t *shape, int dtype, int krsc, int *current);
+/* bytes [p, p+bytes) were written: copies of weights there are no longer current */
+void cu_wcache_written(cu_backend *b, const void *p, size_t bytes);
+/* what kernel k wrote (its outputs, and inputs flagged in in_written, may be NULL) */
+void cu_wcache_kernel_wrote(cu_backend *b, const cv_kernel *k, const int *in_written);
+/* no copy is current (a recording starts, or re-records a kernel) */
+void cu_wcache_stale(cu_backend *b);
+/* the block [p, p+bytes) is freed: drop the copies of weights in it */
+void cu_wcache_forget(cu_backend *b, const void *p, size_t bytes);
+void cu_wcache_free(cu_backend *b);
 
 /* ---- strided copies with dtype conversion (convert.cu) ------------------------- */
 struct cu_view {

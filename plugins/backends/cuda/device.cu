@@ -79,6 +79,12 @@ void *cu_cache_get(cu_backend *b, size_t bytes) {
     return p;
 }
 
+size_t cu_cache_block_bytes(cu_backend *b, void *p) {
+    std::lock_guard<std::mutex> lock(b->cache->mu);
+    auto it = b->cache->live.find(p);
+    return it == b->cache->live.end() ? 0 : it->second;
+}
+
 void cu_cache_put(cu_backend *b, void *p) {
     if (!p) return;
     cu_cache *c = b->cache;
@@ -171,6 +177,7 @@ extern "C" void cu_destroy(void *self) {
     if (!b) return;
     if (b->stream) cudaStreamSynchronize(b->stream);
     if (b->recording) cu_graph_release(b, b->recording); /* destroyed mid-recording */
+    if (b->cache) cu_wcache_free(b);
     if (b->cache) {
         b->host->log(b->host->host_ctx, CV_LOG_DEBUG, "backend cuda", "allocator peak %.1f MiB",
                      (double)b->cache->peak_bytes / (1 << 20));
@@ -188,7 +195,11 @@ extern "C" void cu_destroy(void *self) {
 
 extern "C" void *cu_alloc(void *self, size_t bytes) { return cu_cache_get((cu_backend *)self, bytes); }
 
-extern "C" void cu_free(void *self, void *p) { cu_cache_put((cu_backend *)self, p); }
+extern "C" void cu_free(void *self, void *p) {
+    cu_backend *b = (cu_backend *)self;
+    if (p) cu_wcache_forget(b, p, cu_cache_block_bytes(b, p));
+    cu_cache_put(b, p);
+}
 
 static int copy_bytes(cu_backend *b, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what,
                       cv_error *err) {
@@ -206,6 +217,7 @@ static int copy_bytes(cu_backend *b, void *dst, const void *src, size_t bytes, c
 }
 
 extern "C" int cu_upload(void *self, void *dst, const void *src, size_t bytes, cv_error *err) {
+    cu_wcache_written((cu_backend *)self, dst, bytes);
     return copy_bytes((cu_backend *)self, dst, src, bytes, cudaMemcpyHostToDevice, "upload", err);
 }
 

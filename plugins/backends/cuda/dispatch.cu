@@ -381,6 +381,7 @@ int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
         for (int i = 0; i < k->n_in && !st; i++)
             if (r->in_written[i] && in_owned[i]) st = store_back(r, &k->in[i], &r->in[i]);
     }
+    cu_wcache_kernel_wrote(b, k, r->in_written);
     for (int i = 0; i < r->n_scratch; i++) {
         if (b->recording) cu_graph_scratch_put(b, r->scratch[i]);
         else cu_cache_put(b, r->scratch[i]);

@@ -189,6 +189,7 @@ extern "C" int cu_graph_begin(void *self, cv_error *err) {
     }
     g->epoch = cu_cache_epoch(b);
     b->recording = g;
+    cu_wcache_stale(b); /* the recording converts the weights it reads itself */
     return CV_OK;
 }
 
@@ -226,6 +227,7 @@ extern "C" int cu_graph_update(void *self, void *graph, int32_t index, const cv_
                                   g ? g->nodes.size() : (size_t)0);
     b->recording = g;
     g->updating = 1;
+    cu_wcache_stale(b); /* the kernel may have been the one converting a weight */
     cudaGraph_t one;
     int st = capture_one(b, k, &one, err);
     g->updating = 0;
