@@ -27,6 +27,19 @@ static int dense(const cv_ktensor *t) {
     return 1;
 }
 
+int cv_kernel_foreign_layout(const cv_kernel *k, int layout, int *is_out, int *index) {
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const int l = cv_kernel_layout(k, io, i);
+            if (l != CV_LAYOUT_PLAIN && l != layout) {
+                *is_out = io;
+                *index = i;
+                return l;
+            }
+        }
+    return CV_LAYOUT_PLAIN;
+}
+
 const char *cv_kernel_layout_fault(const cv_kernel *k, int cls, int layout, int *is_out, int *index) {
     int first = -1, mixed = 0;
     for (int io = 0; io < 2; io++)

@@ -19,7 +19,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 san="" b=build
 if [ "${1:-}" = "--asan" ]; then san="-fsanitize=address,undefined -fno-omit-frame-pointer"; b=build/asan; fi
-make ${san:+SAN=1} "$b/test/test_cuda" "$b/test/test_cuda_plugin" "$b/test/test_cuda_bf16" "$b/test/test_cuda_graph" "$b/test/test_cuda_nhwc" "$b/test/test_cuda_wcache" "$b/lib/cvnets/plugins/cvnets-backend-ref.so" "$b/lib/libcvnets-sdk.a" >/dev/null
+make ${san:+SAN=1} "$b/test/test_cuda" "$b/test/test_cuda_plugin" "$b/test/test_cuda_bf16" "$b/test/test_cuda_graph" "$b/test/test_cuda_nhwc" "$b/test/test_cuda_memory" "$b/lib/cvnets/plugins/cvnets-backend-ref.so" "$b/lib/libcvnets-sdk.a" >/dev/null
 emu="$root/build/emu${san:+-asan}"
 rm -rf "$emu" && mkdir -p "$emu/src" "$emu/lib/cvnets/plugins"
 python3 test/gpu/emu/transform.py plugins/backends/cuda "$emu/src"
@@ -31,7 +31,7 @@ gcc -std=c11 -O1 -g $san -fPIC -fvisibility=hidden -Itest/gpu/emu/include -Isdk/
 g++ -shared -pthread $san -o "$emu/lib/cvnets/plugins/cvnets-backend-cuda.so" "$emu"/src/*.o "$b/lib/libcvnets-sdk.a"
 cp "$b/lib/cvnets/plugins/cvnets-backend-ref.so" "$emu/lib/cvnets/plugins/"
 rc=0
-for t in test_cuda test_cuda_bf16 test_cuda_graph test_cuda_nhwc test_cuda_wcache test_cuda_plugin; do
+for t in test_cuda test_cuda_bf16 test_cuda_graph test_cuda_nhwc test_cuda_memory test_cuda_plugin; do
     CVNETS_BUILD="$emu" CVNETS_SRC="$root" ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$root/test/lsan.supp" \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$b/test/$t" --jobs 1 || rc=1
 done

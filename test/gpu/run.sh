@@ -10,7 +10,7 @@
 #                                  run(command="bash test/gpu/run.sh $OUT", carry=["gpu-carry"],
 #                                      timeout_s=540)
 #
-# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_graph, test_cuda_nhwc, test_cuda_wcache, test_cuda_plugin): every op
+# On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_graph, test_cuda_nhwc, test_cuda_memory, test_cuda_plugin): every op
 # kind, forward and backward, against the reference backend on fresh random inputs, and the
 # bf16 / fp16 convolutions and matmuls, CUDA graphs against kernel by kernel, NHWC networks against the
 # reference and against NCHW (test_cuda_nhwc); (2) runs 50 training steps of ResNet-50 and MobileNetV2
@@ -31,11 +31,11 @@ STEPS=${STEPS:-50}
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
-    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_nhwc build/test/test_cuda_wcache build/test/test_cuda_plugin
+    make -j2 CUDA=1 all build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_nhwc build/test/test_cuda_memory build/test/test_cuda_plugin
     rm -rf gpu-carry
     mkdir -p gpu-carry/build/bin gpu-carry/build/lib/cvnets/plugins gpu-carry/build/test gpu-carry/lib
     cp build/bin/cvnets gpu-carry/build/bin/
-    cp build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_nhwc build/test/test_cuda_wcache build/test/test_cuda_plugin gpu-carry/build/test/
+    cp build/test/test_cuda build/test/test_cuda_bf16 build/test/test_cuda_graph build/test/test_cuda_nhwc build/test/test_cuda_memory build/test/test_cuda_plugin gpu-carry/build/test/
     # every plugin but the two that need oneDNN / OpenMPI (not on the GPU machine, too big to carry)
     for so in build/lib/cvnets/plugins/*.so; do
         case "$so" in *backend-cpu.so|*comm-mpi.so) continue ;; esac
@@ -90,7 +90,7 @@ test_rc=$?
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_bf16" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_graph" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 10000))
 cv timeout 60 "$CVNETS_BUILD/test/test_cuda_nhwc" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100000))
-cv timeout 30 "$CVNETS_BUILD/test/test_cuda_wcache" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000000))
+cv timeout 30 "$CVNETS_BUILD/test/test_cuda_memory" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"

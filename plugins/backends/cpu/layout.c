@@ -56,14 +56,11 @@ int cpu_layout_class(void *self, const cv_kernel *k) {
 
 int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     if (!kt_any_blocked(k)) return CV_OK;
-    for (int io = 0; io < 2; io++)
-        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
-            const int l = cv_kernel_layout(k, io, i);
-            if (l != CV_LAYOUT_PLAIN && l != CV_LAYOUT_C16)
-                return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has unknown layout %d", op_name(k->op),
-                                io ? "output" : "input", i, l);
-        }
     int io, i;
+    const int l = cv_kernel_foreign_layout(k, CV_LAYOUT_C16, &io, &i);
+    if (l != CV_LAYOUT_PLAIN)
+        return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: %s %d has unknown layout %d", op_name(k->op),
+                        io ? "output" : "input", i, l);
     const char *why = cv_kernel_layout_fault(k, cpu_layout_class(b, k), CV_LAYOUT_C16, &io, &i);
     if (!why) return CV_OK;
     char s[64];

@@ -63,7 +63,7 @@ int64_t cu_view_numel(const cu_view *v) {
     return n;
 }
 
-static int view_dense(const cu_view *v) {
+int cu_view_is_dense(const cu_view *v) {
     int64_t expect = 1;
     for (int d = v->ndim - 1; d >= 0; d--) {
         if (v->shape[d] != 1 && v->stride[d] != expect) return 0;
@@ -72,7 +72,7 @@ static int view_dense(const cu_view *v) {
     return 1;
 }
 
-int cu_view_dense_f32(const cu_view *v) { return v->dtype == CV_F32 && view_dense(v); }
+int cu_view_dense_f32(const cu_view *v) { return v->dtype == CV_F32 && cu_view_is_dense(v); }
 
 /* ---- device conversions ----------------------------------------------------------------- */
 __device__ static inline double load_elem(int dtype, const void *base, int64_t e) {
@@ -146,7 +146,7 @@ int cu_copy_view(cu_call *r, const cu_view *dst, const cu_view *src) {
         return cu_fail(r, CV_ERR_INTERNAL, "copy between views of %lld and %lld elements", (long long)n,
                        (long long)cu_view_numel(src));
     if (n == 0) return CV_OK;
-    if (dst->dtype == src->dtype && view_dense(dst) && view_dense(src)) {
+    if (dst->dtype == src->dtype && cu_view_is_dense(dst) && cu_view_is_dense(src)) {
         if (dst->data == src->data) return CV_OK;
         return cu_cuda(r, cudaMemcpyAsync(dst->data, src->data, (size_t)n * cu_dtype_size(dst->dtype),
                                           cudaMemcpyDeviceToDevice, r->b->stream),
@@ -310,7 +310,7 @@ static int elementwise_copy(cu_call *r) {
         return cu_fail(r, CV_ERR_INVALID, "x has dtype %d but y has dtype %d (use CAST)", src.dtype, dst.dtype);
     /* views of the same elements in two shapes: compare in one shape */
     cu_view flat_src = src, flat_dst = dst;
-    if (view_dense(&src) && view_dense(&dst)) {
+    if (cu_view_is_dense(&src) && cu_view_is_dense(&dst)) {
         int64_t n = cu_view_numel(&src);
         flat_src = cu_view_dense(src.dtype, 1, &n, src.data);
         flat_dst = cu_view_dense(dst.dtype, 1, &n, dst.data);

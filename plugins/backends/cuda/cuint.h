@@ -63,6 +63,10 @@ struct cu_call {
     cu_t in[CU_MAX_IO];
     cu_t out[CU_MAX_IO];
     int in_written[CU_MAX_IO];  /* kernel wrote in[i] (running stats): scatter it back */
+    char *ws;                   /* the kernel's own workspace (cu_workspace), after the gathers */
+    size_t ws_bytes;
+    char *gather;               /* the workspace's part reserved for gathered operands */
+    size_t gather_left;
     void *scratch[4 * CU_MAX_IO + 16];
     int n_scratch;
 };
@@ -141,6 +145,7 @@ cu_view cu_view_out(const cu_call *r, int i);
 cu_view cu_view_4d(int dtype, const int64_t *shape, int nhwc, void *data);
 cu_view cu_view_dense(int dtype, int ndim, const int64_t *shape, void *data);
 int64_t cu_view_numel(const cu_view *v);
+int cu_view_is_dense(const cu_view *v); /* row-major dense strides (size-1 dims aside) */
 int cu_view_dense_f32(const cu_view *v);
 size_t cu_dtype_size(int dtype);
 /* dst[i] = src[i] for every logical index (same shapes), converting dtypes */

@@ -250,20 +250,14 @@ extern "C" int cu_layout_class(void *self, const cv_kernel *k) {
 /* every operand's layout is PLAIN or NHWC, and every NHWC one is one this op takes (its class,
  * shared by a UNIFORM op's 4-D operands, on dense 4-D tensors) */
 static int layout_check(cu_backend *b, const cv_kernel *k, const char *op, cv_error *err) {
-    int any = 0;
-    for (int io = 0; io < 2; io++)
-        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
-            const int l = cv_kernel_layout(k, io, i);
-            if (l == CV_LAYOUT_PLAIN) continue;
-            if (l != CV_LAYOUT_NHWC)
-                return b->host->set_error(err, CV_ERR_INVALID,
-                                          "backend cuda: %s: %s %d is given layout %s, which this backend does not use "
-                                          "(it offers NHWC)", op, io ? "output" : "input", i,
-                                          l == CV_LAYOUT_C16 ? "C16" : "unknown");
-            any = 1;
-        }
+    if (!CV_HAS_MEMBER(k, cv_kernel, out_layout) || (!k->in_layout && !k->out_layout)) return CV_OK;
     int io, i;
-    const char *why = any ? cv_kernel_layout_fault(k, cu_layout_class(b, k), CV_LAYOUT_NHWC, &io, &i) : NULL;
+    const int l = cv_kernel_foreign_layout(k, CV_LAYOUT_NHWC, &io, &i);
+    if (l != CV_LAYOUT_PLAIN)
+        return b->host->set_error(err, CV_ERR_INVALID,
+                                  "backend cuda: %s: %s %d is given layout %s, which this backend does not use "
+                                  "(it offers NHWC)", op, io ? "output" : "input", i, l == CV_LAYOUT_C16 ? "C16" : "unknown");
+    const char *why = cv_kernel_layout_fault(k, cu_layout_class(b, k), CV_LAYOUT_NHWC, &io, &i);
     if (!why) return CV_OK;
     const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
     cu_t shape;
@@ -272,6 +266,43 @@ static int layout_check(cu_backend *b, const cv_kernel *k, const char *op, cv_er
     memcpy(shape.shape, t->shape, sizeof shape.shape);
     return b->host->set_error(err, CV_ERR_INVALID, "backend cuda: %s: %s %d %s is given layout NHWC, which this op %s", op,
                               io ? "output" : "input", i, cu_shape_str(&shape, s, sizeof s), why);
+}
+
+/* ---- gathered operands: in the kernel's workspace, reserved by prepare() ------------------------ */
+static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
+
+static int dense_i32(const cv_ktensor *t) {
+    cu_view v = cu_view_of(t);
+    return cu_view_is_dense(&v);
+}
+
+/* what make_view gathers for operand t (is_in: an input) in layout: a dense f32 copy unless t is
+ * dense f32 or NHWC, and a dense i32 copy of a strided i32 input; 256-byte multiples */
+static size_t gather_bytes_of(const cv_ktensor *t, int layout, int is_in) {
+    if (layout == CV_LAYOUT_NHWC) return 0;
+    cu_view v = cu_view_of(t);
+    const size_t n = (size_t)cu_view_numel(&v) * sizeof(float);
+    return (cu_view_dense_f32(&v) ? 0 : round256(n)) + (is_in && t->dtype == CV_I32 && !dense_i32(t) ? round256(n) : 0);
+}
+
+/* the workspace a compute kernel's gathers take, at its start (data movement gathers nothing) */
+static size_t gather_bytes(const cu_entry *en, const cv_kernel *k) {
+    size_t n = 0;
+    if (en->data_movement) return 0;
+    for (int i = 0; i < k->n_in; i++) n += gather_bytes_of(&k->in[i], cv_kernel_layout(k, 0, i), 1);
+    for (int i = 0; i < k->n_out; i++) n += gather_bytes_of(&k->out[i], cv_kernel_layout(k, 1, i), 0);
+    return n;
+}
+
+/* a gathered operand's buffer: the reserved part of the workspace, else (run() without the
+ * workspace prepare() asked for) scratch */
+static void *gather_buf(cu_call *r, size_t bytes) {
+    const size_t need = round256(bytes);
+    if (r->gather_left < need) return cu_scratch(r, bytes);
+    void *p = r->gather;
+    r->gather += need;
+    r->gather_left -= need;
+    return p;
 }
 
 /* a dense f32 (and for i32 inputs also i32) view of t; gathered when needed.  An
@@ -288,7 +319,7 @@ static int make_view(cu_call *r, const cv_ktensor *t, int layout, cu_t *v, int g
     if (v->nhwc || cu_view_dense_f32(&src)) {
         v->f = (float *)t->data;
     } else {
-        v->f = (float *)cu_scratch(r, (size_t)v->numel * sizeof(float));
+        v->f = (float *)gather_buf(r, (size_t)v->numel * sizeof(float));
         if (!v->f) return r->err->status;
         *owned = 1;
         if (gather) {
@@ -298,16 +329,10 @@ static int make_view(cu_call *r, const cv_ktensor *t, int layout, cu_t *v, int g
         }
     }
     if (want_i32 && t->dtype == CV_I32) {
-        int dense = 1;
-        int64_t expect = 1;
-        for (int d = t->ndim - 1; d >= 0; d--) {
-            if (t->shape[d] != 1 && t->stride[d] != expect) dense = 0;
-            expect *= t->shape[d];
-        }
-        if (dense) {
+        if (dense_i32(t)) {
             v->i = (int32_t *)t->data;
         } else {
-            v->i = (int32_t *)cu_scratch(r, (size_t)v->numel * sizeof(int32_t));
+            v->i = (int32_t *)gather_buf(r, (size_t)v->numel * sizeof(int32_t));
             if (!v->i) return r->err->status;
             cu_view dst = cu_view_dense(CV_I32, t->ndim, t->shape, v->i);
             int st = cu_copy_view(r, &dst, &src);
@@ -358,6 +383,15 @@ int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
     r->op_name = en->name;
     r->n_in = k->n_in;
     r->n_out = k->n_out;
+    r->ws = (char *)k->workspace;
+    r->ws_bytes = k->workspace ? k->workspace_bytes : 0;
+    const size_t g = gather_bytes(en, k);
+    if (g && r->ws_bytes >= g) { /* [gathers | the kernel's own workspace], as prepare() asked */
+        r->gather = r->ws;
+        r->gather_left = g;
+        r->ws += g;
+        r->ws_bytes -= g;
+    }
     int st = CV_OK;
     if (en->data_movement) {
         for (int i = 0; i < k->n_in; i++) {
@@ -404,12 +438,18 @@ extern "C" int cu_prepare(void *self, const cv_kernel *k, void **prepared, size_
     if (prepared) *prepared = NULL;
     if (workspace_bytes) *workspace_bytes = 0;
     if (!k) return b->host->set_error(err, CV_ERR_INVALID, "backend cuda: prepare() without a kernel");
-    if (!cu_find(k->op)) return unknown_op(b, k->op, err);
+    const cu_entry *en = cu_find(k->op);
+    if (!en) return unknown_op(b, k->op, err);
+    int st = CV_OK;
     if (k->op == CV_OP_CONV2D || k->op == CV_OP_CONV2D_BWD_DATA || k->op == CV_OP_CONV2D_BWD_WEIGHT)
-        return cu_conv_prepare(b, k, prepared, workspace_bytes, err);
-    if (k->op == CV_OP_LINEAR) return cu_linear_prepare(b, k, prepared, workspace_bytes, err);
-    if (k->op == CV_OP_MATMUL && workspace_bytes) *workspace_bytes = cu_gemm_workspace(b, k);
-    return CV_OK;
+        st = cu_conv_prepare(b, k, prepared, workspace_bytes, err);
+    else if (k->op == CV_OP_LINEAR)
+        st = cu_linear_prepare(b, k, prepared, workspace_bytes, err);
+    else if (k->op == CV_OP_MATMUL && workspace_bytes)
+        *workspace_bytes = cu_gemm_workspace(b, k);
+    /* gathered operands live in the plan's arena too, reserved with it before step 1 */
+    if (!st && workspace_bytes) *workspace_bytes += gather_bytes(en, k);
+    return st;
 }
 
 /* prepared state: a convolution's host-allocated block (conv.cu), or LINEAR's cuBLASLt plan

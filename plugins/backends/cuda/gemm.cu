@@ -333,7 +333,7 @@ int cu_linear(cu_call *r) {
     }
     /* what cuBLASLt reads and writes: f32 operands in place, 16-bit copies in the workspace */
     uintptr_t bits = (uintptr_t)y->f | (uintptr_t)bias |
-                     (r->b->cfg.precision == CV_F32 ? (uintptr_t)x->f | (uintptr_t)w->f : (uintptr_t)r->k->workspace);
+                     (r->b->cfg.precision == CV_F32 ? (uintptr_t)x->f | (uintptr_t)w->f : (uintptr_t)r->ws);
     lt_local local;
     lt_plan *p = plan_for(r, ptr_align(bits), bias, &local);
     if (!p) return r->err->status;

@@ -11,7 +11,7 @@
 size_t cu_half_bytes(int64_t n) { return ((size_t)n * 2 + 255) & ~(size_t)255; }
 
 void *cu_workspace(cu_call *r, size_t bytes) {
-    if (r->k->workspace && r->k->workspace_bytes >= bytes) return r->k->workspace;
+    if (r->ws && r->ws_bytes >= bytes) return r->ws;
     return cu_scratch(r, bytes);
 }
 

@@ -112,6 +112,9 @@ typedef struct cv_backend_vtable {
 /* Helpers for a backend with a blocked layout (libcvnets-sdk, sdk/lib/kernel_layout.c). */
 /* the layout of k's operand i (is_out: an output): CV_LAYOUT_* (PLAIN when none is given) */
 int cv_kernel_layout(const cv_kernel *k, int is_out, int i);
+/* The first operand of k whose layout is neither PLAIN nor `layout` (the backend's
+ * blocked one): that layout, the operand in *is_out / *index; PLAIN when there is none. */
+int cv_kernel_foreign_layout(const cv_kernel *k, int layout, int *is_out, int *index);
 /* The first operand of k given `layout` (the backend's blocked one) that a kernel of
  * layout class cls cannot take, in *is_out / *index, and why: "does not take with
  * these operands", "takes only when all its 4-D operands share it", "takes only on

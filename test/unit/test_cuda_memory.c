@@ -1,13 +1,17 @@
-/* test/unit/test_cuda_wcache.c — the CUDA backend's weight cache (wcache.cu): with
- * precision = bf16 a convolution reads a converted copy of its weight, kept from one
- * kernel to the next until the weight is written.  Every write must reach the next
- * convolution: an upload, a kernel writing the weight, a kernel writing only part of
- * it through a view, and (CUDA graphs) a write between two launches of a recording
- * whose convolutions were recorded while the copy was current.  Each result is
- * compared with the reference backend on the weight's new values by the norm-wise
- * relative error (<= 1e-2, the bf16 bound of test_cuda_bf16.c); a stale copy (the
- * weight is negated and scaled each time) is off by more than 100 %.  Skipped with
- * the reason without a device or without CUDA=1; runs under test/gpu/emulate.sh. */
+/* test/unit/test_cuda_memory.c — where the CUDA backend keeps what it derives from
+ * operands.  (1) The weight cache (wcache.cu): with precision = bf16 a convolution
+ * reads a converted copy of its weight, kept from one kernel to the next until the
+ * weight is written.  Every write must reach the next convolution: an upload, a
+ * kernel writing the weight, a kernel writing only part of it through a view, and
+ * (CUDA graphs) a write between two launches of a recording whose convolutions were
+ * recorded while the copy was current.  Each result is compared with the reference
+ * backend on the weight's new values by the norm-wise relative error (<= 1e-2, the
+ * bf16 bound of test_cuda_bf16.c); a stale copy (the weight is negated and scaled
+ * each time) is off by more than 100 %.  (2) Gathered operands (a strided view made
+ * dense for a kernel) live at the start of the workspace prepare() asks for, so they
+ * are part of the plan's arena; without that workspace they come from scratch.
+ * Skipped with the reason without a device or without CUDA=1; runs under
+ * test/gpu/emulate.sh. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -45,7 +49,7 @@ static void teardown(void) {
     ku_backend_close(ref);
     th_ctx_free(ctx);
 }
-TestSuite(cuda_wcache, .init = setup, .fini = teardown);
+TestSuite(cuda_memory, .init = setup, .fini = teardown);
 
 #define NEED_CUDA() do { if (!have_cuda) cr_skip_test("%s", no_cuda); } while (0)
 
@@ -158,7 +162,7 @@ static void copy_into(ku_tensor *dst, cv_shape shape, const float *w) {
     ku_free(cuda, &src);
 }
 
-Test(cuda_wcache, every_write_of_the_weight_reaches_the_next_convolution) {
+Test(cuda_memory, every_write_of_the_weight_reaches_the_next_convolution) {
     NEED_CUDA();
     pair p;
     pair_open(&p, 20261129);
@@ -191,7 +195,7 @@ Test(cuda_wcache, every_write_of_the_weight_reaches_the_next_convolution) {
 
 /* A recording starts with no copy current, whatever came before: its forward converts
  * and its backward-data reads that copy, so launches after a write see the new weight. */
-Test(cuda_wcache, a_recording_converts_the_weight_it_reads) {
+Test(cuda_memory, a_recording_converts_the_weight_it_reads) {
     NEED_CUDA();
     pair p;
     pair_open(&p, 20261130);
@@ -216,4 +220,46 @@ Test(cuda_wcache, a_recording_converts_the_weight_it_reads) {
     }
     cuda.vt->graph_release(cuda.self, graph);
     pair_close(&p);
+}
+
+/* ---- gathered operands ---------------------------------------------------------------------- */
+/* RELU of the transpose of an [8,6] tensor: its input is a strided view, gathered */
+Test(cuda_memory, gathered_operands_use_the_workspace_prepare_reserves) {
+    NEED_CUDA();
+    enum { R = 8, S = 6 };
+    ku_rng rng = ku_rng_make(20261131);
+    float *v = ku_random(&rng, R * S, -1, 1), want[R * S], got[R * S];
+    ku_tensor base = ku_make(cuda, CV_F32, CV_SHAPE(R, S), v), y = ku_make(cuda, CV_F32, CV_SHAPE(S, R), NULL);
+    ku_tensor xt = ku_view(&base, 2, (int64_t[]){ S, R }, (int64_t[]){ 1, S }, 0);
+    for (int i = 0; i < S; i++)
+        for (int j = 0; j < R; j++) want[i * R + j] = v[j * S + i] > 0 ? v[j * S + i] : 0;
+    cv_unary_params up = { CV_RELU, 0 };
+    cv_kernel k = { .struct_size = sizeof k, .op = CV_OP_UNARY, .params = &up, .params_size = sizeof up, .n_in = 1,
+                    .n_out = 1, .in = &xt.kt, .out = &y.kt };
+    cv_error err;
+    cv_error_init(&err);
+    size_t ws = 0;
+    cr_assert_eq(cuda.vt->prepare(cuda.self, &k, &k.prepared, &ws, &err), CV_OK, "%s", err.message);
+    cr_expect_geq(ws, sizeof(float) * R * S, "prepare asked for %zu bytes, the gathered input needs %zu", ws,
+                  sizeof(float) * R * S);
+    for (int with_ws = 1; with_ws >= 0; with_ws--) {
+        k.workspace = with_ws ? cuda.vt->alloc(cuda.self, ws) : NULL;
+        k.workspace_bytes = with_ws ? ws : 0;
+        cr_assert_eq(cuda.vt->run(cuda.self, &k, &err), CV_OK, "%s", err.message);
+        sync_ok();
+        ku_get(cuda, &y, got);
+        ku_assert_close(got, want, R * S, 0, 0, with_ws ? "relu of the gathered view" : "without a workspace");
+        if (with_ws) { /* the dense copy of the view is what the workspace's start holds */
+            float dense[R * S];
+            cr_assert_eq(cuda.vt->download(cuda.self, dense, k.workspace, sizeof dense, &err), CV_OK, "%s", err.message);
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < R; j++)
+                    cr_assert_eq(dense[i * R + j], v[j * S + i], "workspace element %d,%d is not the gathered input", i, j);
+            cuda.vt->free(cuda.self, k.workspace);
+        }
+    }
+    if (k.prepared) cuda.vt->release(cuda.self, k.prepared);
+    ku_free(cuda, &base);
+    ku_free(cuda, &y);
+    free(v);
 }
