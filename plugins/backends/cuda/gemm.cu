@@ -24,26 +24,29 @@ static int64_t operand_numel(int64_t numel, int64_t mat, int64_t batches) {
     return tb == 1 || tb == batches ? numel : batches * mat;
 }
 
-/* what prepare() asks for: the 16-bit copies of both operands */
+/* bytes of the copy GEMM reads of an operand of numel elements, n of them read (n > numel:
+ * expanded to the batch): a 16-bit copy always, an f32 one only when expanded */
+static size_t copy_bytes(int precision, int64_t numel, int64_t n) {
+    if (precision != CV_F32) return cu_half_bytes(n);
+    return n == numel ? 0 : ((size_t)n * sizeof(float) + 255) / 256 * 256;
+}
+
+/* what prepare() asks for: the operand copies (16-bit, or batch-expanded) */
 size_t cu_gemm_workspace(const cu_backend *b, const cv_kernel *k) {
-    if (b->cfg.precision == CV_F32 || k->n_in < 2 || k->n_out < 1) return 0;
-    const cv_ktensor *a = &k->in[0], *w = &k->in[1], *y = &k->out[0];
-    int64_t na = 1, nb = 1;
-    if (k->op == CV_OP_LINEAR) {
-        for (int d = 0; d < a->ndim; d++) na *= a->shape[d];
-        for (int d = 0; d < w->ndim; d++) nb *= w->shape[d];
-    } else {
-        if (a->ndim < 2 || w->ndim < 2 || y->ndim < 2) return 0;
-        int64_t n[3] = { 1, 1, 1 };
-        const cv_ktensor *t[3] = { a, w, y };
-        for (int i = 0; i < 3; i++)
-            for (int d = 0; d < t[i]->ndim; d++) n[i] *= t[i]->shape[d];
-        int64_t ymat = y->shape[y->ndim - 2] * y->shape[y->ndim - 1];
+    if (k->n_in < 2 || k->n_out < 1) return 0;
+    const cv_ktensor *t[3] = { &k->in[0], &k->in[1], &k->out[0] };
+    int64_t n[3] = { 1, 1, 1 };
+    for (int i = 0; i < 3; i++)
+        for (int d = 0; d < t[i]->ndim; d++) n[i] *= t[i]->shape[d];
+    int64_t na = n[0], nb = n[1];
+    if (k->op == CV_OP_MATMUL) {
+        if (t[0]->ndim < 2 || t[1]->ndim < 2 || t[2]->ndim < 2) return 0;
+        int64_t ymat = t[2]->shape[t[2]->ndim - 2] * t[2]->shape[t[2]->ndim - 1];
         int64_t batches = ymat ? n[2] / ymat : 0;
-        na = operand_numel(n[0], a->shape[a->ndim - 2] * a->shape[a->ndim - 1], batches);
-        nb = operand_numel(n[1], w->shape[w->ndim - 2] * w->shape[w->ndim - 1], batches);
+        na = operand_numel(n[0], t[0]->shape[t[0]->ndim - 2] * t[0]->shape[t[0]->ndim - 1], batches);
+        nb = operand_numel(n[1], t[1]->shape[t[1]->ndim - 2] * t[1]->shape[t[1]->ndim - 1], batches);
     }
-    return cu_half_bytes(na) + cu_half_bytes(nb);
+    return copy_bytes(b->cfg.precision, n[0], na) + copy_bytes(b->cfg.precision, n[1], nb);
 }
 
 /* the batch-expanded copy of operand t (last two dims kept) for y's batch dims, into dst in dtype */
@@ -85,15 +88,14 @@ static const void *operand(cu_call *r, const cu_t *t, const cu_t *y, int64_t bat
     int64_t mat = t->shape[t->ndim - 2] * t->shape[t->ndim - 1], n = operand_numel(t->numel, mat, batches);
     *stride = t->numel == mat ? 0 : mat;
     if (n == t->numel) return in_compute_dtype(r, t, region);
-    int dt = r->b->cfg.precision;
-    void *dst = dt == CV_F32 ? cu_scratch(r, (size_t)n * sizeof(float)) : *region;
-    if (!dst) return NULL;
-    if (dt != CV_F32) *region += cu_half_bytes(n);
+    const int dt = r->b->cfg.precision;
+    void *dst = *region;
+    *region += copy_bytes(dt, t->numel, n);
     return expand_batch(r, t, y, batches, dt, dst) ? NULL : dst;
 }
 
-/* the 16-bit operand region of MATMUL (NULL in f32, or an error recorded) */
-static char *half_region(cu_call *r, int *st) {
+/* the operand copies' region of MATMUL (NULL when there are none, or an error recorded) */
+static char *copy_region(cu_call *r, int *st) {
     *st = CV_OK;
     size_t bytes = cu_gemm_workspace(r->b, r->k);
     if (!bytes) return NULL;
@@ -151,7 +153,7 @@ int cu_matmul(cu_call *r) {
     if (m * n == 0) return CV_OK;
     int64_t batches = y->numel / (m * n);
     if (k == 0) return cu_cuda(r, cudaMemsetAsync(y->f, 0, (size_t)y->numel * sizeof(float), r->b->stream), "cudaMemsetAsync");
-    char *region = half_region(r, &st);
+    char *region = copy_region(r, &st);
     if (st) return st;
     int64_t sa_, sb_;
     const void *A = operand(r, a, y, batches, &region, &sa_), *B = A ? operand(r, b, y, batches, &region, &sb_) : NULL;
