@@ -8,8 +8,9 @@
  * backend on the weight's new values by the norm-wise relative error (<= 1e-2, the
  * bf16 bound of test_cuda_bf16.c); a stale copy (the weight is negated and scaled
  * each time) is off by more than 100 %.  (2) Gathered operands (a strided view made
- * dense for a kernel) live at the start of the workspace prepare() asks for, so they
- * are part of the plan's arena; without that workspace they come from scratch.
+ * dense for a kernel) and a kernel's scratch (loss terms here) live at the start of the
+ * workspace prepare() asks for, so they are part of the plan's arena; without that
+ * workspace they come from the allocator.
  * Skipped with the reason without a device or without CUDA=1; runs under
  * test/gpu/emulate.sh. */
 #include <criterion/criterion.h>
@@ -262,4 +263,25 @@ Test(cuda_memory, gathered_operands_use_the_workspace_prepare_reserves) {
     ku_free(cuda, &base);
     ku_free(cuda, &y);
     free(v);
+}
+
+/* cross entropy's per-position terms (two doubles each) are scratch reserved by prepare() */
+Test(cuda_memory, loss_terms_are_reserved_by_prepare) {
+    NEED_CUDA();
+    enum { B = 4, CL = 5, P = 7 };
+    cv_ktensor logits = { CV_F32, 3, { B, CL, P }, { CL * P, P, 1 }, NULL };
+    cv_ktensor target = { CV_I32, 2, { B, P }, { P, 1 }, NULL };
+    cv_ktensor loss = { CV_F32, 1, { 1 }, { 1 }, NULL };
+    cv_ktensor in[2] = { logits, target };
+    cv_ce_params cp_ = { 0.0f, -100 };
+    cv_kernel k = { .struct_size = sizeof k, .op = CV_OP_CROSS_ENTROPY, .params = &cp_, .params_size = sizeof cp_,
+                    .n_in = 2, .n_out = 1, .in = in, .out = &loss };
+    cv_error err;
+    cv_error_init(&err);
+    size_t ws = 0;
+    void *prep = NULL;
+    cr_assert_eq(cuda.vt->prepare(cuda.self, &k, &prep, &ws, &err), CV_OK, "%s", err.message);
+    cr_expect_geq(ws, 2 * sizeof(double) * B * P, "prepare asked for %zu bytes, the loss terms need %zu", ws,
+                  2 * sizeof(double) * B * P);
+    if (prep) cuda.vt->release(cuda.self, prep);
 }

@@ -67,6 +67,8 @@ struct cu_call {
     size_t ws_bytes;
     char *gather;               /* the workspace's part reserved for gathered operands */
     size_t gather_left;
+    char *scratch_area;         /* the workspace's part reserved for cu_scratch */
+    size_t scratch_left;
     void *scratch[4 * CU_MAX_IO + 16];
     int n_scratch;
 };
@@ -79,8 +81,9 @@ const char *cu_shape_str(const cu_t *t, char *buf, size_t n);
 int cu_arity(cu_call *r, int min_in, int max_in, int min_out, int max_out);
 int cu_same_shape(cu_call *r, const cu_t *a, const char *an, const cu_t *b, const char *bn);
 int cu_axis(cu_call *r, int axis, int ndim);
-/* device scratch for this call, returned to the cache when the call ends
- * (stream order makes the reuse safe); NULL with an error recorded on failure */
+/* device scratch for this call: from the part of the workspace prepare() reserved for it,
+ * else from the cache, returned when the call ends (stream order makes the reuse safe);
+ * NULL with an error recorded on failure */
 void *cu_scratch(cu_call *r, size_t bytes);
 /* check a CUDA / cuDNN / cuBLAS status or the last launch; record "<OP>: <what>: <reason>" */
 int cu_cuda(cu_call *r, cudaError_t e, const char *what);

@@ -182,7 +182,16 @@ int cu_bcast_ok(const int64_t *src, int src_nd, const int64_t *dst, int dst_nd) 
     return 1;
 }
 
+static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
+
 void *cu_scratch(cu_call *r, size_t bytes) {
+    const size_t need = round256(bytes ? bytes : 1);
+    if (r->scratch_left >= need) { /* the part of the workspace prepare() reserved for it */
+        void *p = r->scratch_area;
+        r->scratch_area += need;
+        r->scratch_left -= need;
+        return p;
+    }
     if (r->n_scratch >= (int)(sizeof r->scratch / sizeof r->scratch[0])) {
         cu_fail(r, CV_ERR_INTERNAL, "too many scratch buffers in one call");
         return NULL;
@@ -268,9 +277,7 @@ static int layout_check(cu_backend *b, const cv_kernel *k, const char *op, cv_er
                               io ? "output" : "input", i, cu_shape_str(&shape, s, sizeof s), why);
 }
 
-/* ---- gathered operands: in the kernel's workspace, reserved by prepare() ------------------------ */
-static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
-
+/* ---- gathered operands and scratch: in the kernel's workspace, reserved by prepare() -------------- */
 static int dense_i32(const cv_ktensor *t) {
     cu_view v = cu_view_of(t);
     return cu_view_is_dense(&v);
@@ -292,6 +299,31 @@ static size_t gather_bytes(const cu_entry *en, const cv_kernel *k) {
     for (int i = 0; i < k->n_in; i++) n += gather_bytes_of(&k->in[i], cv_kernel_layout(k, 0, i), 1);
     for (int i = 0; i < k->n_out; i++) n += gather_bytes_of(&k->out[i], cv_kernel_layout(k, 1, i), 0);
     return n;
+}
+
+static int64_t numel_of(const cv_ktensor *t) {
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+    return n;
+}
+
+/* an upper bound of what a compute kernel takes through cu_scratch (each call rounded up to
+ * 256 bytes): loss terms per position and the index check's slot, partial sums of a long
+ * reduction or of LAMB's norms, the batch statistics cuDNN's batch norm writes when the kernel
+ * has no outputs for them */
+static size_t scratch_bound(const cv_kernel *k) {
+    if (!k->n_in) return 0;
+    const int64_t n0 = numel_of(&k->in[0]), c = k->in[0].ndim > 1 && k->in[0].shape[1] ? k->in[0].shape[1] : 1;
+    switch (k->op) {
+    case CV_OP_CROSS_ENTROPY: case CV_OP_CROSS_ENTROPY_BWD:
+        return 2 * round256((size_t)(n0 / c) * sizeof(double)) + 3 * 256;
+    case CV_OP_BCE_LOGITS: case CV_OP_SMOOTH_L1: return round256((size_t)n0 * sizeof(double));
+    case CV_OP_EMBEDDING: return 256;
+    case CV_OP_REDUCE: case CV_OP_SUM_TO: case CV_OP_SUMSQ: case CV_OP_NONFINITE: return 1024 * sizeof(double);
+    case CV_OP_LAMB_UPDATE: return round256((2 * 1024 + 1) * sizeof(double));
+    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD: return 2 * round256((size_t)c * sizeof(float));
+    default: return 0;
+    }
 }
 
 /* a gathered operand's buffer: the reserved part of the workspace, else (run() without the
@@ -385,12 +417,14 @@ int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
     r->n_out = k->n_out;
     r->ws = (char *)k->workspace;
     r->ws_bytes = k->workspace ? k->workspace_bytes : 0;
-    const size_t g = gather_bytes(en, k);
-    if (g && r->ws_bytes >= g) { /* [gathers | the kernel's own workspace], as prepare() asked */
+    const size_t g = gather_bytes(en, k), sc = en->data_movement ? 0 : scratch_bound(k);
+    if (g + sc && r->ws_bytes >= g + sc) { /* [gathers | scratch | the kernel's own workspace], as prepare() asked */
         r->gather = r->ws;
         r->gather_left = g;
-        r->ws += g;
-        r->ws_bytes -= g;
+        r->scratch_area = r->ws + g;
+        r->scratch_left = sc;
+        r->ws += g + sc;
+        r->ws_bytes -= g + sc;
     }
     int st = CV_OK;
     if (en->data_movement) {
@@ -447,8 +481,8 @@ extern "C" int cu_prepare(void *self, const cv_kernel *k, void **prepared, size_
         st = cu_linear_prepare(b, k, prepared, workspace_bytes, err);
     else if (k->op == CV_OP_MATMUL && workspace_bytes)
         *workspace_bytes = cu_gemm_workspace(b, k);
-    /* gathered operands live in the plan's arena too, reserved with it before step 1 */
-    if (!st && workspace_bytes) *workspace_bytes += gather_bytes(en, k);
+    /* gathered operands and scratch live in the plan's arena too, reserved with it before step 1 */
+    if (!st && workspace_bytes) *workspace_bytes += gather_bytes(en, k) + (en->data_movement ? 0 : scratch_bound(k));
     return st;
 }
 
