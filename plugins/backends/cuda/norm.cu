@@ -136,6 +136,27 @@ __global__ static void norm_chan_kernel(norm_layout l, norm_bwd_args a) {
     }
 }
 
+/* batch norm with the running statistics (eval): element-wise, one thread per element in
+ * storage order (coalesced in NCHW and NHWC alike); the channel's scale and shift are
+ * computed in double as the per-statistic kernel does */
+__global__ static void bn_eval_kernel(norm_layout l, norm_fwd_args a, int64_t n) {
+    CU_LOOP(i, n) {
+        const int64_t c = chan_of(l, i);
+        const double rstd = 1.0 / sqrt((double)a.rv_in[c] + a.eps), g = a.gamma ? a.gamma[c] : 1.0,
+                     b = a.beta ? a.beta[c] : 0.0;
+        a.y[i] = (float)((a.x[i] - (double)a.rm_in[c]) * rstd * g + b);
+    }
+}
+
+/* what eval batch norm writes per channel: the saved statistics and the untouched running ones */
+__global__ static void bn_eval_stats_kernel(norm_fwd_args a, int64_t c) {
+    CU_LOOP(i, c) {
+        if (a.save_mean) a.save_mean[i] = a.rm_in[i];
+        if (a.save_rstd) a.save_rstd[i] = (float)(1.0 / sqrt((double)a.rv_in[i] + a.eps));
+        if (a.rm_out) { a.rm_out[i] = a.rm_in[i]; a.rv_out[i] = a.rv_in[i]; }
+    }
+}
+
 static unsigned grid_of(int64_t n) { return (unsigned)(n < (1 << 20) ? (n > 0 ? n : 1) : (1 << 20)); }
 
 static int norm_setup(cu_call *r, int kind, const cu_t *x, norm_layout *l) {
@@ -295,6 +316,13 @@ static int norm_forward(cu_call *r, int kind) {
             a.rv_out = r->in[4].f;
             r->in_written[3] = r->in_written[4] = 1;
         }
+    }
+    if (!a.batch_stats) {
+        bn_eval_kernel<<<cu_blocks(x->numel), CU_THREADS, 0, r->b->stream>>>(l, a, x->numel);
+        int st2 = cu_launched(r, "batch norm eval kernel");
+        if (st2 || !(a.save_mean || a.save_rstd || a.rm_out)) return st2;
+        bn_eval_stats_kernel<<<cu_blocks(l.c), CU_THREADS, 0, r->b->stream>>>(a, l.c);
+        return cu_launched(r, "batch norm eval statistics kernel");
     }
     norm_fwd_kernel<<<grid_of(l.n_stats), CU_THREADS, 0, r->b->stream>>>(l, a);
     return cu_launched(r, "norm forward kernel");
