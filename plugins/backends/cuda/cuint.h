@@ -26,6 +26,7 @@ struct cu_cache; /* the caching allocator (device.cu) */
 struct cu_algo_cache; /* chosen convolution algorithms by shape (conv.cu) */
 struct cu_graph; /* a recording (graph.cu) */
 struct cu_wcache; /* converted convolution weights (wcache.cu) */
+struct cu_bn_nhwc; /* one batch norm on channels-last operands (bn_nhwc.cu) */
 
 struct cu_backend {
     const cv_host *host;
@@ -168,6 +169,23 @@ int cu_narrow(cu_call *r, void *dst, const float *src, int64_t n);
 int cu_widen(cu_call *r, float *dst, const void *src, int64_t n);
 /* workspace MATMUL / LINEAR need for their 16-bit operand copies (0 in fp32) (gemm.cu) */
 size_t cu_gemm_workspace(const cu_backend *b, const cv_kernel *k);
+
+/* ---- batch norm on channels-last operands, coalesced (bn_nhwc.cu) ---------------------- */
+struct cu_bn_nhwc {
+    int64_t rows, c;                        /* x as [rows = N*H*W, C] */
+    const float *x, *gamma, *beta;          /* gamma, beta may be NULL in the forward */
+    const float *rm_in, *rv_in;             /* forward: running statistics read ... */
+    float *y, *save_mean, *save_rstd;       /* ... outputs (the saved statistics may be NULL) */
+    float *rm_out, *rv_out;                 /* ... updated running statistics, or NULL */
+    double eps, momentum;
+    const float *dy, *mean, *rstd;          /* backward: upstream gradient, saved statistics */
+    float *dx, *dgamma, *dbeta;             /* dgamma, dbeta may be NULL */
+    int through_stats;                      /* backward through the batch statistics (training) */
+};
+int cu_bn_nhwc_forward(cu_call *r, const cu_bn_nhwc *n);
+int cu_bn_nhwc_backward(cu_call *r, const cu_bn_nhwc *n);
+/* the scratch bytes both take (cu_scratch) */
+size_t cu_bn_nhwc_scratch(int64_t rows, int64_t c);
 
 /* ---- reductions (reduce.cu) ------------------------------------------------------ */
 /* one sum per output element j of y (kept dims) over x's dims in `reduced`, in

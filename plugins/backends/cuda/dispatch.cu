@@ -321,7 +321,9 @@ static size_t scratch_bound(const cv_kernel *k) {
     case CV_OP_EMBEDDING: return 256;
     case CV_OP_REDUCE: case CV_OP_SUM_TO: case CV_OP_SUMSQ: case CV_OP_NONFINITE: return 1024 * sizeof(double);
     case CV_OP_LAMB_UPDATE: return round256((2 * 1024 + 1) * sizeof(double));
-    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD: return 2 * round256((size_t)c * sizeof(float));
+    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD: /* cuDNN's statistics; or our NHWC sums (bn_nhwc.cu) */
+        return 2 * round256((size_t)c * sizeof(float)) +
+               (cv_kernel_layout(k, 0, 0) == CV_LAYOUT_NHWC ? round256(cu_bn_nhwc_scratch(n0 / c, c)) : 0);
     default: return 0;
     }
 }

@@ -11,8 +11,10 @@
  * With batch_norm = cudnn (the default) training-mode batch norm runs through
  * cudnnBatchNormalizationForwardTraining / Backward (spatial mode on x viewed as
  * [N,C,S,1]); cuDNN's running variance is the unbiased one, like ours.
- * Batch norm also takes channels-last (NHWC) x / y / dy / dx: the element of
- * (n, c, s) moves (cu_ncs_at), cuDNN gets an NHWC descriptor. */
+ * Batch norm also takes channels-last (NHWC) x / y / dy / dx: cuDNN gets an NHWC
+ * descriptor; eval is element-wise in either layout; our training forward and every
+ * backward use bn_nhwc.cu's coalesced per-channel sums (index helpers here follow
+ * the layout too, cu_ncs_at). */
 #include <string.h>
 #include "cuint.h"
 
@@ -317,6 +319,25 @@ static int norm_forward(cu_call *r, int kind) {
             r->in_written[3] = r->in_written[4] = 1;
         }
     }
+    if (l.nhwc && a.batch_stats) { /* our training batch norm, coalesced (bn_nhwc.cu) */
+        cu_bn_nhwc n;
+        memset(&n, 0, sizeof n);
+        n.rows = l.n * l.s;
+        n.c = l.c;
+        n.x = a.x;
+        n.gamma = a.gamma;
+        n.beta = a.beta;
+        n.rm_in = a.rm_in;
+        n.rv_in = a.rv_in;
+        n.y = a.y;
+        n.save_mean = a.save_mean;
+        n.save_rstd = a.save_rstd;
+        n.rm_out = a.rm_out;
+        n.rv_out = a.rv_out;
+        n.eps = a.eps;
+        n.momentum = a.momentum;
+        return cu_bn_nhwc_forward(r, &n);
+    }
     if (!a.batch_stats) {
         bn_eval_kernel<<<cu_blocks(x->numel), CU_THREADS, 0, r->b->stream>>>(l, a, x->numel);
         int st2 = cu_launched(r, "batch norm eval kernel");
@@ -353,6 +374,22 @@ static int norm_backward(cu_call *r, int kind) {
     a.dgamma = r->n_out > 1 ? r->out[1].f : NULL;
     a.dbeta = r->n_out > 2 ? r->out[2].f : NULL;
     a.through_stats = kind != NORM_BATCH || p->training;
+    if (l.nhwc) { /* coalesced (bn_nhwc.cu) */
+        cu_bn_nhwc n;
+        memset(&n, 0, sizeof n);
+        n.rows = l.n * l.s;
+        n.c = l.c;
+        n.x = a.x;
+        n.dy = a.dy;
+        n.gamma = a.gamma;
+        n.mean = a.mean;
+        n.rstd = a.rstd;
+        n.dx = a.dx;
+        n.dgamma = a.dgamma;
+        n.dbeta = a.dbeta;
+        n.through_stats = a.through_stats;
+        return cu_bn_nhwc_backward(r, &n);
+    }
     norm_bwd_kernel<<<grid_of(l.n_stats), CU_THREADS, 0, r->b->stream>>>(l, a);
     if ((st = cu_launched(r, "norm backward kernel"))) return st;
     if (r->n_out > 1) {
