@@ -89,6 +89,8 @@ void *cu_scratch(cu_call *r, size_t bytes);
 /* check a CUDA / cuDNN / cuBLAS status or the last launch; record "<OP>: <what>: <reason>" */
 int cu_cuda(cu_call *r, cudaError_t e, const char *what);
 int cu_launched(cu_call *r, const char *what);
+/* the layouts k is given are ones this backend takes (layout.cu); else an error naming op and operand */
+int cu_layout_check(cu_backend *b, const cv_kernel *k, const char *op, cv_error *err);
 int cu_dnn(cu_call *r, cudnnStatus_t s, const char *what);
 int cu_blas(cu_call *r, cublasStatus_t s, const char *what);
 /* copy a device value back (syncs the stream) — for error checks of indices */

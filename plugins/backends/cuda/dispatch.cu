@@ -1,9 +1,8 @@
 /* dispatch.cu — the CUDA backend's op table and dispatcher: operand checks,
  * dense f32 views of every operand (gathered / scattered by convert.cu when the
- * caller's tensor is strided or not f32), scratch memory per call, the error
- * helpers every kernel uses, which ops take channels-last (NHWC) operands and
- * the check of the layouts a kernel is given, and supports / prepare / release /
- * run / layout_class. */
+ * caller's tensor is strided or not f32), the workspace layout prepare() asks for
+ * ([gathered operands | scratch | the kernel's own]), scratch memory per call, the
+ * error helpers every kernel uses, and supports / prepare / release / run. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -225,58 +224,6 @@ static int check_ktensor(const cv_host *host, const cv_ktensor *t, const char *o
     return CV_OK;
 }
 
-/* ---- layouts (ABI 1.1 / 1.3): which ops take NHWC operands, and the check of what a kernel is given ---- */
-extern "C" int cu_layout_class(void *self, const cv_kernel *k) {
-    const cu_backend *b = (const cu_backend *)self;
-    if (!b->cfg.nhwc) return CV_LAYOUT_CLASS_PLAIN;
-    for (int io = 0; io < 2; io++)
-        for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
-            if ((io ? k->out : k->in)[i].dtype != CV_F32) return CV_LAYOUT_CLASS_PLAIN;
-    const cv_ktensor *x = k->n_in ? &k->in[0] : NULL;
-    switch (k->op) {
-    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:
-        return k->n_in >= 2 && k->n_out == 1 && x->ndim == 4 && k->in[1].ndim == 4 && k->out[0].ndim == 4
-                   ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD:
-        return k->n_in == 5 && x->ndim == 4 ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_POOL2D: case CV_OP_POOL2D_BWD:
-        return x && x->ndim == 4 ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: {
-        /* a 1x1 side is the same bytes in both layouts: the sides are independent */
-        const cv_ktensor *s = k->op == CV_OP_ADAPTIVE_AVG_POOL2D ? &k->out[0] : x;
-        if (k->n_in != 1 || k->n_out != 1 || s->ndim != 4 || x->ndim != 4) return CV_LAYOUT_CLASS_PLAIN;
-        return s->shape[2] == 1 && s->shape[3] == 1 ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_UNIFORM;
-    }
-    case CV_OP_REDUCE: return cv_kernel_reduce_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_BROADCAST_TO: return cv_kernel_broadcast_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_COPY:
-        return cv_kernel_same_shapes(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_FILL: return CV_LAYOUT_CLASS_UNIFORM;
-    default: return CV_LAYOUT_CLASS_PLAIN;
-    }
-}
-
-/* every operand's layout is PLAIN or NHWC, and every NHWC one is one this op takes (its class,
- * shared by a UNIFORM op's 4-D operands, on dense 4-D tensors) */
-static int layout_check(cu_backend *b, const cv_kernel *k, const char *op, cv_error *err) {
-    if (!CV_HAS_MEMBER(k, cv_kernel, out_layout) || (!k->in_layout && !k->out_layout)) return CV_OK;
-    int io, i;
-    const int l = cv_kernel_foreign_layout(k, CV_LAYOUT_NHWC, &io, &i);
-    if (l != CV_LAYOUT_PLAIN)
-        return b->host->set_error(err, CV_ERR_INVALID,
-                                  "backend cuda: %s: %s %d is given layout %s, which this backend does not use "
-                                  "(it offers NHWC)", op, io ? "output" : "input", i, l == CV_LAYOUT_C16 ? "C16" : "unknown");
-    const char *why = cv_kernel_layout_fault(k, cu_layout_class(b, k), CV_LAYOUT_NHWC, &io, &i);
-    if (!why) return CV_OK;
-    const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
-    cu_t shape;
-    char s[96];
-    shape.ndim = t->ndim;
-    memcpy(shape.shape, t->shape, sizeof shape.shape);
-    return b->host->set_error(err, CV_ERR_INVALID, "backend cuda: %s: %s %d %s is given layout NHWC, which this op %s", op,
-                              io ? "output" : "input", i, cu_shape_str(&shape, s, sizeof s), why);
-}
-
 /* ---- gathered operands and scratch: in the kernel's workspace, reserved by prepare() -------------- */
 static int dense_i32(const cv_ktensor *t) {
     cu_view v = cu_view_of(t);
@@ -406,7 +353,7 @@ int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
         int st = check_ktensor(host, &k->out[i], en->name, "output", i, err);
         if (st) return st;
     }
-    int lst = layout_check(b, k, en->name, err);
+    int lst = cu_layout_check(b, k, en->name, err);
     if (lst) return lst;
     cu_call *r = (cu_call *)host->alloc_array(1, sizeof *r);
     if (!r) return host->set_error(err, CV_ERR_NOMEM, "backend cuda: %s: out of host memory", en->name);
