@@ -165,11 +165,11 @@ static const cv_component_desc m_desc = { sizeof(cv_component_desc), CV_ABI_MAJO
                                           "blocks", "classification", "test model", NULL, NULL, NULL, NULL, NULL, &m_vt };
 
 /* ---- rig ------------------------------------------------------------------------------------- */
-static ku_backend open_backend(cv_ctx *ctx, const char *name) {
-    if (strcmp(name, "cuda")) return ku_backend_open(ctx, name);
+static ku_backend open_backend(cv_ctx *ctx, const ln_target *t) {
+    if (strcmp(t->backend, "cuda")) return ku_backend_open(ctx, t->backend);
     ku_backend be;
     char why[CV_ERROR_MESSAGE_MAX + 64];
-    cr_assert(cu_open(ctx, NULL, &be, why, sizeof why), "backend cuda: %s", why);
+    cr_assert(cu_open(ctx, t->options, &be, why, sizeof why), "backend cuda: %s", why);
     return be;
 }
 
@@ -178,7 +178,7 @@ void ln_rig_open(net_rig *r, mspec *m, ln_target t, int variant, int adaptive) {
     m->variant = variant;
     m->adaptive = adaptive;
     cv_ctx *ctx = th_ctx_new();
-    net_rig_open(r, ctx, open_backend(ctx, t.backend), 7, (cv_component_ref){ &m_desc, m }, ce_loss(), 5);
+    net_rig_open(r, ctx, open_backend(ctx, &t), 7, (cv_component_ref){ &m_desc, m }, ce_loss(), 5);
     if (t.opened) t.opened(r);
 }
 
@@ -285,7 +285,7 @@ void ln_compare_with_ref(ln_target t, int adaptive, int n, int hw) {
     mspec mb, mr;
     cr_assert_leq(n, 64);
     ln_rig_open(&be, &mb, t, V_RESNET, adaptive);
-    ln_rig_open(&ref, &mr, (ln_target){ "ref", CV_LAYOUT_PLAIN, NULL }, V_RESNET, adaptive);
+    ln_rig_open(&ref, &mr, (ln_target){ "ref", CV_LAYOUT_PLAIN, NULL, NULL }, V_RESNET, adaptive);
     float *img = malloc(sizeof(float) * (size_t)(n * 3 * hw * hw));
     int32_t lab[64];
     float lb[64 * 5], lr[64 * 5];

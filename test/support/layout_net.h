@@ -12,7 +12,7 @@
  * Example:
  *   net_rig r;
  *   mspec m;
- *   ln_rig_open(&r, &m, (ln_target){ "cpu", CV_LAYOUT_C16, NULL }, V_RESNET, 0);
+ *   ln_rig_open(&r, &m, (ln_target){ "cpu", CV_LAYOUT_C16, NULL, NULL }, V_RESNET, 0);
  *   cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
  *   ln_expect_blocked_chain(&r, &m, p, CV_LAYOUT_C16);
  *   net_rig_close(&r);                                                          */
@@ -46,13 +46,15 @@ typedef struct mspec {
 } mspec;
 
 /* a backend under test: its name ("cpu", "ref", "cuda"), the blocked layout its
- * plans must give (CV_LAYOUT_C16, CV_LAYOUT_NHWC; PLAIN for "ref") and what to
+ * plans must give (CV_LAYOUT_C16, CV_LAYOUT_NHWC; PLAIN for "ref"), what to
  * change on each rig just after it is opened, before its first plan (NULL:
- * nothing; test_layout.c: point the engine at another vtable) */
+ * nothing; test_layout.c: point the engine at another vtable), and for "cuda"
+ * its options ("key=value", NULL-terminated; NULL: the defaults) */
 typedef struct ln_target {
     const char *backend;
     int layout;
     void (*opened)(net_rig *r);
+    const char *const *options;
 } ln_target;
 
 /* An engine on t's backend (seed 7) and a net of model m (cleared, then

@@ -107,6 +107,17 @@ Test(cuda_vs_ref, linear_unaligned_and_unprepared) { NEED_CUDA();
 
 /* ---- normalisation ------------------------------------------------------------------------ */
 Test(cuda_vs_ref, batch_norm) { NEED_CUDA(); kc_ops_batch_norm(&bench); }
+/* cuDNN's batch norm in training (the GPU default; fx.cuda may use ours: the emulation's default) */
+Test(cuda_vs_ref, batch_norm_through_cudnn) {
+    NEED_CUDA();
+    const char *const kv[] = { "batch_norm=cudnn", NULL };
+    char why[CV_ERROR_MESSAGE_MAX + 64];
+    ku_backend be;
+    cr_assert(cu_open(fx.ctx, kv, &be, why, sizeof why), "%s", why);
+    kc_bench b = { fx.ref, 1, { be }, { "cuda batch_norm=cudnn" }, &fx.rng };
+    kc_ops_batch_norm(&b);
+    ku_backend_close(be);
+}
 Test(cuda_vs_ref, layer_norm) { NEED_CUDA(); kc_ops_layer_norm(&bench); }
 Test(cuda_vs_ref, group_norm) { NEED_CUDA(); kc_ops_group_norm(&bench); }
 

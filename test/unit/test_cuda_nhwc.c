@@ -32,7 +32,11 @@ TestSuite(cuda_nhwc, .init = setup, .fini = teardown);
 /* every test needs a CUDA backend: skipped (not passed) without one */
 #define NEED_CUDA() do { if (!fx.have_cuda) cr_skip_test("%s", fx.no_cuda); } while (0)
 
-static const ln_target cuda = { "cuda", CV_LAYOUT_NHWC, NULL };
+static const ln_target cuda = { "cuda", CV_LAYOUT_NHWC, NULL, NULL };
+/* cuDNN's batch norm in training instead of ours (the GPU default; the emulation's default is
+ * batch_norm = own, so that bn_nhwc.cu runs in the tests above) */
+static const char *const cudnn_bn[] = { "batch_norm=cudnn", NULL };
+static const ln_target cuda_cudnn_bn = { "cuda", CV_LAYOUT_NHWC, NULL, cudnn_bn };
 
 /* ---- the layout pass ------------------------------------------------------------------------- */
 Test(cuda_nhwc, conv_bn_relu_chains_are_nhwc_incl_24_channels) {
@@ -55,6 +59,12 @@ Test(cuda_nhwc, matches_ref_reduce_pool) {
 Test(cuda_nhwc, matches_ref_adaptive_pool) {
     NEED_CUDA();
     ln_compare_with_ref(cuda, 1, 4, 10);
+}
+
+Test(cuda_nhwc, matches_ref_with_cudnn_batch_norm) {
+    NEED_CUDA();
+    ln_compare_with_ref(cuda_cudnn_bn, 0, 4, 12);
+    ln_compare_with_ref(cuda_cudnn_bn, 1, 4, 10);
 }
 
 Test(cuda_nhwc, sgd_steps_match_the_plain_layout) {

@@ -26,7 +26,7 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_options(void) { return "use_tls=0"; }
 const char *__lsan_default_suppressions(void) { return "leak:_dlerror_run\n"; }
 
-static const ln_target cpu = { "cpu", CV_LAYOUT_C16, NULL };
+static const ln_target cpu = { "cpu", CV_LAYOUT_C16, NULL, NULL };
 
 /* ---- the layout pass ------------------------------------------------------------------------- */
 Test(layout, conv_bn_relu_chains_are_blocked) { ln_expect_blocked_chains(cpu, (const int[]){ V_RESNET }, 1); }
@@ -45,7 +45,7 @@ Test(layout, env_plain_and_the_reference_backend_give_no_layouts) {
     cr_expect_null(p->layout);
     cr_expect_eq(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
     net_rig_close(&r);
-    ln_rig_open(&r, &m, (ln_target){ "ref", CV_LAYOUT_PLAIN, NULL }, V_RESNET, 0);
+    ln_rig_open(&r, &m, (ln_target){ "ref", CV_LAYOUT_PLAIN, NULL, NULL }, V_RESNET, 0);
     cr_expect_null(r.be.vt->layout_class, "the reference backend stays the all-plain oracle");
     p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     cr_expect_null(p->layout);
@@ -66,7 +66,7 @@ static void offer(net_rig *r, int layout) {
 }
 static void offer_nhwc(net_rig *r) { offer(r, CV_LAYOUT_NHWC); }
 static void offer_unknown(net_rig *r) { offer(r, 9); }
-static const ln_target cpu_nhwc = { "cpu", CV_LAYOUT_NHWC, offer_nhwc };
+static const ln_target cpu_nhwc = { "cpu", CV_LAYOUT_NHWC, offer_nhwc, NULL };
 
 Test(layout, a_backend_offering_nhwc_gets_nhwc_on_any_channel_count) {
     ln_expect_blocked_chains(cpu_nhwc, (const int[]){ V_RESNET, V_C24 }, 2);
@@ -87,7 +87,7 @@ Test(layout, nhwc_keeps_views_outputs_broadcasts_and_concats_plain) {
 Test(layout, an_unknown_blocked_layout_gives_no_layouts) {
     net_rig r;
     mspec m;
-    ln_rig_open(&r, &m, (ln_target){ "cpu", CV_LAYOUT_PLAIN, offer_unknown }, V_RESNET, 0);
+    ln_rig_open(&r, &m, (ln_target){ "cpu", CV_LAYOUT_PLAIN, offer_unknown, NULL }, V_RESNET, 0);
     cv_plan *p = ln_plan(&r, 4, 12, CV_MODE_TRAIN);
     cr_expect_null(p->layout, "blocked_layout 9 is no layout the engine knows");
     net_rig_close(&r);

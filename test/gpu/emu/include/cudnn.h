@@ -1,9 +1,12 @@
 /* test/gpu/emu/include/cudnn.h — just enough of cuDNN for the emulation: convolutions by
  * direct loops (one algorithm, no workspace) on f32, f16 or bf16 tensors (converted on
  * load, f32 sums, rounded on store), NCHW or NHWC (data NHWC, filter KRSC; one format for
- * x, w and y, as the backend always asks); batch norm and pooling answer NOT_SUPPORTED,
- * so the backend's own kernels for those are what runs. */
+ * x, w and y, as the backend always asks); spatial batch norm in training (forward with
+ * the running averages — unbiased variance — and the saved mean and inverse standard
+ * deviation, backward) and pooling forward (max propagating NaN, average with or without
+ * the padding), f32, NCHW or NHWC, sums in double; as cuDNN documents them. */
 #pragma once
+#include <math.h>
 #include <stddef.h>
 #include <vector>
 #include "cuda_fp16.h"
@@ -33,13 +36,6 @@ static inline size_t cudnnGetVersion(void) { return 0; }
 static inline cudnnStatus_t cudnnCreate(cudnnHandle_t *h) { *h = (void *)1; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnDestroy(cudnnHandle_t) OK()
 static inline cudnnStatus_t cudnnSetStream(cudnnHandle_t, void *) OK()
-template <typename... A> static inline cudnnStatus_t cudnnCreatePoolingDescriptor(A...) NS()
-template <typename... A> static inline cudnnStatus_t cudnnDestroyPoolingDescriptor(A...) OK()
-template <typename... A> static inline cudnnStatus_t cudnnSetPooling2dDescriptor(A...) NS()
-template <typename... A> static inline cudnnStatus_t cudnnDeriveBNTensorDescriptor(A...) NS()
-template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationForwardTraining(A...) NS()
-template <typename... A> static inline cudnnStatus_t cudnnBatchNormalizationBackward(A...) NS()
-template <typename... A> static inline cudnnStatus_t cudnnPoolingForward(A...) NS()
 
 struct emu_t { int n, c, h, w, dt; cudnnTensorFormat_t fmt; };
 /* storage offset of element (n, c, h, w) (for a filter: k, c, r, s) of a descriptor */
@@ -100,3 +96,109 @@ static inline cudnnStatus_t cudnnConvolutionBackwardData(void *, const void *, v
     return emu_conv(1, (emu_t *)dxd, dx, (emu_t *)wd, (void *)w, (emu_t *)dyd, (void *)dy, (emu_cd *)cd); }
 static inline cudnnStatus_t cudnnConvolutionBackwardFilter(void *, const void *, void *xd, const void *x, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdFilterAlgo_t, void *, size_t, const void *, void *dwd, void *dw) {
     return emu_conv(2, (emu_t *)xd, (void *)x, (emu_t *)dwd, dw, (emu_t *)dyd, (void *)dy, (emu_cd *)cd); }
+
+/* ---- batch norm (spatial, training) ------------------------------------------------------------ */
+static inline cudnnStatus_t cudnnDeriveBNTensorDescriptor(void *bd, void *xd, cudnnBatchNormMode_t) {
+    const emu_t *x = (const emu_t *)xd;
+    *(emu_t *)bd = { 1, x->c, 1, 1, x->dt, CUDNN_TENSOR_NCHW };
+    return CUDNN_STATUS_SUCCESS;
+}
+/* per channel c of x: its values in storage order of (n, h, w) */
+template <typename F> static inline void emu_each(const emu_t *d, int c, F f) {
+    for (int n = 0; n < d->n; n++) for (int h = 0; h < d->h; h++) for (int w = 0; w < d->w; w++) f(emu_at(d, n, c, h, w));
+}
+static inline cudnnStatus_t cudnnBatchNormalizationForwardTraining(void *, cudnnBatchNormMode_t, const void *alpha_,
+    const void *beta_, void *xd_, const void *x_, void *yd_, void *y_, void *, const void *scale_, const void *bias_, double f,
+    void *rmean_, void *rvar_, double eps, void *smean_, void *sinv_) {
+    const emu_t xd = *(emu_t *)xd_, yd = *(emu_t *)yd_;
+    if (xd.dt != EMU_F32 || yd.dt != EMU_F32 || xd.fmt != yd.fmt || eps < CUDNN_BN_MIN_EPSILON) return CUDNN_STATUS_NOT_SUPPORTED;
+    const float alpha = *(const float *)alpha_, beta = *(const float *)beta_;
+    emu_enqueue([=] {
+        const float *x = (const float *)x_, *scale = (const float *)scale_, *bias = (const float *)bias_;
+        float *y = (float *)y_, *rmean = (float *)rmean_, *rvar = (float *)rvar_, *smean = (float *)smean_, *sinv = (float *)sinv_;
+        const double m = (double)xd.n * xd.h * xd.w;
+        for (int c = 0; c < xd.c; c++) {
+            double s = 0, v = 0;
+            emu_each(&xd, c, [&](long i) { s += x[i]; });
+            const double mean = s / m;
+            emu_each(&xd, c, [&](long i) { v += (x[i] - mean) * (x[i] - mean); });
+            const double var = v / m, inv = 1.0 / sqrt(var + eps);
+            emu_each(&xd, c, [&](long i) {
+                const double out = scale[c] * (x[i] - mean) * inv + bias[c];
+                y[i] = (float)(alpha * out + (beta == 0 ? 0.0 : beta * y[i]));
+            });
+            if (rmean) rmean[c] = (float)((1 - f) * rmean[c] + f * mean);
+            if (rvar) rvar[c] = (float)((1 - f) * rvar[c] + f * (m > 1 ? var * m / (m - 1) : var));
+            if (smean) smean[c] = (float)mean;
+            if (sinv) sinv[c] = (float)inv;
+        }
+    });
+    return CUDNN_STATUS_SUCCESS;
+}
+static inline cudnnStatus_t cudnnBatchNormalizationBackward(void *, cudnnBatchNormMode_t, const void *ad_, const void *bd_,
+    const void *ap_, const void *bp_, void *xd_, const void *x_, void *, const void *dy_, void *, void *dx_, void *,
+    const void *scale_, void *dscale_, void *dbias_, double eps, const void *smean_, const void *sinv_) {
+    const emu_t xd = *(emu_t *)xd_;
+    if (xd.dt != EMU_F32 || !smean_ || !sinv_) return CUDNN_STATUS_NOT_SUPPORTED; /* the emulation needs the saved stats */
+    const float ad = *(const float *)ad_, bd = *(const float *)bd_, ap = *(const float *)ap_, bp = *(const float *)bp_;
+    emu_enqueue([=] {
+        const float *x = (const float *)x_, *dy = (const float *)dy_, *scale = (const float *)scale_;
+        const float *smean = (const float *)smean_, *sinv = (const float *)sinv_;
+        float *dx = (float *)dx_, *dscale = (float *)dscale_, *dbias = (float *)dbias_;
+        const double m = (double)xd.n * xd.h * xd.w;
+        for (int c = 0; c < xd.c; c++) {
+            double sdy = 0, sdyx = 0;
+            const double mean = smean[c], inv = sinv[c];
+            emu_each(&xd, c, [&](long i) { sdy += dy[i]; sdyx += dy[i] * (x[i] - mean) * inv; });
+            emu_each(&xd, c, [&](long i) {
+                const double xhat = (x[i] - mean) * inv, g = scale[c] * inv * (dy[i] - (sdy + xhat * sdyx) / m);
+                dx[i] = (float)(ad * g + (bd == 0 ? 0.0 : bd * dx[i]));
+            });
+            dscale[c] = (float)(ap * sdyx + (bp == 0 ? 0.0 : bp * dscale[c]));
+            dbias[c] = (float)(ap * sdy + (bp == 0 ? 0.0 : bp * dbias[c]));
+        }
+    });
+    (void)eps;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* ---- pooling forward ------------------------------------------------------------------------- */
+struct emu_pd { cudnnPoolingMode_t mode; int kh, kw, ph, pw, sh, sw; };
+static inline cudnnStatus_t cudnnCreatePoolingDescriptor(cudnnPoolingDescriptor_t *d) { *d = new emu_pd(); return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnDestroyPoolingDescriptor(void *d) { delete (emu_pd *)d; return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnSetPooling2dDescriptor(void *d, cudnnPoolingMode_t mode, cudnnNanPropagation_t, int kh, int kw,
+                                                        int ph, int pw, int sh, int sw) {
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) return CUDNN_STATUS_NOT_SUPPORTED;
+    *(emu_pd *)d = { mode, kh, kw, ph, pw, sh, sw };
+    return CUDNN_STATUS_SUCCESS;
+}
+static inline cudnnStatus_t cudnnPoolingForward(void *, void *pd_, const void *alpha_, void *xd_, const void *x_,
+                                                const void *beta_, void *yd_, void *y_) {
+    const emu_pd p = *(emu_pd *)pd_;
+    const emu_t xd = *(emu_t *)xd_, yd = *(emu_t *)yd_;
+    if (xd.dt != EMU_F32 || yd.dt != EMU_F32 || xd.fmt != yd.fmt || xd.n != yd.n || xd.c != yd.c ||
+        yd.h != (xd.h + 2 * p.ph - p.kh) / p.sh + 1 || yd.w != (xd.w + 2 * p.pw - p.kw) / p.sw + 1)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    const float alpha = *(const float *)alpha_, beta = *(const float *)beta_;
+    emu_enqueue([=] {
+        const float *x = (const float *)x_;
+        float *y = (float *)y_;
+        for (int n = 0; n < yd.n; n++) for (int c = 0; c < yd.c; c++) for (int oh = 0; oh < yd.h; oh++) for (int ow = 0; ow < yd.w; ow++) {
+            double acc = p.mode == CUDNN_POOLING_MAX ? -INFINITY : 0.0;
+            int inside = 0;
+            for (int i = 0; i < p.kh; i++) for (int j = 0; j < p.kw; j++) {
+                const int h = oh * p.sh - p.ph + i, w = ow * p.sw - p.pw + j;
+                if (h < 0 || h >= xd.h || w < 0 || w >= xd.w) continue;
+                const float v = x[emu_at(&xd, n, c, h, w)];
+                inside++;
+                if (p.mode != CUDNN_POOLING_MAX) acc += v;
+                else if (isnan(v) || v > acc) acc = isnan(acc) ? acc : v;
+            }
+            if (p.mode == CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING) acc /= (double)(p.kh * p.kw);
+            else if (p.mode == CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING) acc /= inside ? inside : 1;
+            const long o = emu_at(&yd, n, c, oh, ow);
+            y[o] = (float)(alpha * acc + (beta == 0 ? 0.0 : beta * y[o]));
+        }
+    });
+    return CUDNN_STATUS_SUCCESS;
+}
