@@ -1,17 +1,19 @@
 /* test/gpu/emu/include/cudnn.h — just enough of cuDNN for the emulation: convolutions by
  * direct loops (one algorithm, no workspace) on f32, f16 or bf16 tensors (converted on
  * load, f32 sums, rounded on store), NCHW or NHWC (data NHWC, filter KRSC; one format for
- * x, w and y, as the backend always asks); spatial batch norm in training (forward with
+ * x, w and y, as the backend always asks; the found algorithm takes a workspace it
+ * scribbles over); spatial batch norm in training (forward with
  * the running averages — unbiased variance — and the saved mean and inverse standard
  * deviation, backward) and pooling forward (max propagating NaN, average with or without
  * the padding), f32, NCHW or NHWC, sums in double; as cuDNN documents them. */
 #pragma once
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 #include <vector>
 #include "cuda_fp16.h"
 #include "cuda_runtime.h"
-typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_NOT_SUPPORTED = 9 } cudnnStatus_t;
+typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_BAD_PARAM = 3, CUDNN_STATUS_NOT_SUPPORTED = 9 } cudnnStatus_t;
 typedef void *cudnnHandle_t; typedef void *cudnnTensorDescriptor_t; typedef void *cudnnFilterDescriptor_t;
 typedef void *cudnnConvolutionDescriptor_t; typedef void *cudnnPoolingDescriptor_t;
 typedef enum { CUDNN_TENSOR_NCHW, CUDNN_TENSOR_NHWC } cudnnTensorFormat_t; typedef enum { CUDNN_DATA_FLOAT = EMU_F32, CUDNN_DATA_HALF = EMU_F16, CUDNN_DATA_BFLOAT16 = EMU_BF16 } cudnnDataType_t;
@@ -54,13 +56,19 @@ static inline cudnnStatus_t cudnnSetFilter4dDescriptor(void *d, cudnnDataType_t 
 static inline cudnnStatus_t cudnnSetConvolution2dDescriptor(void *d, int ph, int pw, int sh, int sw, int dh, int dw, cudnnConvolutionMode_t, cudnnDataType_t) { emu_cd *c = (emu_cd *)d; c->ph = ph; c->pw = pw; c->sh = sh; c->sw = sw; c->dh = dh; c->dw = dw; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolutionGroupCount(void *d, int g) { ((emu_cd *)d)->g = g; return CUDNN_STATUS_SUCCESS; }
 static inline cudnnStatus_t cudnnSetConvolutionMathType(void *, cudnnMathType_t) { return CUDNN_STATUS_SUCCESS; }
-template <typename P> static inline cudnnStatus_t emu_find(int *n, P *perf) { *n = 1; perf[0].algo = (decltype(perf[0].algo))1; perf[0].status = CUDNN_STATUS_SUCCESS; perf[0].memory = 0; perf[0].determinism = CUDNN_DETERMINISTIC; return CUDNN_STATUS_SUCCESS; }
+/* The search offers one algorithm, EMU_ALGO, which needs EMU_CONV_WS bytes of workspace and
+ * scribbles over all of them before computing (so workspace that overlaps an operand shows as a
+ * wrong result); the fallback algorithms (0, 1) need none. */
+enum { EMU_ALGO = 2, EMU_CONV_WS = 4096 };
+template <typename P> static inline cudnnStatus_t emu_find(int *n, P *perf) { *n = 1; perf[0].algo = (decltype(perf[0].algo))EMU_ALGO; perf[0].status = CUDNN_STATUS_SUCCESS; perf[0].memory = EMU_CONV_WS; perf[0].determinism = CUDNN_DETERMINISTIC; return CUDNN_STATUS_SUCCESS; }
+static inline size_t emu_ws_of(int algo) { return algo == EMU_ALGO ? EMU_CONV_WS : 0; }
 static inline cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionFwdAlgoPerf_t *p) { return emu_find(n, p); }
 static inline cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionBwdDataAlgoPerf_t *p) { return emu_find(n, p); }
 static inline cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionBwdFilterAlgoPerf_t *p) { return emu_find(n, p); }
-template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
-template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
-template <typename... A> static inline cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(A... a) { return CUDNN_STATUS_NOT_SUPPORTED; }
+template <typename A> static inline cudnnStatus_t emu_ws_size(A algo, size_t *bytes) { *bytes = emu_ws_of((int)algo); return CUDNN_STATUS_SUCCESS; }
+static inline cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(void *, void *, void *, void *, void *, cudnnConvolutionFwdAlgo_t a, size_t *b) { return emu_ws_size(a, b); }
+static inline cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(void *, void *, void *, void *, void *, cudnnConvolutionBwdDataAlgo_t a, size_t *b) { return emu_ws_size(a, b); }
+static inline cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(void *, void *, void *, void *, void *, cudnnConvolutionBwdFilterAlgo_t a, size_t *b) { return emu_ws_size(a, b); }
 /* mode 0: y = conv(x, w); 1: dx = conv^T(dy, w); 2: dw = corr(x, dy).  Like cuDNN's legacy
  * API, x, w and y must share one data type; they are read into f32, summed in f32 and
  * the result is rounded to that type on store. */
@@ -83,19 +91,25 @@ static inline void emu_conv_run(int mode, const emu_t *xd, void *xp, const emu_t
     if (mode == 2) for (long i = 0; i < nw; i++) emu_put(wd->dt, wp, i, w[i]);
 }
 /* on the stream: run now, or recorded into a capture with copies of the descriptors */
-static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c) {
+static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c,
+                                     int algo, void *ws, size_t ws_bytes) {
     if (xd->dt != wd->dt || xd->dt != yd->dt || xd->fmt != wd->fmt || xd->fmt != yd->fmt) return CUDNN_STATUS_NOT_SUPPORTED;
+    const size_t need = emu_ws_of(algo);
+    if (ws_bytes < need || (need && !ws)) return CUDNN_STATUS_BAD_PARAM;
     emu_t x = *xd, w = *wd, y = *yd;
     emu_cd cd = *c;
-    emu_enqueue([=] { emu_conv_run(mode, &x, xp, &w, wp, &y, yp, &cd); });
+    emu_enqueue([=] {
+        if (need) memset(ws, 0xA5, need);
+        emu_conv_run(mode, &x, xp, &w, wp, &y, yp, &cd);
+    });
     return CUDNN_STATUS_SUCCESS;
 }
-static inline cudnnStatus_t cudnnConvolutionForward(void *, const void *, void *xd, const void *x, void *wd, const void *w, void *cd, cudnnConvolutionFwdAlgo_t, void *, size_t, const void *, void *yd, void *y) {
-    return emu_conv(0, (emu_t *)xd, (void *)x, (emu_t *)wd, (void *)w, (emu_t *)yd, y, (emu_cd *)cd); }
-static inline cudnnStatus_t cudnnConvolutionBackwardData(void *, const void *, void *wd, const void *w, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdDataAlgo_t, void *, size_t, const void *, void *dxd, void *dx) {
-    return emu_conv(1, (emu_t *)dxd, dx, (emu_t *)wd, (void *)w, (emu_t *)dyd, (void *)dy, (emu_cd *)cd); }
-static inline cudnnStatus_t cudnnConvolutionBackwardFilter(void *, const void *, void *xd, const void *x, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdFilterAlgo_t, void *, size_t, const void *, void *dwd, void *dw) {
-    return emu_conv(2, (emu_t *)xd, (void *)x, (emu_t *)dwd, dw, (emu_t *)dyd, (void *)dy, (emu_cd *)cd); }
+static inline cudnnStatus_t cudnnConvolutionForward(void *, const void *, void *xd, const void *x, void *wd, const void *w, void *cd, cudnnConvolutionFwdAlgo_t a, void *ws, size_t wsb, const void *, void *yd, void *y) {
+    return emu_conv(0, (emu_t *)xd, (void *)x, (emu_t *)wd, (void *)w, (emu_t *)yd, y, (emu_cd *)cd, (int)a, ws, wsb); }
+static inline cudnnStatus_t cudnnConvolutionBackwardData(void *, const void *, void *wd, const void *w, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdDataAlgo_t a, void *ws, size_t wsb, const void *, void *dxd, void *dx) {
+    return emu_conv(1, (emu_t *)dxd, dx, (emu_t *)wd, (void *)w, (emu_t *)dyd, (void *)dy, (emu_cd *)cd, (int)a, ws, wsb); }
+static inline cudnnStatus_t cudnnConvolutionBackwardFilter(void *, const void *, void *xd, const void *x, void *dyd, const void *dy, void *cd, cudnnConvolutionBwdFilterAlgo_t a, void *ws, size_t wsb, const void *, void *dwd, void *dw) {
+    return emu_conv(2, (emu_t *)xd, (void *)x, (emu_t *)dwd, dw, (emu_t *)dyd, (void *)dy, (emu_cd *)cd, (int)a, ws, wsb); }
 
 /* ---- batch norm (spatial, training) ------------------------------------------------------------ */
 static inline cudnnStatus_t cudnnDeriveBNTensorDescriptor(void *bd, void *xd, cudnnBatchNormMode_t) {
