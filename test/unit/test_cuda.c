@@ -70,6 +70,17 @@ Test(cuda_vs_ref, linear) { NEED_CUDA();
          .out = { F32(9, 6) }, .rtol = 2e-4, .atol = 2e-4);
 }
 
+/* LINEAR when cuBLASLt offers no algorithm (the emulated heuristic answers NOT_SUPPORTED with
+ * CVNETS_EMU_LT_NO_ALGO set; a real GPU ignores it and runs cuBLASLt): a bias fill and a GEMM */
+Test(cuda_vs_ref, linear_without_a_cublaslt_algorithm) { NEED_CUDA();
+    setenv("CVNETS_EMU_LT_NO_ALGO", "1", 1);
+    CASE(.name = "linear bias, no Lt algorithm", .op = CV_OP_LINEAR, .n_in = 3, .in = { F32(5, 7), F32(3, 7), F32(3) },
+         .n_out = 1, .out = { F32(5, 3) }, .rtol = 2e-4, .atol = 2e-4);
+    CASE(.name = "linear 3d, no Lt algorithm", .op = CV_OP_LINEAR, .n_in = 2, .in = { F32(2, 3, 8), F32(4, 8) },
+         .n_out = 1, .out = { F32(2, 3, 4) }, .rtol = 2e-4, .atol = 2e-4);
+    unsetenv("CVNETS_EMU_LT_NO_ALGO");
+}
+
 /* LINEAR on operands one element into their buffers (less aligned than a prepared cuBLASLt plan
  * assumes: run() makes a plan for the call), and run() without prepare() or workspace */
 Test(cuda_vs_ref, linear_unaligned_and_unprepared) { NEED_CUDA();

@@ -15,7 +15,9 @@
  * by prepare() and kept as its prepared state; run() uses it when it was made for
  * the node's shapes and the pointers are aligned as it assumed, and otherwise
  * makes a plan for the call and destroys it after.  The workspace is
- * [16-bit x | 16-bit w | cuBLASLt's, 256-byte aligned]. */
+ * [16-bit x | 16-bit w | cuBLASLt's, 256-byte aligned].  When cuBLASLt offers no
+ * algorithm for a shape, LINEAR runs as before: y filled with the bias, then
+ * cublasGemmStridedBatchedEx with beta = 1. */
 #include "cuint.h"
 
 /* elements GEMM reads of an operand of numel elements, mat per matrix, against batches */
@@ -112,15 +114,16 @@ static cublasComputeType_t gemm_compute(const cu_backend *b) {
     return b->cfg.precision == CV_F32 && b->cfg.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
 }
 
+/* Y = op(A) op(B) + beta Y (row-major), batched */
 static int gemm(cu_call *r, int ta, int tb, int64_t m, int64_t n, int64_t k, const void *A, int64_t lda, int64_t sa,
-                const void *B, int64_t ldb, int64_t sb, float *Y, int64_t batches) {
+                const void *B, int64_t ldb, int64_t sb, float *Y, int64_t batches, float beta) {
     if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || batches > INT32_MAX)
         return cu_fail(r, CV_ERR_UNSUPPORTED, "matrix sizes beyond 2^31 are not supported by cuBLAS's 32-bit API");
-    const float one = 1.0f, zero = 0.0f;
+    const float one = 1.0f;
     cudaDataType in = gemm_in_type(r->b->cfg.precision);
     return cu_blas(r, cublasGemmStridedBatchedEx(r->b->cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                                  (int)n, (int)m, (int)k, &one, B, in, (int)ldb, sb, A, in, (int)lda, sa,
-                                                 &zero, Y, CUDA_R_32F, (int)n, m * n, (int)batches, gemm_compute(r->b),
+                                                 &beta, Y, CUDA_R_32F, (int)n, m * n, (int)batches, gemm_compute(r->b),
                                                  CUBLAS_GEMM_DEFAULT),
                    "cublasGemmStridedBatchedEx");
 }
@@ -158,7 +161,7 @@ int cu_matmul(cu_call *r) {
     int64_t sa_, sb_;
     const void *A = operand(r, a, y, batches, &region, &sa_), *B = A ? operand(r, b, y, batches, &region, &sb_) : NULL;
     if (!B) return r->err->status;
-    return gemm(r, p->trans_a, p->trans_b, m, n, k, A, ac, sa_, B, bc, sb_, y->f, batches);
+    return gemm(r, p->trans_a, p->trans_b, m, n, k, A, ac, sa_, B, bc, sb_, y->f, batches, 0.0f);
 }
 
 /* ---- LINEAR through cuBLASLt ------------------------------------------------------------------
@@ -178,6 +181,7 @@ struct lt_plan {
     cublasLtMatrixLayout_t a, b, d; /* w, x, y (C and D) */
     cublasLtMatmulAlgo_t algo;
     size_t ws;         /* the algorithm's workspace */
+    int usable;        /* 0: cuBLASLt offered no algorithm; LINEAR runs as a bias fill and a GEMM */
 };
 
 /* LINEAR's shapes from k's operands; -1 when there is nothing to multiply or they do not fit */
@@ -245,6 +249,7 @@ static cublasStatus_t lt_make(cu_backend *b, lt_plan *p, const void *bias, const
         if (res[i].state == CUBLAS_STATUS_SUCCESS && res[i].workspaceSize <= budget) {
             p->algo = res[i].algo;
             p->ws = res[i].workspaceSize;
+            p->usable = 1;
             return CUBLAS_STATUS_SUCCESS;
         }
     *what = "cublasLtMatmulAlgoGetHeuristic (no algorithm within the workspace budget)";
@@ -271,6 +276,11 @@ int cu_linear_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t
     p->align = LT_ALIGN;
     const char *what = "";
     cublasStatus_t s = lt_make(b, p, (const void *)(uintptr_t)LT_ALIGN, &what);
+    if (s == CUBLAS_STATUS_NOT_SUPPORTED) { /* no algorithm: run() falls back to a bias fill and a GEMM */
+        b->host->log(b->host->host_ctx, CV_LOG_DEBUG, "backend cuda", "LINEAR %lld x %lld x %lld: %s: no algorithm, "
+                     "using cublasGemmStridedBatchedEx", (long long)dims.rows, (long long)dims.n, (long long)dims.k, what);
+        s = CUBLAS_STATUS_SUCCESS;
+    }
     if (s != CUBLAS_STATUS_SUCCESS) {
         cu_linear_release(b, p);
         return b->host->set_error(err, CV_ERR_INTERNAL,
@@ -306,6 +316,7 @@ static lt_plan *plan_for(cu_call *r, uint32_t align, const void *bias, lt_local 
     local->p.align = align;
     const char *what = "";
     cublasStatus_t s = lt_make(r->b, &local->p, bias, &what);
+    if (s == CUBLAS_STATUS_NOT_SUPPORTED) s = CUBLAS_STATUS_SUCCESS; /* unusable: the GEMM fallback */
     return cu_blas(r, s, what) ? NULL : &local->p;
 }
 
@@ -339,11 +350,16 @@ int cu_linear(cu_call *r) {
     lt_local local;
     lt_plan *p = plan_for(r, ptr_align(bits), bias, &local);
     if (!p) return r->err->status;
-    size_t half = cu_gemm_workspace(r->b, r->k), total = half + lt_ws_bytes(p->ws);
+    size_t half = cu_gemm_workspace(r->b, r->k), total = half + (p->usable ? lt_ws_bytes(p->ws) : 0);
     char *region = total ? (char *)cu_workspace(r, total) : NULL, *copies = region;
     if (total && !region) return r->err->status;
     const void *X = in_compute_dtype(r, x, &copies), *W = X ? in_compute_dtype(r, w, &copies) : NULL;
     if (!W) return r->err->status;
+    if (!p->usable) { /* y = b (every row), then y += x w^T */
+        if (bias) bias_rows_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, bias, y->numel, p->n);
+        if (bias && (st = cu_launched(r, "linear bias kernel"))) return st;
+        return gemm(r, 0, 1, p->rows, p->n, p->k, X, p->k, 0, W, p->k, 0, y->f, 1, bias ? 1.0f : 0.0f);
+    }
     void *ws = p->ws ? (void *)(((uintptr_t)region + half + 255) & ~(uintptr_t)255) : NULL;
     if (bias && (st = cu_blas(r, cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                                 sizeof bias),
