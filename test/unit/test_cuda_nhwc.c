@@ -13,6 +13,7 @@
  * Without a GPU these run under test/gpu/emulate.sh; a build without a CUDA
  * backend, or a machine without a device, skips with the reason. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "support/cuda_open.h"
@@ -65,6 +66,16 @@ Test(cuda_nhwc, matches_ref_with_cudnn_batch_norm) {
     NEED_CUDA();
     ln_compare_with_ref(cuda_cudnn_bn, 0, 4, 12);
     ln_compare_with_ref(cuda_cudnn_bn, 1, 4, 10);
+}
+
+/* cuDNN without NHWC kernels for these convolutions (the emulated cuDNN with CVNETS_EMU_DNN_NO_NHWC
+ * set; a real GPU ignores it): the activations stay NHWC between kernels, each convolution is
+ * computed in NCHW through transposing compute copies */
+Test(cuda_nhwc, matches_ref_when_cudnn_refuses_nhwc_convolutions) {
+    NEED_CUDA();
+    setenv("CVNETS_EMU_DNN_NO_NHWC", "1", 1);
+    ln_compare_with_ref(cuda, 0, 4, 12);
+    unsetenv("CVNETS_EMU_DNN_NO_NHWC");
 }
 
 Test(cuda_nhwc, sgd_steps_match_the_plain_layout) {

@@ -11,7 +11,8 @@
  * TF32 is off unless tf32 = true (CUDNN_FMA_MATH), so results match FP32 references.
  *
  * cuDNN sees x, w and y in one layout and one data type: channels-last (NHWC
- * data, KRSC filter) when x or y is NHWC (ABI 1.3 layouts), else NCHW; 16-bit
+ * data, KRSC filter) when x or y is NHWC (ABI 1.3 layouts) and cuDNN has an
+ * algorithm for it (else NCHW, through the copies below), else NCHW; 16-bit
  * with precision = bf16 / fp16 (float compute type, tensor-op math), else f32.
  * An operand stored otherwise gets a compute copy in the workspace: inputs are
  * converted into it (half.cu's cast when only the dtype differs, else one strided
@@ -225,17 +226,39 @@ static int choose(cu_backend *b, const conv_key *k, conv_choice *out, cv_error *
     return CV_OK;
 }
 
+/* choose() for key; when cuDNN has nothing for it channels-last (UNSUPPORTED), once more in
+ * NCHW (key->nhwc = 0): the NHWC operands then go through the compute copies */
+static int choose_any_layout(cu_backend *b, conv_key *key, conv_choice *out, cv_error *err) {
+    if (!key->nhwc) return choose(b, key, out, err);
+    cv_error first;
+    memset(&first, 0, sizeof first);
+    first.struct_size = sizeof first;
+    int st = choose(b, key, out, &first);
+    if (st == CV_OK) return CV_OK;
+    if (st != CV_ERR_UNSUPPORTED) return b->host->set_error(err, st, "%s", first.message);
+    b->host->log(b->host->host_ctx, CV_LOG_DEBUG, "backend cuda", "%s; computing it in NCHW", first.message);
+    key->nhwc = 0;
+    return choose(b, key, out, err);
+}
+
+/* the same convolution, whatever layout cuDNN computes it in (prepare() may have chosen NCHW) */
+static int same_conv(const conv_key *a, const conv_key *b) {
+    conv_key x = *a;
+    x.nhwc = b->nhwc;
+    return memcmp(&x, b, sizeof x) == 0;
+}
+
 int cu_conv_prepare(cu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err) {
     conv_key key;
     if (conv_key_of(b, k, &key)) return CV_OK; /* run() reports the bad operands with their shapes */
     conv_prep *p = (conv_prep *)b->host->alloc_array(1, sizeof *p);
     if (!p) return b->host->set_error(err, CV_ERR_NOMEM, "backend cuda: out of memory preparing %s", cu_op_name(k->op));
-    p->key = key;
-    int st = choose(b, &key, &p->choice, err);
+    int st = choose_any_layout(b, &key, &p->choice, err);
     if (st) {
         b->host->free(p);
         return st;
     }
+    p->key = key;
     *prepared = p;
     if (ws) *ws = copies_bytes(&key) + p->choice.ws;
     return CV_OK;
@@ -285,8 +308,12 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     if (conv_key_of(r->b, r->k, &key)) return cu_fail(r, CV_ERR_INVALID, "operands do not describe a 2-D convolution");
     conv_choice ch;
     const conv_prep *prep = (const conv_prep *)r->k->prepared;
-    if (prep && memcmp(&prep->key, &key, sizeof key) == 0) ch = prep->choice;
-    else if ((st = choose(r->b, &key, &ch, r->err))) return st;
+    if (prep && same_conv(&prep->key, &key)) {
+        key = prep->key;
+        ch = prep->choice;
+    } else if ((st = choose_any_layout(r->b, &key, &ch, r->err))) {
+        return st;
+    }
     conv_descs d;
     const char *what = "";
     cudnnStatus_t s = make_descs(r->b, &key, &d, &what);

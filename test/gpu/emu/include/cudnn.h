@@ -9,6 +9,7 @@
 #pragma once
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <vector>
 #include "cuda_fp16.h"
@@ -60,15 +61,20 @@ static inline cudnnStatus_t cudnnSetConvolutionMathType(void *, cudnnMathType_t)
  * scribbles over all of them before computing (so workspace that overlaps an operand shows as a
  * wrong result); the fallback algorithms (0, 1) need none. */
 enum { EMU_ALGO = 2, EMU_CONV_WS = 4096 };
+/* CVNETS_EMU_DNN_NO_NHWC set: convolutions on NHWC descriptors are NOT_SUPPORTED (searched,
+ * sized or run), as cuDNN answers a configuration it has no kernel for */
+static inline int emu_refuses(const void *a, const void *b) {
+    return getenv("CVNETS_EMU_DNN_NO_NHWC") && (((const emu_t *)a)->fmt == CUDNN_TENSOR_NHWC || ((const emu_t *)b)->fmt == CUDNN_TENSOR_NHWC);
+}
 template <typename P> static inline cudnnStatus_t emu_find(int *n, P *perf) { *n = 1; perf[0].algo = (decltype(perf[0].algo))EMU_ALGO; perf[0].status = CUDNN_STATUS_SUCCESS; perf[0].memory = EMU_CONV_WS; perf[0].determinism = CUDNN_DETERMINISTIC; return CUDNN_STATUS_SUCCESS; }
 static inline size_t emu_ws_of(int algo) { return algo == EMU_ALGO ? EMU_CONV_WS : 0; }
-static inline cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionFwdAlgoPerf_t *p) { return emu_find(n, p); }
-static inline cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionBwdDataAlgoPerf_t *p) { return emu_find(n, p); }
-static inline cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(void *, void *, void *, void *, void *, int, int *n, cudnnConvolutionBwdFilterAlgoPerf_t *p) { return emu_find(n, p); }
+static inline cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(void *, void *a, void *b, void *, void *, int, int *n, cudnnConvolutionFwdAlgoPerf_t *p) { return emu_refuses(a, b) ? CUDNN_STATUS_NOT_SUPPORTED : emu_find(n, p); }
+static inline cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(void *, void *a, void *b, void *, void *, int, int *n, cudnnConvolutionBwdDataAlgoPerf_t *p) { return emu_refuses(a, b) ? CUDNN_STATUS_NOT_SUPPORTED : emu_find(n, p); }
+static inline cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(void *, void *a, void *b, void *, void *, int, int *n, cudnnConvolutionBwdFilterAlgoPerf_t *p) { return emu_refuses(a, b) ? CUDNN_STATUS_NOT_SUPPORTED : emu_find(n, p); }
 template <typename A> static inline cudnnStatus_t emu_ws_size(A algo, size_t *bytes) { *bytes = emu_ws_of((int)algo); return CUDNN_STATUS_SUCCESS; }
-static inline cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(void *, void *, void *, void *, void *, cudnnConvolutionFwdAlgo_t a, size_t *b) { return emu_ws_size(a, b); }
-static inline cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(void *, void *, void *, void *, void *, cudnnConvolutionBwdDataAlgo_t a, size_t *b) { return emu_ws_size(a, b); }
-static inline cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(void *, void *, void *, void *, void *, cudnnConvolutionBwdFilterAlgo_t a, size_t *b) { return emu_ws_size(a, b); }
+static inline cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(void *, void *d1, void *d2, void *, void *, cudnnConvolutionFwdAlgo_t a, size_t *b) { return emu_refuses(d1, d2) ? CUDNN_STATUS_NOT_SUPPORTED : emu_ws_size(a, b); }
+static inline cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(void *, void *d1, void *d2, void *, void *, cudnnConvolutionBwdDataAlgo_t a, size_t *b) { return emu_refuses(d1, d2) ? CUDNN_STATUS_NOT_SUPPORTED : emu_ws_size(a, b); }
+static inline cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(void *, void *d1, void *d2, void *, void *, cudnnConvolutionBwdFilterAlgo_t a, size_t *b) { return emu_refuses(d1, d2) ? CUDNN_STATUS_NOT_SUPPORTED : emu_ws_size(a, b); }
 /* mode 0: y = conv(x, w); 1: dx = conv^T(dy, w); 2: dw = corr(x, dy).  Like cuDNN's legacy
  * API, x, w and y must share one data type; they are read into f32, summed in f32 and
  * the result is rounded to that type on store. */
@@ -93,7 +99,8 @@ static inline void emu_conv_run(int mode, const emu_t *xd, void *xp, const emu_t
 /* on the stream: run now, or recorded into a capture with copies of the descriptors */
 static inline cudnnStatus_t emu_conv(int mode, const emu_t *xd, void *xp, const emu_t *wd, void *wp, const emu_t *yd, void *yp, const emu_cd *c,
                                      int algo, void *ws, size_t ws_bytes) {
-    if (xd->dt != wd->dt || xd->dt != yd->dt || xd->fmt != wd->fmt || xd->fmt != yd->fmt) return CUDNN_STATUS_NOT_SUPPORTED;
+    if (xd->dt != wd->dt || xd->dt != yd->dt || xd->fmt != wd->fmt || xd->fmt != yd->fmt || emu_refuses(xd, yd))
+        return CUDNN_STATUS_NOT_SUPPORTED;
     const size_t need = emu_ws_of(algo);
     if (ws_bytes < need || (need && !ws)) return CUDNN_STATUS_BAD_PARAM;
     emu_t x = *xd, w = *wd, y = *yd;
