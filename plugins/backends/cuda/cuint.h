@@ -21,6 +21,7 @@
 
 #define CU_MAX_IO 16
 #define CU_THREADS 256
+#define CU_BLAS_WS ((size_t)32 << 20) /* cuBLAS's workspace: its recommendation for Hopper */
 
 struct cu_cache; /* the caching allocator (device.cu) */
 struct cu_algo_cache; /* chosen convolution algorithms by shape (conv.cu) */
@@ -35,6 +36,7 @@ struct cu_backend {
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
     cublasLtHandle_t cublaslt;
+    void *blas_ws;         /* cuBLAS's workspace, ours (CU_BLAS_WS bytes), so it allocates nothing in a step */
     cu_cache *cache;
     cu_algo_cache *algos;
     char device_name[256];

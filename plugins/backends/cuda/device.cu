@@ -1,5 +1,6 @@
 /* device.cu — the CUDA backend instance: device selection, stream, cuDNN,
- * cuBLAS and cuBLASLt handles, the caching device allocator, upload / download and sync.
+ * cuBLAS (with a workspace of ours) and cuBLASLt handles, the caching device
+ * allocator, upload / download and sync.
  *
  * Allocator: cudaMalloc is slow and synchronising, and the engine frees and
  * re-allocates the same sizes every step, so freed blocks go to a size-ordered
@@ -153,6 +154,8 @@ extern "C" int cu_create(const cv_host *host, const cu_config *cfg, void **self,
              CUBLAS_STATUS_SUCCESS)
         what = "cublasSetMathMode";
     else if ((bs = cublasLtCreate(&b->cublaslt)) != CUBLAS_STATUS_SUCCESS) what = "cublasLtCreate";
+    else if (!(b->blas_ws = cu_cache_get(b, CU_BLAS_WS))) what = "allocating cuBLAS's workspace";
+    else if ((bs = cublasSetWorkspace(b->cublas, b->blas_ws, CU_BLAS_WS)) != CUBLAS_STATUS_SUCCESS) what = "cublasSetWorkspace";
     if (what) {
         const char *why = e != cudaSuccess ? cudaGetErrorString(e)
                           : ds != CUDNN_STATUS_SUCCESS ? cudnnGetErrorString(ds)
@@ -177,18 +180,19 @@ extern "C" void cu_destroy(void *self) {
     if (!b) return;
     if (b->stream) cudaStreamSynchronize(b->stream);
     if (b->recording) cu_graph_release(b, b->recording); /* destroyed mid-recording */
-    if (b->cache) cu_wcache_free(b);
+    cu_conv_cache_free(b);
+    if (b->cublaslt) cublasLtDestroy(b->cublaslt); /* the libraries first: cuBLAS uses blas_ws until then */
+    if (b->cublas) cublasDestroy(b->cublas);
+    if (b->cudnn) cudnnDestroy(b->cudnn);
     if (b->cache) {
+        cu_wcache_free(b);
+        cu_cache_put(b, b->blas_ws);
         b->host->log(b->host->host_ctx, CV_LOG_DEBUG, "backend cuda", "allocator peak %.1f MiB",
                      (double)b->cache->peak_bytes / (1 << 20));
         cache_release_all(b->cache);
         for (auto &kv : b->cache->live) cudaFree(kv.first); /* leaked by the caller: still ours to free */
         delete b->cache;
     }
-    cu_conv_cache_free(b);
-    if (b->cublaslt) cublasLtDestroy(b->cublaslt);
-    if (b->cublas) cublasDestroy(b->cublas);
-    if (b->cudnn) cudnnDestroy(b->cudnn);
     if (b->stream) cudaStreamDestroy(b->stream);
     b->host->free(b);
 }
