@@ -1,4 +1,5 @@
-/* core/registry_vtable.c — which functions each kind's vtable must provide, for
+/* core/registry_vtable.c — which functions each kind's vtable must provide (and,
+ * for a backend, that its blocked layout is one this host knows), for
  * check-plugin and for code about to call into a component. */
 #include "registry.h"
 
@@ -15,6 +16,13 @@ int cv_component_check_vtable(const cv_component_desc *d, cv_error *err) {
         NEED(cv_backend_vtable, sync);
         if (!missing && !((const cv_backend_vtable *)d->vtable)->prepare != !((const cv_backend_vtable *)d->vtable)->release)
             missing = "prepare/release (both or neither)";
+        if (!missing) {
+            const int l = ((const cv_backend_vtable *)d->vtable)->blocked_layout;
+            if (l != 0 && l != CV_LAYOUT_C16 && l != CV_LAYOUT_NHWC)
+                return cv_set_error(err, CV_ERR_INVALID,
+                                    "%s/%s: its vtable's blocked_layout is %d, not a layout this host knows (0 or %d: "
+                                    "C16, %d: NHWC)", cv_kind_name(d->kind), d->name, l, CV_LAYOUT_C16, CV_LAYOUT_NHWC);
+        }
         break;
     case CV_KIND_COMM:
         NEED(cv_comm_vtable, rank); NEED(cv_comm_vtable, world_size); NEED(cv_comm_vtable, allreduce_sum_f32);

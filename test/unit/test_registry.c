@@ -369,3 +369,30 @@ Test(registry, plugin_file_names) {
     cr_expect_not(cv_plugin_file_parse("cvnets-model-Res.so", &kind, name, sizeof name));
     cr_expect_not(cv_plugin_file_parse("libcvnets-model-a.so", &kind, name, sizeof name));
 }
+
+/* check-plugin's vtable check: a backend's blocked_layout must be a layout this host knows */
+static void *vt_alloc(void *self, size_t n) { (void)self; (void)n; return NULL; }
+static void vt_free(void *self, void *p) { (void)self; (void)p; }
+static int vt_copy(void *self, void *d, const void *s, size_t n, cv_error *err) { (void)self; (void)d; (void)s; (void)n; (void)err; return CV_OK; }
+static int vt_supports(void *self, int op, int dtype) { (void)self; (void)op; (void)dtype; return 1; }
+static int vt_run(void *self, const cv_kernel *k, cv_error *err) { (void)self; (void)k; (void)err; return CV_OK; }
+static int vt_sync(void *self, cv_error *err) { (void)self; (void)err; return CV_OK; }
+
+Test(registry, backend_blocked_layout_must_be_known) {
+    cv_backend_vtable vt = { .struct_size = sizeof vt, .alloc = vt_alloc, .free = vt_free, .upload = vt_copy,
+                             .download = vt_copy, .supports = vt_supports, .run = vt_run, .sync = vt_sync };
+    cv_component_desc d = { .struct_size = sizeof d, .abi_major = CV_ABI_MAJOR, .abi_minor = CV_ABI_MINOR,
+                            .kind = CV_KIND_BACKEND, .name = "lay", .task = "any", .summary = "test", .vtable = &vt };
+    const int good[] = { 0, CV_LAYOUT_C16, CV_LAYOUT_NHWC };
+    for (int i = 0; i < 3; i++) {
+        cv_error err;
+        cv_error_init(&err);
+        vt.blocked_layout = good[i];
+        cr_expect_eq(cv_component_check_vtable(&d, &err), CV_OK, "blocked_layout %d: %s", good[i], err.message);
+    }
+    cv_error err;
+    cv_error_init(&err);
+    vt.blocked_layout = 9;
+    cr_expect_eq(cv_component_check_vtable(&d, &err), CV_ERR_INVALID);
+    cr_expect(strstr(err.message, "backend/lay: its vtable's blocked_layout is 9") != NULL, "%s", err.message);
+}
