@@ -173,6 +173,16 @@ cv_ctx *cv_ctx_create(void) {
     cv_ctx *ctx = cv_alloc_array(1, sizeof *ctx);
     if (!ctx) return NULL;
     ctx->log_level = CV_LOG_INFO;
+    const char *lv = getenv("CVNETS_LOG"); /* debug | info | warning | error */
+    if (lv && *lv) {
+        int l = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(lv, level_names[i]) == 0) l = i;
+        if (l < 0)
+            fprintf(stderr, "warning: CVNETS_LOG=%s is not a log level (debug, info, warning or error); using info\n", lv);
+        else
+            ctx->log_level = l;
+    }
     ctx->registry = cv_registry_create();
     if (!ctx->registry) {
         cv_free(ctx);

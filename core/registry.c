@@ -363,6 +363,7 @@ static int load_file(cv_ctx *ctx, const char *path, int check_name, cv_error *er
     r->files[r->nfiles].path = saved;
     r->files[r->nfiles].handle = h;
     r->nfiles++;
+    cv_log(ctx, CV_LOG_DEBUG, "host", "loaded %s (%d component%s)", saved, r->n - start, r->n - start == 1 ? "" : "s");
     return CV_OK;
 }
 

@@ -104,7 +104,7 @@ bench() { # name recipe cap_seconds precision [more --set arguments]
     [ "$left" -lt "$cap" ] && cap=$left
     [ "$cap" -lt 20 ] && cap=20
     log "cvnets bench $1 $4 (${SIZE}x${SIZE}, batch $BATCH, $STEPS steps, device cuda, ${cap}s)"
-    cv timeout "$cap" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
+    CVNETS_LOG=debug cv timeout "$cap" "$CVNETS_BUILD/bin/cvnets" bench "$2" --steps "$STEPS" --json --plugin-path "$CVNETS_BUILD/lib/cvnets/plugins" \
         --set run.device=cuda --set run.precision="$4" --set sampler.base_size="$SIZE" --set sampler.batch_size="$BATCH" \
         --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" "${@:5}" \
         > "$runs/$1_$4.json" 2> "$runs/$1_$4.log"
@@ -121,16 +121,19 @@ bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 bf16
 bench mobilenetv2-nographs recipes/bench/mobilenetv2_128.ini 50 fp32 --set backend.graphs=false
 # ResNet-50 bf16 with NCHW activations throughout: what channels-last (the default) saves
 bench resnet50-nchw recipes/bench/resnet50_128.ini 50 bf16 --set backend.layout=nchw
-# one line per run: {"model", "precision", "result": cvnets bench's JSON or null}
+# one line per run: {"model", "precision", "result": cvnets bench's JSON or null, "device_peak_mib": the
+# backend allocator's peak (its debug line at exit, CVNETS_LOG=debug) or null}
 python3 - "$runs" > "$out/cvnets.jsonl" <<'PY'
-import glob, json, os, sys
+import glob, json, os, re, sys
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     model, prec = os.path.basename(f)[:-5].rsplit("_", 1)
     try:
         res = json.load(open(f))
     except ValueError:
         res = None
-    print(json.dumps({"model": model, "precision": prec, "result": res}))
+    peaks = re.findall(r"allocator peak ([0-9.]+) MiB", open(f[:-5] + ".log", errors="replace").read())
+    print(json.dumps({"model": model, "precision": prec, "result": res,
+                      "device_peak_mib": float(peaks[-1]) if peaks else None}))
 PY
 rm -rf "$runs"
 
@@ -153,15 +156,18 @@ done = {}
 try:
     for line in open(os.path.join(out, "cvnets.jsonl")):
         r = json.loads(line)
-        done[(r["model"], r["precision"])] = r["result"]
+        done[(r["model"], r["precision"])] = r
 except (OSError, ValueError):
     pass
 for name, prec in (("resnet50", "fp32"), ("resnet50", "bf16"), ("mobilenetv2", "fp32"), ("mobilenetv2", "bf16"),
                    ("mobilenetv2-nographs", "fp32"), ("resnet50-nchw", "bf16")):
     mode = f"cuda {prec}" + (" no graph" if name.endswith("-nographs") else " nchw" if name.endswith("-nchw") else "")
     try:
-        s = done[(name, prec)]["shapes"][0]
-        rows.append(("cvnets", labels[name], mode, f'{s["img_per_s"]:.1f}', f'{s["peak_bytes"] / 2**20:.0f} (plan)'))
+        run = done[(name, prec)]
+        s = run["result"]["shapes"][0]
+        peak = (f'{run["device_peak_mib"]:.0f}' if run.get("device_peak_mib") is not None
+                else f'{s["peak_bytes"] / 2**20:.0f} (plan)')
+        rows.append(("cvnets", labels[name], mode, f'{s["img_per_s"]:.1f}', peak))
     except Exception:
         rows.append(("cvnets", labels[name], mode, "failed", "see cvnets.log"))
 n_torch = 0

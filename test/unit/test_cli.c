@@ -310,3 +310,19 @@ Test(cli, every_built_plugin_has_help_and_conforms, .timeout = 300) {
     cr_log_info("%d built plugins checked", n);
     tmp_cleanup();
 }
+
+/* CVNETS_LOG sets the log level: debug shows which plugin file was loaded; a bad value is named */
+Test(cli, cvnets_log_sets_the_level) {
+    setenv("CVNETS_LOG", "debug", 1);
+    cr_expect_eq(cvnets("help model/resnet"), 0);
+    expect_in(err_text, "[host] loaded ");
+    expect_in(err_text, "cvnets-model-resnet.so (1 component)");
+    setenv("CVNETS_LOG", "loud", 1);
+    cr_expect_eq(cvnets("help model/resnet"), 0);
+    expect_in(err_text, "CVNETS_LOG=loud is not a log level (debug, info, warning or error)");
+    cr_expect(strstr(err_text, "[host] loaded") == NULL, "debug lines at the default level:\n%s", err_text);
+    unsetenv("CVNETS_LOG");
+    cr_expect_eq(cvnets("help model/resnet"), 0);
+    cr_expect(strstr(err_text, "[host] loaded") == NULL, "debug lines without CVNETS_LOG:\n%s", err_text);
+    tmp_cleanup();
+}
