@@ -44,28 +44,5 @@ plug="$emu/all-plugins"
 mkdir -p "$plug"
 cp "$b"/lib/cvnets/plugins/*.so "$plug"/
 cp "$emu/lib/cvnets/plugins/cvnets-backend-cuda.so" "$plug"/
-train() { # name, then --set arguments
-    local name=$1
-    shift
-    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$root/test/lsan.supp":use_tls=0 \
-        "$b/bin/cvnets" train recipes/bench/resnet20_cifar_28.ini --plugin-path "$plug" --out "$emu/train-$name" \
-        --set dataset.length=32 --set sampler.batch_size=16 --set sampler.base_size=16 --set dataset.height=16 \
-        --set dataset.width=16 --set run.eval_size=16 --set run.threads=1 "$@" > "$emu/train-$name.log" 2>&1 ||
-        { echo "emulate.sh: cvnets train ($name) failed:"; tail -5 "$emu/train-$name.log"; rc=1; }
-}
-train ref --set run.device=ref
-train nhwc --set run.device=cuda
-train nchw --set run.device=cuda --set backend.layout=nchw
-python3 - "$emu" <<'PY' || rc=1
-import json, sys
-def val_loss(name):
-    for line in open(f"{sys.argv[1]}/train-{name}/metrics.jsonl"):
-        r = json.loads(line)
-        if r.get("type") == "epoch":
-            return r["val_loss"]
-ref, nhwc, nchw = (val_loss(n) for n in ("ref", "nhwc", "nchw"))
-ok = abs(nhwc - ref) <= 1e-3 * abs(ref) and nhwc == nchw
-print(f"[{'PASS' if ok else 'FAIL'}] cvnets train: validation loss {nhwc} (cuda, nhwc), {nchw} (cuda, nchw), {ref} (ref)")
-sys.exit(0 if ok else 1)
-PY
+bash test/gpu/train_check.sh "$b/bin/cvnets" "$plug" "$emu" emu || rc=1
 exit $rc

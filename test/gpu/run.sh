@@ -13,7 +13,8 @@
 # On the GPU machine it (1) runs build/test/test_cuda (+ test_cuda_bf16, test_cuda_graph, test_cuda_nhwc, test_cuda_memory, test_cuda_plugin): every op
 # kind, forward and backward, against the reference backend on fresh random inputs, and the
 # bf16 / fp16 convolutions and matmuls, CUDA graphs against kernel by kernel, NHWC networks against the
-# reference and against NCHW (test_cuda_nhwc); (2) runs 50 training steps of ResNet-50 and MobileNetV2
+# reference and against NCHW (test_cuda_nhwc), and a short cvnets train against device = ref
+# (train_check.sh); (2) runs 50 training steps of ResNet-50 and MobileNetV2
 # at 224x224 through `cvnets bench` on the bench recipes with device = cuda (synthetic data),
 # in fp32 and in bf16 (--set run.precision=bf16), plus MobileNetV2 without graphs and ResNet-50 bf16 with
 # layout = nchw; (3) times the same torchvision models in
@@ -96,6 +97,17 @@ grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40
 echo "$(grep -c '^\[SKIP' "$out/test_cuda.txt") tests skipped"
 test_summary=$(grep -E "Synthesis" "$out/test_cuda.txt" | sed 's/.*Synthesis: //' | paste -sd ';' -)
 
+# ---- 1b. cvnets train end to end on the GPU against device = ref (two steps and an evaluation) -------
+log "cvnets train: cuda (nhwc, nchw) against ref"
+trains=$(mktemp -d)
+cv timeout 90 bash "$here/test/gpu/train_check.sh" "$CVNETS_BUILD/bin/cvnets" "$CVNETS_BUILD/lib/cvnets/plugins" "$trains" gpu \
+    > "$trains/check.txt" 2>&1
+echo "rc=$?" >> "$trains/check.txt"
+cat "$trains/check.txt"
+train_check=$(grep -E "^\[(PASS|FAIL)\]" "$trains/check.txt" | tail -1)
+{ echo "== train_check"; cat "$trains/check.txt" "$trains"/train-*.log; } >> "$out/test_cuda.txt" 2>/dev/null
+rm -rf "$trains"
+
 # ---- 2. cvnets bench on the GPU, fp32 and bf16 --------------------------------------------------
 # each run is capped, and all of them end by t = 340 s so the PyTorch peer keeps >= 120 s
 runs=$(mktemp -d)
@@ -109,7 +121,7 @@ bench() { # name recipe cap_seconds precision [more --set arguments]
         --set dataset.height="$SIZE" --set dataset.width="$SIZE" --set run.eval_size="$SIZE" "${@:5}" \
         > "$runs/$1_$4.json" 2> "$runs/$1_$4.log"
     echo "rc=$?" >> "$runs/$1_$4.log"
-    tail -3 "$runs/$1_$4.log"
+    grep -v "^\[host\] loaded" "$runs/$1_$4.log" | tail -3
     { echo "== $1 $4"; cat "$runs/$1_$4.log"; } >> "$out/cvnets.log"
 }
 # the first steps include cuDNN's algorithm search for every convolution shape (and data type)
@@ -146,7 +158,7 @@ timeout "$left" python3 "$here/test/gpu/torch_peer.py" --models resnet50,mobilen
 echo "rc=$?" >> "$out/torch.log"
 
 # ---- the table (last) ----------------------------------------------------------------------------
-python3 - "$out" "$test_summary" "$test_rc" > "$out/summary.txt" <<'PY'
+python3 - "$out" "$test_summary" "$test_rc" "${train_check:-[FAIL] cvnets train: no result}" > "$out/summary.txt" <<'PY'
 import json, os, sys
 out, summary, rc = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = []
@@ -184,6 +196,7 @@ except (OSError, ValueError):
 if not n_torch:
     rows.append(("torch", "-", "-", "failed", "see torch.log"))
 print(f"test_cuda: {summary or 'no summary'} (exit {rc})")
+print(sys.argv[4])
 print(f'{"framework":10} {"model":13} {"mode":18} {"img/s":>10} {"peak MiB":>14}')
 for r in rows:
     print(f"{r[0]:10} {r[1]:13} {r[2]:18} {r[3]:>10} {r[4]:>14}")
