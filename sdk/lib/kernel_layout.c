@@ -3,8 +3,8 @@
  * operand, the shape patterns its layout_class() recognises (same-shape
  * element-wise kernels, a global pool by REDUCE over H and W, and its gradient's
  * BROADCAST_TO back from [N,C,1,1]; the [N,C] side of the last two is the same
- * bytes in every layout), and the check that a kernel's operands were given
- * layouts its class allows. */
+ * bytes in every layout), the layout class those patterns give, and the check
+ * that a kernel's operands were given layouts its class allows. */
 #include <cvnets/backend.h>
 #include <string.h>
 
@@ -90,4 +90,22 @@ int cv_kernel_broadcast_hw(const cv_kernel *k) {
     const cv_ktensor *x = &k->in[0], *y = &k->out[0];
     return x->ndim == 4 && y->ndim == 4 && x->shape[0] == y->shape[0] && x->shape[1] == y->shape[1] &&
            x->shape[2] == 1 && x->shape[3] == 1;
+}
+
+int cv_kernel_shape_layout_class(const cv_kernel *k) {
+    switch (k->op) {
+    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: {
+        /* a 1x1 side is the same bytes in every layout: the sides are independent */
+        if (k->n_in != 1 || k->n_out != 1) return CV_LAYOUT_CLASS_PLAIN;
+        const cv_ktensor *s = k->op == CV_OP_ADAPTIVE_AVG_POOL2D ? &k->out[0] : &k->in[0];
+        if (s->ndim != 4) return CV_LAYOUT_CLASS_PLAIN;
+        return s->shape[2] == 1 && s->shape[3] == 1 ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_UNIFORM;
+    }
+    case CV_OP_REDUCE: return cv_kernel_reduce_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_BROADCAST_TO: return cv_kernel_broadcast_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_COPY:
+        return cv_kernel_same_shapes(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
+    case CV_OP_FILL: return CV_LAYOUT_CLASS_UNIFORM;
+    default: return -1;
+    }
 }

@@ -73,32 +73,32 @@ static double *scratch_of(cu_call *r, int64_t chunks, int64_t c) {
     return (double *)cu_scratch(r, (size_t)(2 * chunks * c + 4 * c) * sizeof(double));
 }
 
-static bn_sum_args sum_args(const cu_bn_nhwc *n) {
+static bn_sum_args sum_args(int64_t rows, int64_t c, const float *x, const float *dy) {
     bn_sum_args a;
-    a.x = n->x;
-    a.dy = n->dy;
+    a.x = x;
+    a.dy = dy;
     a.mean = a.rstd = NULL;
-    a.rows = n->rows;
-    a.c = n->c;
-    a.chunks = n->rows < BN_CHUNKS ? n->rows : BN_CHUNKS;
-    a.per_chunk = (n->rows + a.chunks - 1) / a.chunks;
-    a.chunks = (n->rows + a.per_chunk - 1) / a.per_chunk;
+    a.rows = rows;
+    a.c = c;
+    a.chunks = rows < BN_CHUNKS ? rows : BN_CHUNKS;
+    a.per_chunk = (rows + a.chunks - 1) / a.chunks;
+    a.chunks = (rows + a.per_chunk - 1) / a.per_chunk;
     a.pass = 0;
     return a;
 }
 
 /* mean and rstd (double) from the sums; running statistics and the saved ones */
-__global__ static void bn_stats_kernel(cu_bn_nhwc n, const double *sum, const double *sq, double *mean, double *rstd,
-                                       int pass) {
-    CU_LOOP(ch, n.c) {
+__global__ static void bn_stats_kernel(cu_norm_fwd n, int64_t rows, int64_t c, const double *sum, const double *sq,
+                                       double *mean, double *rstd, int pass) {
+    CU_LOOP(ch, c) {
         if (pass == 0) {
-            mean[ch] = sum[ch] / (double)n.rows;
+            mean[ch] = sum[ch] / (double)rows;
             continue;
         }
-        const double var = sq[ch] / (double)n.rows, m = n.momentum;
+        const double var = sq[ch] / (double)rows, m = n.momentum;
         rstd[ch] = 1.0 / sqrt(var + n.eps);
         if (n.rm_out) {
-            const double unbias = (double)n.rows / (double)(n.rows - 1), old_m = n.rm_in[ch], old_v = n.rv_in[ch];
+            const double unbias = (double)rows / (double)(rows - 1), old_m = n.rm_in[ch], old_v = n.rv_in[ch];
             n.rm_out[ch] = (float)((1.0 - m) * old_m + m * mean[ch]);
             n.rv_out[ch] = (float)((1.0 - m) * old_v + m * var * unbias);
         }
@@ -107,28 +107,28 @@ __global__ static void bn_stats_kernel(cu_bn_nhwc n, const double *sum, const do
     }
 }
 
-__global__ static void bn_apply_kernel(cu_bn_nhwc n, const double *mean, const double *rstd) {
-    CU_LOOP(i, n.rows * n.c) {
-        const int64_t ch = i % n.c;
+__global__ static void bn_apply_kernel(cu_norm_fwd n, int64_t rows, int64_t c, const double *mean, const double *rstd) {
+    CU_LOOP(i, rows * c) {
+        const int64_t ch = i % c;
         const double g = n.gamma ? n.gamma[ch] : 1.0, b = n.beta ? n.beta[ch] : 0.0;
         n.y[i] = (float)((n.x[i] - mean[ch]) * rstd[ch] * g + b);
     }
 }
 
-int cu_bn_nhwc_forward(cu_call *r, const cu_bn_nhwc *n) {
-    bn_sum_args a = sum_args(n);
-    double *s = scratch_of(r, a.chunks, n->c);
+int cu_bn_nhwc_forward(cu_call *r, int64_t rows, int64_t c, const cu_norm_fwd *n) {
+    bn_sum_args a = sum_args(rows, c, n->x, NULL);
+    double *s = scratch_of(r, a.chunks, c);
     if (!s) return r->err->status;
-    double *p0 = s, *t0 = s + 2 * a.chunks * n->c, *mean = t0 + n->c, *rstd = mean + n->c;
+    double *p0 = s, *t0 = s + 2 * a.chunks * c, *mean = t0 + c, *rstd = mean + c;
     int st = channel_sums(r, a, p0, NULL, t0, NULL);
-    if (!st) bn_stats_kernel<<<cu_blocks(n->c), CU_THREADS, 0, r->b->stream>>>(*n, t0, nullptr, mean, rstd, 0);
+    if (!st) bn_stats_kernel<<<cu_blocks(c), CU_THREADS, 0, r->b->stream>>>(*n, rows, c, t0, nullptr, mean, rstd, 0);
     if (!st) st = cu_launched(r, "batch norm mean kernel");
     a.pass = 1;
     a.mean = mean;
     if (!st) st = channel_sums(r, a, p0, NULL, t0, NULL);
-    if (!st) bn_stats_kernel<<<cu_blocks(n->c), CU_THREADS, 0, r->b->stream>>>(*n, nullptr, t0, mean, rstd, 1);
+    if (!st) bn_stats_kernel<<<cu_blocks(c), CU_THREADS, 0, r->b->stream>>>(*n, rows, c, nullptr, t0, mean, rstd, 1);
     if (!st) st = cu_launched(r, "batch norm variance kernel");
-    if (!st) bn_apply_kernel<<<cu_blocks(n->rows * n->c), CU_THREADS, 0, r->b->stream>>>(*n, mean, rstd);
+    if (!st) bn_apply_kernel<<<cu_blocks(rows * c), CU_THREADS, 0, r->b->stream>>>(*n, rows, c, mean, rstd);
     return st ? st : cu_launched(r, "batch norm apply kernel");
 }
 
@@ -141,34 +141,33 @@ __global__ static void bn_widen_kernel(const float *m, const float *rs, int64_t 
 }
 
 /* dx, and dgamma = sum dy * xhat, dbeta = sum dy */
-__global__ static void bn_backward_kernel(cu_bn_nhwc n, const double *mean, const double *rstd, const double *sdy,
-                                          const double *sdyx) {
-    CU_LOOP(i, n.rows * n.c) {
-        const int64_t ch = i % n.c;
+__global__ static void bn_backward_kernel(cu_norm_bwd n, int64_t rows, int64_t c, const double *mean,
+                                          const double *rstd, const double *sdy, const double *sdyx) {
+    CU_LOOP(i, rows * c) {
+        const int64_t ch = i % c;
         const double g = n.gamma[ch], rs = rstd[ch], xhat = (n.x[i] - mean[ch]) * rs;
         double d = (double)n.dy[i] * g;
-        if (n.through_stats) d -= (g * sdy[ch] + xhat * g * sdyx[ch]) / (double)n.rows;
+        if (n.through_stats) d -= (g * sdy[ch] + xhat * g * sdyx[ch]) / (double)rows;
         n.dx[i] = (float)(d * rs);
-        if (i < n.c) {
+        if (i < c) {
             if (n.dgamma) n.dgamma[i] = (float)sdyx[i];
             if (n.dbeta) n.dbeta[i] = (float)sdy[i];
         }
     }
 }
 
-int cu_bn_nhwc_backward(cu_call *r, const cu_bn_nhwc *n) {
-    bn_sum_args a = sum_args(n);
-    double *s = scratch_of(r, a.chunks, n->c);
+int cu_bn_nhwc_backward(cu_call *r, int64_t rows, int64_t c, const cu_norm_bwd *n) {
+    bn_sum_args a = sum_args(rows, c, n->x, n->dy);
+    double *s = scratch_of(r, a.chunks, c);
     if (!s) return r->err->status;
-    double *p0 = s, *p1 = s + a.chunks * n->c, *sdy = p1 + a.chunks * n->c, *sdyx = sdy + n->c, *mean = sdyx + n->c,
-           *rstd = mean + n->c;
-    bn_widen_kernel<<<cu_blocks(n->c), CU_THREADS, 0, r->b->stream>>>(n->mean, n->rstd, n->c, mean, rstd);
+    double *p0 = s, *p1 = s + a.chunks * c, *sdy = p1 + a.chunks * c, *sdyx = sdy + c, *mean = sdyx + c, *rstd = mean + c;
+    bn_widen_kernel<<<cu_blocks(c), CU_THREADS, 0, r->b->stream>>>(n->mean, n->rstd, c, mean, rstd);
     int st = cu_launched(r, "batch norm statistics kernel");
     a.pass = 2;
     a.mean = mean;
     a.rstd = rstd;
     if (!st) st = channel_sums(r, a, p0, p1, sdy, sdyx);
-    if (!st) bn_backward_kernel<<<cu_blocks(n->rows * n->c), CU_THREADS, 0, r->b->stream>>>(*n, mean, rstd, sdy, sdyx);
+    if (!st) bn_backward_kernel<<<cu_blocks(rows * c), CU_THREADS, 0, r->b->stream>>>(*n, rows, c, mean, rstd, sdy, sdyx);
     return st ? st : cu_launched(r, "batch norm backward kernel");
 }
 

@@ -102,7 +102,7 @@ static size_t copy_bytes(const conv_key *k, int i) {
     if (k->dtype == CV_F32 && stored_nhwc(k, i) == k->nhwc) return 0;
     const int64_t *s = shape_of(k, i);
     size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]) * cu_dtype_size(k->dtype);
-    return (n + 255) / 256 * 256;
+    return cu_round256(n);
 }
 /* the copies in the workspace: an input weight's copy is kept in the weight cache instead (wcache.cu) */
 static size_t ws_copy_bytes(const conv_key *k, int i) {

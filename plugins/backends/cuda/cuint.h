@@ -27,7 +27,6 @@ struct cu_cache; /* the caching allocator (device.cu) */
 struct cu_algo_cache; /* chosen convolution algorithms by shape (conv.cu) */
 struct cu_graph; /* a recording (graph.cu) */
 struct cu_wcache; /* converted convolution weights (wcache.cu) */
-struct cu_bn_nhwc; /* one batch norm on channels-last operands (bn_nhwc.cu) */
 
 struct cu_backend {
     const cv_host *host;
@@ -174,20 +173,21 @@ int cu_widen(cu_call *r, float *dst, const void *src, int64_t n);
 /* workspace MATMUL / LINEAR need for their 16-bit operand copies (0 in fp32) (gemm.cu) */
 size_t cu_gemm_workspace(const cu_backend *b, const cv_kernel *k);
 
-/* ---- batch norm on channels-last operands, coalesced (bn_nhwc.cu) ---------------------- */
-struct cu_bn_nhwc {
-    int64_t rows, c;                        /* x as [rows = N*H*W, C] */
-    const float *x, *gamma, *beta;          /* gamma, beta may be NULL in the forward */
-    const float *rm_in, *rv_in;             /* forward: running statistics read ... */
-    float *y, *save_mean, *save_rstd;       /* ... outputs (the saved statistics may be NULL) */
-    float *rm_out, *rv_out;                 /* ... updated running statistics, or NULL */
+/* ---- normalisation operands (norm.cu), and batch norm on channels-last ones (bn_nhwc.cu) ---- */
+struct cu_norm_fwd {
+    const float *x, *gamma, *beta, *rm_in, *rv_in;   /* gamma, beta may be NULL */
+    float *y, *save_mean, *save_rstd, *rm_out, *rv_out; /* NULL: not asked for (rm_out: not updated) */
     double eps, momentum;
-    const float *dy, *mean, *rstd;          /* backward: upstream gradient, saved statistics */
-    float *dx, *dgamma, *dbeta;             /* dgamma, dbeta may be NULL */
-    int through_stats;                      /* backward through the batch statistics (training) */
+    int batch_stats;                                 /* statistics of the batch (training), else the running ones */
 };
-int cu_bn_nhwc_forward(cu_call *r, const cu_bn_nhwc *n);
-int cu_bn_nhwc_backward(cu_call *r, const cu_bn_nhwc *n);
+struct cu_norm_bwd {
+    const float *x, *dy, *gamma, *mean, *rstd;
+    float *dx, *dgamma, *dbeta;                      /* dgamma, dbeta may be NULL */
+    int through_stats;                               /* backward through the batch statistics (training) */
+};
+/* x as [rows = N*H*W, C] (channels-last): training forward, and backward */
+int cu_bn_nhwc_forward(cu_call *r, int64_t rows, int64_t c, const cu_norm_fwd *a);
+int cu_bn_nhwc_backward(cu_call *r, int64_t rows, int64_t c, const cu_norm_bwd *a);
 /* the scratch bytes both take (cu_scratch) */
 size_t cu_bn_nhwc_scratch(int64_t rows, int64_t c);
 
@@ -260,6 +260,9 @@ static inline unsigned cu_blocks(int64_t n) {
 }
 #define CU_LOOP(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
                            i += (int64_t)blockDim.x * gridDim.x)
+
+/* n rounded up to 256 bytes: workspace parts laid end to end stay aligned */
+static inline size_t cu_round256(size_t n) { return (n + 255) / 256 * 256; }
 
 /* shapes passed to kernels by value */
 struct cu_dims { int ndim; int64_t d[CV_MAX_DIMS]; };

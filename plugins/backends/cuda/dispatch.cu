@@ -181,10 +181,8 @@ int cu_bcast_ok(const int64_t *src, int src_nd, const int64_t *dst, int dst_nd) 
     return 1;
 }
 
-static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
-
 void *cu_scratch(cu_call *r, size_t bytes) {
-    const size_t need = round256(bytes ? bytes : 1);
+    const size_t need = cu_round256(bytes ? bytes : 1);
     if (r->scratch_left >= need) { /* the part of the workspace prepare() reserved for it */
         void *p = r->scratch_area;
         r->scratch_area += need;
@@ -236,7 +234,7 @@ static size_t gather_bytes_of(const cv_ktensor *t, int layout, int is_in) {
     if (layout == CV_LAYOUT_NHWC) return 0;
     cu_view v = cu_view_of(t);
     const size_t n = (size_t)cu_view_numel(&v) * sizeof(float);
-    return (cu_view_dense_f32(&v) ? 0 : round256(n)) + (is_in && t->dtype == CV_I32 && !dense_i32(t) ? round256(n) : 0);
+    return (cu_view_dense_f32(&v) ? 0 : cu_round256(n)) + (is_in && t->dtype == CV_I32 && !dense_i32(t) ? cu_round256(n) : 0);
 }
 
 /* the workspace a compute kernel's gathers take, at its start (data movement gathers nothing) */
@@ -248,29 +246,24 @@ static size_t gather_bytes(const cu_entry *en, const cv_kernel *k) {
     return n;
 }
 
-static int64_t numel_of(const cv_ktensor *t) {
-    int64_t n = 1;
-    for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
-    return n;
-}
-
 /* an upper bound of what a compute kernel takes through cu_scratch (each call rounded up to
  * 256 bytes): loss terms per position and the index check's slot, partial sums of a long
  * reduction or of LAMB's norms, the batch statistics cuDNN's batch norm writes when the kernel
  * has no outputs for them */
 static size_t scratch_bound(const cv_kernel *k) {
     if (!k->n_in) return 0;
-    const int64_t n0 = numel_of(&k->in[0]), c = k->in[0].ndim > 1 && k->in[0].shape[1] ? k->in[0].shape[1] : 1;
+    const cu_view x = cu_view_of(&k->in[0]);
+    const int64_t n0 = cu_view_numel(&x), c = k->in[0].ndim > 1 && k->in[0].shape[1] ? k->in[0].shape[1] : 1;
     switch (k->op) {
     case CV_OP_CROSS_ENTROPY: case CV_OP_CROSS_ENTROPY_BWD:
-        return 2 * round256((size_t)(n0 / c) * sizeof(double)) + 3 * 256;
-    case CV_OP_BCE_LOGITS: case CV_OP_SMOOTH_L1: return round256((size_t)n0 * sizeof(double));
+        return 2 * cu_round256((size_t)(n0 / c) * sizeof(double)) + 3 * 256;
+    case CV_OP_BCE_LOGITS: case CV_OP_SMOOTH_L1: return cu_round256((size_t)n0 * sizeof(double));
     case CV_OP_EMBEDDING: return 256;
     case CV_OP_REDUCE: case CV_OP_SUM_TO: case CV_OP_SUMSQ: case CV_OP_NONFINITE: return 1024 * sizeof(double);
-    case CV_OP_LAMB_UPDATE: return round256((2 * 1024 + 1) * sizeof(double));
+    case CV_OP_LAMB_UPDATE: return cu_round256((2 * 1024 + 1) * sizeof(double));
     case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD: /* cuDNN's statistics; or our NHWC sums (bn_nhwc.cu) */
-        return 2 * round256((size_t)c * sizeof(float)) +
-               (cv_kernel_layout(k, 0, 0) == CV_LAYOUT_NHWC ? round256(cu_bn_nhwc_scratch(n0 / c, c)) : 0);
+        return 2 * cu_round256((size_t)c * sizeof(float)) +
+               (cv_kernel_layout(k, 0, 0) == CV_LAYOUT_NHWC ? cu_round256(cu_bn_nhwc_scratch(n0 / c, c)) : 0);
     default: return 0;
     }
 }
@@ -278,7 +271,7 @@ static size_t scratch_bound(const cv_kernel *k) {
 /* a gathered operand's buffer: the reserved part of the workspace, else (run() without the
  * workspace prepare() asked for) scratch */
 static void *gather_buf(cu_call *r, size_t bytes) {
-    const size_t need = round256(bytes);
+    const size_t need = cu_round256(bytes);
     if (r->gather_left < need) return cu_scratch(r, bytes);
     void *p = r->gather;
     r->gather += need;

@@ -30,7 +30,7 @@ static int64_t operand_numel(int64_t numel, int64_t mat, int64_t batches) {
  * expanded to the batch): a 16-bit copy always, an f32 one only when expanded */
 static size_t copy_bytes(int precision, int64_t numel, int64_t n) {
     if (precision != CV_F32) return cu_half_bytes(n);
-    return n == numel ? 0 : ((size_t)n * sizeof(float) + 255) / 256 * 256;
+    return n == numel ? 0 : cu_round256((size_t)n * sizeof(float));
 }
 
 /* what prepare() asks for: the operand copies (16-bit, or batch-expanded) */

@@ -8,7 +8,7 @@
 #include <cuda_fp16.h>
 #include "cuint.h"
 
-size_t cu_half_bytes(int64_t n) { return ((size_t)n * 2 + 255) & ~(size_t)255; }
+size_t cu_half_bytes(int64_t n) { return cu_round256((size_t)n * 2); }
 
 void *cu_workspace(cu_call *r, size_t bytes) {
     if (r->ws && r->ws_bytes >= bytes) return r->ws;

@@ -21,18 +21,10 @@ extern "C" int cu_layout_class(void *self, const cv_kernel *k) {
         return k->n_in == 5 && x->ndim == 4 ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
     case CV_OP_POOL2D: case CV_OP_POOL2D_BWD:
         return x && x->ndim == 4 ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: {
-        /* a 1x1 side is the same bytes in both layouts: the sides are independent */
-        const cv_ktensor *s = k->op == CV_OP_ADAPTIVE_AVG_POOL2D ? &k->out[0] : x;
-        if (k->n_in != 1 || k->n_out != 1 || s->ndim != 4 || x->ndim != 4) return CV_LAYOUT_CLASS_PLAIN;
-        return s->shape[2] == 1 && s->shape[3] == 1 ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_UNIFORM;
+    default: {
+        const int c = cv_kernel_shape_layout_class(k);
+        return c >= 0 ? c : CV_LAYOUT_CLASS_PLAIN;
     }
-    case CV_OP_REDUCE: return cv_kernel_reduce_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_BROADCAST_TO: return cv_kernel_broadcast_hw(k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_COPY:
-        return cv_kernel_same_shapes(k) ? CV_LAYOUT_CLASS_UNIFORM : CV_LAYOUT_CLASS_PLAIN;
-    case CV_OP_FILL: return CV_LAYOUT_CLASS_UNIFORM;
-    default: return CV_LAYOUT_CLASS_PLAIN;
     }
 }
 

@@ -45,14 +45,7 @@ __device__ static inline int64_t stat_of(const norm_layout &l, int64_t i) {
     return (i / (l.s * l.c)) * l.groups + c / (l.c / l.groups);
 }
 
-struct norm_fwd_args {
-    const float *x, *gamma, *beta, *rm_in, *rv_in;
-    float *y, *save_mean, *save_rstd, *rm_out, *rv_out;
-    double eps, momentum;
-    int batch_stats;
-};
-
-__global__ static void norm_fwd_kernel(norm_layout l, norm_fwd_args a) {
+__global__ static void norm_fwd_kernel(norm_layout l, cu_norm_fwd a) {
     __shared__ double sh[CU_THREADS];
     for (int64_t st = blockIdx.x; st < l.n_stats; st += gridDim.x) {
         double mean, rstd;
@@ -90,13 +83,7 @@ __global__ static void norm_fwd_kernel(norm_layout l, norm_fwd_args a) {
     }
 }
 
-struct norm_bwd_args {
-    const float *x, *dy, *gamma, *mean, *rstd;
-    float *dx, *dgamma, *dbeta;
-    int through_stats;
-};
-
-__global__ static void norm_bwd_kernel(norm_layout l, norm_bwd_args a) {
+__global__ static void norm_bwd_kernel(norm_layout l, cu_norm_bwd a) {
     __shared__ double sh[CU_THREADS];
     for (int64_t st = blockIdx.x; st < l.n_stats; st += gridDim.x) {
         double mu = a.mean[st], rs = a.rstd[st], sg = 0.0, sgx = 0.0;
@@ -119,7 +106,7 @@ __global__ static void norm_bwd_kernel(norm_layout l, norm_bwd_args a) {
     }
 }
 
-__global__ static void norm_chan_kernel(norm_layout l, norm_bwd_args a) {
+__global__ static void norm_chan_kernel(norm_layout l, cu_norm_bwd a) {
     __shared__ double sh[CU_THREADS];
     for (int64_t ch = blockIdx.x; ch < l.n_chan; ch += gridDim.x) {
         double dg = 0.0, db = 0.0;
@@ -141,7 +128,7 @@ __global__ static void norm_chan_kernel(norm_layout l, norm_bwd_args a) {
 /* batch norm with the running statistics (eval): element-wise, one thread per element in
  * storage order (coalesced in NCHW and NHWC alike); the channel's scale and shift are
  * computed in double as the per-statistic kernel does */
-__global__ static void bn_eval_kernel(norm_layout l, norm_fwd_args a, int64_t n) {
+__global__ static void bn_eval_kernel(norm_layout l, cu_norm_fwd a, int64_t n) {
     CU_LOOP(i, n) {
         const int64_t c = chan_of(l, i);
         const double rstd = 1.0 / sqrt((double)a.rv_in[c] + a.eps), g = a.gamma ? a.gamma[c] : 1.0,
@@ -151,7 +138,7 @@ __global__ static void bn_eval_kernel(norm_layout l, norm_fwd_args a, int64_t n)
 }
 
 /* what eval batch norm writes per channel: the saved statistics and the untouched running ones */
-__global__ static void bn_eval_stats_kernel(norm_fwd_args a, int64_t c) {
+__global__ static void bn_eval_stats_kernel(cu_norm_fwd a, int64_t c) {
     CU_LOOP(i, c) {
         if (a.save_mean) a.save_mean[i] = a.rm_in[i];
         if (a.save_rstd) a.save_rstd[i] = (float)(1.0 / sqrt((double)a.rv_in[i] + a.eps));
@@ -298,7 +285,7 @@ static int norm_forward(cu_call *r, int kind) {
     }
     if (x->numel == 0) return CV_OK;
     if (use_cudnn_bn(r, kind, &l)) return bn_cudnn_forward(r, &l);
-    norm_fwd_args a;
+    cu_norm_fwd a;
     memset(&a, 0, sizeof a);
     a.x = x->f;
     a.gamma = r->n_in > 1 ? r->in[1].f : NULL;
@@ -319,25 +306,7 @@ static int norm_forward(cu_call *r, int kind) {
             r->in_written[3] = r->in_written[4] = 1;
         }
     }
-    if (l.nhwc && a.batch_stats) { /* our training batch norm, coalesced (bn_nhwc.cu) */
-        cu_bn_nhwc n;
-        memset(&n, 0, sizeof n);
-        n.rows = l.n * l.s;
-        n.c = l.c;
-        n.x = a.x;
-        n.gamma = a.gamma;
-        n.beta = a.beta;
-        n.rm_in = a.rm_in;
-        n.rv_in = a.rv_in;
-        n.y = a.y;
-        n.save_mean = a.save_mean;
-        n.save_rstd = a.save_rstd;
-        n.rm_out = a.rm_out;
-        n.rv_out = a.rv_out;
-        n.eps = a.eps;
-        n.momentum = a.momentum;
-        return cu_bn_nhwc_forward(r, &n);
-    }
+    if (l.nhwc && a.batch_stats) return cu_bn_nhwc_forward(r, l.n * l.s, l.c, &a); /* coalesced (bn_nhwc.cu) */
     if (!a.batch_stats) {
         bn_eval_kernel<<<cu_blocks(x->numel), CU_THREADS, 0, r->b->stream>>>(l, a, x->numel);
         int st2 = cu_launched(r, "batch norm eval kernel");
@@ -364,7 +333,7 @@ static int norm_backward(cu_call *r, int kind) {
         if ((st = check_len(r, &r->out[i], i == 1 ? "dgamma" : "dbeta", l.n_chan))) return st;
     if (x->numel == 0) return CV_OK;
     if (use_cudnn_bn(r, kind, &l)) return bn_cudnn_backward(r, &l);
-    norm_bwd_args a;
+    cu_norm_bwd a;
     a.x = x->f;
     a.dy = dy->f;
     a.gamma = r->in[2].f;
@@ -374,22 +343,7 @@ static int norm_backward(cu_call *r, int kind) {
     a.dgamma = r->n_out > 1 ? r->out[1].f : NULL;
     a.dbeta = r->n_out > 2 ? r->out[2].f : NULL;
     a.through_stats = kind != NORM_BATCH || p->training;
-    if (l.nhwc) { /* coalesced (bn_nhwc.cu) */
-        cu_bn_nhwc n;
-        memset(&n, 0, sizeof n);
-        n.rows = l.n * l.s;
-        n.c = l.c;
-        n.x = a.x;
-        n.dy = a.dy;
-        n.gamma = a.gamma;
-        n.mean = a.mean;
-        n.rstd = a.rstd;
-        n.dx = a.dx;
-        n.dgamma = a.dgamma;
-        n.dbeta = a.dbeta;
-        n.through_stats = a.through_stats;
-        return cu_bn_nhwc_backward(r, &n);
-    }
+    if (l.nhwc) return cu_bn_nhwc_backward(r, l.n * l.s, l.c, &a); /* coalesced (bn_nhwc.cu) */
     norm_bwd_kernel<<<grid_of(l.n_stats), CU_THREADS, 0, r->b->stream>>>(l, a);
     if ((st = cu_launched(r, "norm backward kernel"))) return st;
     if (r->n_out > 1) {

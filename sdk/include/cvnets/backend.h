@@ -128,6 +128,12 @@ const char *cv_kernel_layout_fault(const cv_kernel *k, int cls, int layout, int 
 int cv_kernel_same_shapes(const cv_kernel *k);
 int cv_kernel_reduce_hw(const cv_kernel *k);
 int cv_kernel_broadcast_hw(const cv_kernel *k);
+/* The layout class of the kernels whose answer is the same in any blocked layout:
+ * adaptive average pooling (FREE when its small side is 1x1, else UNIFORM), REDUCE
+ * and BROADCAST_TO on the patterns above (FREE), element-wise ops on equal shapes
+ * (UNARY(_BWD), BINARY, SCALAR, COPY) and FILL (UNIFORM), PLAIN for other shapes
+ * of these ops; -1 for every other op, which the backend classifies itself. */
+int cv_kernel_shape_layout_class(const cv_kernel *k);
 
 #ifdef __cplusplus
 }
