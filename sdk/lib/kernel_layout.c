@@ -40,25 +40,35 @@ int cv_kernel_foreign_layout(const cv_kernel *k, int layout, int *is_out, int *i
     return CV_LAYOUT_PLAIN;
 }
 
+/* the ABI 1.4 flag that lets an operand of dtype dt be stored blocked (0: f32 needs none) */
+static int half_flag(int dt) { return dt == CV_BF16 ? CV_LAYOUT_CLASS_BF16 : dt == CV_F16 ? CV_LAYOUT_CLASS_F16 : 0; }
+
 const char *cv_kernel_layout_fault(const cv_kernel *k, int cls, int layout, int *is_out, int *index) {
-    int first = -1, mixed = 0;
+    const int flags = cls & ~CV_LAYOUT_CLASS_MASK;
+    cls &= CV_LAYOUT_CLASS_MASK;
+    int first = -1, first_dt = -1, mixed = 0;
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
-            if ((io ? k->out : k->in)[i].ndim != 4 || cls != CV_LAYOUT_CLASS_UNIFORM) continue;
+            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
+            if (t->ndim != 4 || cls != CV_LAYOUT_CLASS_UNIFORM) continue;
             const int l = cv_kernel_layout(k, io, i);
-            if (first < 0) first = l;
-            else mixed |= l != first;
+            if (first < 0) {
+                first = l;
+                first_dt = t->dtype;
+            } else mixed |= l != first || (l != CV_LAYOUT_PLAIN && t->dtype != first_dt);
         }
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
             const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
             if (cv_kernel_layout(k, io, i) != layout) continue;
+            const int half = half_flag(t->dtype);
             const char *why = cls == CV_LAYOUT_CLASS_PLAIN ? "does not take with these operands"
-                              : mixed ? "takes only when all its 4-D operands share it"
+                              : mixed ? "takes only when all its 4-D operands share it (and one dtype)"
                               : layout == CV_LAYOUT_C16 && (t->ndim != 4 || t->shape[1] % 16 || !dense(t))
                                   ? "takes only on dense 4-D, C % 16 == 0"
                               : t->ndim != 4 || !dense(t) ? "takes only on dense 4-D"
-                                                          : NULL;
+                              : half && !(flags & half) ? "does not take stored in 16 bits"
+                                                        : NULL;
             if (why) {
                 *is_out = io;
                 *index = i;

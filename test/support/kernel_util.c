@@ -18,7 +18,7 @@ static size_t ku_esize(int dtype) {
     }
 }
 
-static uint16_t ku_to_bf16(float f) {
+uint16_t ku_to_bf16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
@@ -26,7 +26,7 @@ static uint16_t ku_to_bf16(float f) {
     return (uint16_t)(x >> 16);
 }
 
-static float ku_from_bf16(uint16_t h) {
+float ku_from_bf16(uint16_t h) {
     uint32_t x = (uint32_t)h << 16;
     float f;
     memcpy(&f, &x, 4);

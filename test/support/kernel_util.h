@@ -78,6 +78,9 @@ void ku_run_ok(ku_backend be, int op, const void *params, size_t params_size, co
 
 /* ---- deterministic random numbers ---------------------------------------------------- */
 typedef struct ku_rng { uint64_t state; } ku_rng;
+/* bf16 <-> f32 (round to nearest even, NaN kept quiet) */
+uint16_t ku_to_bf16(float f);
+float ku_from_bf16(uint16_t h);
 ku_rng ku_rng_make(uint64_t seed);
 double ku_uniform(ku_rng *r);                         /* [0, 1) */
 float *ku_random(ku_rng *r, int64_t n, float lo, float hi); /* malloc'd array, uniform in [lo, hi) */

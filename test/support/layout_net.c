@@ -166,7 +166,16 @@ static const cv_component_desc m_desc = { sizeof(cv_component_desc), CV_ABI_MAJO
 
 /* ---- rig ------------------------------------------------------------------------------------- */
 static ku_backend open_backend(cv_ctx *ctx, const ln_target *t) {
-    if (strcmp(t->backend, "cuda")) return ku_backend_open(ctx, t->backend);
+    if (strcmp(t->backend, "cuda") && !t->options) return ku_backend_open(ctx, t->backend);
+    if (strcmp(t->backend, "cuda")) {
+        const cv_component_desc *d = th_load(ctx, "backend", t->backend);
+        cv_create_args a = { .struct_size = sizeof a, .threads = 2 };
+        cv_error err;
+        cv_error_init(&err);
+        void *self = NULL;
+        cr_assert_eq(th_try_create(ctx, d, t->options, &a, &self, &err), CV_OK, "backend %s: %s", t->backend, err.message);
+        return (ku_backend){ d->vtable, self, d };
+    }
     ku_backend be;
     char why[CV_ERROR_MESSAGE_MAX + 64];
     cr_assert(cu_open(ctx, t->options, &be, why, sizeof why), "backend cuda: %s", why);
@@ -207,17 +216,24 @@ int ln_check_consistent(const net_rig *r, const cv_plan *p, int layout) {
             if (l == CV_LAYOUT_PLAIN) continue;
             blocked++;
             cr_assert_eq(l, layout, "%s: layout %d, the backend's is %s", cv_op_name(n->op), l, layout_name(layout));
-            cr_assert(t->shape.ndim == 4 && (layout != CV_LAYOUT_C16 || t->shape.dim[1] % 16 == 0) && t->dtype == CV_F32,
-                      "%s: %s on a bad operand", cv_op_name(n->op), layout_name(l));
-            cr_assert_neq(cls, CV_LAYOUT_CLASS_PLAIN, "%s%s: a plain-only node has a %s operand", cv_op_name(n->op),
-                          n->backward ? " (backward)" : "", layout_name(l));
+            const int half = t->dtype == CV_BF16 ? CV_LAYOUT_CLASS_BF16 : t->dtype == CV_F16 ? CV_LAYOUT_CLASS_F16 : 0;
+            cr_assert(t->shape.ndim == 4 && (layout != CV_LAYOUT_C16 || t->shape.dim[1] % 16 == 0) &&
+                          (t->dtype == CV_F32 || (half && (cls & half))),
+                      "%s: %s on a bad operand (%s)", cv_op_name(n->op), layout_name(l), cv_dtype_name(t->dtype));
+            cr_assert_neq(cls & CV_LAYOUT_CLASS_MASK, CV_LAYOUT_CLASS_PLAIN, "%s%s: a plain-only node has a %s operand",
+                          cv_op_name(n->op), n->backward ? " (backward)" : "", layout_name(l));
         }
-        if (cls != CV_LAYOUT_CLASS_UNIFORM) continue;
+        if ((cls & CV_LAYOUT_CLASS_MASK) != CV_LAYOUT_CLASS_UNIFORM) continue;
+        int shared_dt = -1;
         for (int j = 0; j < n->n_in + n->n_out; j++) {
             if (kt[j].ndim != 4) continue;
             int l = p->layout ? p->layout[n->io + j] : CV_LAYOUT_PLAIN;
-            if (shared < 0) shared = l;
+            if (shared < 0) {
+                shared = l;
+                shared_dt = kt[j].dtype;
+            }
             cr_assert_eq(l, shared, "%s: a uniform node mixes layouts", cv_op_name(n->op));
+            cr_assert_eq(kt[j].dtype, shared_dt, "%s: a uniform node mixes dtypes", cv_op_name(n->op));
         }
     }
     return blocked;

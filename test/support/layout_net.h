@@ -48,8 +48,8 @@ typedef struct mspec {
 /* a backend under test: its name ("cpu", "ref", "cuda"), the blocked layout its
  * plans must give (CV_LAYOUT_C16, CV_LAYOUT_NHWC; PLAIN for "ref"), what to
  * change on each rig just after it is opened, before its first plan (NULL:
- * nothing; test_layout.c: point the engine at another vtable), and for "cuda"
- * its options ("key=value", NULL-terminated; NULL: the defaults) */
+ * nothing; test_layout.c: point the engine at another vtable), and its options
+ * ("key=value", NULL-terminated; NULL: the defaults) */
 typedef struct ln_target {
     const char *backend;
     int layout;
@@ -68,7 +68,9 @@ cv_plan *ln_plan(net_rig *r, int n, int hw, cv_mode mode);
 /* Every kernel node's operands agree with the class r's backend gives it: PLAIN
  * nodes see only plain operands, UNIFORM nodes one layout over their 4-D
  * operands, and a blocked operand is in layout (the backend's) on an f32 4-D
- * tensor, with C % 16 == 0 for C16.  Returns the blocked slot count. */
+ * tensor (or bf16 / f16 where the node's class carries that ABI 1.4 flag; a
+ * UNIFORM node's 4-D operands one dtype), with C % 16 == 0 for C16.  Returns the
+ * blocked slot count. */
 int ln_check_consistent(const net_rig *r, const cv_plan *p, int layout);
 /* p of model m (V_RESNET, or V_C24 when layout has no C % 16 rule) is
  * consistent with blocked operands, every tensor from the stem conv to the last

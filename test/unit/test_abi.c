@@ -82,6 +82,18 @@ Test(abi, v1_3_blocked_layout_takes_the_reserved_member) {
     cr_expect_eq(sizeof(cv_backend_vtable), 136, "the vtable is unchanged since 1.2");
 }
 
+/* The record of ABI 1.4 (16-bit storage of blocked activations): flags above the
+ * layout class's two bits; no struct changed. */
+Test(abi, v1_4_layout_class_flags) {
+    cr_expect_geq(CV_ABI_MINOR, 4);
+    cr_expect_eq(CV_LAYOUT_CLASS_MASK, 3);
+    cr_expect_eq(CV_LAYOUT_CLASS_BF16, 4);
+    cr_expect_eq(CV_LAYOUT_CLASS_F16, 8);
+    cr_expect_eq(CV_LAYOUT_CLASS_FREE & ~CV_LAYOUT_CLASS_MASK, 0, "the classes fit under the mask");
+    cr_expect_eq(sizeof(cv_backend_vtable), 136, "the vtable is unchanged since 1.2");
+    cr_expect_eq(sizeof(cv_kernel), 96, "cv_kernel is unchanged since 1.1");
+}
+
 Test(abi, frozen_plugin_loads_and_works_on_todays_host) {
     cv_ctx *ctx = th_ctx_new();
     cv_registry_use_defaults(ctx->registry, 0, 0);

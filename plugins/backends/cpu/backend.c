@@ -103,13 +103,17 @@ static int cpu_copy(void *self, void *dst, const void *src, size_t bytes, cv_err
 }
 
 static int cpu_supports(void *self, int op, int dtype) {
-    (void)self;
+    const cpu_backend *b = self;
     switch (op) {
     case CV_OP_CAST: case CV_OP_COPY: case CV_OP_FILL: case CV_OP_RESHAPE: case CV_OP_PERMUTE:
     case CV_OP_SLICE: case CV_OP_CONCAT: case CV_OP_PAD: case CV_OP_BROADCAST_TO:
         return dtype == CV_F32 || dtype == CV_BF16 || dtype == CV_F16 || dtype == CV_I32 || dtype == CV_U8;
     case CV_OP_CONV3D:
         return 0;
+    /* bf16: the blocked activations the engine stores in 16 bits (cpu_layout_class) */
+    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD: case CV_OP_UNARY:
+    case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_REDUCE:
+        return dtype == CV_F32 || (dtype == CV_BF16 && b->bf16);
     default:
         return dtype == CV_F32 && op_name(op) != NULL;
     }

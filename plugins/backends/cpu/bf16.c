@@ -1,24 +1,102 @@
-/* plugins/backends/cpu/bf16.c — f32 -> bf16 conversion (round to nearest even,
- * NaN kept quiet) for precision = bf16: the copies a convolution or matmul reads
- * when only the data type differs from the caller's tensor.  oneDNN 2.6 does
- * these with a generic single-threaded reorder (measured ~1 GB/s); this loop uses
- * AVX512-BF16's vcvtneps2bf16 on all threads.  Only called when the backend was
- * created with precision = bf16, which requires that instruction set. */
+/* plugins/backends/cpu/bf16.c — the AVX512-BF16 loops of precision = bf16:
+ * f32 -> bf16 conversion (round to nearest even, NaN kept quiet) for the copies a
+ * convolution or matmul reads when only the data type differs from the caller's
+ * tensor (oneDNN 2.6 does these with a generic single-threaded reorder, measured
+ * ~1 GB/s; this loop uses vcvtneps2bf16 on all threads), and the kernels of
+ * activations the engine stores in bf16 (ABI 1.4): batch norm's C16 rows, whose
+ * pixels are one 16-lane vector each, and the block conversions the element-wise
+ * ops run their f32 loops between.  Only called when the backend was created
+ * with precision = bf16, which requires that instruction set. */
 #include "cpu.h"
 
 #include <immintrin.h>
+#include <string.h>
 
-__attribute__((target("avx512f,avx512bf16"))) static void cvt_block(uint16_t *dst, const float *src, int64_t n) {
+#define BF16_FN __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+BF16_FN static inline __m512 ld16(const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+BF16_FN static inline void st16(uint16_t *p, __m512 v) { _mm256_storeu_si256((__m256i *)p, (__m256i)_mm512_cvtneps_pbh(v)); }
+
+BF16_FN void bf16_from_f32_block(uint16_t *dst, const float *src, int64_t n) {
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
-        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)h);
-    }
+    for (; i + 16 <= n; i += 16) st16(dst + i, _mm512_loadu_ps(src + i));
     for (; i < n; i++) dst[i] = bf16_from_f32(src[i]);
+}
+
+BF16_FN void bf16_to_f32_block(float *dst, const uint16_t *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, ld16(src + i));
+    for (; i < n; i++) {
+        uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &u, 4);
+    }
 }
 
 void f32_to_bf16_n(void *dst, const float *src, int64_t n, int threads) {
     const int64_t block = 1 << 14;
     #pragma omp parallel for num_threads(threads) schedule(static) if (n > block)
-    for (int64_t b = 0; b < n; b += block) cvt_block((uint16_t *)dst + b, src + b, n - b < block ? n - b : block);
+    for (int64_t b = 0; b < n; b += block) bf16_from_f32_block((uint16_t *)dst + b, src + b, n - b < block ? n - b : block);
+}
+
+/* ---- batch norm rows: the f32 loops of bnorm.c on bf16 pixels ------------------------------ */
+BF16_FN void bn_row_sums_bf16(const uint16_t *a, const uint16_t *b, const float *m, int sq, int64_t HW, float *s1,
+                              float *s2) {
+    __m512 acc = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps();
+    const __m512 mv = m ? _mm512_loadu_ps(m) : _mm512_setzero_ps();
+    for (int64_t i = 0; i < HW; i++) {
+        const __m512 x = ld16(a + i * 16);
+        if (sq) {
+            const __m512 d = _mm512_sub_ps(x, mv);
+            acc = _mm512_fmadd_ps(d, d, acc);
+        } else {
+            acc = _mm512_add_ps(acc, x);
+            if (b) acc2 = _mm512_fmadd_ps(x, _mm512_sub_ps(ld16(b + i * 16), mv), acc2);
+        }
+    }
+    _mm512_storeu_ps(s1, acc);
+    if (b) _mm512_storeu_ps(s2, acc2);
+}
+
+BF16_FN void bn_row_affine_bf16(const uint16_t *x, const float *sc, const float *sh, int64_t HW, uint16_t *y) {
+    const __m512 s = _mm512_loadu_ps(sc), h = _mm512_loadu_ps(sh);
+    for (int64_t i = 0; i < HW; i++) st16(y + i * 16, _mm512_fmadd_ps(ld16(x + i * 16), s, h));
+}
+
+BF16_FN void bn_row_bwd_bf16(const uint16_t *x, const uint16_t *dy, const float *m, const float *a, const float *bq,
+                             const float *g, int64_t HW, uint16_t *dx) {
+    const __m512 mv = _mm512_loadu_ps(m), av = _mm512_loadu_ps(a), bv = _mm512_loadu_ps(bq), gv = _mm512_loadu_ps(g);
+    for (int64_t i = 0; i < HW; i++) {
+        const __m512 t = _mm512_fnmadd_ps(_mm512_sub_ps(ld16(x + i * 16), mv), bv, _mm512_sub_ps(ld16(dy + i * 16), av));
+        st16(dx + i * 16, _mm512_mul_ps(t, gv));
+    }
+}
+
+/* ---- element-wise ops of bf16 activations with a direct loop -------------------------------- */
+/* y = relu(x) (NaN kept), dx = dy * (y > 0), y = a + b: n elements, every operand
+ * bf16; returns 0 (nothing done) for any other op */
+BF16_FN int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t *b, uint16_t *y, int64_t n) {
+    const int relu = (op == CV_OP_UNARY || op == CV_OP_UNARY_BWD) && fn == CV_RELU;
+    if (!relu && !(op == CV_OP_BINARY && fn == CV_ADD)) return 0;
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = ld16(a + i);
+        __m512 v;
+        if (op == CV_OP_BINARY) v = _mm512_add_ps(x, ld16(b + i));
+        else if (op == CV_OP_UNARY) /* x where x > 0 or NaN, else 0 */
+            v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_NLE_UQ), zero, x);
+        else v = _mm512_mul_ps(ld16(b + i), _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), zero, one));
+        st16(y + i, v);
+    }
+    for (; i < n; i++) {
+        const float x = act_load(a, CV_BF16, i);
+        float v;
+        if (op == CV_OP_BINARY) v = x + act_load(b, CV_BF16, i);
+        else if (op == CV_OP_UNARY) v = x > 0 || x != x ? x : 0;
+        else v = act_load(b, CV_BF16, i) * (x > 0 ? 1.0f : 0.0f);
+        y[i] = bf16_from_f32(v);
+    }
+    return 1;
 }

@@ -3,7 +3,8 @@
  * on the blocked C16 layout (nChw16c), parallel over (image, channel block) rows
  * of H*W x 16 floats: every pixel is one 16-lane vector, per-row partial sums go
  * to the workspace and are added per channel in double (the order is fixed, so
- * results do not depend on the thread count).
+ * results do not depend on the thread count).  With precision = bf16 the engine
+ * may store the C16 activations in bf16 (ABI 1.4): the same rows in bf16.c.
  * oneDNN 2.6 has only its slow reference kernel (ncsp_bnorm) for plain-layout
  * f32 batch norm — about 100x slower than these loops on ResNet shapes — so this
  * is the default; option batch_norm=onednn selects oneDNN (dnn_ops.c). */
@@ -99,13 +100,20 @@ CLONES static void row_bwd(const float *x, const float *dy, const float *m, cons
     }
 }
 
-/* row partial sums over all R rows: part[r*16 + l] (and part2 when b is given) */
-static void rows_sum(int threads, int64_t R, int64_t CB, int64_t HW, const float *a, const float *b, const float *m,
-                     int sq, float *part, float *part2) {
+/* row partial sums over all R rows: part[r*16 + l] (and part2 when b is given);
+ * a and b are bf16 when half */
+static void rows_sum(int threads, int half, int64_t R, int64_t CB, int64_t HW, const void *a, const void *b,
+                     const float *m, int sq, float *part, float *part2) {
     #pragma omp parallel for num_threads(threads) schedule(static) if (R * HW * 16 > 16384)
-    for (int64_t r = 0; r < R; r++)
-        row_sums(a + r * HW * 16, b ? b + r * HW * 16 : NULL, m ? m + (r % CB) * 16 : NULL, sq, HW, part + r * 16,
-                 part2 ? part2 + r * 16 : NULL);
+    for (int64_t r = 0; r < R; r++) {
+        const int64_t at = r * HW * 16;
+        const float *mr = m ? m + (r % CB) * 16 : NULL;
+        float *p2 = part2 ? part2 + r * 16 : NULL;
+        if (half)
+            bn_row_sums_bf16((const uint16_t *)a + at, b ? (const uint16_t *)b + at : NULL, mr, sq, HW, part + r * 16, p2);
+        else
+            row_sums((const float *)a + at, b ? (const float *)b + at : NULL, mr, sq, HW, part + r * 16, p2);
+    }
 }
 
 /* per channel c: the sum of the N row partials, in double */
@@ -126,24 +134,29 @@ static int batch_norm_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     float *p1 = scratch_take(&s, (size_t)(N * C) * sizeof(float)), *p2 = scratch_take(&s, (size_t)(N * C) * sizeof(float));
     float *vm = scratch_take(&s, (size_t)C * sizeof(float)), *va = scratch_take(&s, (size_t)C * sizeof(float));
     float *vb = scratch_take(&s, (size_t)C * sizeof(float)), *vc = scratch_take(&s, (size_t)C * sizeof(float));
-    const float *xd = x->data;
-    float *y = k->out[0].data;
+    const int half = x->dtype == CV_BF16; /* x, y (dy, dx) stored in bf16 */
+    const void *xd = x->data;
+    void *y = k->out[0].data;
     if (fwd) {
         if (training) {
-            rows_sum(b->threads, R, CB, HW, xd, NULL, NULL, 0, p1, NULL);
+            rows_sum(b->threads, half, R, CB, HW, xd, NULL, NULL, 0, p1, NULL);
             for (int64_t c = 0; c < C; c++) vm[c] = (float)(chan_sum(p1, N, C, c) / (double)M);
-            rows_sum(b->threads, R, CB, HW, xd, NULL, vm, 1, p2, NULL);
+            rows_sum(b->threads, half, R, CB, HW, xd, NULL, vm, 1, p2, NULL);
         }
         for (int64_t c = 0; c < C; c++)
             channel_affine(k, c, training, training ? vm[c] : 0, training ? chan_sum(p2, N, C, c) / (double)M : 0, M,
                            &va[c], &vb[c]);
         #pragma omp parallel for num_threads(b->threads) schedule(static) if (R * HW * 16 > 16384)
-        for (int64_t r = 0; r < R; r++) row_affine(xd + r * HW * 16, va + (r % CB) * 16, vb + (r % CB) * 16, HW, y + r * HW * 16);
+        for (int64_t r = 0; r < R; r++) {
+            const int64_t at = r * HW * 16, c0 = (r % CB) * 16;
+            if (half) bn_row_affine_bf16((const uint16_t *)xd + at, va + c0, vb + c0, HW, (uint16_t *)y + at);
+            else row_affine((const float *)xd + at, va + c0, vb + c0, HW, (float *)y + at);
+        }
     } else {
-        const float *dy = k->in[1].data;
+        const void *dy = k->in[1].data;
         const cv_ktensor *g = &k->in[2], *mk = &k->in[3], *rk = &k->in[4];
         for (int64_t c = 0; c < C; c++) vm[c] = AT(mk, c);
-        rows_sum(b->threads, R, CB, HW, dy, xd, vm, 0, p1, p2); /* sum dy, sum dy * (x - mean) */
+        rows_sum(b->threads, half, R, CB, HW, dy, xd, vm, 0, p1, p2); /* sum dy, sum dy * (x - mean) */
         for (int64_t c = 0; c < C; c++) {
             const float rstd = AT(rk, c);
             double sg = chan_sum(p1, N, C, c), sgx = chan_sum(p2, N, C, c) * rstd; /* sum dy, sum dy * xhat */
@@ -156,7 +169,12 @@ static int batch_norm_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         #pragma omp parallel for num_threads(b->threads) schedule(static) if (R * HW * 16 > 16384)
         for (int64_t r = 0; r < R; r++) {
             const int64_t c0 = (r % CB) * 16, at = r * HW * 16;
-            row_bwd(xd + at, dy + at, vm + c0, va + c0, vb + c0, vc + c0, HW, y + at);
+            if (half)
+                bn_row_bwd_bf16((const uint16_t *)xd + at, (const uint16_t *)dy + at, vm + c0, va + c0, vb + c0, vc + c0, HW,
+                                (uint16_t *)y + at);
+            else
+                row_bwd((const float *)xd + at, (const float *)dy + at, vm + c0, va + c0, vb + c0, vc + c0, HW,
+                        (float *)y + at);
         }
     }
     scratch_end(&s);
@@ -172,13 +190,15 @@ int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err) {
                         k->n_out);
     const cv_ktensor *x = &k->in[0];
     const int64_t N = x->shape[0], C = x->shape[1], NC = N * C, S = NC != 0 ? kt_numel(x) / NC : 0, M = N * S;
+    /* the activations (x, y; dy, dx) are f32, or bf16 in C16 when the engine stores them so */
+    const int act_dt = x->dtype == CV_BF16 && b->bf16 && cv_kernel_layout(k, 0, 0) == CV_LAYOUT_C16 ? CV_BF16 : CV_F32;
     for (int i = 0; i < 5; i++)
-        if (k->in[i].dtype != CV_F32 || (i >= (fwd ? 1 : 2) && kt_numel(&k->in[i]) != C) ||
+        if (k->in[i].dtype != (i < (fwd ? 1 : 2) ? act_dt : CV_F32) || (i >= (fwd ? 1 : 2) && kt_numel(&k->in[i]) != C) ||
             (i < (fwd ? 1 : 2) && (!kt_contiguous(&k->in[i]) || kt_numel(&k->in[i]) != kt_numel(x))))
-            return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: input %d does not fit x %s (dense f32, [C] vectors)",
+            return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: input %d does not fit x %s (dense f32 or blocked bf16, [C] f32 vectors)",
                             op_name(k->op), i, kt_shape_str(x, sx, sizeof sx));
     for (int i = 0; i < k->n_out; i++)
-        if (k->out[i].dtype != CV_F32 || (i ? kt_numel(&k->out[i]) != C : (kt_numel(&k->out[0]) != kt_numel(x) ||
+        if (k->out[i].dtype != (i ? CV_F32 : act_dt) || (i ? kt_numel(&k->out[i]) != C : (kt_numel(&k->out[0]) != kt_numel(x) ||
                                                                        !kt_contiguous(&k->out[0]))))
             return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: output %d does not fit x %s", op_name(k->op), i,
                             kt_shape_str(x, sx, sizeof sx));

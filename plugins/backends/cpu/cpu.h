@@ -47,7 +47,27 @@ cv_ktensor kt_dense(const cv_ktensor *t, void *data);
 /* y := x (with dtype conversion) for any strides, same shape; stride-0 reads broadcast */
 void strided_copy(const cv_ktensor *dst, const cv_ktensor *src, int threads);
 uint16_t bf16_from_f32(float f); /* round to nearest even, NaN stays NaN */
-void f32_to_bf16_n(void *dst, const float *src, int64_t n, int threads); /* bf16.c; needs AVX512-BF16 */
+/* element i of an activation stored as f32 or (engine's 16-bit storage) bf16 */
+static inline float act_load(const void *p, int dtype, int64_t i) {
+    if (dtype != CV_BF16) return ((const float *)p)[i];
+    union { uint32_t u; float f; } v = { (uint32_t)((const uint16_t *)p)[i] << 16 };
+    return v.f;
+}
+static inline void act_store(void *p, int dtype, int64_t i, float x) {
+    if (dtype == CV_BF16) ((uint16_t *)p)[i] = bf16_from_f32(x);
+    else ((float *)p)[i] = x;
+}
+/* bf16.c, all needing AVX512-BF16 (precision = bf16) */
+void f32_to_bf16_n(void *dst, const float *src, int64_t n, int threads);
+void bf16_from_f32_block(uint16_t *dst, const float *src, int64_t n); /* one thread */
+void bf16_to_f32_block(float *dst, const uint16_t *src, int64_t n);   /* one thread */
+/* batch norm's C16 rows (HW pixels of 16 lanes) on bf16 activations: the loops of bnorm.c */
+void bn_row_sums_bf16(const uint16_t *a, const uint16_t *b, const float *m, int sq, int64_t HW, float *s1, float *s2);
+void bn_row_affine_bf16(const uint16_t *x, const float *sc, const float *sh, int64_t HW, uint16_t *y);
+/* relu, its gradient (from relu's output) and add on n bf16 elements: 1, or 0 for other ops */
+int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t *b, uint16_t *y, int64_t n);
+void bn_row_bwd_bf16(const uint16_t *x, const uint16_t *dy, const float *m, const float *a, const float *bq,
+                     const float *g, int64_t HW, uint16_t *dx);
 
 /* ---- op families (each returns a cv_status and fills err) --------------------- */
 /* oneDNN: per-node state built by prepare() */

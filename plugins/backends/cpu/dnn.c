@@ -29,6 +29,9 @@ static int describable(const cv_ktensor *t) {
     return 1;
 }
 
+/* the oneDNN data type of a tensor: f32, or bf16 where the engine stores an activation so */
+static dnnl_data_type_t dnn_dt(const cv_ktensor *t) { return t->dtype == CV_BF16 ? dnnl_bf16 : dnnl_f32; }
+
 void dnn_md_of(dnnl_memory_desc_t *md, const cv_ktensor *t) {
     dnnl_dims_t dims, strides;
     int nd = t->ndim ? t->ndim : 1;
@@ -36,13 +39,13 @@ void dnn_md_of(dnnl_memory_desc_t *md, const cv_ktensor *t) {
         dims[d] = t->ndim ? t->shape[d] : 1;
         strides[d] = t->ndim ? t->stride[d] : 1;
     }
-    dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
+    dnnl_memory_desc_init_by_strides(md, nd, dims, dnn_dt(t), strides);
 }
 
 /* a 4-D tensor in the blocked layout CV_LAYOUT_C16: oneDNN's nChw16c */
 void dnn_md_c16(dnnl_memory_desc_t *md, const cv_ktensor *t) {
     dnnl_dims_t dims = { t->shape[0], t->shape[1], t->shape[2], t->shape[3] };
-    dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nChw16c);
+    dnnl_memory_desc_init_by_tag(md, 4, dims, dnn_dt(t), dnnl_nChw16c);
 }
 
 /* Register a primitive argument bound to tensor `index` of the kernel's inputs
@@ -66,7 +69,7 @@ int dnn_arg_add(dnn_build *bd, int arg, int is_out, int index, const dnnl_memory
         /* a caller-supplied md describes the dense layout of the tensor */
         if (!describable(t) || (user_md && !kt_contiguous(t))) {
             a->pack = 1;
-            a->pack_off = ws_reserve(n, (size_t)kt_numel(t) * sizeof(float));
+            a->pack_off = ws_reserve(n, (size_t)kt_numel(t) * dtype_size(t->dtype));
             t = &dense;
         }
         if (user_md) umd = *user_md;

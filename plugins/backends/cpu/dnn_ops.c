@@ -10,9 +10,15 @@
 #include <math.h>
 #include <string.h>
 
-static int f32_all(const cv_kernel *k) {
-    for (int i = 0; i < k->n_in; i++) if (k->in[i].dtype != CV_F32) return 0;
-    for (int i = 0; i < k->n_out; i++) if (k->out[i].dtype != CV_F32) return 0;
+/* every operand f32, but for a convolution's 4-D activations, which may be bf16
+ * with precision = bf16 (stored so by the engine) */
+static int dtypes_ok(const cpu_backend *b, const cv_kernel *k) {
+    const int conv = k->op == CV_OP_CONV2D || k->op == CV_OP_CONV2D_BWD_DATA || k->op == CV_OP_CONV2D_BWD_WEIGHT;
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
+            if (t->dtype != CV_F32 && !(conv && b->bf16 && t->dtype == CV_BF16 && t->ndim == 4)) return 0;
+        }
     return 1;
 }
 
@@ -32,7 +38,7 @@ static int pool_exact(const cv_kernel *k) {
 }
 
 int dnn_handles(const cpu_backend *b, const cv_kernel *k) {
-    if (!f32_all(k)) return 0;
+    if (!dtypes_ok(b, k)) return 0;
     switch (k->op) {
     case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:
         return k->params != NULL && k->n_in >= 2 && k->n_out >= 1 && k->in[0].ndim == 4 && k->in[1].ndim == 4;
@@ -190,16 +196,18 @@ static int build_conv(dnn_build *bd) {
     int wino = !bf16 && bd->b->conv_auto && any && g == 1 && x->shape[0] >= 16 && w->shape[2] == 3 && w->shape[3] == 3 &&
                p->stride[0] == 1 && p->stride[1] == 1 && p->dilation[0] == 1 && p->dilation[1] == 1 &&
                x->shape[1] % 16 == 0 && y->shape[1] % 16 == 0;
-    /* bf16: the operands a step reads (x, w, dy) are bf16 copies, what it writes
-     * (y, dx, dw) f32.  The forward descriptor (also the backward passes' hint)
-     * always has bf16 x and w and an f32 y. */
+    /* bf16: the operands a step reads (x, w, dy) are bf16 (copies, unless the
+     * engine stores the activation in bf16), what it writes (y, dx) f32 or the
+     * bf16 the engine stores it in, and dw f32.  The forward descriptor (also the
+     * backward passes' hint) has bf16 x and w. */
     const dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32;
+    const dnnl_data_type_t x_out = x->dtype == CV_BF16 ? dnnl_bf16 : dnnl_f32, y_out = y->dtype == CV_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t xmd, wmd, ymd, bmd, fx, fw, fy;
     if (any || bf16) {
-        md_any(&xmd, x, op == CV_OP_CONV2D_BWD_DATA ? dnnl_f32 : lo);
-        md_any(&ymd, y, op == CV_OP_CONV2D ? dnnl_f32 : lo);
+        md_any(&xmd, x, op == CV_OP_CONV2D_BWD_DATA ? x_out : lo);
+        md_any(&ymd, y, op == CV_OP_CONV2D ? y_out : lo);
         md_any(&fx, x, lo);
-        md_any(&fy, y, dnnl_f32);
+        md_any(&fy, y, y_out);
     } else {
         dnn_md_of(&xmd, x);
         dnn_md_of(&ymd, y);

@@ -2,7 +2,9 @@
  * their gradients, binary ops with numpy broadcasting, scalar ops, cast/copy/fill.
  * Operands are walked as (outer rows x contiguous-or-strided inner run) after
  * merging dimensions that are laid out back to back, so a broadcast such as
- * x[N,C,H,W] * s[N,C,1,1] becomes N*C rows of H*W elements times one scalar. */
+ * x[N,C,H,W] * s[N,C,1,1] becomes N*C rows of H*W elements times one scalar.
+ * Activations the engine stores in bf16 (precision = bf16, ABI 1.4) run the same
+ * f32 loops on blocks converted on the fly (eltwise_bf16). */
 #include "cpu.h"
 
 #include <math.h>
@@ -237,8 +239,63 @@ static int need_f32(cpu_backend *b, const cv_kernel *k, int n_in, int n_out, cv_
     return CV_OK;
 }
 
+/* Element-wise on equal shapes over activations stored in bf16 (every operand
+ * dense bf16 of one size, as the engine's 16-bit storage gives them): blocks of
+ * BF16_BLOCK elements widened to f32, the f32 kernel, the output narrowed. */
+#define BF16_BLOCK 4096
+static int eltwise_bf16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    const int nin = k->op == CV_OP_UNARY_BWD || k->op == CV_OP_BINARY ? 2 : 1;
+    const int64_t n = k->n_out == 1 ? kt_numel(&k->out[0]) : -1;
+    int ok = b->bf16 && k->n_in == nin && n >= 0;
+    for (int i = 0; ok && i < nin + 1; i++) {
+        const cv_ktensor *t = i < nin ? &k->in[i] : &k->out[0];
+        ok = t->dtype == CV_BF16 && kt_contiguous(t) && kt_numel(t) == n;
+    }
+    if (!ok)
+        return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED,
+                        "backend cpu: %s: bf16 operands must be %d input(s) and one output, all dense bf16 of one size "
+                        "(precision = bf16)", op_name(k->op), nin);
+    /* relu, its gradient and add: one direct loop (the unary and binary params lead with fn) */
+    const int fn = k->op == CV_OP_SCALAR || !k->params ? -1 : *(const int32_t *)k->params;
+    int failed = 0;
+    #pragma omp parallel for num_threads(b->threads) schedule(static) reduction(| : failed) if (n > 16384)
+    for (int64_t c0 = 0; c0 < n; c0 += BF16_BLOCK) {
+        const int64_t m = n - c0 < BF16_BLOCK ? n - c0 : BF16_BLOCK;
+        if (eltwise_bf16_fast(k->op, fn, (const uint16_t *)k->in[0].data + c0,
+                              nin > 1 ? (const uint16_t *)k->in[1].data + c0 : NULL, (uint16_t *)k->out[0].data + c0, m))
+            continue;
+        float buf[3][BF16_BLOCK];
+        cv_ktensor t[3];
+        for (int i = 0; i < nin + 1; i++) {
+            t[i] = (cv_ktensor){ .dtype = CV_F32, .ndim = 1, .shape = { m }, .stride = { 1 }, .data = buf[i] };
+            if (i < nin) bf16_to_f32_block(buf[i], (const uint16_t *)k->in[i].data + c0, m);
+        }
+        cv_kernel ck = *k;
+        ck.in = t;
+        ck.out = t + nin;
+        ck.in_layout = ck.out_layout = NULL;
+        ck.workspace = NULL;
+        ck.workspace_bytes = 0;
+        cv_error e = { .struct_size = sizeof e };
+        failed |= run_eltwise(b, &ck, &e) != CV_OK;
+        bf16_from_f32_block((uint16_t *)k->out[0].data + c0, buf[nin], m);
+    }
+    return failed ? CPU_FAIL(b, err, CV_ERR_INTERNAL, "backend cpu: %s: the f32 kernel failed on a bf16 block", op_name(k->op))
+                  : CV_OK;
+}
+
+static int any_bf16(const cv_kernel *k) {
+    for (int i = 0; i < k->n_in; i++)
+        if (k->in[i].dtype == CV_BF16) return 1;
+    for (int i = 0; i < k->n_out; i++)
+        if (k->out[i].dtype == CV_BF16) return 1;
+    return 0;
+}
+
 int run_eltwise(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     int st;
+    if ((k->op == CV_OP_UNARY || k->op == CV_OP_UNARY_BWD || k->op == CV_OP_BINARY || k->op == CV_OP_SCALAR) && any_bf16(k))
+        return eltwise_bf16(b, k, err);
     switch (k->op) {
     case CV_OP_FILL: {
         if (k->n_out < 1) return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: fill: needs one output");

@@ -27,11 +27,23 @@ int64_t plane_at(const cv_ktensor *t, int layout, int64_t plane, int64_t *step) 
     return ((n * (C / 16) + c / 16) * hw) * 16 + c % 16;
 }
 
-int cpu_layout_class(void *self, const cv_kernel *k) {
-    cpu_backend *b = self;
-    for (int io = 0; io < 2; io++)
-        for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
-            if ((io ? k->out : k->in)[i].dtype != CV_F32) return CV_LAYOUT_CLASS_PLAIN;
+/* the ops whose kernels take blocked activations stored in bf16 (precision =
+ * bf16; ABI 1.4): oneDNN's convolutions, the C16 batch norm, element-wise ops
+ * on equal shapes (eltwise_bf16, strided_copy) and the global pool's C16 loops */
+static int takes_bf16(const cv_kernel *k) {
+    switch (k->op) {
+    case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT: case CV_OP_BATCH_NORM:
+    case CV_OP_BATCH_NORM_BWD: case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR:
+    case CV_OP_COPY: case CV_OP_FILL:
+        return 1;
+    case CV_OP_REDUCE: case CV_OP_BROADCAST_TO:
+        return cv_kernel_reduce_hw(k) || cv_kernel_broadcast_hw(k);
+    default:
+        return 0;
+    }
+}
+
+static int layout_class_f32(cpu_backend *b, const cv_kernel *k) {
     switch (k->op) {
     case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:
         return b->blocked && dnn_handles(b, k) ? CV_LAYOUT_CLASS_FREE : CV_LAYOUT_CLASS_PLAIN;
@@ -44,6 +56,21 @@ int cpu_layout_class(void *self, const cv_kernel *k) {
         return c >= 0 ? c : CV_LAYOUT_CLASS_PLAIN;
     }
     }
+}
+
+/* The class of k; with precision = bf16 it carries CV_LAYOUT_CLASS_BF16 for the
+ * ops that take bf16 activations.  A node given bf16 4-D operands (the engine's
+ * storage) is classed as its f32 version, so that without the flag its check
+ * names the 16-bit operand. */
+int cpu_layout_class(void *self, const cv_kernel *k) {
+    cpu_backend *b = self;
+    for (int io = 0; io < 2; io++)
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
+            if (t->dtype != CV_F32 && !(t->dtype == CV_BF16 && t->ndim == 4)) return CV_LAYOUT_CLASS_PLAIN;
+        }
+    const int c = layout_class_f32(b, k);
+    return c != CV_LAYOUT_CLASS_PLAIN && b->bf16 && takes_bf16(k) ? c | CV_LAYOUT_CLASS_BF16 : c;
 }
 
 int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
@@ -62,40 +89,43 @@ int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
 }
 
 /* REDUCE over H, W (or N, H, W) and BROADCAST_TO from [N,C,1,1] when the 4-D side
- * is C16 (the [N,C] side is the same bytes in both layouts) */
+ * is C16 (the [N,C] side is the same bytes in both layouts); either side may be
+ * stored in bf16 (precision = bf16) */
 int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     const int bcast = k->op == CV_OP_BROADCAST_TO;
-    const cv_ktensor *big = bcast ? &k->out[0] : &k->in[0];
+    const cv_ktensor *big = bcast ? &k->out[0] : &k->in[0], *small = bcast ? &k->in[0] : &k->out[0];
     const int64_t N = big->shape[0], C = big->shape[1], HW = big->shape[2] * big->shape[3], CB = C / 16;
-    float *bd = big->data, *sd = bcast ? k->in[0].data : k->out[0].data;
+    const int bt = big->dtype, sm = small->dtype;
+    void *bd = big->data, *sd = small->data;
     const cv_reduce_params *p = k->params;
-    (void)err;
+    if ((bt != CV_F32 || sm != CV_F32) && !b->bf16)
+        return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: bf16 operands need precision = bf16", op_name(k->op));
     if (!bcast && p->axes == 0xDu) { /* [C] = sum (or mean) over N, H, W */
         const double scale = p->fn == CV_R_MEAN ? 1.0 / (double)(N * HW) : 1.0;
         #pragma omp parallel for num_threads(b->threads) schedule(static)
         for (int64_t cb = 0; cb < CB; cb++) {
             double acc[16] = { 0 };
             for (int64_t n = 0; n < N; n++) {
-                const float *blk = bd + (n * CB + cb) * HW * 16;
+                const int64_t at = (n * CB + cb) * HW * 16;
                 for (int64_t i = 0; i < HW; i++)
-                    for (int l = 0; l < 16; l++) acc[l] += blk[i * 16 + l];
+                    for (int l = 0; l < 16; l++) acc[l] += act_load(bd, bt, at + i * 16 + l);
             }
-            for (int l = 0; l < 16; l++) sd[cb * 16 + l] = (float)(acc[l] * scale);
+            for (int l = 0; l < 16; l++) act_store(sd, sm, cb * 16 + l, (float)(acc[l] * scale));
         }
         return CV_OK;
     }
     const double scale = !bcast && p->fn == CV_R_MEAN ? 1.0 / (double)HW : 1.0;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t r = 0; r < N * CB; r++) {
-        float *blk = bd + r * HW * 16, *v = sd + r * 16; /* [N,C] row r/CB, channels (r%CB)*16.. */
+        const int64_t at = r * HW * 16, v = r * 16; /* [N,C] row r/CB, channels (r%CB)*16.. */
         if (bcast) {
             for (int64_t i = 0; i < HW; i++)
-                for (int l = 0; l < 16; l++) blk[i * 16 + l] = v[l];
+                for (int l = 0; l < 16; l++) act_store(bd, bt, at + i * 16 + l, act_load(sd, sm, v + l));
         } else {
             double acc[16] = { 0 };
             for (int64_t i = 0; i < HW; i++)
-                for (int l = 0; l < 16; l++) acc[l] += blk[i * 16 + l];
-            for (int l = 0; l < 16; l++) v[l] = (float)(acc[l] * scale);
+                for (int l = 0; l < 16; l++) acc[l] += act_load(bd, bt, at + i * 16 + l);
+            for (int l = 0; l < 16; l++) act_store(sd, sm, v + l, (float)(acc[l] * scale));
         }
     }
     return CV_OK;

@@ -25,9 +25,10 @@ extern "C" {
 #endif
 
 #define CV_ABI_MAJOR 1
-#define CV_ABI_MINOR 3 /* 1.1: tensor layouts between kernels (backend.h), non-blocking all-reduce (components.h);
+#define CV_ABI_MINOR 4 /* 1.1: tensor layouts between kernels (backend.h), non-blocking all-reduce (components.h);
                         * 1.2: recorded kernel sequences, CUDA graphs (backend.h);
-                        * 1.3: channels-last NHWC as a backend's blocked layout (backend.h) */
+                        * 1.3: channels-last NHWC as a backend's blocked layout (backend.h);
+                        * 1.4: blocked activations stored in 16 bits (backend.h, layout classes) */
 
 #if defined(__GNUC__)
 #define CV_EXPORT __attribute__((visibility("default")))

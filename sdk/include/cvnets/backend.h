@@ -11,7 +11,11 @@
  * kernel the layout of every operand in in_layout / out_layout.  Shapes and
  * strides in cv_ktensor stay the logical plain NCHW ones in every layout.
  * ABI 1.3: the blocked layout is the backend's choice (blocked_layout in the
- * vtable): oneDNN's nChw16c (CPU) or channels-last NHWC (CUDA, cuDNN). */
+ * vtable): oneDNN's nChw16c (CPU) or channels-last NHWC (CUDA, cuDNN).
+ * ABI 1.4 (16-bit storage): a layout class may carry CV_LAYOUT_CLASS_BF16 (or
+ * _F16); a blocked value whose every kernel says so is stored in that dtype: its
+ * kernels see cv_ktensor.dtype CV_BF16 (CV_F16) for it, and it takes half the
+ * bytes.  Such values are never graph inputs or outputs, parameters or views. */
 #ifndef CVNETS_BACKEND_H
 #define CVNETS_BACKEND_H
 
@@ -50,6 +54,13 @@ enum {
     CV_LAYOUT_CLASS_PLAIN = 0,   /* every operand plain */
     CV_LAYOUT_CLASS_UNIFORM = 1, /* its 4-D operands may be C16 if all of them share one layout */
     CV_LAYOUT_CLASS_FREE = 2,    /* each 4-D operand independently plain or C16 */
+    CV_LAYOUT_CLASS_MASK = 3,    /* the class; the bits above it are flags */
+    /* ABI 1.4 flags, or'ed into UNIFORM or FREE: the node's blocked 4-D operands may
+     * also be stored as bf16 (f16).  The host stores a blocked value in 16 bits only
+     * when every node that touches it sets the same flag; a UNIFORM node's 4-D
+     * operands then share the dtype, a FREE node's each have their own. */
+    CV_LAYOUT_CLASS_BF16 = 4,
+    CV_LAYOUT_CLASS_F16 = 8,
 };
 
 typedef struct cv_kernel {
@@ -89,7 +100,8 @@ typedef struct cv_backend_vtable {
     int (*sync)(void *self, cv_error *err);
     /* ABI 1.1, optional (NULL: every operand plain): CV_LAYOUT_CLASS_* for this
      * node, from shapes, dtypes and params (data and layouts NULL).  Only 4-D f32
-     * activations are ever given the blocked layout (C16: only with C % 16 == 0). */
+     * activations are ever given the blocked layout (C16: only with C % 16 == 0).
+     * ABI 1.4: the class may carry CV_LAYOUT_CLASS_BF16 or _F16 (see above). */
     int (*layout_class)(void *self, const cv_kernel *k);
     /* ABI 1.2, optional (NULL: kernels always run one by one): record a plan's
      * kernel sequence once and replay it (CUDA graphs).  Between graph_begin and
@@ -116,9 +128,11 @@ int cv_kernel_layout(const cv_kernel *k, int is_out, int i);
  * blocked one): that layout, the operand in *is_out / *index; PLAIN when there is none. */
 int cv_kernel_foreign_layout(const cv_kernel *k, int layout, int *is_out, int *index);
 /* The first operand of k given `layout` (the backend's blocked one) that a kernel of
- * layout class cls cannot take, in *is_out / *index, and why: "does not take with
- * these operands", "takes only when all its 4-D operands share it", "takes only on
- * dense 4-D" (C16: "…, C % 16 == 0"); NULL when every such operand fits. */
+ * layout class cls (flags included) cannot take, in *is_out / *index, and why: "does
+ * not take with these operands", "takes only when all its 4-D operands share it (and
+ * one dtype)", "takes only on dense 4-D" (C16: "…, C % 16 == 0"), "does not take
+ * stored in 16 bits" (a bf16 / f16 operand without the class's flag); NULL when
+ * every such operand fits. */
 const char *cv_kernel_layout_fault(const cv_kernel *k, int cls, int layout, int *is_out, int *index);
 /* Shape patterns for layout_class():
  * 1 when k has one output and every input has its shape (element-wise on equal

@@ -1,0 +1,330 @@
+/* test/unit/test_cpu_bf16_storage.c — activations stored in bf16 between kernels
+ * (ABI 1.4) by the CPU backend with precision = bf16.  The plan: the blocked
+ * values whose every kernel takes bf16 are bf16 (the ResNet-style test model's
+ * blocks), the stem before the max pool, the classifier's [N,C] input, the graph
+ * input and the logits stay f32, CVNETS_LAYOUT=f32 stores nothing in 16 bits, and
+ * the planned peak shrinks.  Training: one step against the same backend with
+ * f32 storage and against the reference backend, and SGD steps against f32
+ * storage, all within bf16 bounds (norm-wise relative errors) and not equal to
+ * the f32 result (so bf16 storage was used).  The kernels: batch norm (forward
+ * and backward), relu and its gradient, add, a scalar op and GELU (the generic
+ * path), the global pool's REDUCE and BROADCAST_TO on bf16 C16 operands give the
+ * f32 kernel's results on the same values, rounded to bf16.  And the errors for
+ * bf16 operands a kernel does not take.  Skips without AVX512-BF16. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "engine/internal.h"
+#include "support/layout_net.h"
+
+/* see test_cpu_vs_ref.c: LSan cannot scan oneDNN's dynamic TLS */
+const char *__lsan_default_options(void);
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_options(void) { return "use_tls=0"; }
+const char *__lsan_default_suppressions(void) { return "leak:_dlerror_run\n"; }
+
+static const char *const bf16_opts[] = { "precision=bf16", NULL };
+static const ln_target bf = { "cpu", CV_LAYOUT_C16, NULL, bf16_opts };
+static const ln_target ref = { "ref", CV_LAYOUT_PLAIN, NULL, NULL };
+
+/* the bf16 backend, or a skip on a CPU without AVX512-BF16 (test_cpu_bf16.c checks the refusal) */
+static ku_backend open_bf16(cv_ctx *ctx) {
+    const cv_component_desc *d = th_load(ctx, "backend", "cpu");
+    cv_create_args a = { .struct_size = sizeof a, .threads = 2 };
+    cv_error err;
+    cv_error_init(&err);
+    void *self = NULL;
+    if (th_try_create(ctx, d, bf16_opts, &a, &self, &err) != CV_OK) {
+        th_ctx_free(ctx);
+        cr_skip_test("this CPU has no AVX512-BF16: %s", err.message);
+    }
+    return (ku_backend){ d->vtable, self, d };
+}
+static void need_bf16(void) {
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend_close(open_bf16(ctx));
+    th_ctx_free(ctx);
+}
+
+/* ||a - b|| / ||b|| */
+static double rel_err(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cr_assert(isfinite(a[i]), "element %lld is %g", (long long)i, a[i]);
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+static double buffers_rel(net_rig *a, net_rig *b, int which) {
+    int64_t na, nb;
+    float *va = net_rig_read(a, which, &na), *vb = net_rig_read(b, which, &nb);
+    cr_assert_eq(na, nb);
+    double r = rel_err(va, vb, na);
+    free(va);
+    free(vb);
+    return r;
+}
+
+/* the plan of r with 16-bit storage (f32: CVNETS_LAYOUT=f32, blocked f32 only) */
+static cv_plan *plan(net_rig *r, int n, int hw, cv_mode mode, int f32) {
+    if (f32) setenv("CVNETS_LAYOUT", "f32", 1);
+    cv_plan *p = ln_plan(r, n, hw, mode);
+    unsetenv("CVNETS_LAYOUT");
+    return p;
+}
+static int count_dtype(const cv_plan *p, int dt) {
+    int c = 0;
+    for (int32_t t = 0; t < p->g->n_tensors; t++) c += cv_graph_tensor(p->g, t)->dtype == dt;
+    return c;
+}
+
+/* ---- the plan ----------------------------------------------------------------------------------- */
+Test(bf16_storage, blocks_are_stored_in_bf16_and_the_peak_shrinks) {
+    need_bf16();
+    for (int mode = 0; mode < 2; mode++) {
+        net_rig r, f;
+        mspec m, mf;
+        ln_rig_open(&r, &m, bf, V_RESNET, 0);
+        ln_rig_open(&f, &mf, bf, V_RESNET, 0);
+        cv_plan *p = plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN, 0);
+        cr_assert_gt(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
+        for (int t = T_BLOCK1; t <= T_BLOCK2; t++)
+            cr_expect_eq(m.t[t]->dtype, CV_BF16, "mode %d: block tensor %d is %s", mode, t, cv_dtype_name(m.t[t]->dtype));
+        for (int t = T_CONV1; t <= T_POOL; t++) /* the max pool takes f32 only: its whole group stays f32 */
+            cr_expect_eq(m.t[t]->dtype, CV_F32, "mode %d: stem tensor %d", mode, t);
+        cr_expect_eq(m.t[T_HEAD]->dtype, CV_F32, "the [N,C] head");
+        cr_expect_eq(p->g->inputs[0]->dtype, CV_F32, "the graph input");
+        cr_expect_eq(p->g->logits->dtype, CV_F32, "the logits");
+        cv_plan *pf = plan(&f, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN, 1);
+        cr_assert_gt(ln_check_consistent(&f, pf, CV_LAYOUT_C16), 0, "CVNETS_LAYOUT=f32 keeps the blocked layout");
+        cr_expect_eq(count_dtype(pf, CV_BF16), 0, "CVNETS_LAYOUT=f32 stores nothing in bf16");
+        cr_expect_gt(count_dtype(p, CV_BF16), 4);
+        cv_plan_info ib, iff;
+        cv_plan_info_get(p, &ib);
+        cv_plan_info_get(pf, &iff);
+        cr_expect_lt(ib.peak_bytes, iff.peak_bytes, "mode %d: planned peak %zu with bf16 storage, %zu without", mode,
+                     ib.peak_bytes, iff.peak_bytes);
+        net_rig_close(&r);
+        net_rig_close(&f);
+    }
+}
+
+/* a group is stored in bf16 only when every node touching it takes bf16: the
+ * adaptive pool (f32 only on this backend) keeps the blocks' residual stream f32 */
+Test(bf16_storage, a_node_without_the_flag_keeps_its_group_f32) {
+    need_bf16();
+    net_rig r;
+    mspec m;
+    ln_rig_open(&r, &m, bf, V_RESNET, 1);
+    cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN, 0);
+    cr_assert_gt(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
+    for (int t = T_BLOCK1; t <= T_BLOCK2; t++) {
+        cr_expect_eq(cv_tensor_layout(p, m.t[t]), CV_LAYOUT_C16, "still blocked");
+        cr_expect_eq(m.t[t]->dtype, CV_F32, "block tensor %d next to the adaptive pool", t);
+    }
+    cr_expect_gt(count_dtype(p, CV_BF16), 0, "the blocks' inner values are still bf16");
+    net_rig_close(&r);
+}
+
+/* ---- training ------------------------------------------------------------------------------------ */
+/* one training step of V_RESNET on a batch of 8 x 3 x 12 x 12: a (bf16 storage) against b
+ * (f32 storage on the same backend when b_f32, else the reference backend) */
+/* bounds (measured: loss 4e-4 / 5e-4, logits 1.2e-3 / 1.7e-3, gradients 5.8e-3 /
+ * 7.2e-3, running statistics 6e-5 / 2.5e-4): a few times that, the gradients
+ * within twice issue 7's per-op bf16 bound */
+static void step_pair(ln_target tb, int b_f32) {
+    const double loss_bound = 5e-3, logit_bound = 1e-2, grad_bound = 2e-2, stat_bound = 2e-3;
+    need_bf16();
+    net_rig a, b;
+    mspec ma, mb;
+    ln_rig_open(&a, &ma, bf, V_RESNET, 0);
+    ln_rig_open(&b, &mb, tb, V_RESNET, 0);
+    float img[8 * 3 * 12 * 12], la[8 * 5], lb[8 * 5];
+    int32_t lab[8];
+    ln_batch(img, lab, 8, 12, 4242);
+    cv_plan *pa = plan(&a, 8, 12, CV_MODE_TRAIN, 0), *pb = plan(&b, 8, 12, CV_MODE_TRAIN, b_f32);
+    cr_assert_gt(count_dtype(pa, CV_BF16), 0);
+    cr_assert_eq(count_dtype(pb, CV_BF16), 0);
+    ln_expect_buffers_close(&a, &b, 0, 0, 0, "same initial parameters");
+    cv_step_io ia = { img, lab, la, 0, 0 }, ib = { img, lab, lb, 0, 0 };
+    cr_assert_eq(cv_net_run(pa, &ia, &a.err), CV_OK, "%s", a.err.message);
+    cr_assert_eq(cv_net_run(pb, &ib, &b.err), CV_OK, "%s", b.err.message);
+    const double dl = fabs(ia.loss - ib.loss) / (1 + fabs(ib.loss)), lr = rel_err(la, lb, 8 * 5);
+    const double gr = buffers_rel(&a, &b, 1), sr = buffers_rel(&a, &b, 3);
+    cr_log_info("%s: loss %.3g, logits %.3g, gradients %.3g, running statistics %.3g (relative errors)",
+                b_f32 ? "against f32 storage" : "against the reference", dl, lr, gr, sr);
+    cr_expect(dl <= loss_bound, "loss %.6f vs %.6f", ia.loss, ib.loss);
+    cr_expect(lr <= logit_bound, "logits: relative error %.3g", lr);
+    cr_expect(gr <= grad_bound, "gradients: relative error %.3g", gr);
+    cr_expect(sr <= stat_bound, "running statistics: relative error %.3g", sr);
+    cr_expect(gr > 1e-6, "gradients: relative error %.3g, so bf16 storage made no difference", gr);
+    net_rig_close(&a);
+    net_rig_close(&b);
+}
+
+Test(bf16_storage, a_training_step_stays_close_to_f32_storage) { step_pair(bf, 1); }
+Test(bf16_storage, a_training_step_stays_close_to_the_reference) { step_pair(ref, 0); }
+
+static void sgd_losses(int f32, double *loss, int steps) {
+    net_rig r;
+    mspec m;
+    ln_rig_open(&r, &m, bf, V_RESNET, 0);
+    cv_plan *p = plan(&r, 8, 12, CV_MODE_TRAIN, f32);
+    cr_assert_eq(count_dtype(p, CV_BF16) > 0, !f32);
+    cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK, "%s", r.err.message);
+    float img[8 * 3 * 12 * 12];
+    int32_t lab[8];
+    ln_batch(img, lab, 8, 12, 99); /* one batch, so the loss must fall */
+    for (int s = 0; s < steps; s++) {
+        cv_step_io io = { img, lab, NULL, 0, 0 };
+        cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
+        loss[s] = io.loss;
+        net_rig_sgd(&r, &(cv_sgd_params){ 0.05f, 0.9f, 0.0f, 1e-4f, 0 });
+    }
+    net_rig_close(&r);
+}
+
+Test(bf16_storage, sgd_steps_follow_f32_storage) {
+    need_bf16();
+    double a[8], b[8];
+    sgd_losses(0, a, 8);
+    sgd_losses(1, b, 8);
+    cr_log_info("losses with bf16 storage %.4f .. %.4f, without %.4f .. %.4f", a[0], a[7], b[0], b[7]);
+    for (int s = 0; s < 8; s++)
+        cr_expect(fabs(a[s] - b[s]) <= 3e-2 * (1 + fabs(b[s])), "step %d: %.5f with bf16 storage, %.5f without", s, a[s],
+                  b[s]);
+    cr_expect_lt(a[7], a[0] * 0.8, "8 steps on one batch: loss %.4f -> %.4f", a[0], a[7]);
+}
+
+/* ---- the kernels ------------------------------------------------------------------------------------ */
+enum { KN = 2, KC = 32, KH = 5, KW = 5, KE = KN * KC * KH * KW };
+
+static cv_ktensor kt(int dt, void *data, int64_t n, int64_t c, int64_t h, int64_t w) {
+    return (cv_ktensor){ dt, 4, { n, c, h, w }, { c * h * w, h * w, w, 1 }, data };
+}
+static cv_ktensor vec(float *data, int64_t n) { return (cv_ktensor){ CV_F32, 1, { n }, { 1 }, data }; }
+/* an operand of the kernel pair: the f32 values (bf16-exact for 4-D ones) and their bf16 copy */
+typedef struct pair_op {
+    int act;            /* 4-D C16 activation: bf16 in the bf16 run */
+    int64_t n;
+    float f[KE];
+    uint16_t h[KE];
+} pair_op;
+
+static void fill(pair_op *o, int act, int64_t n, ku_rng *g, float lo, float hi) {
+    o->act = act;
+    o->n = n;
+    for (int64_t i = 0; i < n; i++) {
+        o->f[i] = lo + (hi - lo) * (float)ku_uniform(g);
+        if (act) o->f[i] = ku_from_bf16(o->h[i] = ku_to_bf16(o->f[i]));
+    }
+}
+
+/* run op on the bf16 backend twice — activations f32, then bf16 — from the same values
+ * (inputs copied, so in-place updates start equal); every output of the bf16 run is
+ * the f32 run's rounded to bf16 (1 bf16 ulp, 2^-7 relative) or, for f32 outputs, 1e-5 */
+static void kernel_pair(ku_backend be, const char *name, int op, const void *p, size_t ps, pair_op *in, int n_in,
+                        pair_op *out, int n_out) {
+    static pair_op ci[2][6], co[2][6];
+    cv_ktensor ti[2][6], to[2][6];
+    uint8_t lin[6], lout[6];
+    for (int run = 0; run < 2; run++) {
+        for (int i = 0; i < n_in + n_out; i++) {
+            const int is_in = i < n_in, j = is_in ? i : i - n_in;
+            pair_op *c = is_in ? &ci[run][j] : &co[run][j];
+            *c = is_in ? in[j] : out[j];
+            cv_ktensor *t = is_in ? &ti[run][j] : &to[run][j];
+            const int half = run && c->act;
+            *t = c->act ? kt(half ? CV_BF16 : CV_F32, half ? (void *)c->h : (void *)c->f, KN, KC, KH, KW) : vec(c->f, c->n);
+            if (!c->act && c->n == KN * KC) *t = kt(CV_F32, c->f, KN, KC, 1, 1); /* a [N,C,1,1] side */
+            (is_in ? lin : lout)[j] = c->act ? CV_LAYOUT_C16 : CV_LAYOUT_PLAIN;
+        }
+        cv_kernel k = { .struct_size = sizeof k, .op = op, .params = p, .params_size = (uint32_t)ps, .n_in = n_in,
+                        .n_out = n_out, .in = ti[run], .out = to[run], .in_layout = lin, .out_layout = lout };
+        cv_error err;
+        cv_error_init(&err);
+        cr_assert_eq(be.vt->run(be.self, &k, &err), CV_OK, "%s (run %d): %s", name, run, err.message);
+    }
+    for (int j = 0; j < n_out; j++)
+        for (int64_t i = 0; i < co[0][j].n; i++) {
+            const float want = co[0][j].f[i], got = co[1][j].act ? ku_from_bf16(co[1][j].h[i]) : co[1][j].f[i];
+            const double tol = co[1][j].act ? ldexp(fabs(want), -7) + 1e-6 : 1e-5 * (1 + fabs(want));
+            cr_assert(fabs(got - want) <= tol, "%s: output %d element %lld: %g with bf16 storage, %g in f32", name, j,
+                      (long long)i, got, want);
+        }
+}
+
+Test(bf16_storage, kernels_give_the_f32_results_rounded) {
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend be = open_bf16(ctx);
+    ku_rng g = ku_rng_make(5);
+    static pair_op x, dy, y, gam, bet, rm, rv, mean, rstd, dg, db, nc;
+    fill(&x, 1, KE, &g, -2, 2);
+    fill(&dy, 1, KE, &g, -1, 1);
+    fill(&y, 1, KE, &g, 0, 0);
+    fill(&gam, 0, KC, &g, 0.5f, 1.5f);
+    fill(&bet, 0, KC, &g, -0.5f, 0.5f);
+    fill(&rm, 0, KC, &g, -0.1f, 0.1f);
+    fill(&rv, 0, KC, &g, 0.9f, 1.1f);
+    fill(&mean, 0, KC, &g, 0, 0);
+    fill(&rstd, 0, KC, &g, 0, 0);
+    fill(&dg, 0, KC, &g, 0, 0);
+    fill(&db, 0, KC, &g, 0, 0);
+    cv_norm_params np = { 1e-5f, 0.1f, 1, 0, 0 };
+    kernel_pair(be, "batch_norm", CV_OP_BATCH_NORM, &np, sizeof np, (pair_op[]){ x, gam, bet, rm, rv }, 5,
+                (pair_op[]){ y, mean, rstd }, 3);
+    fill(&mean, 0, KC, &g, -0.2f, 0.2f);
+    fill(&rstd, 0, KC, &g, 0.8f, 1.2f);
+    kernel_pair(be, "batch_norm_bwd", CV_OP_BATCH_NORM_BWD, &np, sizeof np, (pair_op[]){ x, dy, gam, mean, rstd }, 5,
+                (pair_op[]){ y, dg, db }, 3);
+    cv_unary_params relu = { CV_RELU, 0 }, gelu = { CV_GELU, 0 };
+    kernel_pair(be, "relu", CV_OP_UNARY, &relu, sizeof relu, &x, 1, &y, 1);
+    kernel_pair(be, "relu_bwd", CV_OP_UNARY_BWD, &relu, sizeof relu, (pair_op[]){ x, dy }, 2, &y, 1);
+    kernel_pair(be, "gelu", CV_OP_UNARY, &gelu, sizeof gelu, &x, 1, &y, 1);
+    kernel_pair(be, "gelu_bwd", CV_OP_UNARY_BWD, &gelu, sizeof gelu, (pair_op[]){ x, dy }, 2, &y, 1);
+    cv_binary_params add = { CV_ADD }, mul = { CV_MUL };
+    kernel_pair(be, "add", CV_OP_BINARY, &add, sizeof add, (pair_op[]){ x, dy }, 2, &y, 1);
+    kernel_pair(be, "mul", CV_OP_BINARY, &mul, sizeof mul, (pair_op[]){ x, dy }, 2, &y, 1);
+    cv_scalar_params half = { CV_S_MUL, 0.5f };
+    kernel_pair(be, "scalar", CV_OP_SCALAR, &half, sizeof half, &x, 1, &y, 1);
+    fill(&nc, 0, KN * KC, &g, 0, 0);
+    cv_reduce_params mean_hw = { CV_R_MEAN, 0xCu, 1 };
+    kernel_pair(be, "reduce", CV_OP_REDUCE, &mean_hw, sizeof mean_hw, &x, 1, &nc, 1);
+    fill(&nc, 0, KN * KC, &g, -3, 3);
+    cv_reshape_params to4 = { CV_SHAPE(KN, KC, KH, KW) };
+    kernel_pair(be, "broadcast_to", CV_OP_BROADCAST_TO, &to4, sizeof to4, &nc, 1, &y, 1);
+    ku_backend_close(be);
+    th_ctx_free(ctx);
+}
+
+/* ---- errors --------------------------------------------------------------------------------------- */
+static void expect_error(ku_backend be, int op, const void *p, size_t ps, const cv_ktensor *in, int n_in,
+                         const cv_ktensor *out, const char *want) {
+    const uint8_t c16[4] = { CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16 };
+    cv_kernel k = { .struct_size = sizeof k, .op = op, .params = p, .params_size = (uint32_t)ps, .n_in = n_in,
+                    .n_out = 1, .in = in, .out = out, .in_layout = c16, .out_layout = c16 };
+    cv_error err;
+    cv_error_init(&err);
+    cr_expect_neq(be.vt->run(be.self, &k, &err), CV_OK, "%s: accepted", want);
+    cr_expect(strstr(err.message, want) != NULL, "'%s' lacks '%s'", err.message, want);
+}
+
+Test(bf16_storage, kernels_name_bf16_operands_they_do_not_take) {
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend be = open_bf16(ctx), f32 = ku_backend_open(ctx, "cpu");
+    static uint16_t a[KE], b[KE];
+    static float fa[KE];
+    cv_ktensor x = kt(CV_BF16, a, KN, KC, KH, KW), y = kt(CV_BF16, b, KN, KC, KH, KW), yf = kt(CV_F32, fa, KN, KC, KH, KW);
+    cv_unary_params relu = { CV_RELU, 0 };
+    expect_error(f32, CV_OP_UNARY, &relu, sizeof relu, &x, 1, &y, "unary: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take stored in 16 bits");
+    expect_error(be, CV_OP_UNARY, &relu, sizeof relu, &x, 1, &yf, "takes only when all its 4-D operands share it (and one dtype)");
+    cv_pool_params pp = { CV_POOL_MAX, { 1, 1 }, { 1, 1 }, { 0, 0 }, 0, 0 };
+    expect_error(be, CV_OP_POOL2D, &pp, sizeof pp, &x, 1, &y, "pool2d: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take stored in 16 bits");
+    ku_backend_close(f32);
+    ku_backend_close(be);
+    th_ctx_free(ctx);
+}
