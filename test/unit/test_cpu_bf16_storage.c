@@ -1,15 +1,16 @@
 /* test/unit/test_cpu_bf16_storage.c — activations stored in bf16 between kernels
  * (ABI 1.4) by the CPU backend with precision = bf16.  The plan: the blocked
- * values whose every kernel takes bf16 are bf16 (the ResNet-style test model's
- * blocks), the stem before the max pool, the classifier's [N,C] input, the graph
- * input and the logits stay f32, CVNETS_LAYOUT=f32 stores nothing in 16 bits, and
- * the planned peak shrinks.  Training: one step against the same backend with
+ * values whose every kernel takes bf16 are bf16 (the ResNet-style test model from
+ * the stem convolution to the last block), the classifier's [N,C] input, the graph
+ * input and the logits stay f32, CVNETS_LAYOUT=f32 stores nothing in 16 bits, the
+ * planned peak shrinks, and a group one of whose nodes lacks the flag stays f32.  Training: one step against the same backend with
  * f32 storage and against the reference backend, and SGD steps against f32
  * storage, all within bf16 bounds (norm-wise relative errors) and not equal to
  * the f32 result (so bf16 storage was used).  The kernels: batch norm (forward
  * and backward), relu and its gradient, add, a scalar op and GELU (the generic
- * path), the global pool's REDUCE and BROADCAST_TO on bf16 C16 operands give the
- * f32 kernel's results on the same values, rounded to bf16.  And the errors for
+ * path), max and average pooling (forward and backward), adaptive pooling and
+ * the global pool's REDUCE and BROADCAST_TO on bf16 C16 operands give the f32
+ * kernel's results on the same values, rounded to bf16.  And the errors for
  * bf16 operands a kernel does not take.  Skips without AVX512-BF16. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -88,14 +89,12 @@ Test(bf16_storage, blocks_are_stored_in_bf16_and_the_peak_shrinks) {
     for (int mode = 0; mode < 2; mode++) {
         net_rig r, f;
         mspec m, mf;
-        ln_rig_open(&r, &m, bf, V_RESNET, 0);
-        ln_rig_open(&f, &mf, bf, V_RESNET, 0);
+        ln_rig_open(&r, &m, bf, V_RESNET, mode); /* the global pool: REDUCE, then adaptive pooling */
+        ln_rig_open(&f, &mf, bf, V_RESNET, mode);
         cv_plan *p = plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN, 0);
         cr_assert_gt(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
-        for (int t = T_BLOCK1; t <= T_BLOCK2; t++)
-            cr_expect_eq(m.t[t]->dtype, CV_BF16, "mode %d: block tensor %d is %s", mode, t, cv_dtype_name(m.t[t]->dtype));
-        for (int t = T_CONV1; t <= T_POOL; t++) /* the max pool takes f32 only: its whole group stays f32 */
-            cr_expect_eq(m.t[t]->dtype, CV_F32, "mode %d: stem tensor %d", mode, t);
+        for (int t = T_CONV1; t <= T_BLOCK2; t++)
+            cr_expect_eq(m.t[t]->dtype, CV_BF16, "mode %d: tensor %d is %s", mode, t, cv_dtype_name(m.t[t]->dtype));
         cr_expect_eq(m.t[T_HEAD]->dtype, CV_F32, "the [N,C] head");
         cr_expect_eq(p->g->inputs[0]->dtype, CV_F32, "the graph input");
         cr_expect_eq(p->g->logits->dtype, CV_F32, "the logits");
@@ -113,20 +112,42 @@ Test(bf16_storage, blocks_are_stored_in_bf16_and_the_peak_shrinks) {
     }
 }
 
-/* a group is stored in bf16 only when every node touching it takes bf16: the
- * adaptive pool (f32 only on this backend) keeps the blocks' residual stream f32 */
+/* a group is stored in bf16 only when every node touching it takes bf16: the CPU
+ * backend's vtable with the flag taken off its pooling classes keeps the stem (conv,
+ * bn, relu, max pool: one group through the uniform nodes) f32, the blocks bf16 */
+static cv_backend_vtable no_pool_flag;
+static int (*cpu_class)(void *self, const cv_kernel *k);
+static int class_without_pool_flag(void *self, const cv_kernel *k) {
+    const int c = cpu_class(self, k);
+    return k->op == CV_OP_POOL2D || k->op == CV_OP_POOL2D_BWD ? c & ~CV_LAYOUT_CLASS_BF16 : c;
+}
+static void strip_pool_flag(net_rig *r) {
+    no_pool_flag = *r->be.vt;
+    cpu_class = no_pool_flag.layout_class;
+    no_pool_flag.layout_class = class_without_pool_flag;
+    r->be.vt = &no_pool_flag;
+    r->e->be.vt = &no_pool_flag;
+}
+
 Test(bf16_storage, a_node_without_the_flag_keeps_its_group_f32) {
     need_bf16();
     net_rig r;
     mspec m;
-    ln_rig_open(&r, &m, bf, V_RESNET, 1);
-    cv_plan *p = plan(&r, 4, 12, CV_MODE_TRAIN, 0);
-    cr_assert_gt(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
-    for (int t = T_BLOCK1; t <= T_BLOCK2; t++) {
-        cr_expect_eq(cv_tensor_layout(p, m.t[t]), CV_LAYOUT_C16, "still blocked");
-        cr_expect_eq(m.t[t]->dtype, CV_F32, "block tensor %d next to the adaptive pool", t);
+    ln_rig_open(&r, &m, (ln_target){ "cpu", CV_LAYOUT_C16, strip_pool_flag, bf16_opts }, V_RESNET, 0);
+    for (int mode = 0; mode < 2; mode++) {
+        cv_plan *p = plan(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN, 0);
+        cr_assert_gt(ln_check_consistent(&r, p, CV_LAYOUT_C16), 0);
+        for (int t = T_CONV1; t <= T_POOL; t++) {
+            cr_expect_eq(cv_tensor_layout(p, m.t[t]), CV_LAYOUT_C16, "stem tensor %d: still blocked", t);
+            cr_expect_eq(m.t[t]->dtype, CV_F32, "mode %d: stem tensor %d next to the pool", mode, t);
+        }
+        for (int t = T_BLOCK1; t <= T_BLOCK2; t++) cr_expect_eq(m.t[t]->dtype, CV_BF16, "mode %d: block tensor %d", mode, t);
+        float img[4 * 3 * 12 * 12], logits[4 * 5];
+        int32_t lab[4];
+        ln_batch(img, lab, 4, 12, 5);
+        cv_step_io io = { img, lab, logits, 0, 0 };
+        cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
     }
-    cr_expect_gt(count_dtype(p, CV_BF16), 0, "the blocks' inner values are still bf16");
     net_rig_close(&r);
 }
 
@@ -209,20 +230,23 @@ static cv_ktensor kt(int dt, void *data, int64_t n, int64_t c, int64_t h, int64_
 static cv_ktensor vec(float *data, int64_t n) { return (cv_ktensor){ CV_F32, 1, { n }, { 1 }, data }; }
 /* an operand of the kernel pair: the f32 values (bf16-exact for 4-D ones) and their bf16 copy */
 typedef struct pair_op {
-    int act;            /* 4-D C16 activation: bf16 in the bf16 run */
-    int64_t n;
+    int act;            /* 4-D C16 activation [KN,KC,ph,pw]: bf16 in the bf16 run */
+    int64_t ph, pw, n;
     float f[KE];
     uint16_t h[KE];
 } pair_op;
 
-static void fill(pair_op *o, int act, int64_t n, ku_rng *g, float lo, float hi) {
+static void fill_hw(pair_op *o, int act, int64_t h, int64_t w, int64_t n, ku_rng *g, float lo, float hi) {
     o->act = act;
-    o->n = n;
+    o->ph = h;
+    o->pw = w;
+    o->n = act ? KN * KC * h * w : n;
     for (int64_t i = 0; i < n; i++) {
         o->f[i] = lo + (hi - lo) * (float)ku_uniform(g);
         if (act) o->f[i] = ku_from_bf16(o->h[i] = ku_to_bf16(o->f[i]));
     }
 }
+static void fill(pair_op *o, int act, int64_t n, ku_rng *g, float lo, float hi) { fill_hw(o, act, KH, KW, n, g, lo, hi); }
 
 /* run op on the bf16 backend twice — activations f32, then bf16 — from the same values
  * (inputs copied, so in-place updates start equal); every output of the bf16 run is
@@ -239,7 +263,7 @@ static void kernel_pair(ku_backend be, const char *name, int op, const void *p, 
             *c = is_in ? in[j] : out[j];
             cv_ktensor *t = is_in ? &ti[run][j] : &to[run][j];
             const int half = run && c->act;
-            *t = c->act ? kt(half ? CV_BF16 : CV_F32, half ? (void *)c->h : (void *)c->f, KN, KC, KH, KW) : vec(c->f, c->n);
+            *t = c->act ? kt(half ? CV_BF16 : CV_F32, half ? (void *)c->h : (void *)c->f, KN, KC, c->ph, c->pw) : vec(c->f, c->n);
             if (!c->act && c->n == KN * KC) *t = kt(CV_F32, c->f, KN, KC, 1, 1); /* a [N,C,1,1] side */
             (is_in ? lin : lout)[j] = c->act ? CV_LAYOUT_C16 : CV_LAYOUT_PLAIN;
         }
@@ -297,6 +321,30 @@ Test(bf16_storage, kernels_give_the_f32_results_rounded) {
     fill(&nc, 0, KN * KC, &g, -3, 3);
     cv_reshape_params to4 = { CV_SHAPE(KN, KC, KH, KW) };
     kernel_pair(be, "broadcast_to", CV_OP_BROADCAST_TO, &to4, sizeof to4, &nc, 1, &y, 1);
+    static pair_op py, pdy, px;
+    for (int fn = 0; fn < 2; fn++) { /* max (oneDNN forward), then average; 3x3 stride 2 pad 1: 5x5 -> 3x3 */
+        cv_pool_params pp = { fn ? CV_POOL_AVG : CV_POOL_MAX, { 3, 3 }, { 2, 2 }, { 1, 1 }, 0, 1 };
+        fill_hw(&py, 1, 3, 3, 0, &g, 0, 0);
+        kernel_pair(be, fn ? "avg_pool" : "max_pool", CV_OP_POOL2D, &pp, sizeof pp, &x, 1, &py, 1);
+        fill_hw(&pdy, 1, 3, 3, 0, &g, -1, 1);
+        fill_hw(&px, 1, KH, KW, 0, &g, 0, 0);
+        /* y as the forward computes it (bf16-exact values of x's maxima) */
+        cv_ktensor tx = kt(CV_F32, x.f, KN, KC, KH, KW), ty = kt(CV_F32, py.f, KN, KC, 3, 3);
+        const uint8_t c16[1] = { CV_LAYOUT_C16 };
+        cv_kernel fk = { .struct_size = sizeof fk, .op = CV_OP_POOL2D, .params = &pp, .params_size = sizeof pp, .n_in = 1,
+                         .n_out = 1, .in = &tx, .out = &ty, .in_layout = c16, .out_layout = c16 };
+        cv_error err;
+        cv_error_init(&err);
+        cr_assert_eq(be.vt->run(be.self, &fk, &err), CV_OK, "%s", err.message);
+        for (int64_t i = 0; i < py.n; i++) py.f[i] = ku_from_bf16(py.h[i] = ku_to_bf16(py.f[i]));
+        kernel_pair(be, fn ? "avg_pool_bwd" : "max_pool_bwd", CV_OP_POOL2D_BWD, &pp, sizeof pp,
+                    (pair_op[]){ x, py, pdy }, 3, &px, 1);
+    }
+    cv_resize_params ap = { 2, 2, 0, 0 }; /* adaptive 5x5 -> 2x2: overlapping windows */
+    fill_hw(&py, 1, 2, 2, 0, &g, 0, 0);
+    kernel_pair(be, "adaptive_pool", CV_OP_ADAPTIVE_AVG_POOL2D, &ap, sizeof ap, &x, 1, &py, 1);
+    fill_hw(&pdy, 1, 2, 2, 0, &g, -1, 1);
+    kernel_pair(be, "adaptive_pool_bwd", CV_OP_ADAPTIVE_AVG_POOL2D_BWD, &ap, sizeof ap, &pdy, 1, &px, 1);
     ku_backend_close(be);
     th_ctx_free(ctx);
 }
@@ -322,8 +370,8 @@ Test(bf16_storage, kernels_name_bf16_operands_they_do_not_take) {
     cv_unary_params relu = { CV_RELU, 0 };
     expect_error(f32, CV_OP_UNARY, &relu, sizeof relu, &x, 1, &y, "unary: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take stored in 16 bits");
     expect_error(be, CV_OP_UNARY, &relu, sizeof relu, &x, 1, &yf, "takes only when all its 4-D operands share it (and one dtype)");
-    cv_pool_params pp = { CV_POOL_MAX, { 1, 1 }, { 1, 1 }, { 0, 0 }, 0, 0 };
-    expect_error(be, CV_OP_POOL2D, &pp, sizeof pp, &x, 1, &y, "pool2d: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take stored in 16 bits");
+    cv_softmax_params sp = { 1, 0 };
+    expect_error(be, CV_OP_SOFTMAX, &sp, sizeof sp, &x, 1, &y, "softmax: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take with these operands");
     ku_backend_close(f32);
     ku_backend_close(be);
     th_ctx_free(ctx);

@@ -112,7 +112,8 @@ static int cpu_supports(void *self, int op, int dtype) {
         return 0;
     /* bf16: the blocked activations the engine stores in 16 bits (cpu_layout_class) */
     case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_BATCH_NORM: case CV_OP_BATCH_NORM_BWD: case CV_OP_UNARY:
-    case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_REDUCE:
+    case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR: case CV_OP_REDUCE: case CV_OP_POOL2D: case CV_OP_POOL2D_BWD:
+    case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD:
         return dtype == CV_F32 || (dtype == CV_BF16 && b->bf16);
     default:
         return dtype == CV_F32 && op_name(op) != NULL;
@@ -190,7 +191,7 @@ static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *
     if (st != CV_OK) return st;
     omp_set_num_threads(b->threads);
     if (dnn_handles(b, k)) return dnn_prepare(b, k, prepared, ws, err);
-    *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads) + spatial_scratch_bytes(k);
+    *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads) + spatial_scratch_bytes(k, b->threads);
     return CV_OK;
 }
 

@@ -83,7 +83,7 @@ int run_norm(cpu_backend *b, const cv_kernel *k, cv_error *err);      /* layer/g
 size_t norm_scratch_bytes(const cv_kernel *k, int threads);
 int run_loss(cpu_backend *b, const cv_kernel *k, cv_error *err);      /* CE, BCE, smooth-L1 (+bwd) */
 int run_spatial(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* pool, adaptive pool, resize, embedding */
-size_t spatial_scratch_bytes(const cv_kernel *k);
+size_t spatial_scratch_bytes(const cv_kernel *k, int threads);
 int pool_geometry_ok(const cv_kernel *k); /* shapes agree with cv_pool_params (PyTorch's rules) */
 int run_update(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* optimizer updates, axpby */
 int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err); /* batch norm (+bwd), bnorm.c */

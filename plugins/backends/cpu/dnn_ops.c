@@ -10,14 +10,15 @@
 #include <math.h>
 #include <string.h>
 
-/* every operand f32, but for a convolution's 4-D activations, which may be bf16
- * with precision = bf16 (stored so by the engine) */
+/* every operand f32, but for the 4-D activations of a convolution or pooling,
+ * which may be bf16 with precision = bf16 (stored so by the engine) */
 static int dtypes_ok(const cpu_backend *b, const cv_kernel *k) {
-    const int conv = k->op == CV_OP_CONV2D || k->op == CV_OP_CONV2D_BWD_DATA || k->op == CV_OP_CONV2D_BWD_WEIGHT;
+    const int act = k->op == CV_OP_CONV2D || k->op == CV_OP_CONV2D_BWD_DATA || k->op == CV_OP_CONV2D_BWD_WEIGHT ||
+                    k->op == CV_OP_POOL2D;
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
             const cv_ktensor *t = io ? &k->out[i] : &k->in[i];
-            if (t->dtype != CV_F32 && !(conv && b->bf16 && t->dtype == CV_BF16 && t->ndim == 4)) return 0;
+            if (t->dtype != CV_F32 && !(act && b->bf16 && t->dtype == CV_BF16 && t->ndim == 4)) return 0;
         }
     return 1;
 }

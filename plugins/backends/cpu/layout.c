@@ -28,10 +28,13 @@ int64_t plane_at(const cv_ktensor *t, int layout, int64_t plane, int64_t *step) 
 }
 
 /* the ops whose kernels take blocked activations stored in bf16 (precision =
- * bf16; ABI 1.4): oneDNN's convolutions, the C16 batch norm, element-wise ops
- * on equal shapes (eltwise_bf16, strided_copy) and the global pool's C16 loops */
-static int takes_bf16(const cv_kernel *k) {
+ * bf16; ABI 1.4): oneDNN's convolutions and pooling, the C16 batch norm and
+ * pooling gradient, element-wise ops on equal shapes (eltwise_bf16,
+ * strided_copy), adaptive pooling and the global pool's C16 loops */
+static int takes_bf16(const cpu_backend *b, const cv_kernel *k) {
     switch (k->op) {
+    case CV_OP_POOL2D: return dnn_handles(b, k); /* our own forward loop is f32 only */
+    case CV_OP_POOL2D_BWD: case CV_OP_ADAPTIVE_AVG_POOL2D: case CV_OP_ADAPTIVE_AVG_POOL2D_BWD: return 1;
     case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT: case CV_OP_BATCH_NORM:
     case CV_OP_BATCH_NORM_BWD: case CV_OP_UNARY: case CV_OP_UNARY_BWD: case CV_OP_BINARY: case CV_OP_SCALAR:
     case CV_OP_COPY: case CV_OP_FILL:
@@ -70,7 +73,7 @@ int cpu_layout_class(void *self, const cv_kernel *k) {
             if (t->dtype != CV_F32 && !(t->dtype == CV_BF16 && t->ndim == 4)) return CV_LAYOUT_CLASS_PLAIN;
         }
     const int c = layout_class_f32(b, k);
-    return c != CV_LAYOUT_CLASS_PLAIN && b->bf16 && takes_bf16(k) ? c | CV_LAYOUT_CLASS_BF16 : c;
+    return c != CV_LAYOUT_CLASS_PLAIN && b->bf16 && takes_bf16(b, k) ? c | CV_LAYOUT_CLASS_BF16 : c;
 }
 
 int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {

@@ -6,6 +6,8 @@
  * source-index rules are PyTorch's, as in the reference backend. */
 #include "cpu.h"
 
+#include <omp.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -64,43 +66,72 @@ int pool_geometry_ok(const cv_kernel *k) {
  * the 16 channels of a pixel side by side; per channel the same window rule as
  * the plain loop (max: the first element equal to the forward output, else the
  * first maximum). */
-static void pool_bwd_c16(cpu_backend *b, const cv_kernel *k, const pool_geom *g, int incl, int is_max) {
+/* one C16 row (16 channels of one image) of the pooling gradient: dx (hw x 16,
+ * zeroed here) from x (hw x 16), y and dy (ohw x 16) */
+static void pool_bwd_row(const pool_geom *g, int incl, int is_max, const float *x, const float *y, const float *dy,
+                         float *dx) {
+    const int64_t hw = g->h * g->w, ohw = g->ho * g->wo;
+    memset(dx, 0, (size_t)(hw * 16) * sizeof(float));
+    for (int64_t o = 0; o < ohw; o++) {
+        int64_t h0, h1, w0, w1;
+        float div;
+        pool_window(g, incl, o / g->wo, o % g->wo, &h0, &h1, &w0, &w1, &div);
+        const float *m = y + o * 16, *d = dy + o * 16;
+        if (!is_max) {
+            for (int64_t ih = h0; ih < h1; ih++)
+                for (int64_t iw = w0; iw < w1; iw++) {
+                    float *dp = dx + (ih * g->w + iw) * 16;
+                    for (int l = 0; l < 16; l++) dp[l] += d[l] / div;
+                }
+            continue;
+        }
+        /* per lane the first pixel equal to the maximum: scan the window
+         * backwards, the last match seen is the first (branch-free) */
+        int32_t at[16];
+        for (int l = 0; l < 16; l++) at[l] = -1;
+        for (int64_t ih = h1 - 1; ih >= h0; ih--)
+            for (int64_t iw = w1 - 1; iw >= w0; iw--) {
+                const int32_t px = (int32_t)(ih * g->w + iw);
+                const float *xp = x + (int64_t)px * 16;
+                for (int l = 0; l < 16; l++) at[l] = xp[l] == m[l] ? px : at[l];
+            }
+        for (int l = 0; l < 16; l++) {
+            int64_t a = at[l] >= 0 ? at[l] : pool_argmax(x + l, 16, g, h0, h1, w0, w1); /* NaN: first maximum */
+            if (a >= 0) dx[a * 16 + l] += d[l];
+        }
+    }
+}
+
+/* the f32 values one bf16 row of pool_bwd_c16 widens, per thread: x, dx (hw x 16), y, dy (ohw x 16) */
+static size_t pool_row_floats(const cv_kernel *k) {
+    const cv_ktensor *x = &k->in[0], *y = &k->in[1];
+    return (size_t)(2 * x->shape[2] * x->shape[3] + 2 * y->shape[2] * y->shape[3]) * 16;
+}
+
+/* every operand C16 (a uniform op); with bf16 activations (precision = bf16) each row
+ * is widened into rows_ws (pool_row_floats per thread) and dx narrowed */
+static void pool_bwd_c16(cpu_backend *b, const cv_kernel *k, const pool_geom *g, int incl, int is_max, float *rows_ws) {
     const int64_t rows = g->nc / 16, hw = g->h * g->w, ohw = g->ho * g->wo;
-    const float *xd = k->in[0].data, *yd = k->in[1].data, *dyd = k->in[2].data;
-    float *dxd = k->out[0].data;
+    const int half = k->in[0].dtype == CV_BF16;
+    const size_t es = half ? 2 : 4, per = pool_row_floats(k);
+    const char *xd = k->in[0].data, *yd = k->in[1].data, *dyd = k->in[2].data;
+    char *dxd = k->out[0].data;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
-        const float *x = xd + r * hw * 16, *y = yd + r * ohw * 16, *dy = dyd + r * ohw * 16;
-        float *dx = dxd + r * hw * 16;
-        memset(dx, 0, (size_t)(hw * 16) * sizeof(float));
-        for (int64_t o = 0; o < ohw; o++) {
-            int64_t h0, h1, w0, w1;
-            float div;
-            pool_window(g, incl, o / g->wo, o % g->wo, &h0, &h1, &w0, &w1, &div);
-            const float *m = y + o * 16, *d = dy + o * 16;
-            if (!is_max) {
-                for (int64_t ih = h0; ih < h1; ih++)
-                    for (int64_t iw = w0; iw < w1; iw++) {
-                        float *dp = dx + (ih * g->w + iw) * 16;
-                        for (int l = 0; l < 16; l++) dp[l] += d[l] / div;
-                    }
-                continue;
-            }
-            /* per lane the first pixel equal to the maximum: scan the window
-             * backwards, the last match seen is the first (branch-free) */
-            int32_t at[16];
-            for (int l = 0; l < 16; l++) at[l] = -1;
-            for (int64_t ih = h1 - 1; ih >= h0; ih--)
-                for (int64_t iw = w1 - 1; iw >= w0; iw--) {
-                    const int32_t px = (int32_t)(ih * g->w + iw);
-                    const float *xp = x + (int64_t)px * 16;
-                    for (int l = 0; l < 16; l++) at[l] = xp[l] == m[l] ? px : at[l];
-                }
-            for (int l = 0; l < 16; l++) {
-                int64_t a = at[l] >= 0 ? at[l] : pool_argmax(x + l, 16, g, h0, h1, w0, w1); /* NaN: first maximum */
-                if (a >= 0) dx[a * 16 + l] += d[l];
-            }
+        const void *x = xd + (size_t)(r * hw * 16) * es, *y = yd + (size_t)(r * ohw * 16) * es;
+        const void *dy = dyd + (size_t)(r * ohw * 16) * es;
+        void *dx = dxd + (size_t)(r * hw * 16) * es;
+        if (!half) {
+            pool_bwd_row(g, incl, is_max, x, y, dy, dx);
+            continue;
         }
+        float *fx = rows_ws + per * (size_t)omp_get_thread_num(), *fdx = fx + hw * 16, *fy = fdx + hw * 16,
+              *fdy = fy + ohw * 16;
+        bf16_to_f32_block(fx, x, hw * 16);
+        bf16_to_f32_block(fy, y, ohw * 16);
+        bf16_to_f32_block(fdy, dy, ohw * 16);
+        pool_bwd_row(g, incl, is_max, fx, fy, fdy, fdx);
+        bf16_from_f32_block(dx, fdx, hw * 16);
     }
 }
 
@@ -145,7 +176,12 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         return CV_OK;
     }
     if (lay == CV_LAYOUT_C16) {
-        pool_bwd_c16(b, k, &g, incl, is_max);
+        cpu_scratch s;
+        const size_t ws = k->in[0].dtype == CV_BF16 ? pool_row_floats(k) * sizeof(float) * (size_t)b->threads : 0;
+        if (scratch_begin(&s, k, ws) != CV_OK)
+            return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no scratch memory", op_name(k->op));
+        pool_bwd_c16(b, k, &g, incl, is_max, ws ? scratch_take(&s, ws) : NULL);
+        scratch_end(&s);
         return CV_OK;
     }
     const float *dyd = k->in[2].data, *yd = k->in[1].data;
@@ -195,28 +231,32 @@ static int adaptive(cpu_backend *b, const cv_kernel *k, cv_error *err) {
                         op_name(k->op), kt_shape_str(&k->in[0], sx, sizeof sx), kt_shape_str(&k->out[0], sy, sizeof sy));
     int64_t nc = big->shape[0] * big->shape[1], h = big->shape[2], w = big->shape[3];
     int64_t ohn = small->shape[2], own = small->shape[3];
-    float *bd = big->data, *sd = small->data;
+    void *bd = big->data, *sd = small->data;
+    const int bt = big->dtype, st = small->dtype; /* f32, or bf16 activations (precision = bf16) */
     const int lb = cv_kernel_layout(k, bwd, 0), ls = cv_kernel_layout(k, !bwd, 0); /* independent when the small side is 1x1 */
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t pl = 0; pl < nc; pl++) {
         int64_t sb, ss;
-        float *bp = bd + plane_at(big, lb, pl, &sb), *sp = sd + plane_at(small, ls, pl, &ss);
+        const int64_t bp = plane_at(big, lb, pl, &sb), sp = plane_at(small, ls, pl, &ss);
         if (bwd)
-            for (int64_t i = 0; i < h * w; i++) bp[i * sb] = 0;
+            for (int64_t i = 0; i < h * w; i++) act_store(bd, bt, bp + i * sb, 0.0f);
         for (int64_t oh = 0; oh < ohn; oh++) {
             int64_t h0 = oh * h / ohn, h1 = ((oh + 1) * h + ohn - 1) / ohn;
             for (int64_t ow = 0; ow < own; ow++) {
                 int64_t w0 = ow * w / own, w1 = ((ow + 1) * w + own - 1) / own;
                 float area = (float)((h1 - h0) * (w1 - w0));
                 if (bwd) {
-                    float v = sp[(oh * own + ow) * ss] / area;
+                    float v = act_load(sd, st, sp + (oh * own + ow) * ss) / area;
                     for (int64_t ih = h0; ih < h1; ih++)
-                        for (int64_t iw = w0; iw < w1; iw++) bp[(ih * w + iw) * sb] += v;
+                        for (int64_t iw = w0; iw < w1; iw++) {
+                            const int64_t at = bp + (ih * w + iw) * sb;
+                            act_store(bd, bt, at, act_load(bd, bt, at) + v);
+                        }
                 } else {
                     float s = 0;
                     for (int64_t ih = h0; ih < h1; ih++)
-                        for (int64_t iw = w0; iw < w1; iw++) s += bp[(ih * w + iw) * sb];
-                    sp[(oh * own + ow) * ss] = s / area;
+                        for (int64_t iw = w0; iw < w1; iw++) s += act_load(bd, bt, bp + (ih * w + iw) * sb);
+                    act_store(sd, st, sp + (oh * own + ow) * ss, s / area);
                 }
             }
         }
@@ -253,7 +293,9 @@ static tap nearest_tap(int64_t o, int64_t in, int64_t out) {
     return t;
 }
 
-size_t spatial_scratch_bytes(const cv_kernel *k) {
+size_t spatial_scratch_bytes(const cv_kernel *k, int threads) {
+    if (k->op == CV_OP_POOL2D_BWD && k->n_in == 3 && k->in[0].dtype == CV_BF16 && k->in[0].ndim == 4 && k->in[1].ndim == 4)
+        return pool_row_floats(k) * sizeof(float) * (size_t)threads + 64;
     if ((k->op != CV_OP_RESIZE && k->op != CV_OP_RESIZE_BWD) || !k->params) return 0;
     const cv_resize_params *p = k->params;
     return (size_t)((int64_t)(p->out_h > 0 ? p->out_h : 0) + (p->out_w > 0 ? p->out_w : 0)) * sizeof(tap) + 128;
@@ -349,10 +391,15 @@ int run_spatial(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     if (k->n_in != nin || k->n_out != 1)
         return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: needs %d inputs and 1 output, got %d and %d",
                         op_name(k->op), nin, k->n_in, k->n_out);
+    /* bf16 activations (precision = bf16, stored so by the engine) only in the C16 pooling loops */
+    const int half_ok = b->bf16 && k->op != CV_OP_RESIZE && k->op != CV_OP_RESIZE_BWD && k->op != CV_OP_EMBEDDING &&
+                        k->op != CV_OP_EMBEDDING_BWD;
     for (int i = 0; i < k->n_in; i++)
-        if (k->in[i].dtype != CV_F32 && !(k->in[i].dtype == CV_I32 && (k->op == CV_OP_EMBEDDING || k->op == CV_OP_EMBEDDING_BWD)))
+        if (k->in[i].dtype != CV_F32 && !(k->in[i].dtype == CV_I32 && (k->op == CV_OP_EMBEDDING || k->op == CV_OP_EMBEDDING_BWD)) &&
+            !(half_ok && k->in[i].dtype == CV_BF16 && cv_kernel_layout(k, 0, i) == CV_LAYOUT_C16))
             return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: input %d has dtype %d", op_name(k->op), i, k->in[i].dtype);
-    if (k->out[0].dtype != CV_F32) return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: output must be f32", op_name(k->op));
+    if (k->out[0].dtype != CV_F32 && !(half_ok && k->out[0].dtype == CV_BF16 && cv_kernel_layout(k, 1, 0) == CV_LAYOUT_C16))
+        return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: output must be f32", op_name(k->op));
     cpu_scratch s;
     if (scratch_begin(&s, k, dense_bytes(k)) != CV_OK)
         return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no scratch memory", op_name(k->op));
