@@ -408,3 +408,123 @@ int ln_random_graphs(ln_target t, int seeds) {
     }
     return blocked;
 }
+
+/* ---- 16-bit storage between kernels (ABI 1.4) ------------------------------------------------------ */
+cv_plan *ln_plan_storage(net_rig *r, int n, int hw, cv_mode mode, int f32) {
+    if (f32) setenv("CVNETS_LAYOUT", "f32", 1);
+    cv_plan *p = ln_plan(r, n, hw, mode);
+    unsetenv("CVNETS_LAYOUT");
+    return p;
+}
+
+int ln_count_dtype(const cv_plan *p, int dt) {
+    int c = 0;
+    for (int32_t t = 0; t < p->g->n_tensors; t++) c += cv_graph_tensor(p->g, t)->dtype == dt;
+    return c;
+}
+
+double ln_rel_err(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cr_assert(isfinite(a[i]), "element %lld is %g", (long long)i, a[i]);
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+static double buffers_rel(net_rig *a, net_rig *b, int which) {
+    int64_t na, nb;
+    float *va = net_rig_read(a, which, &na), *vb = net_rig_read(b, which, &nb);
+    cr_assert_eq(na, nb);
+    double r = ln_rel_err(va, vb, na);
+    free(va);
+    free(vb);
+    return r;
+}
+
+void ln_expect_half_storage(ln_target t, int dt) {
+    for (int mode = 0; mode < 2; mode++) {
+        net_rig r, f;
+        mspec m, mf;
+        ln_rig_open(&r, &m, t, V_RESNET, mode); /* the global pool: REDUCE, then adaptive pooling */
+        ln_rig_open(&f, &mf, t, V_RESNET, mode);
+        cv_plan *p = ln_plan_storage(&r, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN, 0);
+        cr_assert_gt(ln_check_consistent(&r, p, t.layout), 0);
+        for (int i = T_CONV1; i <= T_BLOCK2; i++)
+            cr_expect_eq(m.t[i]->dtype, dt, "mode %d: tensor %d is %s", mode, i, cv_dtype_name(m.t[i]->dtype));
+        cr_expect_eq(m.t[T_HEAD]->dtype, CV_F32, "the [N,C] head");
+        cr_expect_eq(p->g->inputs[0]->dtype, CV_F32, "the graph input");
+        cr_expect_eq(p->g->logits->dtype, CV_F32, "the logits");
+        cv_plan *pf = ln_plan_storage(&f, 4, 12, mode ? CV_MODE_EVAL : CV_MODE_TRAIN, 1);
+        cr_assert_gt(ln_check_consistent(&f, pf, t.layout), 0, "CVNETS_LAYOUT=f32 keeps the blocked layout");
+        cr_expect_eq(ln_count_dtype(pf, dt), 0, "CVNETS_LAYOUT=f32 stores nothing in 16 bits");
+        cr_expect_gt(ln_count_dtype(p, dt), 4);
+        cv_plan_info ih, iff;
+        cv_plan_info_get(p, &ih);
+        cv_plan_info_get(pf, &iff);
+        cr_expect_lt(ih.peak_bytes, iff.peak_bytes, "mode %d: planned peak %zu with 16-bit storage, %zu without", mode,
+                     ih.peak_bytes, iff.peak_bytes);
+        net_rig_close(&r);
+        net_rig_close(&f);
+    }
+}
+
+void ln_half_step_close(ln_target t, int dt, const ln_target *other) {
+    const double loss_bound = 5e-3, logit_bound = 1e-2, grad_bound = 2e-2, stat_bound = 2e-3;
+    net_rig a, b;
+    mspec ma, mb;
+    ln_rig_open(&a, &ma, t, V_RESNET, 0);
+    ln_rig_open(&b, &mb, other ? *other : t, V_RESNET, 0);
+    float img[8 * 3 * 12 * 12], la[8 * 5], lb[8 * 5];
+    int32_t lab[8];
+    ln_batch(img, lab, 8, 12, 4242);
+    cv_plan *pa = ln_plan_storage(&a, 8, 12, CV_MODE_TRAIN, 0), *pb = ln_plan_storage(&b, 8, 12, CV_MODE_TRAIN, !other);
+    cr_assert_gt(ln_count_dtype(pa, dt), 0);
+    cr_assert_eq(ln_count_dtype(pb, dt), 0);
+    ln_expect_buffers_close(&a, &b, 0, 0, 0, "same initial parameters");
+    cv_step_io ia = { img, lab, la, 0, 0 }, ib = { img, lab, lb, 0, 0 };
+    cr_assert_eq(cv_net_run(pa, &ia, &a.err), CV_OK, "%s", a.err.message);
+    cr_assert_eq(cv_net_run(pb, &ib, &b.err), CV_OK, "%s", b.err.message);
+    const double dl = fabs(ia.loss - ib.loss) / (1 + fabs(ib.loss)), lr = ln_rel_err(la, lb, 8 * 5);
+    const double gr = buffers_rel(&a, &b, 1), sr = buffers_rel(&a, &b, 3);
+    cr_log_info("%s %s against %s: loss %.3g, logits %.3g, gradients %.3g, running statistics %.3g (relative errors)",
+                t.backend, cv_dtype_name(dt), other ? other->backend : "f32 storage", dl, lr, gr, sr);
+    cr_expect(dl <= loss_bound, "loss %.6f vs %.6f", ia.loss, ib.loss);
+    cr_expect(lr <= logit_bound, "logits: relative error %.3g", lr);
+    cr_expect(gr <= grad_bound, "gradients: relative error %.3g", gr);
+    cr_expect(sr <= stat_bound, "running statistics: relative error %.3g", sr);
+    cr_expect(gr > 1e-6, "gradients: relative error %.3g, so 16-bit storage made no difference", gr);
+    net_rig_close(&a);
+    net_rig_close(&b);
+}
+
+static void half_sgd_losses(ln_target t, int dt, int f32, double *loss, int steps) {
+    net_rig r;
+    mspec m;
+    ln_rig_open(&r, &m, t, V_RESNET, 0);
+    cv_plan *p = ln_plan_storage(&r, 8, 12, CV_MODE_TRAIN, f32);
+    cr_assert_eq(ln_count_dtype(p, dt) > 0, !f32);
+    cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK, "%s", r.err.message);
+    float img[8 * 3 * 12 * 12];
+    int32_t lab[8];
+    ln_batch(img, lab, 8, 12, 99); /* one batch, so the loss must fall */
+    for (int s = 0; s < steps; s++) {
+        cv_step_io io = { img, lab, NULL, 0, 0 };
+        cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
+        loss[s] = io.loss;
+        net_rig_sgd(&r, &(cv_sgd_params){ 0.05f, 0.9f, 0.0f, 1e-4f, 0 });
+    }
+    net_rig_close(&r);
+}
+
+void ln_half_sgd_follows_f32(ln_target t, int dt) {
+    double a[8], b[8];
+    half_sgd_losses(t, dt, 0, a, 8);
+    half_sgd_losses(t, dt, 1, b, 8);
+    cr_log_info("losses with 16-bit storage %.4f .. %.4f, without %.4f .. %.4f", a[0], a[7], b[0], b[7]);
+    for (int s = 0; s < 8; s++)
+        cr_expect(fabs(a[s] - b[s]) <= 3e-2 * (1 + fabs(b[s])), "step %d: %.5f with 16-bit storage, %.5f without", s,
+                  a[s], b[s]);
+    cr_expect_lt(a[7], a[0] * 0.8, "8 steps on one batch: loss %.4f -> %.4f", a[0], a[7]);
+}

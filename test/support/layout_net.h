@@ -5,7 +5,9 @@
  * layer sequence), an engine and net of it on a named backend, the check that a
  * plan's layouts agree with the backend's layout classes, and the comparisons of
  * a backend with layouts against the reference backend (all plain) and against
- * itself with CVNETS_LAYOUT=plain.  Inputs are fresh random values.  Like
+ * itself with CVNETS_LAYOUT=plain; and the checks of 16-bit storage (ABI 1.4)
+ * shared by test_cpu_bf16_storage.c and test_cuda_nhwc.c.  Inputs are fresh random
+ * values.  Like
  * net_rig.h, nothing here returns a status: a failing step fails the current
  * Criterion test.
  *
@@ -106,5 +108,26 @@ void ln_expect_sgd_steps_match_plain(ln_target t, int steps);
  * logits within 1e-4, gradients 1e-3 / 1e-4, running statistics 1e-4 / 1e-5.
  * Returns how many of them had blocked values in their training plan. */
 int ln_random_graphs(ln_target t, int seeds);
+
+/* ---- 16-bit storage between kernels (ABI 1.4): t's plans store blocked values in dt ---- */
+/* ln_plan, with CVNETS_LAYOUT=f32 (blocked, nothing stored in 16 bits) when f32 */
+cv_plan *ln_plan_storage(net_rig *r, int n, int hw, cv_mode mode, int f32);
+/* how many of p's tensors have dtype dt */
+int ln_count_dtype(const cv_plan *p, int dt);
+/* ||a - b|| / ||b|| (every a finite) */
+double ln_rel_err(const float *a, const float *b, int64_t n);
+/* V_RESNET's plans (train and eval, global pool by REDUCE and by adaptive pooling)
+ * store every tensor from the stem conv to the last block in dt and keep the head,
+ * the input and the logits f32; with CVNETS_LAYOUT=f32 nothing is dt and the planned
+ * peak is larger */
+void ln_expect_half_storage(ln_target t, int dt);
+/* one training step of V_RESNET (batch 8 x 3 x 12 x 12) with dt storage on t against
+ * f32 storage on t (other NULL) or against *other: norm-wise relative errors of the
+ * loss <= 5e-3, logits <= 1e-2, gradients <= 2e-2 and > 1e-6, running statistics <= 2e-3
+ * (logged with --verbose) */
+void ln_half_step_close(ln_target t, int dt, const ln_target *other);
+/* 8 SGD steps on one batch with dt storage follow f32 storage (3e-2 relative to 1 +
+ * |loss|) and bring the loss below 0.8 of its start */
+void ln_half_sgd_follows_f32(ln_target t, int dt);
 
 #endif

@@ -8,7 +8,10 @@
  * global pool by REDUCE and by adaptive pooling); SGD steps and random graphs
  * against the same backend with CVNETS_LAYOUT=plain; and the backend's errors
  * for layouts it does not take (C16, an unknown value, NHWC on a plain-only op
- * or mixed on a uniform one), naming the op and the operand.  The model, the
+ * or mixed on a uniform one), naming the op and the operand.  With precision =
+ * bf16 / fp16 (ABI 1.4) the NHWC values are stored in 16 bits: the plan, a
+ * training step against f32 storage and the reference (also with batch_norm =
+ * cudnn, and with cuDNN refusing NHWC convolutions), and SGD steps.  The model, the
  * checks and their bounds are test_layout.c's (test/support/layout_net.h).
  * Without a GPU these run under test/gpu/emulate.sh; a build without a CUDA
  * backend, or a machine without a device, skips with the reason. */
@@ -88,6 +91,46 @@ Test(cuda_nhwc, random_graphs_match_the_plain_layout) {
     /* 24 graphs (the CPU test's 32 take ~25 s under the emulation); 6 of them have NHWC values */
     const int blocked = ln_random_graphs(cuda, 24);
     cr_expect_geq(blocked, 4, "random graphs with NHWC values: %d of 24", blocked);
+}
+
+/* ---- activations stored in 16 bits (ABI 1.4: precision = bf16 / fp16) -------------------------------- */
+static const char *const bf16_opts[] = { "precision=bf16", NULL }, *const fp16_opts[] = { "precision=fp16", NULL };
+static const char *const bf16_cudnn_bn[] = { "precision=bf16", "batch_norm=cudnn", NULL };
+static const ln_target cuda_bf16 = { "cuda", CV_LAYOUT_NHWC, NULL, bf16_opts };
+static const ln_target cuda_fp16 = { "cuda", CV_LAYOUT_NHWC, NULL, fp16_opts };
+static const ln_target ref = { "ref", CV_LAYOUT_PLAIN, NULL, NULL };
+
+Test(cuda_nhwc, bf16_and_fp16_store_the_blocks_in_16_bits) {
+    NEED_CUDA();
+    ln_expect_half_storage(cuda_bf16, CV_BF16);
+    ln_expect_half_storage(cuda_fp16, CV_F16);
+    ln_expect_half_storage((ln_target){ "cuda", CV_LAYOUT_NHWC, NULL, bf16_cudnn_bn }, CV_BF16);
+}
+
+Test(cuda_nhwc, a_bf16_step_stays_close_to_f32_storage_and_the_reference) {
+    NEED_CUDA();
+    ln_half_step_close(cuda_bf16, CV_BF16, NULL);
+    ln_half_step_close(cuda_bf16, CV_BF16, &ref);
+    /* with batch_norm = cudnn, 16-bit batch norms still run ours (norm.cu) */
+    ln_half_step_close((ln_target){ "cuda", CV_LAYOUT_NHWC, NULL, bf16_cudnn_bn }, CV_BF16, &ref);
+}
+
+Test(cuda_nhwc, an_fp16_step_stays_close_to_the_reference) {
+    NEED_CUDA();
+    ln_half_step_close(cuda_fp16, CV_F16, &ref);
+}
+
+Test(cuda_nhwc, bf16_sgd_steps_follow_f32_storage) {
+    NEED_CUDA();
+    ln_half_sgd_follows_f32(cuda_bf16, CV_BF16);
+}
+
+/* cuDNN without NHWC kernels: convolutions computed in NCHW from and into the 16-bit NHWC activations */
+Test(cuda_nhwc, bf16_storage_when_cudnn_refuses_nhwc_convolutions) {
+    NEED_CUDA();
+    setenv("CVNETS_EMU_DNN_NO_NHWC", "1", 1);
+    ln_half_step_close(cuda_bf16, CV_BF16, &ref);
+    unsetenv("CVNETS_EMU_DNN_NO_NHWC");
 }
 
 /* ---- bad layouts: the backend names the op and the operand ---------------------------------------- */

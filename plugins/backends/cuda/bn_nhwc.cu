@@ -8,14 +8,15 @@
  * Fixed order everywhere, no atomics: bitwise reproducible, like the rest of the backend
  * (the summation order differs from the NCHW kernels', so results differ in the last bits).
  * The forward is two passes like norm.cu's (mean, then the biased variance around it).
- * Used with batch_norm = own or deterministic = true; cuDNN's batch norm takes NHWC
- * itself otherwise.  Scratch: 2 * BN_CHUNKS * C + 4 * C doubles (dispatch.cu reserves it). */
+ * Used with batch_norm = own or deterministic = true, and for activations stored in
+ * 16 bits (ABI 1.4: read and written through cu_ld / cu_st); cuDNN's batch norm takes
+ * NHWC f32 itself otherwise.  Scratch: 2 * BN_CHUNKS * C + 4 * C doubles (dispatch.cu reserves it). */
 #include "cuint.h"
 
 enum { BN_CHUNKS = 64 };
 
 struct bn_sum_args {
-    const float *x, *dy;
+    cu_act x, dy; /* f32 or 16-bit (ABI 1.4) */
     const double *mean, *rstd; /* per channel; the second pass and the backward only */
     int64_t rows, c, per_chunk, chunks;
     int pass; /* 0: sum x; 1: sum (x - mean)^2; 2: sum dy and dy * xhat */
@@ -32,14 +33,14 @@ __global__ static void bn_partial_kernel(bn_sum_args a, double *p0, double *p1) 
         for (int64_t row = r0; row < r1; row++) {
             const int64_t i = row * a.c + ch;
             if (a.pass == 0) {
-                s0 += a.x[i];
+                s0 += cu_ld(a.x, i);
             } else if (a.pass == 1) {
-                const double d = a.x[i] - a.mean[ch];
+                const double d = cu_ld(a.x, i) - a.mean[ch];
                 s0 += d * d;
             } else {
-                const double dy = a.dy[i];
+                const double dy = cu_ld(a.dy, i);
                 s0 += dy;
-                s1 += dy * ((a.x[i] - a.mean[ch]) * a.rstd[ch]);
+                s1 += dy * ((cu_ld(a.x, i) - a.mean[ch]) * a.rstd[ch]);
             }
         }
         p0[chunk * a.c + ch] = s0;
@@ -73,7 +74,7 @@ static double *scratch_of(cu_call *r, int64_t chunks, int64_t c) {
     return (double *)cu_scratch(r, (size_t)(2 * chunks * c + 4 * c) * sizeof(double));
 }
 
-static bn_sum_args sum_args(int64_t rows, int64_t c, const float *x, const float *dy) {
+static bn_sum_args sum_args(int64_t rows, int64_t c, cu_act x, cu_act dy) {
     bn_sum_args a;
     a.x = x;
     a.dy = dy;
@@ -111,12 +112,13 @@ __global__ static void bn_apply_kernel(cu_norm_fwd n, int64_t rows, int64_t c, c
     CU_LOOP(i, rows * c) {
         const int64_t ch = i % c;
         const double g = n.gamma ? n.gamma[ch] : 1.0, b = n.beta ? n.beta[ch] : 0.0;
-        n.y[i] = (float)((n.x[i] - mean[ch]) * rstd[ch] * g + b);
+        cu_st(n.ya, i, (float)((cu_ld(n.xa, i) - mean[ch]) * rstd[ch] * g + b));
     }
 }
 
 int cu_bn_nhwc_forward(cu_call *r, int64_t rows, int64_t c, const cu_norm_fwd *n) {
-    bn_sum_args a = sum_args(rows, c, n->x, NULL);
+    const cu_act none = { NULL, NULL, CV_F32 };
+    bn_sum_args a = sum_args(rows, c, n->xa, none);
     double *s = scratch_of(r, a.chunks, c);
     if (!s) return r->err->status;
     double *p0 = s, *t0 = s + 2 * a.chunks * c, *mean = t0 + c, *rstd = mean + c;
@@ -145,10 +147,10 @@ __global__ static void bn_backward_kernel(cu_norm_bwd n, int64_t rows, int64_t c
                                           const double *rstd, const double *sdy, const double *sdyx) {
     CU_LOOP(i, rows * c) {
         const int64_t ch = i % c;
-        const double g = n.gamma[ch], rs = rstd[ch], xhat = (n.x[i] - mean[ch]) * rs;
-        double d = (double)n.dy[i] * g;
+        const double g = n.gamma[ch], rs = rstd[ch], xhat = (cu_ld(n.xa, i) - mean[ch]) * rs;
+        double d = (double)cu_ld(n.dya, i) * g;
         if (n.through_stats) d -= (g * sdy[ch] + xhat * g * sdyx[ch]) / (double)rows;
-        n.dx[i] = (float)(d * rs);
+        cu_st(n.dxa, i, (float)(d * rs));
         if (i < c) {
             if (n.dgamma) n.dgamma[i] = (float)sdyx[i];
             if (n.dbeta) n.dbeta[i] = (float)sdy[i];
@@ -157,7 +159,7 @@ __global__ static void bn_backward_kernel(cu_norm_bwd n, int64_t rows, int64_t c
 }
 
 int cu_bn_nhwc_backward(cu_call *r, int64_t rows, int64_t c, const cu_norm_bwd *n) {
-    bn_sum_args a = sum_args(rows, c, n->x, n->dy);
+    bn_sum_args a = sum_args(rows, c, n->xa, n->dya);
     double *s = scratch_of(r, a.chunks, c);
     if (!s) return r->err->status;
     double *p0 = s, *p1 = s + a.chunks * c, *sdy = p1 + a.chunks * c, *sdyx = sdy + c, *mean = sdyx + c, *rstd = mean + c;

@@ -20,7 +20,10 @@
  * converted back.  So the workspace is [copy of x | dw | y (each only when
  * needed) | cuDNN's]; in NHWC the filter is always converted (parameters are
  * KCRS).  A weight that is read (forward, backward-data) is converted into the
- * weight cache (wcache.cu) once after each write, not per convolution. */
+ * weight cache (wcache.cu) once after each write, not per convolution.  An NHWC
+ * activation the engine stores in 16 bits (ABI 1.4) is cuDNN's operand itself when
+ * cuDNN runs NHWC in that dtype: no copy; a bias is then added with one more
+ * 16-bit rounding. */
 #include <map>
 #include <mutex>
 #include <new>
@@ -30,6 +33,7 @@
 struct conv_key {
     int op, dtype; /* dtype: CV_F32, CV_BF16 or CV_F16, what cuDNN computes on */
     int x_nhwc, y_nhwc, nhwc; /* how x and y are stored; nhwc: cuDNN runs channels-last */
+    int x_dt, y_dt; /* how x and y are stored: f32, or 16-bit (ABI 1.4, NHWC only) */
     int64_t x[4], w[4], y[4];
     int32_t stride[2], pad[2], dil[2], groups;
     bool operator<(const conv_key &o) const { return memcmp(this, &o, sizeof *this) < 0; }
@@ -69,6 +73,8 @@ static int conv_key_of(const cu_backend *b, const cv_kernel *k, conv_key *key) {
         key->x_nhwc = cv_kernel_layout(k, 0, 1) == CV_LAYOUT_NHWC;
     }
     key->nhwc = key->x_nhwc || key->y_nhwc;
+    key->x_dt = x->dtype;
+    key->y_dt = y->dtype;
     if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4) return -1;
     const cv_conv_params *p = (const cv_conv_params *)k->params;
     key->op = k->op;
@@ -93,13 +99,15 @@ struct conv_descs {
     }
 };
 
-/* operand i (0 x, 1 w, 2 y): its shape, and whether the caller stores it channels-last */
+/* operand i (0 x, 1 w, 2 y): its shape, and whether and in which dtype the caller stores it
+ * channels-last (weights: f32 KCRS) */
 static const int64_t *shape_of(const conv_key *k, int i) { return i == 0 ? k->x : i == 1 ? k->w : k->y; }
 static int stored_nhwc(const conv_key *k, int i) { return i == 0 ? k->x_nhwc : i == 2 ? k->y_nhwc : 0; }
+static int stored_dt(const conv_key *k, int i) { return i == 0 ? k->x_dt : i == 2 ? k->y_dt : CV_F32; }
 
 /* bytes of operand i's compute copy (0: cuDNN reads the caller's tensor), 256-byte multiples */
 static size_t copy_bytes(const conv_key *k, int i) {
-    if (k->dtype == CV_F32 && stored_nhwc(k, i) == k->nhwc) return 0;
+    if (stored_dt(k, i) == k->dtype && stored_nhwc(k, i) == k->nhwc) return 0;
     const int64_t *s = shape_of(k, i);
     size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]) * cu_dtype_size(k->dtype);
     return cu_round256(n);
@@ -110,14 +118,15 @@ static size_t ws_copy_bytes(const conv_key *k, int i) {
 }
 static size_t copies_bytes(const conv_key *k) { return ws_copy_bytes(k, 0) + ws_copy_bytes(k, 1) + ws_copy_bytes(k, 2); }
 
-/* operand i between the caller's f32 tensor t and its compute copy c: into c (inward), or back */
-static int convert(cu_call *r, const conv_key *k, int i, float *t, void *c, int inward) {
+/* operand i between the caller's tensor t (f32, or 16-bit) and its compute copy c: into c
+ * (inward), or back */
+static int convert(cu_call *r, const conv_key *k, int i, void *t, void *c, int inward) {
     const int64_t *s = shape_of(k, i);
-    if (stored_nhwc(k, i) == k->nhwc) {
+    if (stored_nhwc(k, i) == k->nhwc && stored_dt(k, i) == CV_F32) {
         const int64_t n = s[0] * s[1] * s[2] * s[3];
-        return inward ? cu_narrow(r, c, t, n) : cu_widen(r, t, c, n);
+        return inward ? cu_narrow(r, c, (const float *)t, n) : cu_widen(r, (float *)t, c, n);
     }
-    cu_view tv = cu_view_4d(CV_F32, s, stored_nhwc(k, i), t), cv = cu_view_4d(k->dtype, s, k->nhwc, c);
+    cu_view tv = cu_view_4d(stored_dt(k, i), s, stored_nhwc(k, i), t), cv = cu_view_4d(k->dtype, s, k->nhwc, c);
     return inward ? cu_copy_view(r, &cv, &tv) : cu_copy_view(r, &tv, &cv);
 }
 
@@ -291,9 +300,13 @@ static int geometry(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     return CV_OK;
 }
 
-__global__ static void bias_kernel(float *y, const float *b, int64_t n, int64_t o, int64_t s, int nhwc) {
-    CU_LOOP(i, n) y[i] += b[nhwc ? i % o : (i / s) % o];
+__global__ static void bias_kernel(cu_act_out y, const float *b, int64_t n, int64_t o, int64_t s, int nhwc) {
+    const cu_act ya = { y.f, y.h, y.dt };
+    CU_LOOP(i, n) cu_st(y, i, cu_ld(ya, i) + b[nhwc ? i % o : (i / s) % o]);
 }
+
+/* the caller's data of operand t: f32, or 16-bit stored */
+static void *data_of(const cu_t *t) { return t->h ? (void *)t->h : (void *)t->f; }
 
 static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     int st = geometry(r, x, w, y);
@@ -301,7 +314,8 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     if (x->numel == 0 || w->numel == 0 || y->numel == 0) {
         /* nothing to convolve: the output is zeros (or the bias, added below) */
         const cu_t *out = &r->out[0];
-        st = cu_cuda(r, cudaMemsetAsync(out->f, 0, (size_t)out->numel * sizeof(float), r->b->stream), "cudaMemsetAsync");
+        st = cu_cuda(r, cudaMemsetAsync(data_of(out), 0, (size_t)out->numel * (out->h ? 2 : sizeof(float)), r->b->stream),
+                     "cudaMemsetAsync");
         if (st || r->k->op != CV_OP_CONV2D || r->n_in < 3 || y->numel == 0) return st;
     }
     conv_key key;
@@ -323,7 +337,7 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
     if (x->numel && w->numel && y->numel) {
         /* the operands cuDNN sees, x, w, y: the caller's in place, or compute copies at the workspace's start */
         const cu_t *t[3] = { x, w, y };
-        void *p[3] = { x->f, w->f, y->f };
+        void *p[3] = { data_of(x), w->f, data_of(y) };
         int out = r->k->op == CV_OP_CONV2D ? 2 : r->k->op == CV_OP_CONV2D_BWD_DATA ? 0 : 1;
         size_t lo = copies_bytes(&key);
         char *region = lo + ch.ws ? (char *)cu_workspace(r, lo + ch.ws) : NULL;
@@ -335,7 +349,7 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
             if (n) {
                 p[i] = region + off;
                 off += n;
-                if (i != out) st = convert(r, &key, i, t[i]->f, p[i], 1);
+                if (i != out) st = convert(r, &key, i, data_of(t[i]), p[i], 1);
             } else if (copy_bytes(&key, i)) { /* the weight, read: its cached copy */
                 int current = 0;
                 if (!(p[i] = cu_wcache_get(r, w->f, key.w, key.dtype, key.nhwc, &current))) return r->err->status;
@@ -356,7 +370,7 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
                                                           (cudnnConvolutionBwdFilterAlgo_t)ch.algo, ws, ch.ws, &zero, d.w,
                                                           p[1]),
                         "cudnnConvolutionBackwardFilter");
-        if (!st && copy_bytes(&key, out)) st = convert(r, &key, out, t[out]->f, p[out], 0);
+        if (!st && copy_bytes(&key, out)) st = convert(r, &key, out, data_of(t[out]), p[out], 0);
     }
     if (!st && r->k->op == CV_OP_CONV2D && r->n_in == 3) {
         if (r->in[2].numel != w->shape[0]) {
@@ -366,8 +380,8 @@ static int conv_run(cu_call *r, const cu_t *x, const cu_t *w, const cu_t *y) {
         }
         int64_t sp = y->shape[2] * y->shape[3];
         if (y->numel)
-            bias_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(y->f, r->in[2].f, y->numel, w->shape[0],
-                                                                             sp ? sp : 1, y->nhwc);
+            bias_kernel<<<cu_blocks(y->numel), CU_THREADS, 0, r->b->stream>>>(cu_act_out_of(y), r->in[2].f, y->numel,
+                                                                             w->shape[0], sp ? sp : 1, y->nhwc);
         st = cu_launched(r, "conv bias kernel");
     }
     return st;

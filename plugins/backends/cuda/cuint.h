@@ -16,6 +16,7 @@
 #include <cudnn.h>
 #include <cublas_v2.h>
 #include <cublasLt.h>
+#include <cuda_fp16.h>
 #include <stdint.h>
 #include "cu.h"
 
@@ -51,8 +52,23 @@ struct cu_t {
     int64_t numel;
     int dtype;       /* dtype of the caller's tensor */
     int nhwc;        /* a 4-D [N,C,H,W] stored channels-last (CV_LAYOUT_NHWC): f is that storage */
-    float *f;        /* dense f32 values */
+    float *f;        /* dense f32 values; NULL when h holds the values */
+    uint16_t *h;     /* ABI 1.4: an NHWC activation stored in 16 bits (dtype CV_BF16 / CV_F16), handed
+                      * in place to the kernels that take it (cu_entry.native16), else NULL */
     int32_t *i;      /* dense i32 values for i32 inputs, else NULL */
+};
+
+/* an activation operand as a kernel reads it (cu_ld, cu_st): f32 values at f, or (h
+ * non-NULL) 16-bit ones of dtype dt */
+struct cu_act {
+    const float *f;
+    const uint16_t *h;
+    int dt;
+};
+struct cu_act_out {
+    float *f;
+    uint16_t *h;
+    int dt;
 };
 
 struct cu_call {
@@ -173,16 +189,30 @@ int cu_widen(cu_call *r, float *dst, const void *src, int64_t n);
 /* workspace MATMUL / LINEAR need for their 16-bit operand copies (0 in fp32) (gemm.cu) */
 size_t cu_gemm_workspace(const cu_backend *b, const cv_kernel *k);
 
+/* an operand as cu_act / cu_act_out (host side) */
+static inline cu_act cu_act_of(const cu_t *t) {
+    cu_act a = { t->f, t->h, t->dtype };
+    return a;
+}
+static inline cu_act_out cu_act_out_of(const cu_t *t) {
+    cu_act_out a = { t->f, t->h, t->dtype };
+    return a;
+}
+
 /* ---- normalisation operands (norm.cu), and batch norm on channels-last ones (bn_nhwc.cu) ---- */
 struct cu_norm_fwd {
     const float *x, *gamma, *beta, *rm_in, *rv_in;   /* gamma, beta may be NULL */
     float *y, *save_mean, *save_rstd, *rm_out, *rv_out; /* NULL: not asked for (rm_out: not updated) */
+    cu_act xa;                                       /* x, y as stored (16-bit NHWC for bn_nhwc.cu and the eval kernel) */
+    cu_act_out ya;
     double eps, momentum;
     int batch_stats;                                 /* statistics of the batch (training), else the running ones */
 };
 struct cu_norm_bwd {
     const float *x, *dy, *gamma, *mean, *rstd;
     float *dx, *dgamma, *dbeta;                      /* dgamma, dbeta may be NULL */
+    cu_act xa, dya;                                  /* x, dy, dx as stored (16-bit NHWC for bn_nhwc.cu) */
+    cu_act_out dxa;
     int through_stats;                               /* backward through the batch statistics (training) */
 };
 /* x as [rows = N*H*W, C] (channels-last): training forward, and backward */
@@ -280,6 +310,20 @@ __device__ static inline uint16_t cu_f32_to_bf16(float f) {
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x0040u);
     x += 0x7fffu + ((x >> 16) & 1u);
     return (uint16_t)(x >> 16);
+}
+
+/* 16-bit values (bf16: dt == CV_BF16, else f16) and f32 */
+__device__ static inline float cu_widen16(uint16_t v, int dt) {
+    return dt == CV_BF16 ? __uint_as_float((uint32_t)v << 16) : __half2float(__ushort_as_half(v));
+}
+__device__ static inline uint16_t cu_narrow16(float v, int dt) {
+    return dt == CV_BF16 ? cu_f32_to_bf16(v) : __half_as_ushort(__float2half_rn(v));
+}
+
+__device__ static inline float cu_ld(const cu_act &a, int64_t i) { return a.h ? cu_widen16(a.h[i], a.dt) : a.f[i]; }
+__device__ static inline void cu_st(const cu_act_out &a, int64_t i, float v) {
+    if (a.h) a.h[i] = cu_narrow16(v, a.dt);
+    else a.f[i] = v;
 }
 
 /* row-major index into src (right-aligned numpy broadcast) of dst's element i */

@@ -15,18 +15,19 @@ struct cu_entry {
     size_t params_size; /* minimum params_size; 0 = no params */
     int in_place;       /* outputs are read as well as written */
     int data_movement;  /* copies between the caller's tensors in their own dtype */
+    int native16;       /* takes NHWC activations stored in 16 bits in place (cu_t.h), not widened */
 };
 
 static const cu_entry cu_ops[] = {
-    { CV_OP_CONV2D, "CONV2D", cu_conv2d, sizeof(cv_conv_params), 0, 0 },
+    { CV_OP_CONV2D, "CONV2D", cu_conv2d, sizeof(cv_conv_params), 0, 0, 1 },
     { CV_OP_MATMUL, "MATMUL", cu_matmul, sizeof(cv_matmul_params), 0, 0 },
     { CV_OP_LINEAR, "LINEAR", cu_linear, 0, 0, 0 },
-    { CV_OP_BATCH_NORM, "BATCH_NORM", cu_batch_norm, sizeof(cv_norm_params), 0, 0 },
+    { CV_OP_BATCH_NORM, "BATCH_NORM", cu_batch_norm, sizeof(cv_norm_params), 0, 0, 1 },
     { CV_OP_LAYER_NORM, "LAYER_NORM", cu_layer_norm, sizeof(cv_norm_params), 0, 0 },
     { CV_OP_GROUP_NORM, "GROUP_NORM", cu_group_norm, sizeof(cv_norm_params), 0, 0 },
-    { CV_OP_UNARY, "UNARY", cu_unary, sizeof(cv_unary_params), 0, 0 },
-    { CV_OP_BINARY, "BINARY", cu_binary, sizeof(cv_binary_params), 0, 0 },
-    { CV_OP_SCALAR, "SCALAR", cu_scalar, sizeof(cv_scalar_params), 0, 0 },
+    { CV_OP_UNARY, "UNARY", cu_unary, sizeof(cv_unary_params), 0, 0, 1 },
+    { CV_OP_BINARY, "BINARY", cu_binary, sizeof(cv_binary_params), 0, 0, 1 },
+    { CV_OP_SCALAR, "SCALAR", cu_scalar, sizeof(cv_scalar_params), 0, 0, 1 },
     { CV_OP_REDUCE, "REDUCE", cu_reduce, sizeof(cv_reduce_params), 0, 0 },
     { CV_OP_POOL2D, "POOL2D", cu_pool2d, sizeof(cv_pool_params), 0, 0 },
     { CV_OP_ADAPTIVE_AVG_POOL2D, "ADAPTIVE_AVG_POOL2D", cu_adaptive_avg_pool2d, sizeof(cv_resize_params), 0, 0 },
@@ -46,12 +47,12 @@ static const cu_entry cu_ops[] = {
     { CV_OP_EMBEDDING, "EMBEDDING", cu_embedding, 0, 0, 0 },
     { CV_OP_BROADCAST_TO, "BROADCAST_TO", NULL, 0, 0, 1 },
     { CV_OP_SUM_TO, "SUM_TO", cu_sum_to, 0, 0, 0 },
-    { CV_OP_CONV2D_BWD_DATA, "CONV2D_BWD_DATA", cu_conv2d_bwd_data, sizeof(cv_conv_params), 0, 0 },
-    { CV_OP_CONV2D_BWD_WEIGHT, "CONV2D_BWD_WEIGHT", cu_conv2d_bwd_weight, sizeof(cv_conv_params), 0, 0 },
-    { CV_OP_BATCH_NORM_BWD, "BATCH_NORM_BWD", cu_batch_norm_bwd, sizeof(cv_norm_params), 0, 0 },
+    { CV_OP_CONV2D_BWD_DATA, "CONV2D_BWD_DATA", cu_conv2d_bwd_data, sizeof(cv_conv_params), 0, 0, 1 },
+    { CV_OP_CONV2D_BWD_WEIGHT, "CONV2D_BWD_WEIGHT", cu_conv2d_bwd_weight, sizeof(cv_conv_params), 0, 0, 1 },
+    { CV_OP_BATCH_NORM_BWD, "BATCH_NORM_BWD", cu_batch_norm_bwd, sizeof(cv_norm_params), 0, 0, 1 },
     { CV_OP_LAYER_NORM_BWD, "LAYER_NORM_BWD", cu_layer_norm_bwd, sizeof(cv_norm_params), 0, 0 },
     { CV_OP_GROUP_NORM_BWD, "GROUP_NORM_BWD", cu_group_norm_bwd, sizeof(cv_norm_params), 0, 0 },
-    { CV_OP_UNARY_BWD, "UNARY_BWD", cu_unary_bwd, sizeof(cv_unary_params), 0, 0 },
+    { CV_OP_UNARY_BWD, "UNARY_BWD", cu_unary_bwd, sizeof(cv_unary_params), 0, 0, 1 },
     { CV_OP_POOL2D_BWD, "POOL2D_BWD", cu_pool2d_bwd, sizeof(cv_pool_params), 0, 0 },
     { CV_OP_ADAPTIVE_AVG_POOL2D_BWD, "ADAPTIVE_AVG_POOL2D_BWD", cu_adaptive_avg_pool2d_bwd, sizeof(cv_resize_params), 0, 0 },
     { CV_OP_RESIZE_BWD, "RESIZE_BWD", cu_resize_bwd, sizeof(cv_resize_params), 0, 0 },
@@ -228,12 +229,13 @@ static int dense_i32(const cv_ktensor *t) {
     return cu_view_is_dense(&v);
 }
 
-/* what make_view gathers for operand t (is_in: an input) in layout: a dense f32 copy unless t is
- * dense f32 or NHWC, and a dense i32 copy of a strided i32 input; 256-byte multiples */
-static size_t gather_bytes_of(const cv_ktensor *t, int layout, int is_in) {
-    if (layout == CV_LAYOUT_NHWC) return 0;
+/* what make_view gathers for operand t (is_in: an input) in layout for entry en: a dense f32 copy
+ * unless t is dense f32 or NHWC (an NHWC one stored in 16 bits too, unless en takes it in place),
+ * and a dense i32 copy of a strided i32 input; 256-byte multiples */
+static size_t gather_bytes_of(const cu_entry *en, const cv_ktensor *t, int layout, int is_in) {
     cu_view v = cu_view_of(t);
     const size_t n = (size_t)cu_view_numel(&v) * sizeof(float);
+    if (layout == CV_LAYOUT_NHWC) return t->dtype == CV_F32 || en->native16 ? 0 : cu_round256(n);
     return (cu_view_dense_f32(&v) ? 0 : cu_round256(n)) + (is_in && t->dtype == CV_I32 && !dense_i32(t) ? cu_round256(n) : 0);
 }
 
@@ -241,8 +243,8 @@ static size_t gather_bytes_of(const cv_ktensor *t, int layout, int is_in) {
 static size_t gather_bytes(const cu_entry *en, const cv_kernel *k) {
     size_t n = 0;
     if (en->data_movement) return 0;
-    for (int i = 0; i < k->n_in; i++) n += gather_bytes_of(&k->in[i], cv_kernel_layout(k, 0, i), 1);
-    for (int i = 0; i < k->n_out; i++) n += gather_bytes_of(&k->out[i], cv_kernel_layout(k, 1, i), 0);
+    for (int i = 0; i < k->n_in; i++) n += gather_bytes_of(en, &k->in[i], cv_kernel_layout(k, 0, i), 1);
+    for (int i = 0; i < k->n_out; i++) n += gather_bytes_of(en, &k->out[i], cv_kernel_layout(k, 1, i), 0);
     return n;
 }
 
@@ -279,9 +281,14 @@ static void *gather_buf(cu_call *r, size_t bytes) {
     return p;
 }
 
+/* an NHWC operand (dense 4-D) as a flat run of its elements in dtype dt at data */
+static cu_view flat_of(const cu_t *v, int dt, void *data) { return cu_view_dense(dt, 1, &v->numel, data); }
+
 /* a dense f32 (and for i32 inputs also i32) view of t; gathered when needed.  An
- * NHWC operand (dense 4-D f32, layout_check) is used in place, flagged nhwc. */
-static int make_view(cu_call *r, const cv_ktensor *t, int layout, cu_t *v, int gather, int want_i32, int *owned) {
+ * NHWC operand (dense 4-D, layout_check) is flagged nhwc and used in place when it is
+ * f32, or 16-bit and the kernel takes that (native16: v->h); else widened, still NHWC. */
+static int make_view(cu_call *r, const cu_entry *en, const cv_ktensor *t, int layout, cu_t *v, int gather,
+                     int want_i32, int *owned) {
     cu_view src = cu_view_of(t);
     v->ndim = t->ndim;
     memcpy(v->shape, t->shape, sizeof v->shape);
@@ -289,8 +296,21 @@ static int make_view(cu_call *r, const cv_ktensor *t, int layout, cu_t *v, int g
     v->dtype = t->dtype;
     v->nhwc = layout == CV_LAYOUT_NHWC;
     v->i = NULL;
+    v->h = NULL;
     *owned = 0;
-    if (v->nhwc || cu_view_dense_f32(&src)) {
+    if (v->nhwc && t->dtype != CV_F32 && en->native16) {
+        v->f = NULL;
+        v->h = (uint16_t *)t->data;
+    } else if (v->nhwc && t->dtype != CV_F32) {
+        v->f = (float *)gather_buf(r, (size_t)v->numel * sizeof(float));
+        if (!v->f) return r->err->status;
+        *owned = 1;
+        if (gather) {
+            cu_view dst = flat_of(v, CV_F32, v->f), from = flat_of(v, t->dtype, t->data);
+            int st = cu_copy_view(r, &dst, &from);
+            if (st) return st;
+        }
+    } else if (v->nhwc || cu_view_dense_f32(&src)) {
         v->f = (float *)t->data;
     } else {
         v->f = (float *)gather_buf(r, (size_t)v->numel * sizeof(float));
@@ -318,6 +338,10 @@ static int make_view(cu_call *r, const cv_ktensor *t, int layout, cu_t *v, int g
 
 static int store_back(cu_call *r, const cv_ktensor *t, const cu_t *v) {
     cu_view dst = cu_view_of(t), src = cu_view_dense(CV_F32, t->ndim, t->shape, v->f);
+    if (v->nhwc) { /* a widened 16-bit NHWC operand: the same element order both sides */
+        dst = flat_of(v, t->dtype, t->data);
+        src = flat_of(v, CV_F32, v->f);
+    }
     return cu_copy_view(r, &dst, &src);
 }
 
@@ -382,9 +406,9 @@ int cu_dispatch(cu_backend *b, const cv_kernel *k, cv_error *err) {
     } else {
         int in_owned[CU_MAX_IO] = { 0 }, out_owned[CU_MAX_IO] = { 0 };
         for (int i = 0; i < k->n_in && !st; i++)
-            st = make_view(r, &k->in[i], cv_kernel_layout(k, 0, i), &r->in[i], 1, 1, &in_owned[i]);
+            st = make_view(r, en, &k->in[i], cv_kernel_layout(k, 0, i), &r->in[i], 1, 1, &in_owned[i]);
         for (int i = 0; i < k->n_out && !st; i++)
-            st = make_view(r, &k->out[i], cv_kernel_layout(k, 1, i), &r->out[i], en->in_place, 0, &out_owned[i]);
+            st = make_view(r, en, &k->out[i], cv_kernel_layout(k, 1, i), &r->out[i], en->in_place, 0, &out_owned[i]);
         if (!st) st = en->fn(r);
         for (int i = 0; i < k->n_out && !st; i++)
             if (out_owned[i]) st = store_back(r, &k->out[i], &r->out[i]);

@@ -97,11 +97,33 @@ __global__ static void unary_bwd_kernel(const float *x, const float *dy, float *
     map_quads(x, dy, dx, n4, n, [=](float v, float g) { return (float)(unary_deriv(fn, v, alpha) * g); });
 }
 
+/* activations stored in 16 bits (ABI 1.4; cu_t.h): element by element through cu_ld / cu_st,
+ * the same f32 arithmetic */
+__global__ static void unary_act_kernel(cu_act x, cu_act_out y, int64_t n, int fn, double alpha) {
+    CU_LOOP(i, n) cu_st(y, i, (float)unary_value(fn, cu_ld(x, i), alpha));
+}
+__global__ static void unary_bwd_act_kernel(cu_act x, cu_act dy, cu_act_out dx, int64_t n, int fn, double alpha) {
+    CU_LOOP(i, n) cu_st(dx, i, (float)(unary_deriv(fn, cu_ld(x, i), alpha) * cu_ld(dy, i)));
+}
+static int any16(const cu_call *r) {
+    for (int i = 0; i < r->n_in; i++)
+        if (r->in[i].h) return 1;
+    for (int i = 0; i < r->n_out; i++)
+        if (r->out[i].h) return 1;
+    return 0;
+}
+
 int cu_unary(cu_call *r) {
     int st = cu_arity(r, 1, 1, 1, 1);
     if (st || !cu_same_shape(r, &r->in[0], "x", &r->out[0], "y")) return st ? st : CV_ERR_INVALID;
     const cv_unary_params *p = (const cv_unary_params *)r->params;
     if (p->fn < CV_RELU || p->fn > CV_IDENTITY) return cu_fail(r, CV_ERR_INVALID, "unknown unary fn %d", p->fn);
+    if (any16(r)) {
+        if (r->out[0].numel)
+            unary_act_kernel<<<cu_blocks(r->out[0].numel), CU_THREADS, 0, r->b->stream>>>(
+                cu_act_of(&r->in[0]), cu_act_out_of(&r->out[0]), r->out[0].numel, p->fn, p->alpha);
+        return cu_launched(r, "unary kernel");
+    }
     const float *x = r->in[0].f;
     float *y = r->out[0].f;
     int64_t n = r->out[0].numel, n4 = quads(n, x, NULL, y);
@@ -116,6 +138,12 @@ int cu_unary_bwd(cu_call *r) {
         return CV_ERR_INVALID;
     const cv_unary_params *p = (const cv_unary_params *)r->params;
     if (p->fn < CV_RELU || p->fn > CV_IDENTITY) return cu_fail(r, CV_ERR_INVALID, "unknown unary fn %d", p->fn);
+    if (any16(r)) {
+        if (r->out[0].numel)
+            unary_bwd_act_kernel<<<cu_blocks(r->out[0].numel), CU_THREADS, 0, r->b->stream>>>(
+                cu_act_of(&r->in[0]), cu_act_of(&r->in[1]), cu_act_out_of(&r->out[0]), r->out[0].numel, p->fn, p->alpha);
+        return cu_launched(r, "unary backward kernel");
+    }
     const float *x = r->in[0].f, *dy = r->in[1].f;
     float *dx = r->out[0].f;
     int64_t n = r->out[0].numel, n4 = quads(n, x, dy, dx);
@@ -143,6 +171,9 @@ __global__ static void binary_kernel(const float *a, cu_dims as, const float *b,
 __global__ static void binary_same_kernel(const float *a, const float *b, float *y, int64_t n4, int64_t n, int fn) {
     map_quads(a, b, y, n4, n, [=](float u, float v) { return binary_value(fn, u, v); });
 }
+__global__ static void binary_act_kernel(cu_act a, cu_act b, cu_act_out y, int64_t n, int fn) {
+    CU_LOOP(i, n) cu_st(y, i, binary_value(fn, cu_ld(a, i), cu_ld(b, i)));
+}
 
 int cu_binary(cu_call *r) {
     int st = cu_arity(r, 2, 2, 1, 1);
@@ -162,6 +193,11 @@ int cu_binary(cu_call *r) {
     const cv_binary_params *p = (const cv_binary_params *)r->params;
     if (p->fn < CV_ADD || p->fn > CV_MIN) return cu_fail(r, CV_ERR_INVALID, "unknown binary fn %d", p->fn);
     int64_t n = y->numel, n4 = quads(n, a->f, b->f, y->f);
+    if (any16(r)) { /* 16-bit activations come only with equal shapes (one layout group) */
+        if (a->numel != n || b->numel != n) return cu_fail(r, CV_ERR_UNSUPPORTED, "16-bit operands must have equal shapes");
+        if (n) binary_act_kernel<<<cu_blocks(n), CU_THREADS, 0, r->b->stream>>>(cu_act_of(a), cu_act_of(b), cu_act_out_of(y), n, p->fn);
+        return cu_launched(r, "binary kernel");
+    }
     if (n && a->numel == n && b->numel == n)
         binary_same_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(a->f, b->f, y->f, n4, n, p->fn);
     else if (n)
@@ -185,12 +221,21 @@ __device__ static inline float scalar_value(int fn, double a, double v) {
 __global__ static void scalar_kernel(const float *x, float *y, int64_t n4, int64_t n, int fn, double v) {
     map_quads(x, NULL, y, n4, n, [=](float a, float) { return scalar_value(fn, a, v); });
 }
+__global__ static void scalar_act_kernel(cu_act x, cu_act_out y, int64_t n, int fn, double v) {
+    CU_LOOP(i, n) cu_st(y, i, scalar_value(fn, cu_ld(x, i), v));
+}
 
 int cu_scalar(cu_call *r) {
     int st = cu_arity(r, 1, 1, 1, 1);
     if (st || !cu_same_shape(r, &r->in[0], "x", &r->out[0], "y")) return st ? st : CV_ERR_INVALID;
     const cv_scalar_params *p = (const cv_scalar_params *)r->params;
     if (p->fn < CV_S_ADD || p->fn > CV_S_CLAMP_MAX) return cu_fail(r, CV_ERR_INVALID, "unknown scalar fn %d", p->fn);
+    if (any16(r)) {
+        if (r->out[0].numel)
+            scalar_act_kernel<<<cu_blocks(r->out[0].numel), CU_THREADS, 0, r->b->stream>>>(
+                cu_act_of(&r->in[0]), cu_act_out_of(&r->out[0]), r->out[0].numel, p->fn, p->value);
+        return cu_launched(r, "scalar kernel");
+    }
     const float *x = r->in[0].f;
     float *y = r->out[0].f;
     int64_t n = r->out[0].numel, n4 = quads(n, x, NULL, y);

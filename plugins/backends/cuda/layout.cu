@@ -6,12 +6,28 @@
 #include <string.h>
 #include "cuint.h"
 
+static int layout_class_f32(const cv_kernel *k);
+
+/* The class of k; with precision = bf16 / fp16 it carries CV_LAYOUT_CLASS_BF16 / _F16
+ * (ABI 1.4): every kernel of this backend takes NHWC activations stored in the
+ * precision's 16-bit dtype — convolutions, batch norm and the element-wise ops in
+ * place (cu_entry.native16), the others widened into their workspace by the
+ * dispatcher.  A node given such 16-bit 4-D operands is classed as its f32 version. */
 extern "C" int cu_layout_class(void *self, const cv_kernel *k) {
     const cu_backend *b = (const cu_backend *)self;
     if (!b->cfg.nhwc) return CV_LAYOUT_CLASS_PLAIN;
+    const int half = b->cfg.precision;
     for (int io = 0; io < 2; io++)
-        for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
-            if ((io ? k->out : k->in)[i].dtype != CV_F32) return CV_LAYOUT_CLASS_PLAIN;
+        for (int i = 0; i < (io ? k->n_out : k->n_in); i++) {
+            const cv_ktensor *t = &(io ? k->out : k->in)[i];
+            if (t->dtype != CV_F32 && !(t->dtype == half && t->ndim == 4)) return CV_LAYOUT_CLASS_PLAIN;
+        }
+    const int c = layout_class_f32(k);
+    if (c == CV_LAYOUT_CLASS_PLAIN || half == CV_F32) return c;
+    return c | (half == CV_BF16 ? CV_LAYOUT_CLASS_BF16 : CV_LAYOUT_CLASS_F16);
+}
+
+static int layout_class_f32(const cv_kernel *k) {
     const cv_ktensor *x = k->n_in ? &k->in[0] : NULL;
     switch (k->op) {
     case CV_OP_CONV2D: case CV_OP_CONV2D_BWD_DATA: case CV_OP_CONV2D_BWD_WEIGHT:

@@ -133,7 +133,7 @@ __global__ static void bn_eval_kernel(norm_layout l, cu_norm_fwd a, int64_t n) {
         const int64_t c = chan_of(l, i);
         const double rstd = 1.0 / sqrt((double)a.rv_in[c] + a.eps), g = a.gamma ? a.gamma[c] : 1.0,
                      b = a.beta ? a.beta[c] : 0.0;
-        a.y[i] = (float)((a.x[i] - (double)a.rm_in[c]) * rstd * g + b);
+        cu_st(a.ya, i, (float)((cu_ld(a.xa, i) - (double)a.rm_in[c]) * rstd * g + b));
     }
 }
 
@@ -260,8 +260,9 @@ static int bn_cudnn_backward(cu_call *r, const norm_layout *l) {
 static int use_cudnn_bn(cu_call *r, int kind, const norm_layout *l) {
     const cv_norm_params *p = (const cv_norm_params *)r->params;
     /* cuDNN's batch norm backward is not documented as reproducible: deterministic mode uses ours */
+    /* activations stored in 16 bits (ABI 1.4) go to ours: bn_nhwc.cu reads them as they are */
     return kind == NORM_BATCH && r->b->cfg.cudnn_bn && !r->b->cfg.deterministic && p->training &&
-           p->eps >= CUDNN_BN_MIN_EPSILON && l->n > 0 && l->per_stat > 1;
+           p->eps >= CUDNN_BN_MIN_EPSILON && l->n > 0 && l->per_stat > 1 && !r->in[0].h;
 }
 
 static int norm_forward(cu_call *r, int kind) {
@@ -291,6 +292,8 @@ static int norm_forward(cu_call *r, int kind) {
     a.gamma = r->n_in > 1 ? r->in[1].f : NULL;
     a.beta = r->n_in > 2 ? r->in[2].f : NULL;
     a.y = r->out[0].f;
+    a.xa = cu_act_of(x);
+    a.ya = cu_act_out_of(&r->out[0]);
     a.save_mean = r->n_out > 1 ? r->out[1].f : NULL;
     a.save_rstd = r->n_out > 2 ? r->out[2].f : NULL;
     a.eps = p->eps;
@@ -307,6 +310,7 @@ static int norm_forward(cu_call *r, int kind) {
         }
     }
     if (l.nhwc && a.batch_stats) return cu_bn_nhwc_forward(r, l.n * l.s, l.c, &a); /* coalesced (bn_nhwc.cu) */
+    if (x->h && a.batch_stats) return cu_fail(r, CV_ERR_UNSUPPORTED, "16-bit x must be NHWC");
     if (!a.batch_stats) {
         bn_eval_kernel<<<cu_blocks(x->numel), CU_THREADS, 0, r->b->stream>>>(l, a, x->numel);
         int st2 = cu_launched(r, "batch norm eval kernel");
@@ -336,6 +340,9 @@ static int norm_backward(cu_call *r, int kind) {
     cu_norm_bwd a;
     a.x = x->f;
     a.dy = dy->f;
+    a.xa = cu_act_of(x);
+    a.dya = cu_act_of(dy);
+    a.dxa = cu_act_out_of(&r->out[0]);
     a.gamma = r->in[2].f;
     a.mean = r->in[3].f;
     a.rstd = r->in[4].f;
@@ -344,6 +351,7 @@ static int norm_backward(cu_call *r, int kind) {
     a.dbeta = r->n_out > 2 ? r->out[2].f : NULL;
     a.through_stats = kind != NORM_BATCH || p->training;
     if (l.nhwc) return cu_bn_nhwc_backward(r, l.n * l.s, l.c, &a); /* coalesced (bn_nhwc.cu) */
+    if (x->h) return cu_fail(r, CV_ERR_UNSUPPORTED, "16-bit x must be NHWC");
     norm_bwd_kernel<<<grid_of(l.n_stats), CU_THREADS, 0, r->b->stream>>>(l, a);
     if ((st = cu_launched(r, "norm backward kernel"))) return st;
     if (r->n_out > 1) {
