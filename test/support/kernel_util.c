@@ -33,7 +33,7 @@ float ku_from_bf16(uint16_t h) {
     return f;
 }
 
-static uint16_t ku_to_f16(float f) {
+uint16_t ku_to_f16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
@@ -49,7 +49,7 @@ static uint16_t ku_to_f16(float f) {
     return (uint16_t)(sign | (ax >> 13));
 }
 
-static float ku_from_f16(uint16_t h) {
+float ku_from_f16(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
     if (e == 0) {
         float f = ldexpf((float)m, -24);
@@ -225,6 +225,12 @@ float *ku_get_new(ku_backend be, const ku_tensor *t) {
 /* ---- running kernels -------------------------------------------------------------------- */
 int ku_run(ku_backend be, int op, const void *params, size_t params_size, const ku_tensor *in, int n_in,
            const ku_tensor *out, int n_out, uint64_t seed, cv_error *err) {
+    return ku_run_layout(be, op, params, params_size, in, n_in, NULL, out, n_out, NULL, seed, err);
+}
+
+int ku_run_layout(ku_backend be, int op, const void *params, size_t params_size, const ku_tensor *in, int n_in,
+                  const uint8_t *in_layout, const ku_tensor *out, int n_out, const uint8_t *out_layout, uint64_t seed,
+                  cv_error *err) {
     cv_ktensor kin[KU_MAX_IO * 2], kout[KU_MAX_IO * 2], pin[KU_MAX_IO * 2], pout[KU_MAX_IO * 2];
     if (n_in > KU_MAX_IO * 2 || n_out > KU_MAX_IO * 2) {
         snprintf(err->message, sizeof err->message, "ku_run: too many operands");
@@ -233,7 +239,8 @@ int ku_run(ku_backend be, int op, const void *params, size_t params_size, const 
     for (int i = 0; i < n_in; i++) { kin[i] = in[i].kt; pin[i] = in[i].kt; pin[i].data = NULL; }
     for (int i = 0; i < n_out; i++) { kout[i] = out[i].kt; pout[i] = out[i].kt; pout[i].data = NULL; }
     cv_kernel k = { .struct_size = sizeof(cv_kernel), .op = op, .params = params, .params_size = (uint32_t)params_size,
-                    .n_in = n_in, .n_out = n_out, .in = pin, .out = pout, .seed = seed };
+                    .n_in = n_in, .n_out = n_out, .in = pin, .out = pout, .seed = seed, .in_layout = in_layout,
+                    .out_layout = out_layout };
     void *prepared = NULL, *ws = NULL;
     size_t ws_bytes = 0;
     int st = CV_OK;

@@ -72,15 +72,21 @@ float *ku_get_new(ku_backend be, const ku_tensor *t);
  * status, message in err.  in/out may be NULL when their count is 0. */
 int ku_run(ku_backend be, int op, const void *params, size_t params_size, const ku_tensor *in, int n_in,
            const ku_tensor *out, int n_out, uint64_t seed, cv_error *err);
+/* ku_run with CV_LAYOUT_* per operand (ABI 1.1; NULL: all plain) */
+int ku_run_layout(ku_backend be, int op, const void *params, size_t params_size, const ku_tensor *in, int n_in,
+                  const uint8_t *in_layout, const ku_tensor *out, int n_out, const uint8_t *out_layout, uint64_t seed,
+                  cv_error *err);
 /* same; fails the test on error, naming the op */
 void ku_run_ok(ku_backend be, int op, const void *params, size_t params_size, const ku_tensor *in, int n_in,
                const ku_tensor *out, int n_out, uint64_t seed);
 
 /* ---- deterministic random numbers ---------------------------------------------------- */
 typedef struct ku_rng { uint64_t state; } ku_rng;
-/* bf16 <-> f32 (round to nearest even, NaN kept quiet) */
+/* bf16 / f16 <-> f32 (round to nearest even, NaN kept quiet) */
 uint16_t ku_to_bf16(float f);
 float ku_from_bf16(uint16_t h);
+uint16_t ku_to_f16(float f);
+float ku_from_f16(uint16_t h);
 ku_rng ku_rng_make(uint64_t seed);
 double ku_uniform(ku_rng *r);                         /* [0, 1) */
 float *ku_random(ku_rng *r, int64_t n, float lo, float hi); /* malloc'd array, uniform in [lo, hi) */

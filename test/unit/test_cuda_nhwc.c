@@ -16,9 +16,11 @@
  * Without a GPU these run under test/gpu/emulate.sh; a build without a CUDA
  * backend, or a machine without a device, skips with the reason. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/internal.h"
 #include "support/cuda_open.h"
 #include "support/layout_net.h"
 
@@ -131,6 +133,114 @@ Test(cuda_nhwc, bf16_storage_when_cudnn_refuses_nhwc_convolutions) {
     setenv("CVNETS_EMU_DNN_NO_NHWC", "1", 1);
     ln_half_step_close(cuda_bf16, CV_BF16, &ref);
     unsetenv("CVNETS_EMU_DNN_NO_NHWC");
+}
+
+/* Each kernel on NHWC operands twice on a backend with precision = dt's: activations f32, then
+ * stored in dt, from the same dt-exact values.  Every dt output is the f32 run's rounded to dt
+ * (1 ulp: 2^-7 relative in bf16, 2^-10 in f16); f32 outputs agree to 1e-5. */
+enum { PN = 2, PC = 16, PH = 5, PW = 5 };
+typedef struct pair16 {
+    cv_shape shape;
+    int act;            /* a 4-D NHWC activation: stored in dt in the second run */
+    float v[8 * PC * 3 * 3 > PN * PC * PH * PW ? 8 * PC * 3 * 3 : PN * PC * PH * PW]; /* the largest: w */
+} pair16;
+
+static float round_to(int dt, float v) { return dt == CV_BF16 ? ku_from_bf16(ku_to_bf16(v)) : ku_from_f16(ku_to_f16(v)); }
+
+static void p16(pair16 *o, cv_shape shape, int act, int dt, ku_rng *g, float lo, float hi) {
+    o->shape = shape;
+    o->act = act;
+    for (int64_t i = 0; i < cv_shape_numel(&shape); i++) o->v[i] = round_to(dt, lo + (hi - lo) * (float)ku_uniform(g));
+}
+
+static void kernel_pair16(ku_backend be, int dt, const char *name, int op, const void *p, size_t ps, const pair16 *in,
+                          int n_in, const pair16 *out, int n_out) {
+    float *got[2][6];
+    uint8_t lin[6], lout[6];
+    for (int run = 0; run < 2; run++) {
+        ku_tensor ti[6], to[6];
+        for (int i = 0; i < n_in; i++) {
+            ti[i] = ku_make(be, run && in[i].act ? dt : CV_F32, in[i].shape, in[i].v);
+            lin[i] = in[i].act ? CV_LAYOUT_NHWC : CV_LAYOUT_PLAIN;
+        }
+        for (int i = 0; i < n_out; i++) {
+            to[i] = ku_make(be, run && out[i].act ? dt : CV_F32, out[i].shape, NULL);
+            lout[i] = out[i].act ? CV_LAYOUT_NHWC : CV_LAYOUT_PLAIN;
+        }
+        cv_error err;
+        cv_error_init(&err);
+        cr_assert_eq(ku_run_layout(be, op, p, ps, ti, n_in, lin, to, n_out, lout, 0, &err), CV_OK, "%s (run %d): %s", name,
+                     run, err.message);
+        for (int i = 0; i < n_out; i++) got[run][i] = ku_get_new(be, &to[i]);
+        for (int i = 0; i < n_in; i++) ku_free(be, &ti[i]);
+        for (int i = 0; i < n_out; i++) ku_free(be, &to[i]);
+    }
+    for (int j = 0; j < n_out; j++) {
+        for (int64_t i = 0; i < cv_shape_numel(&out[j].shape); i++) {
+            const float want = got[0][j][i], g = got[1][j][i];
+            const double tol = out[j].act ? ldexp(fabs(want), dt == CV_BF16 ? -7 : -10) + 1e-6 : 1e-5 * (1 + fabs(want));
+            cr_assert(fabs(g - want) <= tol, "%s %s: output %d element %lld: %g stored in 16 bits, %g in f32", name,
+                      cv_dtype_name(dt), j, (long long)i, g, want);
+        }
+        free(got[0][j]);
+        free(got[1][j]);
+    }
+}
+
+static void kernels16(const char *const *opts, int dt) {
+    ku_backend be;
+    char why[CV_ERROR_MESSAGE_MAX + 64];
+    cr_assert(cu_open(fx.ctx, opts, &be, why, sizeof why), "backend cuda: %s", why);
+    ku_rng g = ku_rng_make(61);
+    const cv_shape X = CV_SHAPE(PN, PC, PH, PW), Y = CV_SHAPE(PN, 8, PH, PW), W = CV_SHAPE(8, PC, 3, 3), V = CV_SHAPE(PC);
+    static pair16 x, dy, y, w, b8, gam, bet, rm, rv, st, dyc, pool;
+    p16(&x, X, 1, dt, &g, -2, 2);
+    p16(&dy, X, 1, dt, &g, -1, 1);
+    p16(&y, X, 1, dt, &g, 0, 0);
+    p16(&w, W, 0, dt, &g, -0.3f, 0.3f);
+    p16(&b8, CV_SHAPE(8), 0, dt, &g, -1, 1);
+    p16(&dyc, Y, 1, dt, &g, -1, 1);
+    cv_conv_params cp = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
+    pair16 yc = { Y, 1, { 0 } }, dw = { W, 0, { 0 } };
+    kernel_pair16(be, dt, "conv2d", CV_OP_CONV2D, &cp, sizeof cp, (pair16[]){ x, w }, 2, &yc, 1);
+    kernel_pair16(be, dt, "conv2d with bias", CV_OP_CONV2D, &cp, sizeof cp, (pair16[]){ x, w, b8 }, 3, &yc, 1);
+    kernel_pair16(be, dt, "conv2d_bwd_data", CV_OP_CONV2D_BWD_DATA, &cp, sizeof cp, (pair16[]){ dyc, w }, 2, &y, 1);
+    kernel_pair16(be, dt, "conv2d_bwd_weight", CV_OP_CONV2D_BWD_WEIGHT, &cp, sizeof cp, (pair16[]){ dyc, x }, 2, &dw, 1);
+    p16(&gam, V, 0, dt, &g, 0.5f, 1.5f);
+    p16(&bet, V, 0, dt, &g, -0.5f, 0.5f);
+    p16(&rm, V, 0, dt, &g, -0.1f, 0.1f);
+    p16(&rv, V, 0, dt, &g, 0.9f, 1.1f);
+    pair16 mean = { V, 0, { 0 } }, rstd = { V, 0, { 0 } }, dg = { V, 0, { 0 } }, dbe = { V, 0, { 0 } };
+    for (int training = 1; training >= 0; training--) {
+        cv_norm_params np = { 1e-5f, 0.1f, training, 0, 0 };
+        kernel_pair16(be, dt, training ? "batch_norm" : "batch_norm eval", CV_OP_BATCH_NORM, &np, sizeof np,
+                      (pair16[]){ x, gam, bet, rm, rv }, 5, (pair16[]){ y, mean, rstd, rm, rv }, 5);
+        p16(&st, V, 0, dt, &g, 0.8f, 1.2f);
+        kernel_pair16(be, dt, "batch_norm_bwd", CV_OP_BATCH_NORM_BWD, &np, sizeof np, (pair16[]){ x, dy, gam, rm, st }, 5,
+                      (pair16[]){ y, dg, dbe }, 3);
+    }
+    cv_unary_params relu = { CV_RELU, 0 }, gelu = { CV_GELU, 0 };
+    kernel_pair16(be, dt, "relu", CV_OP_UNARY, &relu, sizeof relu, &x, 1, &y, 1);
+    kernel_pair16(be, dt, "relu_bwd", CV_OP_UNARY_BWD, &relu, sizeof relu, (pair16[]){ x, dy }, 2, &y, 1);
+    kernel_pair16(be, dt, "gelu_bwd", CV_OP_UNARY_BWD, &gelu, sizeof gelu, (pair16[]){ x, dy }, 2, &y, 1);
+    cv_binary_params add = { CV_ADD };
+    kernel_pair16(be, dt, "add", CV_OP_BINARY, &add, sizeof add, (pair16[]){ x, dy }, 2, &y, 1);
+    cv_scalar_params half = { CV_S_MUL, 0.5f };
+    kernel_pair16(be, dt, "scalar", CV_OP_SCALAR, &half, sizeof half, &x, 1, &y, 1);
+    /* widened by the dispatcher: pooling and its gradient, the global pool */
+    cv_pool_params pp = { CV_POOL_MAX, { 3, 3 }, { 2, 2 }, { 1, 1 }, 0, 1 };
+    p16(&pool, CV_SHAPE(PN, PC, 3, 3), 1, dt, &g, 0, 0);
+    kernel_pair16(be, dt, "max_pool", CV_OP_POOL2D, &pp, sizeof pp, &x, 1, &pool, 1);
+    cv_reduce_params hw = { CV_R_MEAN, 0xCu, 1 };
+    pair16 nc = { CV_SHAPE(PN, PC, 1, 1), 0, { 0 } };
+    kernel_pair16(be, dt, "reduce", CV_OP_REDUCE, &hw, sizeof hw, &x, 1, &nc, 1);
+    ku_backend_close(be);
+}
+
+Test(cuda_nhwc, kernels_on_16_bit_activations_give_the_f32_results_rounded) {
+    NEED_CUDA();
+    kernels16(bf16_opts, CV_BF16);
+    kernels16(fp16_opts, CV_F16);
 }
 
 /* ---- bad layouts: the backend names the op and the operand ---------------------------------------- */
