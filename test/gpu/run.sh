@@ -17,7 +17,7 @@
 # (train_check.sh); (2) runs 50 training steps of ResNet-50 and MobileNetV2
 # at 224x224 through `cvnets bench` on the bench recipes with device = cuda (synthetic data),
 # in fp32 and in bf16 (--set run.precision=bf16), plus MobileNetV2 without graphs and ResNet-50 bf16 with
-# layout = nchw; (3) times the same torchvision models in
+# layout = nchw and with its NHWC activations kept f32 (CVNETS_LAYOUT=f32); (3) times the same torchvision models in
 # PyTorch in the same run (eager fp32, eager bf16 autocast, torch.compile fp32; channels-last);
 # prints a short table last and writes everything to OUTDIR (8 files at most, the device
 # tool's limit).  Each part has its own time limit, and the cvnets runs share a deadline, so
@@ -133,6 +133,8 @@ bench mobilenetv2 recipes/bench/mobilenetv2_128.ini 80 bf16
 bench mobilenetv2-nographs recipes/bench/mobilenetv2_128.ini 50 fp32 --set backend.graphs=false
 # ResNet-50 bf16 with NCHW activations throughout: what channels-last (the default) saves
 bench resnet50-nchw recipes/bench/resnet50_128.ini 50 bf16 --set backend.layout=nchw
+# ResNet-50 bf16, NHWC activations kept in f32 between kernels: what the 16-bit storage (ABI 1.4) saves
+CVNETS_LAYOUT=f32 bench resnet50-f32store recipes/bench/resnet50_128.ini 50 bf16
 # one line per run: {"model", "precision", "result": cvnets bench's JSON or null, "device_peak_mib": the
 # backend allocator's peak (its debug line at exit, CVNETS_LOG=debug) or null}
 python3 - "$runs" > "$out/cvnets.jsonl" <<'PY'
@@ -163,7 +165,8 @@ import json, os, sys
 out, summary, rc = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = []
 labels = {"resnet50": "resnet50", "mobilenetv2": "mobilenet_v2", "mobilenetv2-nographs": "mobilenet_v2",
-          "resnet50-nchw": "resnet50"}
+          "resnet50-nchw": "resnet50", "resnet50-f32store": "resnet50"}
+suffix = {"-nographs": " no graph", "-nchw": " nchw", "-f32store": " f32 store"}
 done = {}
 try:
     for line in open(os.path.join(out, "cvnets.jsonl")):
@@ -172,8 +175,8 @@ try:
 except (OSError, ValueError):
     pass
 for name, prec in (("resnet50", "fp32"), ("resnet50", "bf16"), ("mobilenetv2", "fp32"), ("mobilenetv2", "bf16"),
-                   ("mobilenetv2-nographs", "fp32"), ("resnet50-nchw", "bf16")):
-    mode = f"cuda {prec}" + (" no graph" if name.endswith("-nographs") else " nchw" if name.endswith("-nchw") else "")
+                   ("mobilenetv2-nographs", "fp32"), ("resnet50-nchw", "bf16"), ("resnet50-f32store", "bf16")):
+    mode = f"cuda {prec}" + next((v for k, v in suffix.items() if name.endswith(k)), "")
     try:
         run = done[(name, prec)]
         s = run["result"]["shapes"][0]
