@@ -227,6 +227,13 @@ static void kernels16(const char *const *opts, int dt) {
     kernel_pair16(be, dt, "add", CV_OP_BINARY, &add, sizeof add, (pair16[]){ x, dy }, 2, &y, 1);
     cv_scalar_params half = { CV_S_MUL, 0.5f };
     kernel_pair16(be, dt, "scalar", CV_OP_SCALAR, &half, sizeof half, &x, 1, &y, 1);
+    /* 75 elements: 18 groups of four, then 3 one by one */
+    static pair16 ox, ody, oy;
+    p16(&ox, CV_SHAPE(1, 3, 5, 5), 1, dt, &g, -2, 2);
+    p16(&ody, CV_SHAPE(1, 3, 5, 5), 1, dt, &g, -1, 1);
+    p16(&oy, CV_SHAPE(1, 3, 5, 5), 1, dt, &g, 0, 0);
+    kernel_pair16(be, dt, "relu, 75 elements", CV_OP_UNARY, &relu, sizeof relu, &ox, 1, &oy, 1);
+    kernel_pair16(be, dt, "add, 75 elements", CV_OP_BINARY, &add, sizeof add, (pair16[]){ ox, ody }, 2, &oy, 1);
     /* widened by the dispatcher: pooling and its gradient, the global pool */
     cv_pool_params pp = { CV_POOL_MAX, { 3, 3 }, { 2, 2 }, { 1, 1 }, 0, 1 };
     p16(&pool, CV_SHAPE(PN, PC, 3, 3), 1, dt, &g, 0, 0);

@@ -97,13 +97,39 @@ __global__ static void unary_bwd_kernel(const float *x, const float *dy, float *
     map_quads(x, dy, dx, n4, n, [=](float v, float g) { return (float)(unary_deriv(fn, v, alpha) * g); });
 }
 
-/* activations stored in 16 bits (ABI 1.4; cu_t.h): element by element through cu_ld / cu_st,
- * the same f32 arithmetic */
-__global__ static void unary_act_kernel(cu_act x, cu_act_out y, int64_t n, int fn, double alpha) {
-    CU_LOOP(i, n) cu_st(y, i, (float)unary_value(fn, cu_ld(x, i), alpha));
+/* activations stored in 16 bits (ABI 1.4; cu_t.h): the same f32 arithmetic, four values per
+ * ushort4 when every operand is 16-bit and 8-byte aligned (n4 groups), the rest through cu_ld /
+ * cu_st one by one (b.f and b.h NULL: f(a, a)) */
+__device__ static inline float4 ld4(const uint16_t *h, int64_t i, int dt) {
+    const ushort4 v = ((const ushort4 *)h)[i];
+    return make_float4(cu_widen16(v.x, dt), cu_widen16(v.y, dt), cu_widen16(v.z, dt), cu_widen16(v.w, dt));
 }
-__global__ static void unary_bwd_act_kernel(cu_act x, cu_act dy, cu_act_out dx, int64_t n, int fn, double alpha) {
-    CU_LOOP(i, n) cu_st(dx, i, (float)(unary_deriv(fn, cu_ld(x, i), alpha) * cu_ld(dy, i)));
+template <typename F>
+__device__ static inline void map_act(cu_act a, cu_act b, cu_act_out y, int64_t n4, int64_t n, F f) {
+    const int two = b.f || b.h;
+    CU_LOOP(i, n4) {
+        const float4 u = ld4(a.h, i, a.dt), v = two ? ld4(b.h, i, b.dt) : u;
+        ((ushort4 *)y.h)[i] = make_ushort4(cu_narrow16(f(u.x, v.x), y.dt), cu_narrow16(f(u.y, v.y), y.dt),
+                                           cu_narrow16(f(u.z, v.z), y.dt), cu_narrow16(f(u.w, v.w), y.dt));
+    }
+    CU_LOOP(i, n - n4 * 4) {
+        const int64_t e = n4 * 4 + i;
+        const float u = cu_ld(a, e);
+        cu_st(y, e, f(u, two ? cu_ld(b, e) : u));
+    }
+}
+/* ushort4 groups for map_act: n / 4 when a, b (if given) and y are all 16-bit and 8-byte aligned */
+static int64_t quads16(int64_t n, const cu_t *a, const cu_t *b, const cu_t *y) {
+    if (!a->h || !y->h || (b && !b->h)) return 0;
+    return ((uintptr_t)a->h | (uintptr_t)(b ? b->h : NULL) | (uintptr_t)y->h) % 8 ? 0 : n / 4;
+}
+__global__ static void unary_act_kernel(cu_act x, cu_act_out y, int64_t n4, int64_t n, int fn, double alpha) {
+    const cu_act none = { NULL, NULL, CV_F32 };
+    map_act(x, none, y, n4, n, [=](float v, float) { return (float)unary_value(fn, v, alpha); });
+}
+__global__ static void unary_bwd_act_kernel(cu_act x, cu_act dy, cu_act_out dx, int64_t n4, int64_t n, int fn,
+                                            double alpha) {
+    map_act(x, dy, dx, n4, n, [=](float v, float g) { return (float)(unary_deriv(fn, v, alpha) * g); });
 }
 static int any16(const cu_call *r) {
     for (int i = 0; i < r->n_in; i++)
@@ -119,9 +145,10 @@ int cu_unary(cu_call *r) {
     const cv_unary_params *p = (const cv_unary_params *)r->params;
     if (p->fn < CV_RELU || p->fn > CV_IDENTITY) return cu_fail(r, CV_ERR_INVALID, "unknown unary fn %d", p->fn);
     if (any16(r)) {
-        if (r->out[0].numel)
-            unary_act_kernel<<<cu_blocks(r->out[0].numel), CU_THREADS, 0, r->b->stream>>>(
-                cu_act_of(&r->in[0]), cu_act_out_of(&r->out[0]), r->out[0].numel, p->fn, p->alpha);
+        const int64_t n = r->out[0].numel, n4 = quads16(n, &r->in[0], NULL, &r->out[0]);
+        if (n)
+            unary_act_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(
+                cu_act_of(&r->in[0]), cu_act_out_of(&r->out[0]), n4, n, p->fn, p->alpha);
         return cu_launched(r, "unary kernel");
     }
     const float *x = r->in[0].f;
@@ -139,9 +166,10 @@ int cu_unary_bwd(cu_call *r) {
     const cv_unary_params *p = (const cv_unary_params *)r->params;
     if (p->fn < CV_RELU || p->fn > CV_IDENTITY) return cu_fail(r, CV_ERR_INVALID, "unknown unary fn %d", p->fn);
     if (any16(r)) {
-        if (r->out[0].numel)
-            unary_bwd_act_kernel<<<cu_blocks(r->out[0].numel), CU_THREADS, 0, r->b->stream>>>(
-                cu_act_of(&r->in[0]), cu_act_of(&r->in[1]), cu_act_out_of(&r->out[0]), r->out[0].numel, p->fn, p->alpha);
+        const int64_t n = r->out[0].numel, n4 = quads16(n, &r->in[0], &r->in[1], &r->out[0]);
+        if (n)
+            unary_bwd_act_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(
+                cu_act_of(&r->in[0]), cu_act_of(&r->in[1]), cu_act_out_of(&r->out[0]), n4, n, p->fn, p->alpha);
         return cu_launched(r, "unary backward kernel");
     }
     const float *x = r->in[0].f, *dy = r->in[1].f;
@@ -171,8 +199,8 @@ __global__ static void binary_kernel(const float *a, cu_dims as, const float *b,
 __global__ static void binary_same_kernel(const float *a, const float *b, float *y, int64_t n4, int64_t n, int fn) {
     map_quads(a, b, y, n4, n, [=](float u, float v) { return binary_value(fn, u, v); });
 }
-__global__ static void binary_act_kernel(cu_act a, cu_act b, cu_act_out y, int64_t n, int fn) {
-    CU_LOOP(i, n) cu_st(y, i, binary_value(fn, cu_ld(a, i), cu_ld(b, i)));
+__global__ static void binary_act_kernel(cu_act a, cu_act b, cu_act_out y, int64_t n4, int64_t n, int fn) {
+    map_act(a, b, y, n4, n, [=](float u, float v) { return binary_value(fn, u, v); });
 }
 
 int cu_binary(cu_call *r) {
@@ -195,7 +223,10 @@ int cu_binary(cu_call *r) {
     int64_t n = y->numel, n4 = quads(n, a->f, b->f, y->f);
     if (any16(r)) { /* 16-bit activations come only with equal shapes (one layout group) */
         if (a->numel != n || b->numel != n) return cu_fail(r, CV_ERR_UNSUPPORTED, "16-bit operands must have equal shapes");
-        if (n) binary_act_kernel<<<cu_blocks(n), CU_THREADS, 0, r->b->stream>>>(cu_act_of(a), cu_act_of(b), cu_act_out_of(y), n, p->fn);
+        const int64_t q = quads16(n, a, b, y);
+        if (n)
+            binary_act_kernel<<<cu_blocks(q > 0 ? q : n), CU_THREADS, 0, r->b->stream>>>(cu_act_of(a), cu_act_of(b),
+                                                                                        cu_act_out_of(y), q, n, p->fn);
         return cu_launched(r, "binary kernel");
     }
     if (n && a->numel == n && b->numel == n)
@@ -221,8 +252,9 @@ __device__ static inline float scalar_value(int fn, double a, double v) {
 __global__ static void scalar_kernel(const float *x, float *y, int64_t n4, int64_t n, int fn, double v) {
     map_quads(x, NULL, y, n4, n, [=](float a, float) { return scalar_value(fn, a, v); });
 }
-__global__ static void scalar_act_kernel(cu_act x, cu_act_out y, int64_t n, int fn, double v) {
-    CU_LOOP(i, n) cu_st(y, i, scalar_value(fn, cu_ld(x, i), v));
+__global__ static void scalar_act_kernel(cu_act x, cu_act_out y, int64_t n4, int64_t n, int fn, double v) {
+    const cu_act none = { NULL, NULL, CV_F32 };
+    map_act(x, none, y, n4, n, [=](float a, float) { return scalar_value(fn, a, v); });
 }
 
 int cu_scalar(cu_call *r) {
@@ -231,9 +263,10 @@ int cu_scalar(cu_call *r) {
     const cv_scalar_params *p = (const cv_scalar_params *)r->params;
     if (p->fn < CV_S_ADD || p->fn > CV_S_CLAMP_MAX) return cu_fail(r, CV_ERR_INVALID, "unknown scalar fn %d", p->fn);
     if (any16(r)) {
-        if (r->out[0].numel)
-            scalar_act_kernel<<<cu_blocks(r->out[0].numel), CU_THREADS, 0, r->b->stream>>>(
-                cu_act_of(&r->in[0]), cu_act_out_of(&r->out[0]), r->out[0].numel, p->fn, p->value);
+        const int64_t n = r->out[0].numel, n4 = quads16(n, &r->in[0], NULL, &r->out[0]);
+        if (n)
+            scalar_act_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(
+                cu_act_of(&r->in[0]), cu_act_out_of(&r->out[0]), n4, n, p->fn, p->value);
         return cu_launched(r, "scalar kernel");
     }
     const float *x = r->in[0].f;
