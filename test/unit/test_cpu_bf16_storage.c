@@ -10,7 +10,8 @@
  * and backward), relu and its gradient, add, a scalar op and GELU (the generic
  * path), max and average pooling (forward and backward), adaptive pooling and
  * the global pool's REDUCE and BROADCAST_TO on bf16 C16 operands give the f32
- * kernel's results on the same values, rounded to bf16.  And the errors for
+ * kernel's results on the same values, rounded to bf16, also over several blocks
+ * of the generic element-wise path.  And the errors for
  * bf16 operands a kernel does not take.  Skips without AVX512-BF16. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -236,6 +237,37 @@ Test(bf16_storage, kernels_give_the_f32_results_rounded) {
     kernel_pair(be, "adaptive_pool", CV_OP_ADAPTIVE_AVG_POOL2D, &ap, sizeof ap, &x, 1, &py, 1);
     fill_hw(&pdy, 1, 2, 2, 0, &g, -1, 1);
     kernel_pair(be, "adaptive_pool_bwd", CV_OP_ADAPTIVE_AVG_POOL2D_BWD, &ap, sizeof ap, &pdy, 1, &px, 1);
+    ku_backend_close(be);
+    th_ctx_free(ctx);
+}
+
+/* more than one block of the generic path (65536 elements): SiLU on [2,32,48,48] */
+Test(bf16_storage, the_generic_element_wise_path_spans_blocks) {
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend be = open_bf16(ctx);
+    enum { N = 2 * 32 * 48 * 48 };
+    float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+    uint16_t *xh = malloc(N * 2), *yh = malloc(N * 2);
+    ku_rng g = ku_rng_make(3);
+    for (int i = 0; i < N; i++) x[i] = ku_from_bf16(xh[i] = ku_to_bf16((float)(4 * ku_uniform(&g) - 2)));
+    const uint8_t c16[1] = { CV_LAYOUT_C16 };
+    cv_unary_params silu = { CV_SILU, 0 };
+    for (int half = 0; half < 2; half++) {
+        cv_ktensor tx = kt(half ? CV_BF16 : CV_F32, half ? (void *)xh : (void *)x, 2, 32, 48, 48);
+        cv_ktensor ty = kt(half ? CV_BF16 : CV_F32, half ? (void *)yh : (void *)y, 2, 32, 48, 48);
+        cv_kernel k = { .struct_size = sizeof k, .op = CV_OP_UNARY, .params = &silu, .params_size = sizeof silu, .n_in = 1,
+                        .n_out = 1, .in = &tx, .out = &ty, .in_layout = c16, .out_layout = c16 };
+        cv_error err;
+        cv_error_init(&err);
+        cr_assert_eq(be.vt->run(be.self, &k, &err), CV_OK, "%s", err.message);
+    }
+    for (int i = 0; i < N; i++)
+        cr_assert(fabs(ku_from_bf16(yh[i]) - y[i]) <= ldexp(fabs(y[i]), -7) + 1e-6, "element %d: %g, f32 %g", i,
+                  ku_from_bf16(yh[i]), y[i]);
+    free(x);
+    free(y);
+    free(xh);
+    free(yh);
     ku_backend_close(be);
     th_ctx_free(ctx);
 }

@@ -191,7 +191,7 @@ static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *
     if (st != CV_OK) return st;
     omp_set_num_threads(b->threads);
     if (dnn_handles(b, k)) return dnn_prepare(b, k, prepared, ws, err);
-    *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads) + spatial_scratch_bytes(k, b->threads);
+    *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads) + spatial_scratch_bytes(k, b->threads) + eltwise_bf16_bytes(k);
     return CV_OK;
 }
 

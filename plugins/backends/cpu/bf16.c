@@ -40,6 +40,12 @@ void f32_to_bf16_n(void *dst, const float *src, int64_t n, int threads) {
     for (int64_t b = 0; b < n; b += block) bf16_from_f32_block((uint16_t *)dst + b, src + b, n - b < block ? n - b : block);
 }
 
+void bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n, int threads) {
+    const int64_t block = 1 << 14;
+    #pragma omp parallel for num_threads(threads) schedule(static) if (n > block)
+    for (int64_t b = 0; b < n; b += block) bf16_to_f32_block(dst + b, src + b, n - b < block ? n - b : block);
+}
+
 /* ---- batch norm rows: the f32 loops of bnorm.c on bf16 pixels ------------------------------ */
 BF16_FN void bn_row_sums_bf16(const uint16_t *a, const uint16_t *b, const float *m, int sq, int64_t HW, float *s1,
                               float *s2) {
@@ -74,28 +80,36 @@ BF16_FN void bn_row_bwd_bf16(const uint16_t *x, const uint16_t *dy, const float 
 }
 
 /* ---- element-wise ops of bf16 activations with a direct loop -------------------------------- */
-/* y = relu(x) (NaN kept), dx = dy * (y > 0), y = a + b: n elements, every operand
- * bf16; returns 0 (nothing done) for any other op */
+/* y = relu(x) or relu6(x) (NaN kept), dx = dy * (0 < y < hi), y = a + b: n elements, every
+ * operand bf16; returns 0 (nothing done) for any other op */
 BF16_FN int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t *b, uint16_t *y, int64_t n) {
-    const int relu = (op == CV_OP_UNARY || op == CV_OP_UNARY_BWD) && fn == CV_RELU;
-    if (!relu && !(op == CV_OP_BINARY && fn == CV_ADD)) return 0;
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    const int clamp = (op == CV_OP_UNARY || op == CV_OP_UNARY_BWD) && (fn == CV_RELU || fn == CV_RELU6);
+    if (!clamp && !(op == CV_OP_BINARY && fn == CV_ADD)) return 0;
+    const int six = fn == CV_RELU6;
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), hi = _mm512_set1_ps(6.0f);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m512 x = ld16(a + i);
         __m512 v;
-        if (op == CV_OP_BINARY) v = _mm512_add_ps(x, ld16(b + i));
-        else if (op == CV_OP_UNARY) /* x where x > 0 or NaN, else 0 */
-            v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_NLE_UQ), zero, x);
-        else v = _mm512_mul_ps(ld16(b + i), _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), zero, one));
+        if (op == CV_OP_BINARY) {
+            v = _mm512_add_ps(x, ld16(b + i));
+        } else if (op == CV_OP_UNARY) { /* max(x, 0) (and min(., 6)); NaN stays */
+            v = _mm512_max_ps(x, zero);
+            if (six) v = _mm512_min_ps(v, hi);
+            v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), v, x);
+        } else {
+            __mmask16 pass = _mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ);
+            if (six) pass &= _mm512_cmp_ps_mask(x, hi, _CMP_LT_OQ);
+            v = _mm512_mul_ps(ld16(b + i), _mm512_mask_blend_ps(pass, zero, one));
+        }
         st16(y + i, v);
     }
     for (; i < n; i++) {
         const float x = act_load(a, CV_BF16, i);
         float v;
         if (op == CV_OP_BINARY) v = x + act_load(b, CV_BF16, i);
-        else if (op == CV_OP_UNARY) v = x > 0 || x != x ? x : 0;
-        else v = act_load(b, CV_BF16, i) * (x > 0 ? 1.0f : 0.0f);
+        else if (op == CV_OP_UNARY) v = x != x ? x : x < 0 ? 0 : six && x > 6 ? 6 : x;
+        else v = act_load(b, CV_BF16, i) * (x > 0 && (!six || x < 6) ? 1.0f : 0.0f);
         y[i] = bf16_from_f32(v);
     }
     return 1;

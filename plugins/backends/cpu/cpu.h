@@ -59,12 +59,13 @@ static inline void act_store(void *p, int dtype, int64_t i, float x) {
 }
 /* bf16.c, all needing AVX512-BF16 (precision = bf16) */
 void f32_to_bf16_n(void *dst, const float *src, int64_t n, int threads);
+void bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n, int threads);
 void bf16_from_f32_block(uint16_t *dst, const float *src, int64_t n); /* one thread */
 void bf16_to_f32_block(float *dst, const uint16_t *src, int64_t n);   /* one thread */
 /* batch norm's C16 rows (HW pixels of 16 lanes) on bf16 activations: the loops of bnorm.c */
 void bn_row_sums_bf16(const uint16_t *a, const uint16_t *b, const float *m, int sq, int64_t HW, float *s1, float *s2);
 void bn_row_affine_bf16(const uint16_t *x, const float *sc, const float *sh, int64_t HW, uint16_t *y);
-/* relu, its gradient (from relu's output) and add on n bf16 elements: 1, or 0 for other ops */
+/* relu / relu6, their gradients (from the output) and add on n bf16 elements: 1, or 0 for other ops */
 int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t *b, uint16_t *y, int64_t n);
 void bn_row_bwd_bf16(const uint16_t *x, const uint16_t *dy, const float *m, const float *a, const float *bq,
                      const float *g, int64_t HW, uint16_t *dx);
@@ -77,6 +78,7 @@ void dnn_release(void *prepared);
 int dnn_handles(const cpu_backend *b, const cv_kernel *k); /* 1 when this node goes through oneDNN */
 
 int run_eltwise(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* unary, binary, scalar, cast, copy, fill, dropout */
+size_t eltwise_bf16_bytes(const cv_kernel *k); /* the workspace of an element-wise op on bf16 activations */
 int run_shape(cpu_backend *b, const cv_kernel *k, cv_error *err);     /* reshape, permute, slice, concat, pad, broadcast */
 int run_reduce(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* reduce, sum_to, softmax, sumsq, nonfinite */
 int run_norm(cpu_backend *b, const cv_kernel *k, cv_error *err);      /* layer/group norm (+bwd) */

@@ -240,11 +240,30 @@ static int need_f32(cpu_backend *b, const cv_kernel *k, int n_in, int n_out, cv_
 }
 
 /* Element-wise on equal shapes over activations stored in bf16 (every operand
- * dense bf16 of one size, as the engine's 16-bit storage gives them): blocks of
- * BF16_BLOCK elements widened to f32, the f32 kernel, the output narrowed. */
-#define BF16_BLOCK 4096
+ * dense bf16 of one size, as the engine's 16-bit storage gives them).  ReLU,
+ * ReLU6, their gradients and add: one direct loop (bf16.c).  Any other op: blocks
+ * of BF16_BLOCK elements widened into the workspace (eltwise_bf16_bytes), the f32
+ * kernel (itself parallel), the output narrowed; the blocks are large so the
+ * per-block cost of the parallel regions stays small. */
+#define BF16_BLOCK 65536
+static int fast_ok(const cv_kernel *k) {
+    const int fn = k->op == CV_OP_SCALAR || !k->params ? -1 : *(const int32_t *)k->params; /* unary, binary: fn first */
+    return ((k->op == CV_OP_UNARY || k->op == CV_OP_UNARY_BWD) && (fn == CV_RELU || fn == CV_RELU6)) ||
+           (k->op == CV_OP_BINARY && fn == CV_ADD);
+}
+static int any_bf16(const cv_kernel *k);
+static int nin_of(const cv_kernel *k) { return k->op == CV_OP_UNARY_BWD || k->op == CV_OP_BINARY ? 2 : 1; }
+
+size_t eltwise_bf16_bytes(const cv_kernel *k) {
+    if ((k->op != CV_OP_UNARY && k->op != CV_OP_UNARY_BWD && k->op != CV_OP_BINARY && k->op != CV_OP_SCALAR) ||
+        k->n_out != 1 || !any_bf16(k) || fast_ok(k))
+        return 0;
+    const int64_t n = kt_numel(&k->out[0]);
+    return (size_t)(nin_of(k) + 1) * (size_t)(n < BF16_BLOCK ? n : BF16_BLOCK) * sizeof(float) + 64;
+}
+
 static int eltwise_bf16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
-    const int nin = k->op == CV_OP_UNARY_BWD || k->op == CV_OP_BINARY ? 2 : 1;
+    const int nin = nin_of(k);
     const int64_t n = k->n_out == 1 ? kt_numel(&k->out[0]) : -1;
     int ok = b->bf16 && k->n_in == nin && n >= 0;
     for (int i = 0; ok && i < nin + 1; i++) {
@@ -255,20 +274,27 @@ static int eltwise_bf16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED,
                         "backend cpu: %s: bf16 operands must be %d input(s) and one output, all dense bf16 of one size "
                         "(precision = bf16)", op_name(k->op), nin);
-    /* relu, its gradient and add: one direct loop (the unary and binary params lead with fn) */
-    const int fn = k->op == CV_OP_SCALAR || !k->params ? -1 : *(const int32_t *)k->params;
-    int failed = 0;
-    #pragma omp parallel for num_threads(b->threads) schedule(static) reduction(| : failed) if (n > 16384)
-    for (int64_t c0 = 0; c0 < n; c0 += BF16_BLOCK) {
+    if (fast_ok(k)) {
+        const int fn = *(const int32_t *)k->params;
+        #pragma omp parallel for num_threads(b->threads) schedule(static) if (n > 16384)
+        for (int64_t c0 = 0; c0 < n; c0 += 4096)
+            eltwise_bf16_fast(k->op, fn, (const uint16_t *)k->in[0].data + c0,
+                              nin > 1 ? (const uint16_t *)k->in[1].data + c0 : NULL, (uint16_t *)k->out[0].data + c0,
+                              n - c0 < 4096 ? n - c0 : 4096);
+        return CV_OK;
+    }
+    cpu_scratch s;
+    if (scratch_begin(&s, k, eltwise_bf16_bytes(k)) != CV_OK)
+        return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no scratch memory", op_name(k->op));
+    const int64_t blk = n < BF16_BLOCK ? n : BF16_BLOCK;
+    float *buf = scratch_take(&s, (size_t)(nin + 1) * (size_t)blk * sizeof(float));
+    int st = CV_OK;
+    for (int64_t c0 = 0; c0 < n && st == CV_OK; c0 += BF16_BLOCK) {
         const int64_t m = n - c0 < BF16_BLOCK ? n - c0 : BF16_BLOCK;
-        if (eltwise_bf16_fast(k->op, fn, (const uint16_t *)k->in[0].data + c0,
-                              nin > 1 ? (const uint16_t *)k->in[1].data + c0 : NULL, (uint16_t *)k->out[0].data + c0, m))
-            continue;
-        float buf[3][BF16_BLOCK];
         cv_ktensor t[3];
         for (int i = 0; i < nin + 1; i++) {
-            t[i] = (cv_ktensor){ .dtype = CV_F32, .ndim = 1, .shape = { m }, .stride = { 1 }, .data = buf[i] };
-            if (i < nin) bf16_to_f32_block(buf[i], (const uint16_t *)k->in[i].data + c0, m);
+            t[i] = (cv_ktensor){ .dtype = CV_F32, .ndim = 1, .shape = { m }, .stride = { 1 }, .data = buf + i * blk };
+            if (i < nin) bf16_to_f32_n(t[i].data, (const uint16_t *)k->in[i].data + c0, m, b->threads);
         }
         cv_kernel ck = *k;
         ck.in = t;
@@ -276,12 +302,11 @@ static int eltwise_bf16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         ck.in_layout = ck.out_layout = NULL;
         ck.workspace = NULL;
         ck.workspace_bytes = 0;
-        cv_error e = { .struct_size = sizeof e };
-        failed |= run_eltwise(b, &ck, &e) != CV_OK;
-        bf16_from_f32_block((uint16_t *)k->out[0].data + c0, buf[nin], m);
+        st = run_eltwise(b, &ck, err);
+        if (st == CV_OK) f32_to_bf16_n((uint16_t *)k->out[0].data + c0, t[nin].data, m, b->threads);
     }
-    return failed ? CPU_FAIL(b, err, CV_ERR_INTERNAL, "backend cpu: %s: the f32 kernel failed on a bf16 block", op_name(k->op))
-                  : CV_OK;
+    scratch_end(&s);
+    return st;
 }
 
 static int any_bf16(const cv_kernel *k) {
