@@ -170,6 +170,37 @@ Test(cpu_vs_ref, strided_inputs) {
     free(vals);
 }
 
+/* SiLU and sigmoid (and their gradients) run on the CPU through a polynomial e^x: at the edges of
+ * its range, infinities and NaN they give the reference's values (NaN where it gives NaN) */
+Test(cpu_vs_ref, silu_and_sigmoid_at_the_edges) {
+    static const float v[] = { -INFINITY, -1e30f, -100, -88.5f, -87.5f, -20, -1, -0.0f, 0, 1e-30f, 1, 20, 87.5f, 88.5f,
+                               100, 1e30f, INFINITY, NAN };
+    enum { N = sizeof v / sizeof v[0] };
+    float ones[N];
+    for (int i = 0; i < N; i++) ones[i] = 0.5f;
+    ku_backend bes[3] = { ref, cpu[0], cpu[1] };
+    for (int fn = CV_SILU; fn <= CV_SIGMOID; fn += CV_SIGMOID - CV_SILU)
+        for (int bwd = 0; bwd < 2; bwd++) {
+            float got[3][N];
+            for (int b = 0; b < 3; b++) {
+                ku_tensor t[3] = { ku_make(bes[b], CV_F32, CV_SHAPE(N), v), ku_make(bes[b], CV_F32, CV_SHAPE(N), ones),
+                                   ku_make(bes[b], CV_F32, CV_SHAPE(N), NULL) };
+                cv_unary_params p = { fn, 0 };
+                ku_run_ok(bes[b], bwd ? CV_OP_UNARY_BWD : CV_OP_UNARY, &p, sizeof p, t, bwd ? 2 : 1, &t[2], 1, 0);
+                ku_get(bes[b], &t[2], got[b]);
+                for (int i = 0; i < 3; i++) ku_free(bes[b], &t[i]);
+            }
+            for (int b = 1; b < 3; b++)
+                for (int i = 0; i < N; i++) {
+                    const float want = got[0][i], g = got[b][i];
+                    /* f32 arithmetic: 1 - sigmoid(20) is 0 here, 1e-9 in the reference's doubles */
+                    cr_expect(want != want ? g != g : g == want || fabsf(g - want) <= 1e-5f * fabsf(want) + 1e-8f,
+                              "%s fn %d%s at %g: %g, reference %g", bench.label[b - 1], fn, bwd ? " gradient" : "", v[i], g,
+                              want);
+                }
+        }
+}
+
 /* ---- dropout (same counter-hash mask on both backends) -------------------------------------------- */
 Test(cpu_vs_ref, dropout) { kc_ops_dropout(&bench); }
 

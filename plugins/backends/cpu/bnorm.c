@@ -49,15 +49,8 @@ size_t bn_scratch_bytes(const cv_kernel *k) {
     return (size_t)(2 * k->in[0].shape[0] + 4) * (size_t)k->in[0].shape[1] * sizeof(float) + 64;
 }
 
-/* The C16 row kernels (H*W pixels of 16 lanes) in one clone per vector width:
- * with AVX-512 a pixel is one register.  Chosen once at load time (ifunc).  gcc
- * only: clang 14 exports the resolvers despite -fvisibility=hidden, and a plugin
- * exports nothing but its entry (test_abi). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
+/* The C16 row kernels (H*W pixels of 16 lanes) in one clone per vector width
+ * (CLONES, cpu.h): with AVX-512 a pixel is one register. */
 
 /* s1 = sum of a, or of (a - m)^2 when sq; s2 (b given) = sum of a * (b - m) */
 CLONES static void row_sums(const float *a, const float *b, const float *m, int sq, int64_t HW, float *s1, float *s2) {

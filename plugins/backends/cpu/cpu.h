@@ -70,6 +70,15 @@ int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t *b, uint
 void bn_row_bwd_bf16(const uint16_t *x, const uint16_t *dy, const float *m, const float *a, const float *bq,
                      const float *g, int64_t HW, uint16_t *dx);
 
+/* Loops compiled once per vector width and chosen at load time (ifunc).  gcc only:
+ * clang 14 exports the resolvers despite -fvisibility=hidden, and a plugin exports
+ * nothing but its entry (test_abi). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
 /* ---- op families (each returns a cv_status and fills err) --------------------- */
 /* oneDNN: per-node state built by prepare() */
 int dnn_prepare(cpu_backend *b, const cv_kernel *k, void **prepared, size_t *ws, cv_error *err);

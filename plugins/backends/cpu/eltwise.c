@@ -78,6 +78,46 @@ static inline void walk_row(const walk *w, int64_t r, int64_t off[MAXOPS]) {
 /* ---- unary -------------------------------------------------------------------------- */
 static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* e^x without a libm call, so that loops over it vectorise: x = n ln2 + r with
+ * |r| <= ln2/2 (ln2 in two parts), e^r by the classic degree-5 minimax polynomial
+ * (Cephes' expf, about 1 ulp), 2^n into the exponent bits.  Below -87 it gives
+ * e^-87 (under 2^-125), above 88 infinity, as expf would; NaN is the caller's. */
+static inline float exp_fast(float v) {
+    const float x = v < -87.0f ? -87.0f : v > 88.0f ? 88.0f : v;
+    const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { uint32_t u; float f; } two = { (uint32_t)((int32_t)n + 127) << 23 };
+    return v > 88.0f ? __builtin_inff() : p * two.f;
+}
+
+/* SiLU, sigmoid and their gradients on n dense elements (dy NULL: forward), in
+ * clones per vector width through exp_fast, one branch-free loop per case so
+ * that each vectorises; NaN in, NaN out */
+#define SIGMOID_LOOP(OUT)                                                               \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                              \
+        const float v = x[i], xs = v != v ? 0.0f : v, s = 1.0f / (1.0f + exp_fast(-xs)); \
+        const float o = (OUT);                                                          \
+        y[i] = v != v ? v : o;                                                          \
+    }
+CLONES static void sigmoid_family(int fn, const float *x, const float *dy, float *y, int64_t n) {
+    if (fn == CV_SILU && !dy) SIGMOID_LOOP(xs * s)
+    else if (fn == CV_SILU) SIGMOID_LOOP(dy[i] * (s * (1.0f + xs * (1.0f - s))))
+    else if (!dy) SIGMOID_LOOP(s)
+    else SIGMOID_LOOP(dy[i] * (s * (1.0f - s)))
+}
+static void sigmoid_family_par(cpu_backend *b, int fn, const float *x, const float *dy, float *y, int64_t n) {
+    #pragma omp parallel for num_threads(b->threads) schedule(static) if (n > 16384)
+    for (int64_t c0 = 0; c0 < n; c0 += 4096)
+        sigmoid_family(fn, x + c0, dy ? dy + c0 : NULL, y + c0, n - c0 < 4096 ? n - c0 : 4096);
+}
+
 static inline float unary_f(int fn, float x, float alpha) {
     switch (fn) {
     case CV_RELU: return x > 0 || x != x ? x : 0; /* NaN propagates, as in PyTorch */
@@ -142,10 +182,13 @@ static inline float unary_d(int fn, float x, float alpha) {
         break;
 
 static void unary_dense(cpu_backend *b, int fn, float alpha, const float *x, float *y, int64_t n) {
+    if (fn == CV_SILU || fn == CV_SIGMOID) {
+        sigmoid_family_par(b, fn, x, NULL, y, n);
+        return;
+    }
     switch (fn) {
     UNARY_LOOP(CV_RELU) UNARY_LOOP(CV_RELU6) UNARY_LOOP(CV_LEAKY_RELU) UNARY_LOOP(CV_GELU)
-    UNARY_LOOP(CV_GELU_TANH) UNARY_LOOP(CV_SILU) UNARY_LOOP(CV_HARDSWISH) UNARY_LOOP(CV_HARDSIGMOID)
-    UNARY_LOOP(CV_SIGMOID) UNARY_LOOP(CV_TANH) UNARY_LOOP(CV_EXP) UNARY_LOOP(CV_LOG) UNARY_LOOP(CV_SQRT)
+    UNARY_LOOP(CV_GELU_TANH) UNARY_LOOP(CV_HARDSWISH) UNARY_LOOP(CV_HARDSIGMOID) UNARY_LOOP(CV_TANH) UNARY_LOOP(CV_EXP) UNARY_LOOP(CV_LOG) UNARY_LOOP(CV_SQRT)
     UNARY_LOOP(CV_RSQRT) UNARY_LOOP(CV_NEG) UNARY_LOOP(CV_ABS) UNARY_LOOP(CV_SQUARE)
     default:
         if (x != y) memcpy(y, x, (size_t)n * sizeof(float));
@@ -153,10 +196,13 @@ static void unary_dense(cpu_backend *b, int fn, float alpha, const float *x, flo
     }
 }
 static void unary_bwd_dense(cpu_backend *b, int fn, float alpha, const float *x, const float *dy, float *dx, int64_t n) {
+    if (fn == CV_SILU || fn == CV_SIGMOID) {
+        sigmoid_family_par(b, fn, x, dy, dx, n);
+        return;
+    }
     switch (fn) {
     UNARY_BWD_LOOP(CV_RELU) UNARY_BWD_LOOP(CV_RELU6) UNARY_BWD_LOOP(CV_LEAKY_RELU) UNARY_BWD_LOOP(CV_GELU)
-    UNARY_BWD_LOOP(CV_GELU_TANH) UNARY_BWD_LOOP(CV_SILU) UNARY_BWD_LOOP(CV_HARDSWISH) UNARY_BWD_LOOP(CV_HARDSIGMOID)
-    UNARY_BWD_LOOP(CV_SIGMOID) UNARY_BWD_LOOP(CV_TANH) UNARY_BWD_LOOP(CV_EXP) UNARY_BWD_LOOP(CV_LOG)
+    UNARY_BWD_LOOP(CV_GELU_TANH) UNARY_BWD_LOOP(CV_HARDSWISH) UNARY_BWD_LOOP(CV_HARDSIGMOID) UNARY_BWD_LOOP(CV_TANH) UNARY_BWD_LOOP(CV_EXP) UNARY_BWD_LOOP(CV_LOG)
     UNARY_BWD_LOOP(CV_SQRT) UNARY_BWD_LOOP(CV_RSQRT) UNARY_BWD_LOOP(CV_NEG) UNARY_BWD_LOOP(CV_ABS)
     UNARY_BWD_LOOP(CV_SQUARE)
     default:
