@@ -170,17 +170,19 @@ Test(cpu_vs_ref, strided_inputs) {
     free(vals);
 }
 
-/* SiLU and sigmoid (and their gradients) run on the CPU through a polynomial e^x: at the edges of
- * its range, infinities and NaN they give the reference's values (NaN where it gives NaN) */
-Test(cpu_vs_ref, silu_and_sigmoid_at_the_edges) {
+/* SiLU, sigmoid and GELU (and their gradients) run on the CPU through a polynomial e^x and erf: at
+ * the edges of its range, infinities and NaN they give the reference's values (NaN where it gives NaN) */
+Test(cpu_vs_ref, silu_sigmoid_and_gelu_at_the_edges) {
     static const float v[] = { -INFINITY, -1e30f, -100, -88.5f, -87.5f, -20, -1, -0.0f, 0, 1e-30f, 1, 20, 87.5f, 88.5f,
                                100, 1e30f, INFINITY, NAN };
     enum { N = sizeof v / sizeof v[0] };
     float ones[N];
     for (int i = 0; i < N; i++) ones[i] = 0.5f;
     ku_backend bes[3] = { ref, cpu[0], cpu[1] };
-    for (int fn = CV_SILU; fn <= CV_SIGMOID; fn += CV_SIGMOID - CV_SILU)
+    static const int fns[] = { CV_SILU, CV_SIGMOID, CV_GELU };
+    for (int f = 0; f < 3; f++)
         for (int bwd = 0; bwd < 2; bwd++) {
+            const int fn = fns[f];
             float got[3][N];
             for (int b = 0; b < 3; b++) {
                 ku_tensor t[3] = { ku_make(bes[b], CV_F32, CV_SHAPE(N), v), ku_make(bes[b], CV_F32, CV_SHAPE(N), ones),

@@ -80,8 +80,9 @@ static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* e^x without a libm call, so that loops over it vectorise: x = n ln2 + r with
  * |r| <= ln2/2 (ln2 in two parts), e^r by the classic degree-5 minimax polynomial
- * (Cephes' expf, about 1 ulp), 2^n into the exponent bits.  Below -87 it gives
- * e^-87 (under 2^-125), above 88 infinity, as expf would; NaN is the caller's. */
+ * (Cephes' expf, about 1 ulp), 2^n into the exponent bits.  Above 88 it gives
+ * infinity and below -104 zero, as expf; in between -104 and -87, where expf
+ * is subnormal, e^-87 (under 2^-125); NaN is the caller's. */
 static inline float exp_fast(float v) {
     const float x = v < -87.0f ? -87.0f : v > 88.0f ? 88.0f : v;
     const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
@@ -94,28 +95,62 @@ static inline float exp_fast(float v) {
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     union { uint32_t u; float f; } two = { (uint32_t)((int32_t)n + 127) << 23 };
-    return v > 88.0f ? __builtin_inff() : p * two.f;
+    return v > 88.0f ? __builtin_inff() : v < -104.0f ? 0.0f : p * two.f;
 }
 
-/* SiLU, sigmoid and their gradients on n dense elements (dy NULL: forward), in
- * clones per vector width through exp_fast, one branch-free loop per case so
- * that each vectorises; NaN in, NaN out */
-#define SIGMOID_LOOP(OUT)                                                               \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                              \
-        const float v = x[i], xs = v != v ? 0.0f : v, s = 1.0f / (1.0f + exp_fast(-xs)); \
-        const float o = (OUT);                                                          \
-        y[i] = v != v ? v : o;                                                          \
-    }
-CLONES static void sigmoid_family(int fn, const float *x, const float *dy, float *y, int64_t n) {
-    if (fn == CV_SILU && !dy) SIGMOID_LOOP(xs * s)
-    else if (fn == CV_SILU) SIGMOID_LOOP(dy[i] * (s * (1.0f + xs * (1.0f - s))))
-    else if (!dy) SIGMOID_LOOP(s)
-    else SIGMOID_LOOP(dy[i] * (s * (1.0f - s)))
+/* erf(x) through erfc(|x|) = t exp(-x^2 + P(t)), t = 1 / (1 + |x|/2), P of degree 9
+ * (the Chebyshev fit of Numerical Recipes' erfcc: fractional error under 1.2e-7) */
+static inline float erf_fast(float x) {
+    const float z = x < 0 ? -x : x, t = 1.0f / (1.0f + 0.5f * z);
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    const float e = 1.0f - t * exp_fast(-z * z + p);
+    return x < 0 ? -e : e;
 }
-static void sigmoid_family_par(cpu_backend *b, int fn, const float *x, const float *dy, float *y, int64_t n) {
+
+static inline float sigm_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
+static inline float silu_d(float x) {
+    const float s = sigm_fast(x);
+    return s * (1.0f + x * (1.0f - s));
+}
+static inline float sigm_d(float x) {
+    const float s = sigm_fast(x);
+    return s * (1.0f - s);
+}
+static inline float gelu_f(float x) { return 0.5f * x * (1.0f + erf_fast(x * 0.70710678118654752f)); }
+static inline float gelu_d(float x) {
+    return 0.5f * (1.0f + erf_fast(x * 0.70710678118654752f)) + x * 0.39894228040143268f * exp_fast(-0.5f * x * x);
+}
+
+/* SiLU, sigmoid, GELU (the erf form) and their gradients on n dense elements (dy
+ * NULL: forward) through exp_fast / erf_fast, in clones per vector width, one
+ * branch-free loop per case so that each vectorises; NaN in, NaN out */
+#define ACT_LOOP(OUT)                                                    \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {               \
+        const float v = x[i], xs = v != v ? 0.0f : v, o = (OUT);         \
+        y[i] = v != v ? v : o;                                           \
+    }
+CLONES static void exp_family(int fn, const float *x, const float *dy, float *y, int64_t n) {
+    if (fn == CV_SILU && !dy) ACT_LOOP(xs * sigm_fast(xs))
+    else if (fn == CV_SILU) ACT_LOOP(dy[i] * silu_d(xs))
+    else if (fn == CV_SIGMOID && !dy) ACT_LOOP(sigm_fast(xs))
+    else if (fn == CV_SIGMOID) ACT_LOOP(dy[i] * sigm_d(xs))
+    else if (!dy) ACT_LOOP(gelu_f(xs))
+    else ACT_LOOP(dy[i] * gelu_d(xs))
+}
+
+static void exp_family_par(cpu_backend *b, int fn, const float *x, const float *dy, float *y, int64_t n) {
     #pragma omp parallel for num_threads(b->threads) schedule(static) if (n > 16384)
     for (int64_t c0 = 0; c0 < n; c0 += 4096)
-        sigmoid_family(fn, x + c0, dy ? dy + c0 : NULL, y + c0, n - c0 < 4096 ? n - c0 : 4096);
+        exp_family(fn, x + c0, dy ? dy + c0 : NULL, y + c0, n - c0 < 4096 ? n - c0 : 4096);
 }
 
 static inline float unary_f(int fn, float x, float alpha) {
@@ -182,12 +217,12 @@ static inline float unary_d(int fn, float x, float alpha) {
         break;
 
 static void unary_dense(cpu_backend *b, int fn, float alpha, const float *x, float *y, int64_t n) {
-    if (fn == CV_SILU || fn == CV_SIGMOID) {
-        sigmoid_family_par(b, fn, x, NULL, y, n);
+    if (fn == CV_SILU || fn == CV_SIGMOID || fn == CV_GELU) {
+        exp_family_par(b, fn, x, NULL, y, n);
         return;
     }
     switch (fn) {
-    UNARY_LOOP(CV_RELU) UNARY_LOOP(CV_RELU6) UNARY_LOOP(CV_LEAKY_RELU) UNARY_LOOP(CV_GELU)
+    UNARY_LOOP(CV_RELU) UNARY_LOOP(CV_RELU6) UNARY_LOOP(CV_LEAKY_RELU)
     UNARY_LOOP(CV_GELU_TANH) UNARY_LOOP(CV_HARDSWISH) UNARY_LOOP(CV_HARDSIGMOID) UNARY_LOOP(CV_TANH) UNARY_LOOP(CV_EXP) UNARY_LOOP(CV_LOG) UNARY_LOOP(CV_SQRT)
     UNARY_LOOP(CV_RSQRT) UNARY_LOOP(CV_NEG) UNARY_LOOP(CV_ABS) UNARY_LOOP(CV_SQUARE)
     default:
@@ -196,12 +231,12 @@ static void unary_dense(cpu_backend *b, int fn, float alpha, const float *x, flo
     }
 }
 static void unary_bwd_dense(cpu_backend *b, int fn, float alpha, const float *x, const float *dy, float *dx, int64_t n) {
-    if (fn == CV_SILU || fn == CV_SIGMOID) {
-        sigmoid_family_par(b, fn, x, dy, dx, n);
+    if (fn == CV_SILU || fn == CV_SIGMOID || fn == CV_GELU) {
+        exp_family_par(b, fn, x, dy, dx, n);
         return;
     }
     switch (fn) {
-    UNARY_BWD_LOOP(CV_RELU) UNARY_BWD_LOOP(CV_RELU6) UNARY_BWD_LOOP(CV_LEAKY_RELU) UNARY_BWD_LOOP(CV_GELU)
+    UNARY_BWD_LOOP(CV_RELU) UNARY_BWD_LOOP(CV_RELU6) UNARY_BWD_LOOP(CV_LEAKY_RELU)
     UNARY_BWD_LOOP(CV_GELU_TANH) UNARY_BWD_LOOP(CV_HARDSWISH) UNARY_BWD_LOOP(CV_HARDSIGMOID) UNARY_BWD_LOOP(CV_TANH) UNARY_BWD_LOOP(CV_EXP) UNARY_BWD_LOOP(CV_LOG)
     UNARY_BWD_LOOP(CV_SQRT) UNARY_BWD_LOOP(CV_RSQRT) UNARY_BWD_LOOP(CV_NEG) UNARY_BWD_LOOP(CV_ABS)
     UNARY_BWD_LOOP(CV_SQUARE)
