@@ -329,6 +329,21 @@ void ln_compare_with_ref(ln_target t, int adaptive, int n, int hw) {
     net_rig_close(&ref);
 }
 
+/* `steps` SGD steps of plan p (training) of rig r: their losses; batches from seed, a new one per
+ * step, or one batch for all (one_batch) */
+static void sgd_losses(net_rig *r, cv_plan *p, uint64_t seed, int one_batch, float lr, double *loss, int steps) {
+    cr_assert_eq(cv_net_alloc_state(r->n, 1, &r->err), CV_OK, "%s", r->err.message);
+    float img[8 * 3 * 12 * 12];
+    int32_t lab[8];
+    for (int s = 0; s < steps; s++) {
+        if (!s || !one_batch) ln_batch(img, lab, 8, 12, seed + (uint64_t)(one_batch ? 0 : s));
+        cv_step_io io = { img, lab, NULL, 0, 0 };
+        cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "%s", r->err.message);
+        loss[s] = io.loss;
+        net_rig_sgd(r, &(cv_sgd_params){ lr, 0.9f, 0.0f, 1e-4f, 0 });
+    }
+}
+
 /* the losses of `steps` SGD steps of V_RESNET on t's backend, with layouts or plain */
 static void train_losses(ln_target t, int plain, double *loss, int steps) {
     net_rig r;
@@ -338,16 +353,7 @@ static void train_losses(ln_target t, int plain, double *loss, int steps) {
     cv_plan *p = ln_plan(&r, 8, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_assert_eq(p->layout == NULL, plain != 0);
-    cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK, "%s", r.err.message);
-    float img[8 * 3 * 12 * 12];
-    int32_t lab[8];
-    for (int s = 0; s < steps; s++) {
-        ln_batch(img, lab, 8, 12, 77 + (uint64_t)s);
-        cv_step_io io = { img, lab, NULL, 0, 0 };
-        cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
-        loss[s] = io.loss;
-        net_rig_sgd(&r, &(cv_sgd_params){ 0.1f, 0.9f, 0.0f, 1e-4f, 0 });
-    }
+    sgd_losses(&r, p, 77, 0, 0.1f, loss, steps);
     net_rig_close(&r);
 }
 
@@ -407,6 +413,16 @@ int ln_random_graphs(ln_target t, int seeds) {
         net_rig_close(&b);
     }
     return blocked;
+}
+
+void ln_expect_kernel_error(ku_backend be, int op, const void *p, size_t ps, const cv_ktensor *in, int n_in,
+                           const uint8_t *lin, const cv_ktensor *out, const uint8_t *lout, const char *want) {
+    cv_kernel k = { .struct_size = sizeof k, .op = op, .params = p, .params_size = (uint32_t)ps, .n_in = n_in,
+                    .n_out = 1, .in = in, .out = out, .in_layout = lin, .out_layout = lout };
+    cv_error err;
+    cv_error_init(&err);
+    cr_expect_eq(be.vt->run(be.self, &k, &err), CV_ERR_INVALID, "%s: accepted", want);
+    cr_expect(strstr(err.message, want) != NULL, "'%s' lacks '%s'", err.message, want);
 }
 
 /* ---- 16-bit storage between kernels (ABI 1.4) ------------------------------------------------------ */
@@ -505,16 +521,7 @@ static void half_sgd_losses(ln_target t, int dt, int f32, double *loss, int step
     ln_rig_open(&r, &m, t, V_RESNET, 0);
     cv_plan *p = ln_plan_storage(&r, 8, 12, CV_MODE_TRAIN, f32);
     cr_assert_eq(ln_count_dtype(p, dt) > 0, !f32);
-    cr_assert_eq(cv_net_alloc_state(r.n, 1, &r.err), CV_OK, "%s", r.err.message);
-    float img[8 * 3 * 12 * 12];
-    int32_t lab[8];
-    ln_batch(img, lab, 8, 12, 99); /* one batch, so the loss must fall */
-    for (int s = 0; s < steps; s++) {
-        cv_step_io io = { img, lab, NULL, 0, 0 };
-        cr_assert_eq(cv_net_run(p, &io, &r.err), CV_OK, "%s", r.err.message);
-        loss[s] = io.loss;
-        net_rig_sgd(&r, &(cv_sgd_params){ 0.05f, 0.9f, 0.0f, 1e-4f, 0 });
-    }
+    sgd_losses(&r, p, 99, 1, 0.05f, loss, steps); /* one batch, so the loss must fall */
     net_rig_close(&r);
 }
 

@@ -109,6 +109,11 @@ void ln_expect_sgd_steps_match_plain(ln_target t, int steps);
  * Returns how many of them had blocked values in their training plan. */
 int ln_random_graphs(ln_target t, int seeds);
 
+/* backend be refuses a kernel (one output; layouts lin / lout, NULL: plain) with
+ * CV_ERR_INVALID and a message holding want */
+void ln_expect_kernel_error(ku_backend be, int op, const void *p, size_t ps, const cv_ktensor *in, int n_in,
+                           const uint8_t *lin, const cv_ktensor *out, const uint8_t *lout, const char *want);
+
 /* ---- 16-bit storage between kernels (ABI 1.4): t's plans store blocked values in dt ---- */
 /* ln_plan, with CVNETS_LAYOUT=f32 (blocked, nothing stored in 16 bits) when f32 */
 cv_plan *ln_plan_storage(net_rig *r, int n, int hw, cv_mode mode, int f32);

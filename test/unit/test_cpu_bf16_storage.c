@@ -31,6 +31,7 @@ const char *__lsan_default_suppressions(void) { return "leak:_dlerror_run\n"; }
 static const char *const bf16_opts[] = { "precision=bf16", NULL };
 static const ln_target bf = { "cpu", CV_LAYOUT_C16, NULL, bf16_opts };
 static const ln_target ref = { "ref", CV_LAYOUT_PLAIN, NULL, NULL };
+static const uint8_t c16[6] = { CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16 };
 
 /* the bf16 backend, or a skip on a CPU without AVX512-BF16 (test_cpu_bf16.c checks the refusal) */
 static ku_backend open_bf16(cv_ctx *ctx) {
@@ -222,7 +223,6 @@ Test(bf16_storage, kernels_give_the_f32_results_rounded) {
         fill_hw(&px, 1, KH, KW, 0, &g, 0, 0);
         /* y as the forward computes it (bf16-exact values of x's maxima) */
         cv_ktensor tx = kt(CV_F32, x.f, KN, KC, KH, KW), ty = kt(CV_F32, py.f, KN, KC, 3, 3);
-        const uint8_t c16[1] = { CV_LAYOUT_C16 };
         cv_kernel fk = { .struct_size = sizeof fk, .op = CV_OP_POOL2D, .params = &pp, .params_size = sizeof pp, .n_in = 1,
                          .n_out = 1, .in = &tx, .out = &ty, .in_layout = c16, .out_layout = c16 };
         cv_error err;
@@ -250,7 +250,6 @@ Test(bf16_storage, the_generic_element_wise_path_spans_blocks) {
     uint16_t *xh = malloc(N * 2), *yh = malloc(N * 2);
     ku_rng g = ku_rng_make(3);
     for (int i = 0; i < N; i++) x[i] = ku_from_bf16(xh[i] = ku_to_bf16((float)(4 * ku_uniform(&g) - 2)));
-    const uint8_t c16[1] = { CV_LAYOUT_C16 };
     cv_unary_params silu = { CV_SILU, 0 };
     for (int half = 0; half < 2; half++) {
         cv_ktensor tx = kt(half ? CV_BF16 : CV_F32, half ? (void *)xh : (void *)x, 2, 32, 48, 48);
@@ -273,17 +272,6 @@ Test(bf16_storage, the_generic_element_wise_path_spans_blocks) {
 }
 
 /* ---- errors --------------------------------------------------------------------------------------- */
-static void expect_error(ku_backend be, int op, const void *p, size_t ps, const cv_ktensor *in, int n_in,
-                         const cv_ktensor *out, const char *want) {
-    const uint8_t c16[4] = { CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16 };
-    cv_kernel k = { .struct_size = sizeof k, .op = op, .params = p, .params_size = (uint32_t)ps, .n_in = n_in,
-                    .n_out = 1, .in = in, .out = out, .in_layout = c16, .out_layout = c16 };
-    cv_error err;
-    cv_error_init(&err);
-    cr_expect_neq(be.vt->run(be.self, &k, &err), CV_OK, "%s: accepted", want);
-    cr_expect(strstr(err.message, want) != NULL, "'%s' lacks '%s'", err.message, want);
-}
-
 Test(bf16_storage, kernels_name_bf16_operands_they_do_not_take) {
     cv_ctx *ctx = th_ctx_new();
     ku_backend be = open_bf16(ctx), f32 = ku_backend_open(ctx, "cpu");
@@ -291,10 +279,10 @@ Test(bf16_storage, kernels_name_bf16_operands_they_do_not_take) {
     static float fa[KE];
     cv_ktensor x = kt(CV_BF16, a, KN, KC, KH, KW), y = kt(CV_BF16, b, KN, KC, KH, KW), yf = kt(CV_F32, fa, KN, KC, KH, KW);
     cv_unary_params relu = { CV_RELU, 0 };
-    expect_error(f32, CV_OP_UNARY, &relu, sizeof relu, &x, 1, &y, "unary: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take stored in 16 bits");
-    expect_error(be, CV_OP_UNARY, &relu, sizeof relu, &x, 1, &yf, "takes only when all its 4-D operands share it (and one dtype)");
+    ln_expect_kernel_error(f32, CV_OP_UNARY, &relu, sizeof relu, &x, 1, c16, &y, c16, "unary: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take stored in 16 bits");
+    ln_expect_kernel_error(be, CV_OP_UNARY, &relu, sizeof relu, &x, 1, c16, &yf, c16, "takes only when all its 4-D operands share it (and one dtype)");
     cv_softmax_params sp = { 1, 0 };
-    expect_error(be, CV_OP_SOFTMAX, &sp, sizeof sp, &x, 1, &y, "softmax: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take with these operands");
+    ln_expect_kernel_error(be, CV_OP_SOFTMAX, &sp, sizeof sp, &x, 1, c16, &y, c16, "softmax: input 0 [2,32,5,5] is given the blocked layout (C16), which this op does not take with these operands");
     ku_backend_close(f32);
     ku_backend_close(be);
     th_ctx_free(ctx);

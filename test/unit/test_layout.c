@@ -114,16 +114,6 @@ static cv_ktensor kt4(float *data, int64_t n, int64_t c, int64_t h, int64_t w) {
     return t;
 }
 
-static void expect_layout_error(ku_backend be, int op, const void *p, size_t ps, const cv_ktensor *in, int n_in,
-                                const uint8_t *lin, const cv_ktensor *out, const uint8_t *lout, const char *want) {
-    cv_kernel k = { .struct_size = sizeof k, .op = op, .params = p, .params_size = (uint32_t)ps, .n_in = n_in,
-                    .n_out = 1, .in = in, .out = out, .in_layout = lin, .out_layout = lout };
-    cv_error err;
-    cv_error_init(&err);
-    cr_expect_eq(be.vt->run(be.self, &k, &err), CV_ERR_INVALID, "%s: accepted", want);
-    cr_expect(strstr(err.message, want) != NULL, "'%s' lacks '%s'", err.message, want);
-}
-
 Test(layout, cpu_rejects_layouts_it_does_not_take) {
     cv_ctx *ctx = th_ctx_new();
     ku_backend be = ku_backend_open(ctx, "cpu");
@@ -131,15 +121,15 @@ Test(layout, cpu_rejects_layouts_it_does_not_take) {
     const uint8_t c16[2] = { CV_LAYOUT_C16, CV_LAYOUT_C16 }, plain[1] = { CV_LAYOUT_PLAIN }, bad[1] = { 7 };
     cv_unary_params up = { CV_RELU, 0 };
     cv_ktensor x24 = kt4(a, 2, 24, 4, 4), y24 = kt4(y, 2, 24, 4, 4);
-    expect_layout_error(be, CV_OP_UNARY, &up, sizeof up, &x24, 1, c16, &y24, c16, "unary: input 0 [2,24,4,4] is given the blocked layout (C16), which this op takes only on dense 4-D, C % 16 == 0");
+    ln_expect_kernel_error(be, CV_OP_UNARY, &up, sizeof up, &x24, 1, c16, &y24, c16, "unary: input 0 [2,24,4,4] is given the blocked layout (C16), which this op takes only on dense 4-D, C % 16 == 0");
     cv_ktensor x = kt4(a, 2, 32, 4, 4), yy = kt4(y, 2, 32, 4, 4);
-    expect_layout_error(be, CV_OP_UNARY, &up, sizeof up, &x, 1, c16, &yy, plain, "only when all its 4-D operands share it");
-    expect_layout_error(be, CV_OP_UNARY, &up, sizeof up, &x, 1, bad, &yy, plain, "unknown layout 7");
+    ln_expect_kernel_error(be, CV_OP_UNARY, &up, sizeof up, &x, 1, c16, &yy, plain, "only when all its 4-D operands share it");
+    ln_expect_kernel_error(be, CV_OP_UNARY, &up, sizeof up, &x, 1, bad, &yy, plain, "unknown layout 7");
     cv_softmax_params sp = { 1, 0 };
-    expect_layout_error(be, CV_OP_SOFTMAX, &sp, sizeof sp, &x, 1, c16, &yy, c16, "softmax: input 0");
+    ln_expect_kernel_error(be, CV_OP_SOFTMAX, &sp, sizeof sp, &x, 1, c16, &yy, c16, "softmax: input 0");
     cv_binary_params bp = { CV_MUL };
     cv_ktensor bin[2] = { kt4(b, 2, 32, 4, 4), kt4(s, 2, 32, 1, 1) };
-    expect_layout_error(be, CV_OP_BINARY, &bp, sizeof bp, bin, 2, c16, &yy, c16, "does not take with these operands");
+    ln_expect_kernel_error(be, CV_OP_BINARY, &bp, sizeof bp, bin, 2, c16, &yy, c16, "does not take with these operands");
     ku_backend_close(be);
     th_ctx_free(ctx);
 }

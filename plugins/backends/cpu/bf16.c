@@ -10,7 +10,6 @@
 #include "cpu.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 #define BF16_FN __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
@@ -28,10 +27,7 @@ BF16_FN void bf16_from_f32_block(uint16_t *dst, const float *src, int64_t n) {
 BF16_FN void bf16_to_f32_block(float *dst, const uint16_t *src, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, ld16(src + i));
-    for (; i < n; i++) {
-        uint32_t u = (uint32_t)src[i] << 16;
-        memcpy(dst + i, &u, 4);
-    }
+    for (; i < n; i++) dst[i] = bf16_to_f32(src[i]);
 }
 
 void f32_to_bf16_n(void *dst, const float *src, int64_t n, int threads) {

@@ -47,11 +47,13 @@ cv_ktensor kt_dense(const cv_ktensor *t, void *data);
 /* y := x (with dtype conversion) for any strides, same shape; stride-0 reads broadcast */
 void strided_copy(const cv_ktensor *dst, const cv_ktensor *src, int threads);
 uint16_t bf16_from_f32(float f); /* round to nearest even, NaN stays NaN */
+static inline float bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = { (uint32_t)h << 16 };
+    return v.f;
+}
 /* element i of an activation stored as f32 or (engine's 16-bit storage) bf16 */
 static inline float act_load(const void *p, int dtype, int64_t i) {
-    if (dtype != CV_BF16) return ((const float *)p)[i];
-    union { uint32_t u; float f; } v = { (uint32_t)((const uint16_t *)p)[i] << 16 };
-    return v.f;
+    return dtype == CV_BF16 ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 static inline void act_store(void *p, int dtype, int64_t i, float x) {
     if (dtype == CV_BF16) ((uint16_t *)p)[i] = bf16_from_f32(x);

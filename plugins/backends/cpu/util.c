@@ -133,12 +133,6 @@ const char *op_name(int op) {
 }
 
 /* ---- dtype conversion ------------------------------------------------------------- */
-static float bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 uint16_t bf16_from_f32(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);

@@ -319,6 +319,12 @@ __device__ static inline float cu_widen16(uint16_t v, int dt) {
 __device__ static inline uint16_t cu_narrow16(float v, int dt) {
     return dt == CV_BF16 ? cu_f32_to_bf16(v) : __half_as_ushort(__float2half_rn(v));
 }
+__device__ static inline float4 cu_widen4(ushort4 v, int dt) {
+    return make_float4(cu_widen16(v.x, dt), cu_widen16(v.y, dt), cu_widen16(v.z, dt), cu_widen16(v.w, dt));
+}
+__device__ static inline ushort4 cu_narrow4(float4 v, int dt) {
+    return make_ushort4(cu_narrow16(v.x, dt), cu_narrow16(v.y, dt), cu_narrow16(v.z, dt), cu_narrow16(v.w, dt));
+}
 
 __device__ static inline float cu_ld(const cu_act &a, int64_t i) { return a.h ? cu_widen16(a.h[i], a.dt) : a.f[i]; }
 __device__ static inline void cu_st(const cu_act_out &a, int64_t i, float v) {

@@ -100,17 +100,13 @@ __global__ static void unary_bwd_kernel(const float *x, const float *dy, float *
 /* activations stored in 16 bits (ABI 1.4; cu_t.h): the same f32 arithmetic, four values per
  * ushort4 when every operand is 16-bit and 8-byte aligned (n4 groups), the rest through cu_ld /
  * cu_st one by one (b.f and b.h NULL: f(a, a)) */
-__device__ static inline float4 ld4(const uint16_t *h, int64_t i, int dt) {
-    const ushort4 v = ((const ushort4 *)h)[i];
-    return make_float4(cu_widen16(v.x, dt), cu_widen16(v.y, dt), cu_widen16(v.z, dt), cu_widen16(v.w, dt));
-}
 template <typename F>
 __device__ static inline void map_act(cu_act a, cu_act b, cu_act_out y, int64_t n4, int64_t n, F f) {
     const int two = b.f || b.h;
     CU_LOOP(i, n4) {
-        const float4 u = ld4(a.h, i, a.dt), v = two ? ld4(b.h, i, b.dt) : u;
-        ((ushort4 *)y.h)[i] = make_ushort4(cu_narrow16(f(u.x, v.x), y.dt), cu_narrow16(f(u.y, v.y), y.dt),
-                                           cu_narrow16(f(u.z, v.z), y.dt), cu_narrow16(f(u.w, v.w), y.dt));
+        const float4 u = cu_widen4(((const ushort4 *)a.h)[i], a.dt);
+        const float4 v = two ? cu_widen4(((const ushort4 *)b.h)[i], b.dt) : u;
+        ((ushort4 *)y.h)[i] = cu_narrow4(make_float4(f(u.x, v.x), f(u.y, v.y), f(u.z, v.z), f(u.w, v.w)), y.dt);
     }
     CU_LOOP(i, n - n4 * 4) {
         const int64_t e = n4 * 4 + i;

@@ -5,7 +5,6 @@
  * widened back into the f32 output.  Casts round to nearest even, as CAST does.
  * Four elements per thread (float4 in, 4 x 16 bit out) when both pointers are
  * aligned for it; otherwise, and for the tail, one element per thread. */
-#include <cuda_fp16.h>
 #include "cuint.h"
 
 size_t cu_half_bytes(int64_t n) { return cu_round256((size_t)n * 2); }
@@ -15,33 +14,17 @@ void *cu_workspace(cu_call *r, size_t bytes) {
     return cu_scratch(r, bytes);
 }
 
-__device__ static inline uint16_t narrow1(float v, int bf16) {
-    return bf16 ? cu_f32_to_bf16(v) : __half_as_ushort(__float2half_rn(v));
-}
-
-__device__ static inline float widen1(uint16_t h, int bf16) {
-    return bf16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
-}
-
-__device__ static inline ushort4 narrow4(float4 v, int bf16) {
-    return make_ushort4(narrow1(v.x, bf16), narrow1(v.y, bf16), narrow1(v.z, bf16), narrow1(v.w, bf16));
-}
-
-__device__ static inline float4 widen4(ushort4 h, int bf16) {
-    return make_float4(widen1(h.x, bf16), widen1(h.y, bf16), widen1(h.z, bf16), widen1(h.w, bf16));
-}
-
 /* f32 -> 16 bit (widen 0) or back (widen 1): n4 groups of 4 vectorised (0 when
  * unaligned), then elements n4 * 4 .. n one by one */
-__global__ static void cast_kernel(void *dst, const void *src, int64_t n4, int64_t n, int bf16, int widen) {
+__global__ static void cast_kernel(void *dst, const void *src, int64_t n4, int64_t n, int dt, int widen) {
     CU_LOOP(i, n4) {
-        if (widen) ((float4 *)dst)[i] = widen4(((const ushort4 *)src)[i], bf16);
-        else ((ushort4 *)dst)[i] = narrow4(((const float4 *)src)[i], bf16);
+        if (widen) ((float4 *)dst)[i] = cu_widen4(((const ushort4 *)src)[i], dt);
+        else ((ushort4 *)dst)[i] = cu_narrow4(((const float4 *)src)[i], dt);
     }
     CU_LOOP(i, n - n4 * 4) {
         int64_t e = n4 * 4 + i;
-        if (widen) ((float *)dst)[e] = widen1(((const uint16_t *)src)[e], bf16);
-        else ((uint16_t *)dst)[e] = narrow1(((const float *)src)[e], bf16);
+        if (widen) ((float *)dst)[e] = cu_widen16(((const uint16_t *)src)[e], dt);
+        else ((uint16_t *)dst)[e] = cu_narrow16(((const float *)src)[e], dt);
     }
 }
 
@@ -50,8 +33,8 @@ static int cast(cu_call *r, void *dst, const void *src, int64_t n, int widen) {
     if (n == 0) return CV_OK;
     const void *f32 = widen ? dst : src, *h16 = widen ? src : dst;
     int64_t n4 = (uintptr_t)f32 % 16 == 0 && (uintptr_t)h16 % 8 == 0 ? n / 4 : 0;
-    cast_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(dst, src, n4, n,
-                                                                            r->b->cfg.precision == CV_BF16, widen);
+    cast_kernel<<<cu_blocks(n4 > 0 ? n4 : n), CU_THREADS, 0, r->b->stream>>>(dst, src, n4, n, r->b->cfg.precision,
+                                                                            widen);
     return cu_launched(r, widen ? "16-bit widen kernel" : "16-bit cast kernel");
 }
 
