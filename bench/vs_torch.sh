@@ -7,7 +7,7 @@
 # then for the peer, alternately, one process each (so each peak RSS belongs to one
 # configuration); every process times single steps and reports its median; the table
 # gives the median over repeats.  Also measures the machine's fp32 FMA peak (bench/
-# peak_fp32.c) once per repeat and reports achieved GFLOP/s as a fraction of it.
+# peak.c) once per repeat and reports achieved GFLOP/s as a fraction of it.
 # Timings are measurements, never pass/fail criteria.
 #
 #   bench/vs_torch.sh                       # 3 repeats, 5 timed steps after 2 warm-up
@@ -36,7 +36,7 @@ done
 $PY -c 'import torch, torchvision' 2>/dev/null ||
     { echo "vs_torch.sh: $PY cannot import torch/torchvision; run make bench-deps" >&2; exit 1; }
 
-gcc -O2 -mavx512f -fopenmp -o "$OUT/bin/peak_fp32" bench/peak_fp32.c
+gcc -O2 -mavx512f -mavx512bf16 -fopenmp -o "$OUT/bin/peak" bench/peak.c
 gcc -std=c11 -D_GNU_SOURCE -O2 -Isdk/include -Icore -pthread -rdynamic -o "$OUT/bin/step_timer" \
     bench/step_timer.c build/lib/libcvnets-core.a -linih -lstb -lz -ldl -lm -pthread
 export CVNETS_PLUGIN_PATH=$ROOT/build/lib/cvnets/plugins
@@ -66,7 +66,7 @@ done
 
 echo "vs_torch.sh: $REPEATS repeats x {$WORKLOADS} x {$MODES}, $WARMUP+$STEPS steps, $THREADS threads -> $OUT" >&2
 for rep in $(seq 1 "$REPEATS"); do
-    "$OUT/bin/peak_fp32" "$THREADS" | jq -c --argjson rep "$rep" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$OUT/bin/peak" "$THREADS" | jq -c --argjson rep "$rep" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
         '. + {side: "peak", repeat: $rep, loadavg: $load}' >> "$RAW"
     for wl in $WORKLOADS; do
         for mode in $MODES; do

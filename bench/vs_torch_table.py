@@ -4,7 +4,7 @@
 Throughput: per (workload, mode, side) the median over repeats of each process's
 median img/s (min-max of those medians in brackets).  GFLOP/s = MACs per image
 (`cvnets summary --json`) x 2 (x 3 for a training step) x img/s; the fraction is
-of the median fp32 FMA peak measured by bench/peak_fp32 during the same run.
+of the median fp32 FMA peak measured by bench/peak during the same run.
 img/CPU-s: images per process CPU-second (user + system, all threads) over
 the timed steps, which other processes on the machine disturb much less than
 wall time.  Memory (training step): cvnets' planned peak (activations + workspace) plus its

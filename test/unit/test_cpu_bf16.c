@@ -103,8 +103,13 @@ Test(cpu_bf16, conv_odd_channels_and_stem) {
     conv_all(3, 5, 9, 9, 7, 3, 1, 1, 1);
 }
 Test(cpu_bf16, conv_depthwise) { conv_all(4, 32, 10, 10, 32, 3, 1, 1, 32); }
-/* 4x4 output planes: the fp32 backend computes these weight gradients as one GEMM */
-Test(cpu_bf16, conv_small_planes) { conv_all(8, 32, 4, 4, 32, 3, 1, 1, 1); }
+/* 4x4 output planes: the backend computes these weight gradients as one GEMM (bf16
+ * operands here) */
+Test(cpu_bf16, conv_small_planes) {
+    conv_all(8, 32, 4, 4, 32, 3, 1, 1, 1);
+    conv_all(8, 32, 8, 8, 48, 3, 2, 1, 1);
+    conv_all(8, 64, 8, 8, 32, 1, 2, 0, 1);
+}
 
 Test(cpu_bf16, linear_and_matmul) {
     compare("linear", CV_OP_LINEAR, NULL, 0, (cv_shape[]){ CV_SHAPE(16, 96), CV_SHAPE(40, 96), CV_SHAPE(40) }, 3,

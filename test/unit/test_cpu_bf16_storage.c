@@ -9,7 +9,8 @@
  * the f32 result (so bf16 storage was used).  The kernels: batch norm (forward
  * and backward), relu and its gradient, add, a scalar op and GELU (the generic
  * path), max and average pooling (forward and backward), adaptive pooling and
- * the global pool's REDUCE and BROADCAST_TO on bf16 C16 operands give the f32
+ * the global pool's REDUCE and BROADCAST_TO, and a small-plane weight gradient (one
+ * GEMM) on bf16 C16 operands give the f32
  * kernel's results on the same values, rounded to bf16, also over several blocks
  * of the generic element-wise path.  And the errors for
  * bf16 operands a kernel does not take.  Skips without AVX512-BF16. */
@@ -134,7 +135,7 @@ static void fill_hw(pair_op *o, int act, int64_t h, int64_t w, int64_t n, ku_rng
     o->ph = h;
     o->pw = w;
     o->n = act ? KN * KC * h * w : n;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < o->n; i++) {
         o->f[i] = lo + (hi - lo) * (float)ku_uniform(g);
         if (act) o->f[i] = ku_from_bf16(o->h[i] = ku_to_bf16(o->f[i]));
     }
@@ -158,6 +159,7 @@ static void kernel_pair(ku_backend be, const char *name, int op, const void *p, 
             const int half = run && c->act;
             *t = c->act ? kt(half ? CV_BF16 : CV_F32, half ? (void *)c->h : (void *)c->f, KN, KC, c->ph, c->pw) : vec(c->f, c->n);
             if (!c->act && c->n == KN * KC) *t = kt(CV_F32, c->f, KN, KC, 1, 1); /* a [N,C,1,1] side */
+            if (!c->act && c->n == KC * KC) *t = kt(CV_F32, c->f, KC, KC, 1, 1); /* 1x1 convolution weights */
             (is_in ? lin : lout)[j] = c->act ? CV_LAYOUT_C16 : CV_LAYOUT_PLAIN;
         }
         cv_kernel k = { .struct_size = sizeof k, .op = op, .params = p, .params_size = (uint32_t)ps, .n_in = n_in,
@@ -232,6 +234,13 @@ Test(bf16_storage, kernels_give_the_f32_results_rounded) {
         kernel_pair(be, fn ? "avg_pool_bwd" : "max_pool_bwd", CV_OP_POOL2D_BWD, &pp, sizeof pp,
                     (pair_op[]){ x, py, pdy }, 3, &px, 1);
     }
+    /* a 1x1 stride-2 weight gradient, 5x5 -> 3x3: a small plane, so one bf16 GEMM whose
+     * operands are gathered from the stored activations (dnn_ops.c) */
+    static pair_op dw;
+    cv_conv_params cp = { { 2, 2, 1 }, { 0, 0, 0 }, { 1, 1, 1 }, 1 };
+    fill_hw(&pdy, 1, 3, 3, 0, &g, -1, 1);
+    fill(&dw, 0, KC * KC, &g, 0, 0);
+    kernel_pair(be, "conv2d_bwd_weight", CV_OP_CONV2D_BWD_WEIGHT, &cp, sizeof cp, (pair_op[]){ pdy, x }, 2, &dw, 1);
     cv_resize_params ap = { 2, 2, 0, 0 }; /* adaptive 5x5 -> 2x2: overlapping windows */
     fill_hw(&py, 1, 2, 2, 0, &g, 0, 0);
     kernel_pair(be, "adaptive_pool", CV_OP_ADAPTIVE_AVG_POOL2D, &ap, sizeof ap, &x, 1, &py, 1);

@@ -35,7 +35,7 @@ typedef struct dnn_node {
     float bn_eps, bn_momentum;
     int bn_mean_arg, bn_var_arg; /* index into args of the workspace mean/variance (backward: shift) */
     /* convolution weight gradient as one GEMM (small outputs, see dnn_ops.c) */
-    int gemm_dw;
+    int gemm_dw, gemm_bf16; /* gemm_bf16: the operands are bf16 (precision = bf16) */
     int64_t cv_n, cv_c, cv_h, cv_w, cv_o, cv_ho, cv_wo, cv_kh, cv_kw;
     int cv_sh, cv_sw, cv_ph, cv_pw, cv_dh, cv_dw;
     int dyt_arg, col_arg;

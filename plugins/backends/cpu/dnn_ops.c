@@ -83,10 +83,12 @@ static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, 
 }
 
 /* oneDNN's direct weight-gradient kernels starve when the output plane is tiny
- * (ResNet's last stage: 4x4 at 128 px runs at ~12 GFLOP/s, a tenth of the other
- * layers): there the reduction over Ho*Wo is short per image.  For such layers
+ * (ResNet's last stage: 4x4 at 128 px runs at ~12 GFLOP/s in fp32, a tenth of the
+ * other layers; in bf16 at 21-66 % of the vdpbf16ps peak): there the reduction over
+ * Ho*Wo is short per image.  For such layers
  * dW[O, C*kh*kw] = dy^T[O, N*Ho*Wo] x im2col(x)[N*Ho*Wo, C*kh*kw] is one GEMM with
- * a long K, run by oneDNN's matmul; the two operands are built in the workspace. */
+ * a long K, run by oneDNN's matmul (bf16 operands, f32 result with precision =
+ * bf16); the two operands are built in the workspace. */
 #define GEMM_DW_MAX_PLANE 16 /* 8x8 planes measured about even with the direct kernel */
 #define GEMM_DW_MAX_COL (16u << 20) /* im2col bytes */
 
@@ -98,11 +100,13 @@ static int build_conv_gemm_dw(dnn_build *bd, const cv_ktensor *x, const cv_ktens
     n->cv_o = w->shape[0]; n->cv_kh = w->shape[2]; n->cv_kw = w->shape[3]; n->cv_ho = y->shape[2]; n->cv_wo = y->shape[3];
     n->cv_sh = p->stride[0]; n->cv_sw = p->stride[1]; n->cv_ph = p->pad[0]; n->cv_pw = p->pad[1];
     n->cv_dh = p->dilation[0]; n->cv_dw = p->dilation[1];
+    n->gemm_bf16 = bd->b->bf16;
+    const dnnl_data_type_t dt = n->gemm_bf16 ? dnnl_bf16 : dnnl_f32;
     int64_t K = n->cv_n * n->cv_ho * n->cv_wo, M = n->cv_o, N = n->cv_c * n->cv_kh * n->cv_kw;
     dnnl_memory_desc_t amd, bmd, cmd;
     dnnl_dims_t ad = { M, K }, as = { K, 1 }, bdm = { K, N }, bs = { N, 1 }, cd = { M, N }, cs = { N, 1 };
-    dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_f32, as);
-    dnnl_memory_desc_init_by_strides(&bmd, 2, bdm, dnnl_f32, bs);
+    dnnl_memory_desc_init_by_strides(&amd, 2, ad, dt, as);
+    dnnl_memory_desc_init_by_strides(&bmd, 2, bdm, dt, bs);
     dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs);
     dnnl_matmul_desc_t desc;
     dnnl_status_t s = dnnl_matmul_desc_init(&desc, &amd, &bmd, NULL, &cmd);
@@ -119,31 +123,54 @@ static int build_conv_gemm_dw(dnn_build *bd, const cv_ktensor *x, const cv_ktens
     return dnn_finish(bd);
 }
 
-/* the GEMM operands: dy^T and im2col(x), both dense in the workspace */
+/* n elements of a GEMM operand (dst[di + l * dstep]) from an activation
+ * (src[si + l * sstep]); mode 0: f32 to f32, 1: bf16 to bf16 (a copy), 2: f32 to
+ * bf16 (rounded); src NULL: zeros (+0 in both) */
+static inline void gemm_run(char *dst, int64_t di, int64_t dstep, const void *src, int64_t si, int64_t sstep, int64_t n,
+                            int mode) {
+    if (mode == 0) {
+        float *d = (float *)dst + di;
+        const float *x = src ? (const float *)src + si : NULL;
+        for (int64_t l = 0; l < n; l++) d[l * dstep] = x ? x[l * sstep] : 0.0f;
+        return;
+    }
+    uint16_t *d = (uint16_t *)dst + di;
+    if (!src)
+        for (int64_t l = 0; l < n; l++) d[l * dstep] = 0;
+    else if (mode == 1)
+        for (int64_t l = 0; l < n; l++) d[l * dstep] = ((const uint16_t *)src)[si + l * sstep];
+    else
+        for (int64_t l = 0; l < n; l++) d[l * dstep] = bf16_from_f32(((const float *)src)[si + l * sstep]);
+}
+
+/* the GEMM operands: dy^T and im2col(x), both dense in the workspace (f32, or bf16
+ * with precision = bf16; dy and x may be stored in either, plain or C16).  Channels
+ * move in runs of 16: contiguous in C16, a plane apart when plain. */
 static void gemm_dw_operands(const dnn_node *n, const cv_kernel *k, char *ws, int threads) {
     const int64_t N = n->cv_n, C = n->cv_c, H = n->cv_h, W = n->cv_w, O = n->cv_o, Ho = n->cv_ho, Wo = n->cv_wo;
-    const int64_t KH = n->cv_kh, KW = n->cv_kw, P = Ho * Wo, K = N * P, CK = C * KH * KW;
-    const float *dy = k->in[0].data, *x = k->in[1].data;
-    const int ly = cv_kernel_layout(k, 0, 0), lx = cv_kernel_layout(k, 0, 1); /* either may be C16 */
-    float *dyt = (float *)(ws + n->args[n->dyt_arg].ws_off), *col = (float *)(ws + n->args[n->col_arg].ws_off);
+    const int64_t KH = n->cv_kh, KW = n->cv_kw, P = Ho * Wo, K = N * P, KHW = KH * KW, CK = C * KHW;
+    const int ly = cv_kernel_layout(k, 0, 0) == CV_LAYOUT_C16, lx = cv_kernel_layout(k, 0, 1) == CV_LAYOUT_C16;
+    const int my = n->gemm_bf16 ? (k->in[0].dtype == CV_BF16 ? 1 : 2) : 0;
+    const int mx = n->gemm_bf16 ? (k->in[1].dtype == CV_BF16 ? 1 : 2) : 0;
+    const void *dy = k->in[0].data, *x = k->in[1].data;
+    char *dyt = ws + n->args[n->dyt_arg].ws_off, *col = ws + n->args[n->col_arg].ws_off;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t o = 0; o < O; o++)
-        for (int64_t b = 0; b < N; b++) {
-            int64_t step, at = plane_at(&k->in[0], ly, b * O + o, &step);
-            for (int64_t q = 0; q < P; q++) dyt[o * K + b * P + q] = dy[at + q * step];
-        }
+        for (int64_t b = 0; b < N; b++) /* dyt[o][b * P + q] = dy(b, o, q) */
+            gemm_run(dyt, o * K + b * P, 1, dy, ly ? ((b * (O / 16) + o / 16) * P) * 16 + o % 16 : (b * O + o) * P,
+                     ly ? 16 : 1, P, my);
     #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < K; r++) {
-        int64_t b = r / P, oh = (r % P) / Wo, ow = r % Wo;
-        float *row = col + r * CK;
-        for (int64_t c = 0; c < C; c++) {
-            int64_t step, at = plane_at(&k->in[1], lx, b * C + c, &step);
-            const float *xp = x + at;
+    for (int64_t r = 0; r < K; r++) { /* col[r][c * KHW + i * KW + j] = x(b, c, ih, iw) */
+        const int64_t b = r / P, oh = (r % P) / Wo, ow = r % Wo;
+        for (int64_t c0 = 0; c0 < C; c0 += 16) {
+            const int64_t m = C - c0 < 16 ? C - c0 : 16;
             for (int64_t i = 0; i < KH; i++) {
-                int64_t ih = oh * n->cv_sh - n->cv_ph + i * n->cv_dh;
+                const int64_t ih = oh * n->cv_sh - n->cv_ph + i * n->cv_dh;
                 for (int64_t j = 0; j < KW; j++) {
-                    int64_t iw = ow * n->cv_sw - n->cv_pw + j * n->cv_dw;
-                    *row++ = ih >= 0 && ih < H && iw >= 0 && iw < W ? xp[(ih * W + iw) * step] : 0.0f;
+                    const int64_t iw = ow * n->cv_sw - n->cv_pw + j * n->cv_dw, d = r * CK + c0 * KHW + i * KW + j;
+                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) gemm_run(col, d, KHW, NULL, 0, 0, m, mx);
+                    else if (lx) gemm_run(col, d, KHW, x, ((b * (C / 16) + c0 / 16) * H * W + ih * W + iw) * 16, 1, m, mx);
+                    else gemm_run(col, d, KHW, x, (b * C + c0) * H * W + ih * W + iw, H * W, m, mx);
                 }
             }
         }
@@ -174,10 +201,10 @@ static int build_conv(dnn_build *bd) {
                         kt_shape_str(y, e, sizeof e), g, p->stride[0], p->stride[1], p->pad[0], p->pad[1],
                         p->dilation[0], p->dilation[1]);
     const int bf16 = bd->b->bf16;
-    if (!bf16 && op == CV_OP_CONV2D_BWD_WEIGHT && g == 1 && k->n_out == 1 && kt_contiguous(x) && kt_contiguous(y) &&
+    if (op == CV_OP_CONV2D_BWD_WEIGHT && g == 1 && k->n_out == 1 && kt_contiguous(x) && kt_contiguous(y) &&
         kt_contiguous(w) && y->shape[2] * y->shape[3] <= GEMM_DW_MAX_PLANE &&
-        (size_t)(x->shape[0] * y->shape[2] * y->shape[3]) * (size_t)(w->shape[1] * w->shape[2] * w->shape[3]) * 4 <=
-            GEMM_DW_MAX_COL)
+        (size_t)(x->shape[0] * y->shape[2] * y->shape[3]) * (size_t)(w->shape[1] * w->shape[2] * w->shape[3]) *
+                (bf16 ? 2 : 4) <= GEMM_DW_MAX_COL)
         return build_conv_gemm_dw(bd, x, w, y);
     dnnl_dims_t strides, dil, pl, pr;
     for (int d = 0; d < 2; d++) {

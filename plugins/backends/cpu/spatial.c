@@ -220,6 +220,21 @@ static int pool(cpu_backend *b, const cv_kernel *k, cv_error *err) {
 }
 
 /* ---- adaptive average pooling ---------------------------------------------------------- */
+/* window o of n_out over n_in: [o * n_in / n_out, ceil((o + 1) * n_in / n_out)) */
+static int64_t win_lo(int64_t o, int64_t in, int64_t out) { return o * in / out; }
+static int64_t win_hi(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+/* the windows [*lo, *hi) that cover input position i (both bounds grow with o) */
+static void covering(int64_t i, int64_t in, int64_t out, int64_t *lo, int64_t *hi) {
+    *lo = 0;
+    while (win_hi(*lo, in, out) <= i) ++*lo;
+    *hi = *lo;
+    while (*hi < out && win_lo(*hi, in, out) <= i) ++*hi;
+}
+
+/* forward: each output the mean of its window; backward: each input pixel sums the
+ * gradients of the windows covering it, in f32, and is stored once (bf16 storage
+ * rounds the sum, not every partial sum) */
 static int adaptive(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     int bwd = k->op == CV_OP_ADAPTIVE_AVG_POOL2D_BWD;
     const cv_ktensor *big = bwd ? &k->out[0] : &k->in[0], *small = bwd ? &k->in[0] : &k->out[0];
@@ -238,26 +253,31 @@ static int adaptive(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     for (int64_t pl = 0; pl < nc; pl++) {
         int64_t sb, ss;
         const int64_t bp = plane_at(big, lb, pl, &sb), sp = plane_at(small, ls, pl, &ss);
-        if (bwd)
-            for (int64_t i = 0; i < h * w; i++) act_store(bd, bt, bp + i * sb, 0.0f);
-        for (int64_t oh = 0; oh < ohn; oh++) {
-            int64_t h0 = oh * h / ohn, h1 = ((oh + 1) * h + ohn - 1) / ohn;
-            for (int64_t ow = 0; ow < own; ow++) {
-                int64_t w0 = ow * w / own, w1 = ((ow + 1) * w + own - 1) / own;
-                float area = (float)((h1 - h0) * (w1 - w0));
-                if (bwd) {
-                    float v = act_load(sd, st, sp + (oh * own + ow) * ss) / area;
-                    for (int64_t ih = h0; ih < h1; ih++)
-                        for (int64_t iw = w0; iw < w1; iw++) {
-                            const int64_t at = bp + (ih * w + iw) * sb;
-                            act_store(bd, bt, at, act_load(bd, bt, at) + v);
-                        }
-                } else {
-                    float s = 0;
-                    for (int64_t ih = h0; ih < h1; ih++)
-                        for (int64_t iw = w0; iw < w1; iw++) s += act_load(bd, bt, bp + (ih * w + iw) * sb);
-                    act_store(sd, st, sp + (oh * own + ow) * ss, s / area);
+        if (bwd) {
+            for (int64_t ih = 0; ih < h; ih++) {
+                int64_t oh0, oh1;
+                covering(ih, h, ohn, &oh0, &oh1);
+                for (int64_t iw = 0; iw < w; iw++) {
+                    int64_t ow0, ow1;
+                    covering(iw, w, own, &ow0, &ow1);
+                    float g = 0;
+                    for (int64_t oh = oh0; oh < oh1; oh++)
+                        for (int64_t ow = ow0; ow < ow1; ow++)
+                            g += act_load(sd, st, sp + (oh * own + ow) * ss) /
+                                 (float)((win_hi(oh, h, ohn) - win_lo(oh, h, ohn)) * (win_hi(ow, w, own) - win_lo(ow, w, own)));
+                    act_store(bd, bt, bp + (ih * w + iw) * sb, g);
                 }
+            }
+            continue;
+        }
+        for (int64_t oh = 0; oh < ohn; oh++) {
+            int64_t h0 = win_lo(oh, h, ohn), h1 = win_hi(oh, h, ohn);
+            for (int64_t ow = 0; ow < own; ow++) {
+                int64_t w0 = win_lo(ow, w, own), w1 = win_hi(ow, w, own);
+                float s = 0;
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) s += act_load(bd, bt, bp + (ih * w + iw) * sb);
+                act_store(sd, st, sp + (oh * own + ow) * ss, s / (float)((h1 - h0) * (w1 - w0)));
             }
         }
     }
