@@ -96,6 +96,8 @@ typedef struct trainer {
     cv_runlog log;
     cv_optim_step ostep;
     int accum, nan_skip;
+    float *kept_buffers; /* nan_skip: the buffers (batch-norm statistics) before the step */
+    int64_t kept_cap;
     int dyn_scale;       /* dynamic loss scaling on */
     int64_t scale_window;
     double clip;
@@ -194,6 +196,21 @@ static int nan_stop(trainer *t, int64_t epoch, int64_t step, const char *what, c
                         "last good checkpoint %s/last.safetensors is kept%s",
                         what, (long long)epoch + 1, (long long)step, (long long)t->ts.iteration, t->ts.last_loss,
                         t->s->out_dir, t->nan_skip ? "" : " ([run] nan_policy = skip skips such steps instead)");
+}
+
+/* nan_policy = skip: a step's forward updates the batch-norm running statistics
+ * in place, so they are kept before it and put back when its loss is not finite */
+static int keep_buffers(trainer *t, int restore, cv_error *err) {
+    const int64_t n = cv_net_buffer_elems(t->s->net, 3);
+    if (n == 0) return CV_OK;
+    if (restore) return cv_net_buffer_write(t->s->net, 3, t->kept_buffers, n, err);
+    if (n > t->kept_cap) {
+        cv_free(t->kept_buffers);
+        t->kept_buffers = cv_alloc_array((size_t)n, sizeof(float));
+        t->kept_cap = t->kept_buffers ? n : 0;
+        if (!t->kept_buffers) return cv_set_error(err, CV_ERR_NOMEM, "out of memory for %lld buffer values", (long long)n);
+    }
+    return cv_net_buffer_read(t->s->net, 3, t->kept_buffers, n, err);
 }
 
 /* Checked before last.safetensors is replaced, so a diverged run never
@@ -364,8 +381,10 @@ static int run_epoch(trainer *t, int64_t epoch, cv_error *err) {
         if (cv_dist_grads_begin(&t->dist, s->net, micro + 1 == t->accum, err)) return err->status;
         cv_step_io io = { .images = b->images, .targets = b->soft ? (const void *)b->soft_labels : (const void *)b->labels,
                           .logits_out = t->logits, .accumulate = micro > 0 };
+        if (t->nan_skip && keep_buffers(t, 0, err)) return err->status;
         int rc = cv_net_run(p, &io, err);
         int nonfinite = rc == CV_ERR_NUMERIC || (rc == CV_OK && !isfinite(io.loss));
+        if (nonfinite && t->nan_skip && keep_buffers(t, 1, err)) return err->status;
         if (nonfinite && cv_dist_world(&t->dist) > 1) {
             /* every rank must join the all-reduce, which then makes every rank's
              * gradient NaN, and the grad-norm check below acts alike on all ranks */
@@ -572,6 +591,7 @@ static void trainer_close(trainer *t) {
     cv_ema_free(&t->ema);
     cv_set_destroy(t->set);
     cv_free(t->logits);
+    cv_free(t->kept_buffers);
     cv_runlog_close(&t->log);
     if (t->devnull) fclose(t->devnull);
     cv_dist_close(&t->dist);

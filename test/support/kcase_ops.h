@@ -10,6 +10,10 @@
 /* the output size of a pooling window k, stride s, padding p (ceil_mode: round up,
  * dropping a last window that starts in the padding) */
 int64_t kc_pool_out(int64_t in, int k, int s, int p, int ceil_mode);
+/* POOL2D_BWD with x (random, a third of it rounded to halves: ties), y the reference's
+ * forward of x (so a backend's "first element equal to y" path runs) and random dy */
+void kc_pool_bwd_true_y(const kc_bench *b, const char *name, const cv_pool_params *p, cv_shape xs, cv_shape ys,
+                        double rtol, double atol);
 
 void kc_ops_matmul(const kc_bench *b);
 void kc_ops_batch_norm(const kc_bench *b);

@@ -306,7 +306,6 @@ void ln_compare_with_ref(ln_target t, int adaptive, int n, int hw) {
     int32_t lab[64];
     float lb[64 * 5], lr[64 * 5];
     ln_batch(img, lab, n, hw, 1000 + (uint64_t)(adaptive * 10 + n));
-    ln_expect_buffers_close(&be, &ref, 0, 0, 0, "same initial parameters"); /* created by the first plan below */
     cv_plan *pb = ln_plan(&be, n, hw, CV_MODE_TRAIN), *pr = ln_plan(&ref, n, hw, CV_MODE_TRAIN);
     cr_assert_gt(ln_check_consistent(&be, pb, t.layout), 0, "the plan has blocked operands");
     ln_expect_buffers_close(&be, &ref, 0, 0, 0, "same initial parameters");
@@ -329,14 +328,13 @@ void ln_compare_with_ref(ln_target t, int adaptive, int n, int hw) {
     net_rig_close(&ref);
 }
 
-/* `steps` SGD steps of plan p (training) of rig r: their losses; batches from seed, a new one per
- * step, or one batch for all (one_batch) */
-static void sgd_losses(net_rig *r, cv_plan *p, uint64_t seed, int one_batch, float lr, double *loss, int steps) {
+/* `steps` SGD steps of plan p (training) of rig r on one batch (from seed): their losses */
+static void sgd_losses(net_rig *r, cv_plan *p, uint64_t seed, float lr, double *loss, int steps) {
     cr_assert_eq(cv_net_alloc_state(r->n, 1, &r->err), CV_OK, "%s", r->err.message);
     float img[8 * 3 * 12 * 12];
     int32_t lab[8];
+    ln_batch(img, lab, 8, 12, seed);
     for (int s = 0; s < steps; s++) {
-        if (!s || !one_batch) ln_batch(img, lab, 8, 12, seed + (uint64_t)(one_batch ? 0 : s));
         cv_step_io io = { img, lab, NULL, 0, 0 };
         cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "%s", r->err.message);
         loss[s] = io.loss;
@@ -344,7 +342,8 @@ static void sgd_losses(net_rig *r, cv_plan *p, uint64_t seed, int one_batch, flo
     }
 }
 
-/* the losses of `steps` SGD steps of V_RESNET on t's backend, with layouts or plain */
+/* the losses of `steps` SGD steps of V_RESNET on t's backend, with layouts or plain, on one
+ * batch (so the loss must fall) */
 static void train_losses(ln_target t, int plain, double *loss, int steps) {
     net_rig r;
     mspec m;
@@ -353,7 +352,7 @@ static void train_losses(ln_target t, int plain, double *loss, int steps) {
     cv_plan *p = ln_plan(&r, 8, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_assert_eq(p->layout == NULL, plain != 0);
-    sgd_losses(&r, p, 77, 0, 0.1f, loss, steps);
+    sgd_losses(&r, p, 77, 0.1f, loss, steps);
     net_rig_close(&r);
 }
 
@@ -364,7 +363,7 @@ void ln_expect_sgd_steps_match_plain(ln_target t, int steps) {
     train_losses(t, 1, b, steps);
     for (int s = 0; s < steps; s++)
         cr_expect(fabs(a[s] - b[s]) <= 1e-4 * (1 + fabs(b[s])), "step %d: %.7f vs %.7f", s, a[s], b[s]);
-    cr_expect(a[steps - 1] != a[0], "the steps trained");
+    cr_expect_lt(a[steps - 1], 0.9 * a[0], "%d steps on one batch: loss %.4f -> %.4f", steps, a[0], a[steps - 1]);
 }
 
 /* one random network (a with layouts, b plain) in mode on the same batch */
@@ -521,7 +520,7 @@ static void half_sgd_losses(ln_target t, int dt, int f32, double *loss, int step
     ln_rig_open(&r, &m, t, V_RESNET, 0);
     cv_plan *p = ln_plan_storage(&r, 8, 12, CV_MODE_TRAIN, f32);
     cr_assert_eq(ln_count_dtype(p, dt) > 0, !f32);
-    sgd_losses(&r, p, 99, 1, 0.05f, loss, steps); /* one batch, so the loss must fall */
+    sgd_losses(&r, p, 99, 0.05f, loss, steps); /* one batch, so the loss must fall */
     net_rig_close(&r);
 }
 

@@ -144,7 +144,8 @@ static void fill(pair_op *o, int act, int64_t n, ku_rng *g, float lo, float hi) 
 
 /* run op on the bf16 backend twice — activations f32, then bf16 — from the same values
  * (inputs copied, so in-place updates start equal); every output of the bf16 run is
- * the f32 run's rounded to bf16 (1 bf16 ulp, 2^-7 relative) or, for f32 outputs, 1e-5 */
+ * the f32 run's rounded to bf16 (1 bf16 ulp, 2^-7 relative) or, for f32 outputs and
+ * f32 inputs updated in place, within 1e-5 */
 static void kernel_pair(ku_backend be, const char *name, int op, const void *p, size_t ps, pair_op *in, int n_in,
                         pair_op *out, int n_out) {
     static pair_op ci[2][6], co[2][6];
@@ -175,6 +176,11 @@ static void kernel_pair(ku_backend be, const char *name, int op, const void *p, 
             cr_assert(fabs(got - want) <= tol, "%s: output %d element %lld: %g with bf16 storage, %g in f32", name, j,
                       (long long)i, got, want);
         }
+    for (int j = 0; j < n_in; j++) /* f32 inputs updated in place (batch norm's running statistics) */
+        for (int64_t i = 0; !ci[0][j].act && i < ci[0][j].n; i++)
+            cr_assert(fabs(ci[1][j].f[i] - ci[0][j].f[i]) <= 1e-5 * (1 + fabs(ci[0][j].f[i])),
+                      "%s: input %d element %lld (updated in place): %g with bf16 storage, %g in f32", name, j,
+                      (long long)i, ci[1][j].f[i], ci[0][j].f[i]);
 }
 
 Test(bf16_storage, kernels_give_the_f32_results_rounded) {

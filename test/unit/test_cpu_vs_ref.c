@@ -71,8 +71,6 @@ static void teardown(void) {
 }
 TestSuite(cpu_vs_ref, .init = setup, .fini = teardown);
 
-static int64_t numel(const cv_shape *s) { return cv_shape_numel(s); }
-
 #define CASE(...) KC_CASE(&bench, __VA_ARGS__)
 #define P(x) KC_P(x)
 
@@ -125,16 +123,7 @@ Test(cpu_vs_ref, softmax) { kc_ops_softmax(&bench); }
 Test(cpu_vs_ref, max_pool_bwd_with_forward_output) {
     cv_pool_params p = { CV_POOL_MAX, { 3, 3 }, { 2, 2 }, { 1, 1 }, 1, 1 };
     cv_shape xs = CV_SHAPE(2, 3, 9, 10), ys = CV_SHAPE(2, 3, kc_pool_out(9, 3, 2, 1, 1), kc_pool_out(10, 3, 2, 1, 1));
-    float *xv = ku_random(&rng, numel(&xs), -2, 2);
-    for (int64_t i = 0; i < numel(&xs); i++) if (i % 3 == 0) xv[i] = (float)(int)(xv[i] * 2) / 2; /* ties */
-    ku_tensor tx = ku_make(ref, CV_F32, xs, xv), ty = ku_make(ref, CV_F32, ys, NULL);
-    ku_run_ok(ref, CV_OP_POOL2D, &p, sizeof p, &tx, 1, &ty, 1, 0);
-    float *yv = ku_get_new(ref, &ty);
-    opd x = { CV_F32, xs, xv }, y = { CV_F32, ys, yv };
-    CASE(.name = "max pool bwd, true y", .op = CV_OP_POOL2D_BWD, .p = P(p), .n_in = 3, .in = { x, y, { CV_F32, ys, NULL } },
-         .n_out = 1, .out = { { CV_F32, xs, NULL } }, .rtol = 1e-6, .atol = 1e-7);
-    ku_free(ref, &tx); ku_free(ref, &ty);
-    free(xv); free(yv);
+    kc_pool_bwd_true_y(&bench, "max pool bwd, true y", &p, xs, ys, 1e-6, 1e-7);
 }
 
 Test(cpu_vs_ref, pool2d) { kc_ops_pool2d(&bench); }
