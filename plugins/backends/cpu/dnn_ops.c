@@ -145,32 +145,34 @@ static inline void gemm_run(char *dst, int64_t di, int64_t dstep, const void *sr
 
 /* the GEMM operands: dy^T and im2col(x), both dense in the workspace (f32, or bf16
  * with precision = bf16; dy and x may be stored in either, plain or C16).  Channels
- * move in runs of 16: contiguous in C16, a plane apart when plain. */
+ * move in runs of 16 (a C16 block's pixel), each run found by plane_at. */
 static void gemm_dw_operands(const dnn_node *n, const cv_kernel *k, char *ws, int threads) {
     const int64_t N = n->cv_n, C = n->cv_c, H = n->cv_h, W = n->cv_w, O = n->cv_o, Ho = n->cv_ho, Wo = n->cv_wo;
     const int64_t KH = n->cv_kh, KW = n->cv_kw, P = Ho * Wo, K = N * P, KHW = KH * KW, CK = C * KHW;
-    const int ly = cv_kernel_layout(k, 0, 0) == CV_LAYOUT_C16, lx = cv_kernel_layout(k, 0, 1) == CV_LAYOUT_C16;
+    const int ly = cv_kernel_layout(k, 0, 0), lx = cv_kernel_layout(k, 0, 1); /* either may be C16 */
     const int my = n->gemm_bf16 ? (k->in[0].dtype == CV_BF16 ? 1 : 2) : 0;
     const int mx = n->gemm_bf16 ? (k->in[1].dtype == CV_BF16 ? 1 : 2) : 0;
     const void *dy = k->in[0].data, *x = k->in[1].data;
     char *dyt = ws + n->args[n->dyt_arg].ws_off, *col = ws + n->args[n->col_arg].ws_off;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t o = 0; o < O; o++)
-        for (int64_t b = 0; b < N; b++) /* dyt[o][b * P + q] = dy(b, o, q) */
-            gemm_run(dyt, o * K + b * P, 1, dy, ly ? ((b * (O / 16) + o / 16) * P) * 16 + o % 16 : (b * O + o) * P,
-                     ly ? 16 : 1, P, my);
+        for (int64_t b = 0; b < N; b++) { /* dyt[o][b * P + q] = dy(b, o, q) */
+            int64_t step, at = plane_at(&k->in[0], ly, b * O + o, &step);
+            gemm_run(dyt, o * K + b * P, 1, dy, at, step, P, my);
+        }
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t r = 0; r < K; r++) { /* col[r][c * KHW + i * KW + j] = x(b, c, ih, iw) */
         const int64_t b = r / P, oh = (r % P) / Wo, ow = r % Wo;
         for (int64_t c0 = 0; c0 < C; c0 += 16) {
-            const int64_t m = C - c0 < 16 ? C - c0 : 16;
+            /* channels c0.. of image b: one pixel apart in C16, a plane apart when plain */
+            int64_t step, at = plane_at(&k->in[1], lx, b * C + c0, &step);
+            const int64_t m = C - c0 < 16 ? C - c0 : 16, cstep = lx == CV_LAYOUT_C16 ? 1 : H * W;
             for (int64_t i = 0; i < KH; i++) {
                 const int64_t ih = oh * n->cv_sh - n->cv_ph + i * n->cv_dh;
                 for (int64_t j = 0; j < KW; j++) {
                     const int64_t iw = ow * n->cv_sw - n->cv_pw + j * n->cv_dw, d = r * CK + c0 * KHW + i * KW + j;
                     if (ih < 0 || ih >= H || iw < 0 || iw >= W) gemm_run(col, d, KHW, NULL, 0, 0, m, mx);
-                    else if (lx) gemm_run(col, d, KHW, x, ((b * (C / 16) + c0 / 16) * H * W + ih * W + iw) * 16, 1, m, mx);
-                    else gemm_run(col, d, KHW, x, (b * C + c0) * H * W + ih * W + iw, H * W, m, mx);
+                    else gemm_run(col, d, KHW, x, at + (ih * W + iw) * step, cstep, m, mx);
                 }
             }
         }
