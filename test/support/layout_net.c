@@ -329,17 +329,19 @@ void ln_compare_with_ref(ln_target t, int adaptive, int n, int hw) {
 }
 
 /* `steps` SGD steps of plan p (training) of rig r on one batch (from seed): their losses */
-static void sgd_losses(net_rig *r, cv_plan *p, uint64_t seed, float lr, double *loss, int steps) {
+/* `steps` SGD steps on one batch of 8 x 3 x hw x hw */
+static void sgd_losses(net_rig *r, cv_plan *p, uint64_t seed, float lr, double *loss, int steps, int hw) {
     cr_assert_eq(cv_net_alloc_state(r->n, 1, &r->err), CV_OK, "%s", r->err.message);
-    float img[8 * 3 * 12 * 12];
+    float *img = malloc(sizeof(float) * (size_t)(8 * 3 * hw * hw));
     int32_t lab[8];
-    ln_batch(img, lab, 8, 12, seed);
+    ln_batch(img, lab, 8, hw, seed);
     for (int s = 0; s < steps; s++) {
         cv_step_io io = { img, lab, NULL, 0, 0 };
         cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "%s", r->err.message);
         loss[s] = io.loss;
         net_rig_sgd(r, &(cv_sgd_params){ lr, 0.9f, 0.0f, 1e-4f, 0 });
     }
+    free(img);
 }
 
 /* the losses of `steps` SGD steps of V_RESNET on t's backend, with layouts or plain, on one
@@ -352,7 +354,7 @@ static void train_losses(ln_target t, int plain, double *loss, int steps) {
     cv_plan *p = ln_plan(&r, 8, 12, CV_MODE_TRAIN);
     unsetenv("CVNETS_LAYOUT");
     cr_assert_eq(p->layout == NULL, plain != 0);
-    sgd_losses(&r, p, 77, 0.1f, loss, steps);
+    sgd_losses(&r, p, 77, 0.1f, loss, steps, 12);
     net_rig_close(&r);
 }
 
@@ -485,16 +487,16 @@ void ln_expect_half_storage(ln_target t, int dt) {
     }
 }
 
-void ln_half_step_close(ln_target t, int dt, const ln_target *other) {
+void ln_half_step_close(ln_target t, int dt, const ln_target *other, int hw) {
     const double loss_bound = 5e-3, logit_bound = 1e-2, grad_bound = 2e-2, stat_bound = 2e-3;
     net_rig a, b;
     mspec ma, mb;
     ln_rig_open(&a, &ma, t, V_RESNET, 0);
     ln_rig_open(&b, &mb, other ? *other : t, V_RESNET, 0);
-    float img[8 * 3 * 12 * 12], la[8 * 5], lb[8 * 5];
+    float *img = malloc(sizeof(float) * (size_t)(8 * 3 * hw * hw)), la[8 * 5], lb[8 * 5];
     int32_t lab[8];
-    ln_batch(img, lab, 8, 12, 4242);
-    cv_plan *pa = ln_plan_storage(&a, 8, 12, CV_MODE_TRAIN, 0), *pb = ln_plan_storage(&b, 8, 12, CV_MODE_TRAIN, !other);
+    ln_batch(img, lab, 8, hw, 4242);
+    cv_plan *pa = ln_plan_storage(&a, 8, hw, CV_MODE_TRAIN, 0), *pb = ln_plan_storage(&b, 8, hw, CV_MODE_TRAIN, !other);
     cr_assert_gt(ln_count_dtype(pa, dt), 0);
     cr_assert_eq(ln_count_dtype(pb, dt), 0);
     ln_expect_buffers_close(&a, &b, 0, 0, 0, "same initial parameters");
@@ -510,24 +512,25 @@ void ln_half_step_close(ln_target t, int dt, const ln_target *other) {
     cr_expect(gr <= grad_bound, "gradients: relative error %.3g", gr);
     cr_expect(sr <= stat_bound, "running statistics: relative error %.3g", sr);
     cr_expect(gr > 1e-6, "gradients: relative error %.3g, so 16-bit storage made no difference", gr);
+    free(img);
     net_rig_close(&a);
     net_rig_close(&b);
 }
 
-static void half_sgd_losses(ln_target t, int dt, int f32, double *loss, int steps) {
+static void half_sgd_losses(ln_target t, int dt, int f32, double *loss, int steps, int hw) {
     net_rig r;
     mspec m;
     ln_rig_open(&r, &m, t, V_RESNET, 0);
-    cv_plan *p = ln_plan_storage(&r, 8, 12, CV_MODE_TRAIN, f32);
+    cv_plan *p = ln_plan_storage(&r, 8, hw, CV_MODE_TRAIN, f32);
     cr_assert_eq(ln_count_dtype(p, dt) > 0, !f32);
-    sgd_losses(&r, p, 99, 0.05f, loss, steps); /* one batch, so the loss must fall */
+    sgd_losses(&r, p, 99, 0.05f, loss, steps, hw); /* one batch, so the loss must fall */
     net_rig_close(&r);
 }
 
-void ln_half_sgd_follows_f32(ln_target t, int dt) {
+void ln_half_sgd_follows_f32(ln_target t, int dt, int hw) {
     double a[8], b[8];
-    half_sgd_losses(t, dt, 0, a, 8);
-    half_sgd_losses(t, dt, 1, b, 8);
+    half_sgd_losses(t, dt, 0, a, 8, hw);
+    half_sgd_losses(t, dt, 1, b, 8, hw);
     cr_log_info("losses with 16-bit storage %.4f .. %.4f, without %.4f .. %.4f", a[0], a[7], b[0], b[7]);
     for (int s = 0; s < 8; s++)
         cr_expect(fabs(a[s] - b[s]) <= 3e-2 * (1 + fabs(b[s])), "step %d: %.5f with 16-bit storage, %.5f without", s,

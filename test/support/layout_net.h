@@ -126,13 +126,13 @@ double ln_rel_err(const float *a, const float *b, int64_t n);
  * the input and the logits f32; with CVNETS_LAYOUT=f32 nothing is dt and the planned
  * peak is larger */
 void ln_expect_half_storage(ln_target t, int dt);
-/* one training step of V_RESNET (batch 8 x 3 x 12 x 12) with dt storage on t against
+/* one training step of V_RESNET (batch 8 x 3 x hw x hw) with dt storage on t against
  * f32 storage on t (other NULL) or against *other: norm-wise relative errors of the
  * loss <= 5e-3, logits <= 1e-2, gradients <= 2e-2 and > 1e-6, running statistics <= 2e-3
  * (logged with --verbose) */
-void ln_half_step_close(ln_target t, int dt, const ln_target *other);
-/* 8 SGD steps on one batch with dt storage follow f32 storage (3e-2 relative to 1 +
- * |loss|) and bring the loss below 0.8 of its start */
-void ln_half_sgd_follows_f32(ln_target t, int dt);
+void ln_half_step_close(ln_target t, int dt, const ln_target *other, int hw);
+/* 8 SGD steps on one batch (8 x 3 x hw x hw) with dt storage follow f32 storage (3e-2
+ * relative to 1 + |loss|) and bring the loss below 0.8 of its start */
+void ln_half_sgd_follows_f32(ln_target t, int dt, int hw);
 
 #endif

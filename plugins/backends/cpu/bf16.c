@@ -9,14 +9,7 @@
  * with precision = bf16, which requires that instruction set. */
 #include "cpu.h"
 
-#include <immintrin.h>
-
-#define BF16_FN __attribute__((target("avx512f,avx512bw,avx512bf16")))
-
-BF16_FN static inline __m512 ld16(const uint16_t *p) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
-}
-BF16_FN static inline void st16(uint16_t *p, __m512 v) { _mm256_storeu_si256((__m256i *)p, (__m256i)_mm512_cvtneps_pbh(v)); }
+#include "simd_bf16.h"
 
 BF16_FN void bf16_from_f32_block(uint16_t *dst, const float *src, int64_t n) {
     int64_t i = 0;

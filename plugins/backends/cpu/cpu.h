@@ -102,6 +102,10 @@ int run_update(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* optimiz
 int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err); /* batch norm (+bwd), bnorm.c */
 size_t bn_scratch_bytes(const cv_kernel *k); /* its workspace (the C16 loops) */
 int run_dropout(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* dropout, drop path (+bwd) */
+/* wino.c: bf16 Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions on bf16 C16 activations */
+int wino_handles(const cpu_backend *b, const cv_kernel *k);
+size_t wino_scratch_bytes(const cpu_backend *b, const cv_kernel *k);
+int run_wino(cpu_backend *b, const cv_kernel *k, cv_error *err);
 
 /* packing for kernels that want dense tensors: copies of non-contiguous inputs
  * and outputs (outputs copied back by dense_finish) */

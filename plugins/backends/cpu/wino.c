@@ -1,0 +1,419 @@
+/* plugins/backends/cpu/wino.c — our bf16 Winograd F(2x2, 3x3) for 3x3 stride-1
+ * pad-1 convolutions with precision = bf16: forward, backward-data and
+ * backward-weights on the C16 bf16 activations the engine stores.  oneDNN 2.6 has
+ * Winograd for f32 only, and its direct bf16 kernels already run at the
+ * vdpbf16ps peak; F(2x2, 3x3) does 16 multiplications per 2x2 output tile where a
+ * direct kernel does 36.
+ *
+ * A 2x2 output tile is Y = Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A from its 4x4 input tile d
+ * (origin one pixel up and left: the padding).  The sum over channels is, for each
+ * of the 16 positions p of the 4x4 transformed tile, a GEMM
+ *     M_p[tile][out] = V_p[tile][in] · U_p[in][out]
+ * run here with vdpbf16ps (pairs of bf16 along the reduction, f32 accumulation)
+ * on chunks of tiles small enough that V and M stay in L2.  Backward-data is the
+ * same convolution of dy with the weights turned 180 degrees and transposed.
+ * Backward-weights sums over tiles instead:
+ *     dU_p[in][out] = Σ_tile V_p[tile][in] · (A dY Aᵀ)_p[tile][out],  dg = Gᵀ dU G,
+ * each thread into its own dU, added at the end.  Transforms run in f32, their
+ * results are rounded to bf16 once, as a direct bf16 kernel rounds its inputs. */
+#include "cpu.h"
+
+#include "simd_bf16.h"
+
+#include <omp.h>
+#include <string.h>
+
+#define MR 6  /* GEMM rows per kernel call */
+#define NRV 4 /* 16-lane column vectors per kernel call */
+/* fewer 2x2 output tiles than this (batch x plane / 4) stay with oneDNN: the
+ * per-call filter transform and the workspace outweigh the saving */
+#define WINO_MIN_TILES 64
+/* nor planes under 8x8: on ResNet-50's 4x4 last stage (512 channels) the direct
+ * kernel skips the padding taps, a third of the nominal work, and was faster */
+#define WINO_MIN_PLANE 64
+
+typedef struct wgeom { int64_t n, h, w, th, tw, tiles; } wgeom;
+
+/* ---- which convolutions ------------------------------------------------------- */
+/* the activation operands (x and y of the convolution), the weights */
+static void operands(const cv_kernel *k, const cv_ktensor **x, const cv_ktensor **w, const cv_ktensor **y) {
+    if (k->op == CV_OP_CONV2D) { *x = &k->in[0]; *w = &k->in[1]; *y = &k->out[0]; }
+    else if (k->op == CV_OP_CONV2D_BWD_DATA) { *x = &k->out[0]; *w = &k->in[1]; *y = &k->in[0]; }
+    else { *x = &k->in[1]; *w = &k->out[0]; *y = &k->in[0]; }
+}
+
+/* the layout the kernel gives operand t */
+static int layout_of(const cv_kernel *k, const cv_ktensor *t) {
+    const int is_out = t >= k->out && t < k->out + k->n_out;
+    return cv_kernel_layout(k, is_out, (int)(is_out ? t - k->out : t - k->in));
+}
+static int act_ok(const cv_kernel *k, const cv_ktensor *t) {
+    return t->dtype == CV_BF16 && t->ndim == 4 && t->shape[1] % 16 == 0 && layout_of(k, t) == CV_LAYOUT_C16;
+}
+
+/* 3x3 stride 1 pad 1, no groups, dilation or bias; activations bf16 C16 with
+ * channels in blocks of 16, weights f32 plain; conv_algorithm = auto */
+int wino_handles(const cpu_backend *b, const cv_kernel *k) {
+    if (!b->bf16 || !b->conv_auto || !b->blocked || !k->params || k->params_size < sizeof(cv_conv_params)) return 0;
+    if ((k->op != CV_OP_CONV2D && k->op != CV_OP_CONV2D_BWD_DATA && k->op != CV_OP_CONV2D_BWD_WEIGHT) ||
+        k->n_in != 2 || k->n_out != 1)
+        return 0;
+    const cv_conv_params *p = k->params;
+    if (p->groups > 1 || p->stride[0] != 1 || p->stride[1] != 1 || p->pad[0] != 1 || p->pad[1] != 1 ||
+        p->dilation[0] != 1 || p->dilation[1] != 1)
+        return 0;
+    const cv_ktensor *x, *w, *y;
+    operands(k, &x, &w, &y);
+    return act_ok(k, x) && act_ok(k, y) && w->dtype == CV_F32 && w->ndim == 4 && kt_contiguous(w) &&
+           layout_of(k, w) == CV_LAYOUT_PLAIN && w->shape[2] == 3 && w->shape[3] == 3 && w->shape[0] == y->shape[1] &&
+           w->shape[1] == x->shape[1] && x->shape[0] == y->shape[0] && x->shape[2] == y->shape[2] &&
+           x->shape[3] == y->shape[3] && x->shape[1] > 0 && y->shape[1] > 0 && x->shape[2] * x->shape[3] >= WINO_MIN_PLANE &&
+           x->shape[0] * ((x->shape[2] + 1) / 2) * ((x->shape[3] + 1) / 2) >= WINO_MIN_TILES;
+}
+
+/* ---- vectors of 16 channels (simd_bf16.h: ld16, st16) ---------------------------- */
+/* a and b rounded to bf16 and interleaved a0 b0 a1 b1 ..: the pair layout vdpbf16ps reads */
+BF16_FN static inline void st_pair(uint16_t *p, __m512 a, __m512 b) {
+    static const uint16_t order[32] = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
+    const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)_mm512_cvtneps_pbh(a)),
+                                          (__m256i)_mm512_cvtneps_pbh(b), 1);
+    _mm512_storeu_si512(p, _mm512_permutexvar_epi16(_mm512_loadu_si512(order), ab));
+}
+
+/* ---- the transforms (per 16 channels; v[4 * i + j] is tile position (i, j)) ---- */
+/* V = Bᵀ d B of the 4x4 input tile whose output tile starts at (oh, ow); x is one
+ * 16-channel block of an image (h x w pixels of 16), zeros outside */
+BF16_FN static void tile_in(const uint16_t *x, const wgeom *g, int64_t oh, int64_t ow, __m512 v[16]) {
+    __m512 d[16], r[16];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            const int64_t ih = oh - 1 + i, iw = ow - 1 + j;
+            d[4 * i + j] = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? ld16(x + (ih * g->w + iw) * 16)
+                                                                         : _mm512_setzero_ps();
+        }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm512_sub_ps(d[j], d[8 + j]);
+        r[4 + j] = _mm512_add_ps(d[4 + j], d[8 + j]);
+        r[8 + j] = _mm512_sub_ps(d[8 + j], d[4 + j]);
+        r[12 + j] = _mm512_sub_ps(d[4 + j], d[12 + j]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        v[i] = _mm512_sub_ps(r[i], r[i + 2]);
+        v[i + 1] = _mm512_add_ps(r[i + 1], r[i + 2]);
+        v[i + 2] = _mm512_sub_ps(r[i + 2], r[i + 1]);
+        v[i + 3] = _mm512_sub_ps(r[i + 1], r[i + 3]);
+    }
+}
+
+/* A dY Aᵀ of the 2x2 gradient tile at (oh, ow) (zeros outside the plane) */
+BF16_FN static void tile_dy(const uint16_t *dy, const wgeom *g, int64_t oh, int64_t ow, __m512 v[16]) {
+    __m512 d[4], r[8];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            d[2 * i + j] = oh + i < g->h && ow + j < g->w ? ld16(dy + ((oh + i) * g->w + ow + j) * 16) : _mm512_setzero_ps();
+    for (int j = 0; j < 2; j++) { /* rows: A = [1 0; 1 1; 1 -1; 0 -1] */
+        r[j] = d[j];
+        r[2 + j] = _mm512_add_ps(d[j], d[2 + j]);
+        r[4 + j] = _mm512_sub_ps(d[j], d[2 + j]);
+        r[6 + j] = _mm512_sub_ps(_mm512_setzero_ps(), d[2 + j]);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[4 * i] = r[2 * i];
+        v[4 * i + 1] = _mm512_add_ps(r[2 * i], r[2 * i + 1]);
+        v[4 * i + 2] = _mm512_sub_ps(r[2 * i], r[2 * i + 1]);
+        v[4 * i + 3] = _mm512_sub_ps(_mm512_setzero_ps(), r[2 * i + 1]);
+    }
+}
+
+/* Y = Aᵀ M A written to the 2x2 output tile at (oh, ow) of y (one 16-channel block) */
+BF16_FN static void tile_out(const __m512 m[16], const wgeom *g, int64_t oh, int64_t ow, uint16_t *y) {
+    __m512 r[8];
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm512_add_ps(_mm512_add_ps(m[j], m[4 + j]), m[8 + j]);
+        r[4 + j] = _mm512_sub_ps(_mm512_sub_ps(m[4 + j], m[8 + j]), m[12 + j]);
+    }
+    for (int i = 0; i < 2 && oh + i < g->h; i++) {
+        uint16_t *row = y + ((oh + i) * g->w + ow) * 16;
+        st16(row, _mm512_add_ps(_mm512_add_ps(r[4 * i], r[4 * i + 1]), r[4 * i + 2]));
+        if (ow + 1 < g->w) st16(row + 16, _mm512_sub_ps(_mm512_sub_ps(r[4 * i + 1], r[4 * i + 2]), r[4 * i + 3]));
+    }
+}
+
+/* U = G g Gᵀ of 16 filters at once (g[3 * i + j], one filter per lane) */
+BF16_FN static void filter_in(const __m512 g[9], __m512 u[16]) {
+    const __m512 h = _mm512_set1_ps(0.5f);
+    __m512 t[12];
+    for (int j = 0; j < 3; j++) {
+        const __m512 s = _mm512_add_ps(g[j], g[6 + j]);
+        t[j] = g[j];
+        t[3 + j] = _mm512_mul_ps(h, _mm512_add_ps(s, g[3 + j]));
+        t[6 + j] = _mm512_mul_ps(h, _mm512_sub_ps(s, g[3 + j]));
+        t[9 + j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        const __m512 s = _mm512_add_ps(t[3 * i], t[3 * i + 2]);
+        u[4 * i] = t[3 * i];
+        u[4 * i + 1] = _mm512_mul_ps(h, _mm512_add_ps(s, t[3 * i + 1]));
+        u[4 * i + 2] = _mm512_mul_ps(h, _mm512_sub_ps(s, t[3 * i + 1]));
+        u[4 * i + 3] = t[3 * i + 2];
+    }
+}
+
+/* dg = Gᵀ dU G (3x3 from 4x4) */
+BF16_FN static void filter_out(const __m512 u[16], __m512 g[9]) {
+    const __m512 h = _mm512_set1_ps(0.5f);
+    __m512 t[12];
+    for (int j = 0; j < 4; j++) {
+        const __m512 s = _mm512_mul_ps(h, _mm512_add_ps(u[4 + j], u[8 + j]));
+        t[j] = _mm512_add_ps(u[j], s);
+        t[4 + j] = _mm512_mul_ps(h, _mm512_sub_ps(u[4 + j], u[8 + j]));
+        t[8 + j] = _mm512_add_ps(s, u[12 + j]);
+    }
+    for (int i = 0; i < 3; i++) {
+        const __m512 s = _mm512_mul_ps(h, _mm512_add_ps(t[4 * i + 1], t[4 * i + 2]));
+        g[3 * i] = _mm512_add_ps(t[4 * i], s);
+        g[3 * i + 1] = _mm512_mul_ps(h, _mm512_sub_ps(t[4 * i + 1], t[4 * i + 2]));
+        g[3 * i + 2] = _mm512_add_ps(s, t[4 * i + 3]);
+    }
+}
+
+/* ---- the GEMM ------------------------------------------------------------------ */
+/* c[i * crs + 16 j ..] (+)= Σ_kk A(i, kk) · B(kk, j) for rows i < mr and vectors j < nr:
+ * A(i, kk) the bf16 pair at a + i * ars + kk * aks, B(kk, j) the 16 pairs at
+ * b + kk * bks + 32 j; acc: add to c instead of overwriting it */
+BF16_FN static inline __attribute__((always_inline)) void kern(int mr, int nr, const uint16_t *a, int64_t ars, int64_t aks,
+                                                         const uint16_t *b, int64_t bks, int64_t pairs, float *c,
+                                                         int64_t crs, int acc) {
+    __m512 s[MR][NRV];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) s[i][j] = acc ? _mm512_loadu_ps(c + i * crs + 16 * j) : _mm512_setzero_ps();
+    for (int64_t kk = 0; kk < pairs; kk++) {
+        __m512bh bv[NRV];
+        for (int j = 0; j < nr; j++) bv[j] = (__m512bh)_mm512_loadu_si512(b + kk * bks + 32 * j);
+        for (int i = 0; i < mr; i++) {
+            int32_t ap;
+            memcpy(&ap, a + i * ars + kk * aks, sizeof ap);
+            const __m512bh av = (__m512bh)_mm512_set1_epi32(ap);
+            for (int j = 0; j < nr; j++) s[i][j] = _mm512_dpbf16_ps(s[i][j], av, bv[j]);
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) _mm512_storeu_ps(c + i * crs + 16 * j, s[i][j]);
+}
+
+BF16_FN static void kern_any(int mr, int nr, const uint16_t *a, int64_t ars, int64_t aks, const uint16_t *b, int64_t bks,
+                        int64_t pairs, float *c, int64_t crs, int acc) {
+    switch (mr * 8 + nr) {
+#define K_(m, n) case m * 8 + n: kern(m, n, a, ars, aks, b, bks, pairs, c, crs, acc); break;
+#define K_ROW(m) K_(m, 1) K_(m, 2) K_(m, 3) K_(m, 4)
+    K_ROW(1) K_ROW(2) K_ROW(3) K_ROW(4) K_ROW(5) K_ROW(6)
+#undef K_ROW
+#undef K_
+    default: break;
+    }
+}
+
+/* rows x (16 nvec) of c from `pairs` reduction pairs, in MR x NRV blocks (strides as kern) */
+BF16_FN static void gemm(int64_t rows, int64_t nvec, const uint16_t *a, int64_t ars, int64_t aks, const uint16_t *b,
+                    int64_t bks, int64_t pairs, float *c, int64_t crs, int acc) {
+    for (int64_t j0 = 0; j0 < nvec; j0 += NRV)
+        for (int64_t i0 = 0; i0 < rows; i0 += MR)
+            kern_any(rows - i0 < MR ? (int)(rows - i0) : MR, nvec - j0 < NRV ? (int)(nvec - j0) : NRV, a + i0 * ars, ars,
+                     aks, b + 32 * j0, bks, pairs, c + i0 * crs + 16 * j0, crs, acc);
+}
+
+/* ---- forward and backward-data ------------------------------------------------ */
+static void tile_at(const wgeom *g, int64_t t, int64_t *img, int64_t *oh, int64_t *ow) {
+    const int64_t per = g->th * g->tw, r = t % per;
+    *img = t / per;
+    *oh = 2 * (r / g->tw);
+    *ow = 2 * (r % g->tw);
+}
+
+/* tiles per chunk of the forward form: V and M of a chunk in about 192 KiB */
+static int64_t fwd_chunk(int64_t R, int64_t O) {
+    int64_t t = (192 << 10) / (16 * (2 * R + 4 * O));
+    t -= t % MR;
+    return t < MR ? MR : t > 96 ? 96 : t;
+}
+#define BWD_CHUNK 64 /* tiles per chunk of the weight gradient (even) */
+
+/* U[p][r / 2][o][r % 2] (bf16) = (G g Gᵀ)_p of reduction channel r, output channel o:
+ * forward g(r, o) = w[o][r]; backward-data (flip) g(r, o) = w[r][o] turned 180 degrees */
+BF16_FN static void filters(const float *w, int64_t R, int64_t O, int flip, uint16_t *U, int threads) {
+    const int64_t ostep = flip ? 9 : R * 9;
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32((int)ostep));
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t rp = 0; rp < R / 2; rp++)
+        for (int64_t o0 = 0; o0 < O; o0 += 16) {
+            __m512 u[2][16];
+            for (int h = 0; h < 2; h++) {
+                const int64_t r = 2 * rp + h;
+                const float *base = flip ? w + (r * O + o0) * 9 : w + (o0 * R + r) * 9;
+                __m512 gv[9];
+                for (int tap = 0; tap < 9; tap++) gv[tap] = _mm512_i32gather_ps(lanes, base + (flip ? 8 - tap : tap), 4);
+                filter_in(gv, u[h]);
+            }
+            for (int p = 0; p < 16; p++) st_pair(U + ((p * (R / 2) + rp) * O + o0) * 2, u[0][p], u[1][p]);
+        }
+}
+
+/* y (O channels) = the convolution of x (R channels) with U, chunk by chunk: each
+ * thread transforms its chunk's input tiles into V[p][tile][R], multiplies, and
+ * transforms M[p][tile][O] into the output tiles */
+BF16_FN static void conv_fwd_form(const uint16_t *x, int64_t R, const uint16_t *U, int64_t O, uint16_t *y, const wgeom *g,
+                             char *ws, int threads) {
+    const int64_t tb = fwd_chunk(R, O), hw = g->h * g->w, chunks = (g->tiles + tb - 1) / tb;
+    const size_t vbytes = (size_t)(16 * tb * R) * 2, per = vbytes + (size_t)(16 * tb * O) * 4;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        uint16_t *V = (uint16_t *)(ws + per * (size_t)omp_get_thread_num());
+        float *M = (float *)((char *)V + vbytes);
+        const int64_t t0 = ch * tb, n = g->tiles - t0 < tb ? g->tiles - t0 : tb;
+        for (int64_t tt = 0; tt < n; tt++) {
+            int64_t img, oh, ow;
+            tile_at(g, t0 + tt, &img, &oh, &ow);
+            for (int64_t cb = 0; cb < R / 16; cb++) {
+                __m512 v[16];
+                tile_in(x + (img * (R / 16) + cb) * hw * 16, g, oh, ow, v);
+                for (int p = 0; p < 16; p++) st16(V + (p * tb + tt) * R + cb * 16, v[p]);
+            }
+        }
+        for (int p = 0; p < 16; p++)
+            gemm(n, O / 16, V + p * tb * R, R, 2, U + p * (R / 2) * O * 2, 2 * O, R / 2, M + p * tb * O, O, 0);
+        for (int64_t tt = 0; tt < n; tt++) {
+            int64_t img, oh, ow;
+            tile_at(g, t0 + tt, &img, &oh, &ow);
+            for (int64_t ob = 0; ob < O / 16; ob++) {
+                __m512 m[16];
+                for (int p = 0; p < 16; p++) m[p] = _mm512_loadu_ps(M + (p * tb + tt) * O + ob * 16);
+                tile_out(m, g, oh, ow, y + (img * (O / 16) + ob) * hw * 16);
+            }
+        }
+    }
+}
+
+/* ---- backward-weights ------------------------------------------------------------ */
+/* tiles 2q and 2q + 1 of a chunk (the second zero when absent: two = 0),
+ * transformed for every 16-channel block of src (nch channels; Bᵀ d B, or A dY Aᵀ
+ * when dy) and stored in pairs at dst[p][q][nch][2] (half_tb pairs per position) */
+BF16_FN static void pair_tiles(const uint16_t *src, int64_t nch, int dy, const wgeom *g, const int64_t img[2],
+                               const int64_t oh[2], const int64_t ow[2], int two, int64_t q, int64_t half_tb,
+                               uint16_t *dst) {
+    for (int64_t cb = 0; cb < nch / 16; cb++) {
+        __m512 v[2][16];
+        for (int h = 0; h < 2; h++) {
+            const uint16_t *plane = src + (img[h] * (nch / 16) + cb) * g->h * g->w * 16;
+            if (h && !two)
+                for (int p = 0; p < 16; p++) v[1][p] = _mm512_setzero_ps();
+            else if (dy)
+                tile_dy(plane, g, oh[h], ow[h], v[h]);
+            else
+                tile_in(plane, g, oh[h], ow[h], v[h]);
+        }
+        for (int p = 0; p < 16; p++) st_pair(dst + ((p * half_tb + q) * nch + cb * 16) * 2, v[0][p], v[1][p]);
+    }
+}
+
+/* dw[K][C][3][3] from dy (K channels) and x (C channels): per chunk, V and A dY Aᵀ
+ * with tiles in pairs (Vt[p][tile / 2][C][2], Dt[p][tile / 2][K][2]) and
+ * dU_p[C][K] += Vt_pᵀ · Dt_p into this thread's dU; then the threads' dU added and
+ * turned into dw */
+BF16_FN static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16_t *x, int64_t C, float *dw, const wgeom *g,
+                                char *ws, int threads) {
+    const int64_t tb = BWD_CHUNK, chunks = (g->tiles + tb - 1) / tb, KC = K * C;
+    const size_t ubytes = (size_t)(16 * KC) * 4, vbytes = (size_t)(16 * (tb / 2) * C) * 4;
+    const size_t per = ubytes + vbytes + (size_t)(16 * (tb / 2) * K) * 4;
+    #pragma omp parallel num_threads(threads)
+    {
+        const int me = omp_get_thread_num();
+        float *dU = (float *)(ws + per * (size_t)me);
+        uint16_t *Vt = (uint16_t *)((char *)dU + ubytes), *Dt = (uint16_t *)((char *)Vt + vbytes);
+        memset(dU, 0, ubytes);
+        #pragma omp for schedule(static)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            const int64_t t0 = ch * tb, n = g->tiles - t0 < tb ? g->tiles - t0 : tb, pairs = (n + 1) / 2;
+            for (int64_t q = 0; q < pairs; q++) {
+                int64_t img[2], oh[2], ow[2];
+                for (int h = 0; h < 2; h++) tile_at(g, t0 + 2 * q + h, &img[h], &oh[h], &ow[h]);
+                const int two = 2 * q + 1 < n;
+                pair_tiles(x, C, 0, g, img, oh, ow, two, q, tb / 2, Vt);
+                pair_tiles(dy, K, 1, g, img, oh, ow, two, q, tb / 2, Dt);
+            }
+            for (int p = 0; p < 16; p++)
+                gemm(C, K / 16, Vt + p * (tb / 2) * C * 2, 2, 2 * C, Dt + p * (tb / 2) * K * 2, 2 * K, pairs,
+                     dU + p * KC, K, 1);
+        }
+        /* implicit barrier: every thread's dU is complete */
+        const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32((int)(C * 9)));
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k0 = 0; k0 < K; k0 += 16) {
+                __m512 u[16], gv[9];
+                for (int p = 0; p < 16; p++) {
+                    u[p] = _mm512_setzero_ps();
+                    for (int t = 0; t < threads; t++)
+                        u[p] = _mm512_add_ps(u[p], _mm512_loadu_ps((const float *)(ws + per * (size_t)t) + p * KC + c * K + k0));
+                }
+                filter_out(u, gv);
+                for (int tap = 0; tap < 9; tap++) _mm512_i32scatter_ps(dw + (k0 * C + c) * 9 + tap, lanes, gv[tap], 4);
+            }
+    }
+}
+
+/* ---- the op -------------------------------------------------------------------- */
+static wgeom geom_of(const cv_ktensor *x) {
+    wgeom g = { x->shape[0], x->shape[2], x->shape[3], (x->shape[2] + 1) / 2, (x->shape[3] + 1) / 2, 0 };
+    g.tiles = g.n * g.th * g.tw;
+    return g;
+}
+
+/* bytes of workspace, every part 64-byte aligned */
+static size_t wino_layout(const cv_kernel *k, int threads, size_t *u_bytes, size_t *per_thread) {
+    const cv_ktensor *x, *w, *y;
+    operands(k, &x, &w, &y);
+    const int64_t C = x->shape[1], K = y->shape[1];
+    if (k->op == CV_OP_CONV2D_BWD_WEIGHT) {
+        *u_bytes = 0;
+        *per_thread = (size_t)(16 * K * C) * 4 + (size_t)(16 * (BWD_CHUNK / 2) * (C + K)) * 4;
+    } else {
+        const int64_t R = k->op == CV_OP_CONV2D ? C : K, O = k->op == CV_OP_CONV2D ? K : C, tb = fwd_chunk(R, O);
+        *u_bytes = ((size_t)(16 * R * O) * 2 + 63) & ~(size_t)63;
+        *per_thread = (size_t)(16 * tb * R) * 2 + (size_t)(16 * tb * O) * 4;
+    }
+    *per_thread = (*per_thread + 63) & ~(size_t)63;
+    return *u_bytes + *per_thread * (size_t)threads;
+}
+
+size_t wino_scratch_bytes(const cpu_backend *b, const cv_kernel *k) {
+    size_t u, per;
+    return wino_layout(k, b->threads, &u, &per);
+}
+
+int run_wino(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+    size_t u_bytes, per;
+    const size_t need = wino_layout(k, b->threads, &u_bytes, &per);
+    cpu_scratch s;
+    char *ws;
+    if (scratch_begin(&s, k, need) != CV_OK || !(ws = scratch_take(&s, need)))
+        return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no memory for %zu bytes of Winograd workspace",
+                        op_name(k->op), need);
+    const cv_ktensor *x, *w, *y;
+    operands(k, &x, &w, &y);
+    const wgeom g = geom_of(x);
+    const int64_t C = x->shape[1], K = y->shape[1];
+    if (k->op == CV_OP_CONV2D_BWD_WEIGHT) {
+        conv_bwd_weights(y->data, K, x->data, C, w->data, &g, ws, b->threads);
+    } else {
+        const int fwd = k->op == CV_OP_CONV2D;
+        uint16_t *U = (uint16_t *)ws;
+        filters(w->data, fwd ? C : K, fwd ? K : C, !fwd, U, b->threads);
+        if (fwd) conv_fwd_form(x->data, C, U, K, y->data, &g, ws + u_bytes, b->threads);
+        else conv_fwd_form(y->data, K, U, C, x->data, &g, ws + u_bytes, b->threads);
+    }
+    scratch_end(&s);
+    return CV_OK;
+}
