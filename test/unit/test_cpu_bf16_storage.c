@@ -8,7 +8,7 @@
  * storage, all within bf16 bounds (norm-wise relative errors) and not equal to
  * the f32 result (so bf16 storage was used).  The kernels: batch norm (forward
  * and backward), relu and its gradient, add, a scalar op and GELU (the generic
- * path), max and average pooling (forward and backward), adaptive pooling and
+ * path), max and average pooling (forward and backward; a NaN in a max window), adaptive pooling and
  * the global pool's REDUCE and BROADCAST_TO, and a small-plane weight gradient (one
  * GEMM) on bf16 C16 operands give the f32
  * kernel's results on the same values, rounded to bf16, also over several blocks
@@ -242,6 +242,20 @@ Test(bf16_storage, kernels_give_the_f32_results_rounded) {
         for (int64_t i = 0; i < py.n; i++) py.f[i] = ku_from_bf16(py.h[i] = ku_to_bf16(py.f[i]));
         kernel_pair(be, fn ? "avg_pool_bwd" : "max_pool_bwd", CV_OP_POOL2D_BWD, &pp, sizeof pp,
                     (pair_op[]){ x, py, pdy }, 3, &px, 1);
+        if (fn) continue;
+        /* a NaN in a window: the bf16 row kernel hands its row to the f32 loop, whose
+         * rule (the NaN is the maximum) the f32 run follows too */
+        static pair_op xn, yn;
+        xn = x;
+        xn.f[7] = NAN;
+        xn.h[7] = ku_to_bf16(NAN);
+        yn = py;
+        cv_ktensor tn = kt(CV_F32, xn.f, KN, KC, KH, KW), tyn = kt(CV_F32, yn.f, KN, KC, 3, 3);
+        fk.in = &tn;
+        fk.out = &tyn;
+        cr_assert_eq(be.vt->run(be.self, &fk, &err), CV_OK, "%s", err.message);
+        for (int64_t i = 0; i < yn.n; i++) yn.h[i] = ku_to_bf16(yn.f[i]), yn.f[i] = ku_from_bf16(yn.h[i]);
+        kernel_pair(be, "max_pool_bwd with a NaN", CV_OP_POOL2D_BWD, &pp, sizeof pp, (pair_op[]){ xn, yn, pdy }, 3, &px, 1);
     }
     /* a 1x1 stride-2 weight gradient, 5x5 -> 3x3: a small plane, so one bf16 GEMM whose
      * operands are gathered from the stored activations (dnn_ops.c) */

@@ -11,6 +11,8 @@
 
 #include "simd_bf16.h"
 
+#include <string.h>
+
 BF16_FN void bf16_from_f32_block(uint16_t *dst, const float *src, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) st16(dst + i, _mm512_loadu_ps(src + i));
@@ -36,22 +38,31 @@ void bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n, int threads) {
 }
 
 /* ---- batch norm rows: the f32 loops of bnorm.c on bf16 pixels ------------------------------ */
+/* one pixel of bn_row_sums_bf16 into one of its accumulator pairs */
+BF16_FN static inline void bn_sum_px(const uint16_t *a, const uint16_t *b, __m512 mv, int sq, int64_t i, __m512 *acc,
+                                     __m512 *acc2) {
+    const __m512 x = ld16(a + i * 16);
+    if (sq) {
+        const __m512 d = _mm512_sub_ps(x, mv);
+        *acc = _mm512_fmadd_ps(d, d, *acc);
+    } else {
+        *acc = _mm512_add_ps(*acc, x);
+        if (b) *acc2 = _mm512_fmadd_ps(x, _mm512_sub_ps(ld16(b + i * 16), mv), *acc2);
+    }
+}
+
+/* four accumulator pairs, so that the adds of consecutive pixels do not wait on each other */
 BF16_FN void bn_row_sums_bf16(const uint16_t *a, const uint16_t *b, const float *m, int sq, int64_t HW, float *s1,
                               float *s2) {
-    __m512 acc = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps();
+    __m512 acc[4], acc2[4];
+    for (int j = 0; j < 4; j++) acc[j] = acc2[j] = _mm512_setzero_ps();
     const __m512 mv = m ? _mm512_loadu_ps(m) : _mm512_setzero_ps();
-    for (int64_t i = 0; i < HW; i++) {
-        const __m512 x = ld16(a + i * 16);
-        if (sq) {
-            const __m512 d = _mm512_sub_ps(x, mv);
-            acc = _mm512_fmadd_ps(d, d, acc);
-        } else {
-            acc = _mm512_add_ps(acc, x);
-            if (b) acc2 = _mm512_fmadd_ps(x, _mm512_sub_ps(ld16(b + i * 16), mv), acc2);
-        }
-    }
-    _mm512_storeu_ps(s1, acc);
-    if (b) _mm512_storeu_ps(s2, acc2);
+    int64_t i = 0;
+    for (; i + 4 <= HW; i += 4)
+        for (int j = 0; j < 4; j++) bn_sum_px(a, b, mv, sq, i + j, &acc[j], &acc2[j]);
+    for (; i < HW; i++) bn_sum_px(a, b, mv, sq, i, &acc[0], &acc2[0]);
+    _mm512_storeu_ps(s1, _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    if (b) _mm512_storeu_ps(s2, _mm512_add_ps(_mm512_add_ps(acc2[0], acc2[1]), _mm512_add_ps(acc2[2], acc2[3])));
 }
 
 BF16_FN void bn_row_affine_bf16(const uint16_t *x, const float *sc, const float *sh, int64_t HW, uint16_t *y) {
@@ -101,5 +112,38 @@ BF16_FN int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t 
         else v = act_load(b, CV_BF16, i) * (x > 0 && (!six || x < 6) ? 1.0f : 0.0f);
         y[i] = bf16_from_f32(v);
     }
+    return 1;
+}
+
+/* ---- max pooling gradient ------------------------------------------------------------------- */
+/* One C16 row (16 channels of one image) of the max-pooling gradient, every
+ * operand bf16: per output pixel and lane dy goes to the first pixel of the
+ * clipped window equal to the forward's output y (the first maximum: PyTorch's
+ * rule), summed in f32 in acc (h*w x 16 floats) and rounded into dx once.
+ * g = { h, w, ho, wo, kh, kw, sh, sw, ph, pw }.  Returns 0 with dx untouched when
+ * a lane's window holds no such pixel (a NaN): the caller's loop decides those. */
+BF16_FN int pool_max_bwd_row_bf16(const uint16_t *x, const uint16_t *y, const uint16_t *dy, const int64_t g[10],
+                                  float *acc, uint16_t *dx) {
+    const int64_t h = g[0], w = g[1], ho = g[2], wo = g[3];
+    memset(acc, 0, (size_t)(h * w * 16) * sizeof(float));
+    for (int64_t oh = 0; oh < ho; oh++) {
+        const int64_t hs = oh * g[6] - g[8], he = hs + g[4] < h + g[8] ? hs + g[4] : h + g[8];
+        const int64_t h0 = hs < 0 ? 0 : hs, h1 = he < h ? he : h;
+        for (int64_t ow = 0; ow < wo; ow++) {
+            const int64_t ws = ow * g[7] - g[9], we = ws + g[5] < w + g[9] ? ws + g[5] : w + g[9];
+            const int64_t w0 = ws < 0 ? 0 : ws, w1 = we < w ? we : w, o = (oh * wo + ow) * 16;
+            const __m512 m = ld16(y + o), d = ld16(dy + o);
+            __mmask16 done = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+                for (int64_t iw = w0; iw < w1; iw++) {
+                    const int64_t px = (ih * w + iw) * 16;
+                    const __mmask16 hit = _mm512_cmp_ps_mask(ld16(x + px), m, _CMP_EQ_OQ) & (__mmask16)~done;
+                    _mm512_storeu_ps(acc + px, _mm512_mask_add_ps(_mm512_loadu_ps(acc + px), hit, _mm512_loadu_ps(acc + px), d));
+                    done |= hit;
+                }
+            if (done != 0xFFFF) return 0;
+        }
+    }
+    for (int64_t i = 0; i < h * w * 16; i += 16) st16(dx + i, _mm512_loadu_ps(acc + i));
     return 1;
 }

@@ -71,6 +71,10 @@ void bn_row_affine_bf16(const uint16_t *x, const float *sc, const float *sh, int
 int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t *b, uint16_t *y, int64_t n);
 void bn_row_bwd_bf16(const uint16_t *x, const uint16_t *dy, const float *m, const float *a, const float *bq,
                      const float *g, int64_t HW, uint16_t *dx);
+/* one C16 row of the max-pooling gradient, g = { h, w, ho, wo, kh, kw, sh, sw, ph, pw }, acc h*w*16 floats;
+ * 0 (dx untouched) when a window holds no pixel equal to y (NaN) */
+int pool_max_bwd_row_bf16(const uint16_t *x, const uint16_t *y, const uint16_t *dy, const int64_t g[10], float *acc,
+                          uint16_t *dx);
 
 /* Loops compiled once per vector width and chosen at load time (ifunc).  gcc only:
  * clang 14 exports the resolvers despite -fvisibility=hidden, and a plugin exports

@@ -108,12 +108,14 @@ static size_t pool_row_floats(const cv_kernel *k) {
     return (size_t)(2 * x->shape[2] * x->shape[3] + 2 * y->shape[2] * y->shape[3]) * 16;
 }
 
-/* every operand C16 (a uniform op); with bf16 activations (precision = bf16) each row
- * is widened into rows_ws (pool_row_floats per thread) and dx narrowed */
+/* every operand C16 (a uniform op); with bf16 activations (precision = bf16) max
+ * pooling runs on the bf16 row (bf16.c) unless a window holds a NaN; otherwise each
+ * row is widened into rows_ws (pool_row_floats per thread) and dx narrowed */
 static void pool_bwd_c16(cpu_backend *b, const cv_kernel *k, const pool_geom *g, int incl, int is_max, float *rows_ws) {
     const int64_t rows = g->nc / 16, hw = g->h * g->w, ohw = g->ho * g->wo;
     const int half = k->in[0].dtype == CV_BF16;
     const size_t es = half ? 2 : 4, per = pool_row_floats(k);
+    const int64_t gv[10] = { g->h, g->w, g->ho, g->wo, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw };
     const char *xd = k->in[0].data, *yd = k->in[1].data, *dyd = k->in[2].data;
     char *dxd = k->out[0].data;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
@@ -127,6 +129,7 @@ static void pool_bwd_c16(cpu_backend *b, const cv_kernel *k, const pool_geom *g,
         }
         float *fx = rows_ws + per * (size_t)omp_get_thread_num(), *fdx = fx + hw * 16, *fy = fdx + hw * 16,
               *fdy = fy + ohw * 16;
+        if (is_max && pool_max_bwd_row_bf16(x, y, dy, gv, fx, dx)) continue; /* no NaN: on bf16 directly */
         bf16_to_f32_block(fx, x, hw * 16);
         bf16_to_f32_block(fy, y, ohw * 16);
         bf16_to_f32_block(fdy, dy, ohw * 16);

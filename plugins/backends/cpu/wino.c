@@ -245,19 +245,23 @@ BF16_FN static void filters(const float *w, int64_t R, int64_t O, int flip, uint
     const int64_t ostep = flip ? 9 : R * 9;
     const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                              _mm512_set1_epi32((int)ostep));
+    /* the lanes (16 output channels) of one gather are 9 floats apart with flip, R * 9
+     * without: then walk the reduction channels innermost, so that each lane reads
+     * its filters in order */
+    const int64_t nrp = R / 2, nob = O / 16;
     #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t rp = 0; rp < R / 2; rp++)
-        for (int64_t o0 = 0; o0 < O; o0 += 16) {
-            __m512 u[2][16];
-            for (int h = 0; h < 2; h++) {
-                const int64_t r = 2 * rp + h;
-                const float *base = flip ? w + (r * O + o0) * 9 : w + (o0 * R + r) * 9;
-                __m512 gv[9];
-                for (int tap = 0; tap < 9; tap++) gv[tap] = _mm512_i32gather_ps(lanes, base + (flip ? 8 - tap : tap), 4);
-                filter_in(gv, u[h]);
-            }
-            for (int p = 0; p < 16; p++) st_pair(U + ((p * (R / 2) + rp) * O + o0) * 2, u[0][p], u[1][p]);
+    for (int64_t i = 0; i < nrp * nob; i++) {
+        const int64_t rp = flip ? i / nob : i % nrp, o0 = 16 * (flip ? i % nob : i / nrp);
+        __m512 u[2][16];
+        for (int h = 0; h < 2; h++) {
+            const int64_t r = 2 * rp + h;
+            const float *base = flip ? w + (r * O + o0) * 9 : w + (o0 * R + r) * 9;
+            __m512 gv[9];
+            for (int tap = 0; tap < 9; tap++) gv[tap] = _mm512_i32gather_ps(lanes, base + (flip ? 8 - tap : tap), 4);
+            filter_in(gv, u[h]);
         }
+        for (int p = 0; p < 16; p++) st_pair(U + ((p * nrp + rp) * O + o0) * 2, u[0][p], u[1][p]);
+    }
 }
 
 /* y (O channels) = the convolution of x (R channels) with U, chunk by chunk: each
