@@ -134,7 +134,7 @@ static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tens
     if (m->n_fuzz) return fuzz_forward(m, o, g, x);
     cv_shape xs;
     o->shape(x, &xs);
-    const int w = m->variant == V_C24 ? 24 : 32;
+    const int w = m->variant == V_C24 ? 24 : m->variant == V_W64 ? 64 : 32;
     x = m->t[T_CONV1] = conv(o, g, "conv1", x, (int)xs.dim[1], 16, 3, 1);
     x = m->t[T_BN1] = bn(o, g, "bn1", x, 16);
     x = m->t[T_RELU1] = cv_unary(o, g, x, CV_RELU, 0);
@@ -487,12 +487,12 @@ void ln_expect_half_storage(ln_target t, int dt) {
     }
 }
 
-void ln_half_step_close(ln_target t, int dt, const ln_target *other, int hw) {
+void ln_half_step_close(ln_target t, int dt, const ln_target *other, int variant, int hw) {
     const double loss_bound = 5e-3, logit_bound = 1e-2, grad_bound = 2e-2, stat_bound = 2e-3;
     net_rig a, b;
     mspec ma, mb;
-    ln_rig_open(&a, &ma, t, V_RESNET, 0);
-    ln_rig_open(&b, &mb, other ? *other : t, V_RESNET, 0);
+    ln_rig_open(&a, &ma, t, variant, 0);
+    ln_rig_open(&b, &mb, other ? *other : t, variant, 0);
     float *img = malloc(sizeof(float) * (size_t)(8 * 3 * hw * hw)), la[8 * 5], lb[8 * 5];
     int32_t lab[8];
     ln_batch(img, lab, 8, hw, 4242);
@@ -517,20 +517,20 @@ void ln_half_step_close(ln_target t, int dt, const ln_target *other, int hw) {
     net_rig_close(&b);
 }
 
-static void half_sgd_losses(ln_target t, int dt, int f32, double *loss, int steps, int hw) {
+static void half_sgd_losses(ln_target t, int dt, int f32, double *loss, int steps, int variant, int hw) {
     net_rig r;
     mspec m;
-    ln_rig_open(&r, &m, t, V_RESNET, 0);
+    ln_rig_open(&r, &m, t, variant, 0);
     cv_plan *p = ln_plan_storage(&r, 8, hw, CV_MODE_TRAIN, f32);
     cr_assert_eq(ln_count_dtype(p, dt) > 0, !f32);
     sgd_losses(&r, p, 99, 0.05f, loss, steps, hw); /* one batch, so the loss must fall */
     net_rig_close(&r);
 }
 
-void ln_half_sgd_follows_f32(ln_target t, int dt, int hw) {
+void ln_half_sgd_follows_f32(ln_target t, int dt, int variant, int hw) {
     double a[8], b[8];
-    half_sgd_losses(t, dt, 0, a, 8, hw);
-    half_sgd_losses(t, dt, 1, b, 8, hw);
+    half_sgd_losses(t, dt, 0, a, 8, variant, hw);
+    half_sgd_losses(t, dt, 1, b, 8, variant, hw);
     cr_log_info("losses with 16-bit storage %.4f .. %.4f, without %.4f .. %.4f", a[0], a[7], b[0], b[7]);
     for (int s = 0; s < 8; s++)
         cr_expect(fabs(a[s] - b[s]) <= 3e-2 * (1 + fabs(b[s])), "step %d: %.5f with 16-bit storage, %.5f without", s,

@@ -29,8 +29,9 @@
  * identity block, global pool and fc; the others change one thing that keeps
  * the blocks' values plain with C16: the last block's value read through a view
  * and back, V_C24 blocks of 24 channels, a broadcast (squeeze-excitation)
- * multiply, a concat of both blocks, the last block's value a graph output */
-enum { V_RESNET, V_VIEW, V_C24, V_BCAST, V_CONCAT, V_OUTPUT };
+ * multiply, a concat of both blocks, the last block's value a graph output;
+ * V_W64 is V_RESNET with blocks of 64 channels (the CPU's bf16 Winograd takes them) */
+enum { V_RESNET, V_VIEW, V_C24, V_BCAST, V_CONCAT, V_OUTPUT, V_W64 };
 /* the tensors of the last trace: stem conv, bn, relu, max pool, both blocks, the
  * [N,C] input of the classifier */
 enum { T_CONV1, T_BN1, T_RELU1, T_POOL, T_BLOCK1, T_BLOCK2, T_HEAD, T_COUNT };
@@ -126,13 +127,13 @@ double ln_rel_err(const float *a, const float *b, int64_t n);
  * the input and the logits f32; with CVNETS_LAYOUT=f32 nothing is dt and the planned
  * peak is larger */
 void ln_expect_half_storage(ln_target t, int dt);
-/* one training step of V_RESNET (batch 8 x 3 x hw x hw) with dt storage on t against
+/* one training step of `variant` (batch 8 x 3 x hw x hw) with dt storage on t against
  * f32 storage on t (other NULL) or against *other: norm-wise relative errors of the
  * loss <= 5e-3, logits <= 1e-2, gradients <= 2e-2 and > 1e-6, running statistics <= 2e-3
  * (logged with --verbose) */
-void ln_half_step_close(ln_target t, int dt, const ln_target *other, int hw);
-/* 8 SGD steps on one batch (8 x 3 x hw x hw) with dt storage follow f32 storage (3e-2
- * relative to 1 + |loss|) and bring the loss below 0.8 of its start */
-void ln_half_sgd_follows_f32(ln_target t, int dt, int hw);
+void ln_half_step_close(ln_target t, int dt, const ln_target *other, int variant, int hw);
+/* 8 SGD steps of `variant` on one batch (8 x 3 x hw x hw) with dt storage follow f32
+ * storage (3e-2 relative to 1 + |loss|) and bring the loss below 0.8 of its start */
+void ln_half_sgd_follows_f32(ln_target t, int dt, int variant, int hw);
 
 #endif

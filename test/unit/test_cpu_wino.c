@@ -7,9 +7,10 @@
  * 1e-6 (bf16 was used), every output element is written (outputs start as NaN),
  * and the result differs from the direct bf16 kernel (conv_algorithm = direct)
  * on the same values — Winograd rounds other intermediate values, so equality
- * would mean it never ran.  Shapes: odd and even planes (edge tiles), channel
- * counts that are not multiples of the GEMM's 64-column panel, several chunks of
- * tiles split over 2 threads.  Skips without AVX512-BF16. */
+ * would mean it never ran.  Shapes (Winograd takes 64 channels and more): odd and
+ * even planes (edge tiles), channel counts that are not multiples of the GEMM's
+ * 64-column panel, several chunks of tiles split over 2 threads.  Skips without
+ * AVX512-BF16. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -164,9 +165,10 @@ static void wino_case(int64_t N, int64_t C, int64_t K, int64_t H, int64_t W, uin
     free(x); free(dy); free(w);
 }
 
-/* 70 tiles: two chunks, one per thread; K = 48 leaves a 3-vector GEMM panel */
-Test(cpu_wino, odd_plane_and_partial_panel) { wino_case(2, 32, 48, 9, 14, 11); }
-/* a ResNet stage shape in small: 64 tiles of 8x8, 80 -> 16 channels (a 1-vector panel, row remainders) */
-Test(cpu_wino, resnet_like_block) { wino_case(4, 80, 16, 8, 8, 12); }
-/* more tiles than threads have chunks of both kinds (forward chunks of 6..96 tiles, weight-gradient chunks of 64) */
-Test(cpu_wino, many_chunks) { wino_case(3, 16, 64, 15, 17, 13); }
+/* 70 tiles: 3 forward chunks of 24 tiles and 2 weight-gradient chunks over 2
+ * threads; K = 80 leaves a one-vector GEMM panel */
+Test(cpu_wino, odd_plane_and_partial_panel) { wino_case(2, 64, 80, 9, 14, 11); }
+/* a ResNet stage shape in small: 64 tiles of 8x8, 96 -> 64 channels (row remainders) */
+Test(cpu_wino, resnet_like_block) { wino_case(4, 96, 64, 8, 8, 12); }
+/* 216 tiles: several chunks of both kinds per thread; 112 channels (a 3-vector panel) */
+Test(cpu_wino, many_chunks) { wino_case(3, 64, 112, 15, 17, 13); }

@@ -111,27 +111,27 @@ Test(cuda_nhwc, bf16_and_fp16_store_the_blocks_in_16_bits) {
 
 Test(cuda_nhwc, a_bf16_step_stays_close_to_f32_storage_and_the_reference) {
     NEED_CUDA();
-    ln_half_step_close(cuda_bf16, CV_BF16, NULL, 12);
-    ln_half_step_close(cuda_bf16, CV_BF16, &ref, 12);
+    ln_half_step_close(cuda_bf16, CV_BF16, NULL, V_RESNET, 12);
+    ln_half_step_close(cuda_bf16, CV_BF16, &ref, V_RESNET, 12);
     /* with batch_norm = cudnn, 16-bit batch norms still run ours (norm.cu) */
-    ln_half_step_close((ln_target){ "cuda", CV_LAYOUT_NHWC, NULL, bf16_cudnn_bn }, CV_BF16, &ref, 12);
+    ln_half_step_close((ln_target){ "cuda", CV_LAYOUT_NHWC, NULL, bf16_cudnn_bn }, CV_BF16, &ref, V_RESNET, 12);
 }
 
 Test(cuda_nhwc, an_fp16_step_stays_close_to_the_reference) {
     NEED_CUDA();
-    ln_half_step_close(cuda_fp16, CV_F16, &ref, 12);
+    ln_half_step_close(cuda_fp16, CV_F16, &ref, V_RESNET, 12);
 }
 
 Test(cuda_nhwc, bf16_sgd_steps_follow_f32_storage) {
     NEED_CUDA();
-    ln_half_sgd_follows_f32(cuda_bf16, CV_BF16, 12);
+    ln_half_sgd_follows_f32(cuda_bf16, CV_BF16, V_RESNET, 12);
 }
 
 /* cuDNN without NHWC kernels: convolutions computed in NCHW from and into the 16-bit NHWC activations */
 Test(cuda_nhwc, bf16_storage_when_cudnn_refuses_nhwc_convolutions) {
     NEED_CUDA();
     setenv("CVNETS_EMU_DNN_NO_NHWC", "1", 1);
-    ln_half_step_close(cuda_bf16, CV_BF16, &ref, 12);
+    ln_half_step_close(cuda_bf16, CV_BF16, &ref, V_RESNET, 12);
     unsetenv("CVNETS_EMU_DNN_NO_NHWC");
 }
 
