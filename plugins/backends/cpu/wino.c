@@ -337,7 +337,7 @@ BF16_FN static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16
     const size_t per = ubytes + vbytes + (size_t)(16 * (tb / 2) * K) * 4;
     #pragma omp parallel num_threads(threads)
     {
-        const int me = omp_get_thread_num();
+        const int me = omp_get_thread_num(), team = omp_get_num_threads(); /* team <= threads */
         float *dU = (float *)(ws + per * (size_t)me);
         uint16_t *Vt = (uint16_t *)((char *)dU + ubytes), *Dt = (uint16_t *)((char *)Vt + vbytes);
         memset(dU, 0, ubytes);
@@ -364,7 +364,7 @@ BF16_FN static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16
                 __m512 u[16], gv[9];
                 for (int p = 0; p < 16; p++) {
                     u[p] = _mm512_setzero_ps();
-                    for (int t = 0; t < threads; t++)
+                    for (int t = 0; t < team; t++)
                         u[p] = _mm512_add_ps(u[p], _mm512_loadu_ps((const float *)(ws + per * (size_t)t) + p * KC + c * K + k0));
                 }
                 filter_out(u, gv);
