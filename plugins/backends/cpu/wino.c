@@ -244,63 +244,78 @@ static int64_t fwd_chunk(int64_t R, int64_t O) {
 }
 #define BWD_CHUNK 64 /* tiles per chunk of the weight gradient (even) */
 
+/* the 16 lanes' offsets, `step` floats apart */
+BF16_FN static inline __m512i lane_steps(int64_t step) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32((int)step));
+}
+
 /* U[p][r / 2][o][r % 2] (bf16) = (G g Gᵀ)_p of reduction channel r, output channel o:
- * forward g(r, o) = w[o][r]; backward-data (flip) g(r, o) = w[r][o] turned 180 degrees */
-BF16_FN static void filters(const float *w, int64_t R, int64_t O, int flip, uint16_t *U, int threads) {
-    const int64_t ostep = flip ? 9 : R * 9;
-    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32((int)ostep));
+ * forward g(r, o) = w[o][r]; backward-data (flip) g(r, o) = w[r][o] turned 180
+ * degrees.  One block: reduction channels 2 rp and 2 rp + 1, output channels o0.. */
+BF16_FN static void filter_block(const float *w, int64_t R, int64_t O, int flip, int64_t rp, int64_t o0, uint16_t *U) {
+    const __m512i lanes = lane_steps(flip ? 9 : R * 9);
+    __m512 u[2][16];
+    for (int h = 0; h < 2; h++) {
+        const int64_t r = 2 * rp + h;
+        const float *base = flip ? w + (r * O + o0) * 9 : w + (o0 * R + r) * 9;
+        __m512 gv[9];
+        for (int tap = 0; tap < 9; tap++) gv[tap] = _mm512_i32gather_ps(lanes, base + (flip ? 8 - tap : tap), 4);
+        filter_in(gv, u[h]);
+    }
+    for (int p = 0; p < 16; p++) st_pair(U + ((p * (R / 2) + rp) * O + o0) * 2, u[0][p], u[1][p]);
+}
+
+/* (The OpenMP regions below stay outside the AVX-512 functions: clang outlines a
+ * region's body without its function's target attribute.) */
+static void filters(const float *w, int64_t R, int64_t O, int flip, uint16_t *U, int threads) {
     /* the lanes (16 output channels) of one gather are 9 floats apart with flip, R * 9
      * without: then walk the reduction channels innermost, so that each lane reads
      * its filters in order */
     const int64_t nrp = R / 2, nob = O / 16;
     #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < nrp * nob; i++) {
-        const int64_t rp = flip ? i / nob : i % nrp, o0 = 16 * (flip ? i % nob : i / nrp);
-        __m512 u[2][16];
-        for (int h = 0; h < 2; h++) {
-            const int64_t r = 2 * rp + h;
-            const float *base = flip ? w + (r * O + o0) * 9 : w + (o0 * R + r) * 9;
-            __m512 gv[9];
-            for (int tap = 0; tap < 9; tap++) gv[tap] = _mm512_i32gather_ps(lanes, base + (flip ? 8 - tap : tap), 4);
-            filter_in(gv, u[h]);
+    for (int64_t i = 0; i < nrp * nob; i++)
+        filter_block(w, R, O, flip, flip ? i / nob : i % nrp, 16 * (flip ? i % nob : i / nrp), U);
+}
+
+/* one chunk (tiles t0 .. t0 + n) of the forward form: its input tiles transformed
+ * into V[p][tile][R], multiplied into M[p][tile][O], transformed into the output */
+BF16_FN static void fwd_chunk_run(const uint16_t *x, int64_t R, const uint16_t *U, int64_t O, uint16_t *y, const wgeom *g,
+                                  int64_t tb, int64_t t0, int64_t n, uint16_t *V, float *M) {
+    const int64_t hw = g->h * g->w;
+    for (int64_t tt = 0; tt < n; tt++) {
+        int64_t img, oh, ow;
+        tile_at(g, t0 + tt, &img, &oh, &ow);
+        for (int64_t cb = 0; cb < R / 16; cb++) {
+            __m512 v[16];
+            tile_in(x + (img * (R / 16) + cb) * hw * 16, g, oh, ow, v);
+            for (int p = 0; p < 16; p++) st16(V + (p * tb + tt) * R + cb * 16, v[p]);
         }
-        for (int p = 0; p < 16; p++) st_pair(U + ((p * nrp + rp) * O + o0) * 2, u[0][p], u[1][p]);
+    }
+    for (int p = 0; p < 16; p++)
+        gemm(n, O / 16, V + p * tb * R, R, 2, U + p * (R / 2) * O * 2, 2 * O, R / 2, M + p * tb * O, O, 0);
+    for (int64_t tt = 0; tt < n; tt++) {
+        int64_t img, oh, ow;
+        tile_at(g, t0 + tt, &img, &oh, &ow);
+        for (int64_t ob = 0; ob < O / 16; ob++) {
+            __m512 m[16];
+            for (int p = 0; p < 16; p++) m[p] = _mm512_loadu_ps(M + (p * tb + tt) * O + ob * 16);
+            tile_out(m, g, oh, ow, y + (img * (O / 16) + ob) * hw * 16);
+        }
     }
 }
 
-/* y (O channels) = the convolution of x (R channels) with U, chunk by chunk: each
- * thread transforms its chunk's input tiles into V[p][tile][R], multiplies, and
- * transforms M[p][tile][O] into the output tiles */
-BF16_FN static void conv_fwd_form(const uint16_t *x, int64_t R, const uint16_t *U, int64_t O, uint16_t *y, const wgeom *g,
-                             char *ws, int threads) {
-    const int64_t tb = fwd_chunk(R, O), hw = g->h * g->w, chunks = (g->tiles + tb - 1) / tb;
+/* y (O channels) = the convolution of x (R channels) with U, chunk by chunk, each
+ * thread with its own V and M */
+static void conv_fwd_form(const uint16_t *x, int64_t R, const uint16_t *U, int64_t O, uint16_t *y, const wgeom *g,
+                          char *ws, int threads) {
+    const int64_t tb = fwd_chunk(R, O), chunks = (g->tiles + tb - 1) / tb;
     const size_t vbytes = (size_t)(16 * tb * R) * 2, per = vbytes + (size_t)(16 * tb * O) * 4;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t ch = 0; ch < chunks; ch++) {
         uint16_t *V = (uint16_t *)(ws + per * (size_t)omp_get_thread_num());
-        float *M = (float *)((char *)V + vbytes);
-        const int64_t t0 = ch * tb, n = g->tiles - t0 < tb ? g->tiles - t0 : tb;
-        for (int64_t tt = 0; tt < n; tt++) {
-            int64_t img, oh, ow;
-            tile_at(g, t0 + tt, &img, &oh, &ow);
-            for (int64_t cb = 0; cb < R / 16; cb++) {
-                __m512 v[16];
-                tile_in(x + (img * (R / 16) + cb) * hw * 16, g, oh, ow, v);
-                for (int p = 0; p < 16; p++) st16(V + (p * tb + tt) * R + cb * 16, v[p]);
-            }
-        }
-        for (int p = 0; p < 16; p++)
-            gemm(n, O / 16, V + p * tb * R, R, 2, U + p * (R / 2) * O * 2, 2 * O, R / 2, M + p * tb * O, O, 0);
-        for (int64_t tt = 0; tt < n; tt++) {
-            int64_t img, oh, ow;
-            tile_at(g, t0 + tt, &img, &oh, &ow);
-            for (int64_t ob = 0; ob < O / 16; ob++) {
-                __m512 m[16];
-                for (int p = 0; p < 16; p++) m[p] = _mm512_loadu_ps(M + (p * tb + tt) * O + ob * 16);
-                tile_out(m, g, oh, ow, y + (img * (O / 16) + ob) * hw * 16);
-            }
-        }
+        const int64_t t0 = ch * tb;
+        fwd_chunk_run(x, R, U, O, y, g, tb, t0, g->tiles - t0 < tb ? g->tiles - t0 : tb, V, (float *)((char *)V + vbytes));
     }
 }
 
@@ -326,14 +341,45 @@ BF16_FN static void pair_tiles(const uint16_t *src, int64_t nch, int dy, const w
     }
 }
 
-/* dw[K][C][3][3] from dy (K channels) and x (C channels): per chunk, V and A dY Aᵀ
- * with tiles in pairs (Vt[p][tile / 2][C][2], Dt[p][tile / 2][K][2]) and
- * dU_p[C][K] += Vt_pᵀ · Dt_p into this thread's dU; then the threads' dU added and
- * turned into dw */
-BF16_FN static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16_t *x, int64_t C, float *dw, const wgeom *g,
-                                char *ws, int threads) {
-    const int64_t tb = BWD_CHUNK, chunks = (g->tiles + tb - 1) / tb, KC = K * C;
-    const size_t ubytes = (size_t)(16 * KC) * 4, vbytes = (size_t)(16 * (tb / 2) * C) * 4;
+/* one chunk (tiles t0 .. t0 + n) of the weight gradient: V and A dY Aᵀ with tiles
+ * in pairs (Vt[p][tile / 2][C][2], Dt[p][tile / 2][K][2]), then dU_p[C][K] +=
+ * Vt_pᵀ · Dt_p */
+BF16_FN static void bwd_chunk_run(const uint16_t *dy, int64_t K, const uint16_t *x, int64_t C, const wgeom *g, int64_t t0,
+                                  int64_t n, uint16_t *Vt, uint16_t *Dt, float *dU) {
+    const int64_t tb = BWD_CHUNK, pairs = (n + 1) / 2;
+    for (int64_t q = 0; q < pairs; q++) {
+        int64_t img[2], oh[2], ow[2];
+        for (int h = 0; h < 2; h++) tile_at(g, t0 + 2 * q + h, &img[h], &oh[h], &ow[h]);
+        const int two = 2 * q + 1 < n;
+        pair_tiles(x, C, 0, g, img, oh, ow, two, q, tb / 2, Vt);
+        pair_tiles(dy, K, 1, g, img, oh, ow, two, q, tb / 2, Dt);
+    }
+    for (int p = 0; p < 16; p++)
+        gemm(C, K / 16, Vt + p * (tb / 2) * C * 2, 2, 2 * C, Dt + p * (tb / 2) * K * 2, 2 * K, pairs, dU + p * K * C, K, 1);
+}
+
+/* input channel c of dw[K][C][3][3]: the team's dU (`per` bytes apart in ws) added,
+ * then Gᵀ dU G */
+BF16_FN static void bwd_finish(const char *ws, size_t per, int team, int64_t C, int64_t K, int64_t c, float *dw) {
+    const __m512i lanes = lane_steps(C * 9);
+    for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        __m512 u[16], gv[9];
+        for (int p = 0; p < 16; p++) {
+            u[p] = _mm512_setzero_ps();
+            for (int t = 0; t < team; t++)
+                u[p] = _mm512_add_ps(u[p], _mm512_loadu_ps((const float *)(ws + per * (size_t)t) + (p * C + c) * K + k0));
+        }
+        filter_out(u, gv);
+        for (int tap = 0; tap < 9; tap++) _mm512_i32scatter_ps(dw + (k0 * C + c) * 9 + tap, lanes, gv[tap], 4);
+    }
+}
+
+/* dw from dy (K channels) and x (C channels): each thread sums its chunks into its
+ * own dU, then the team's dU are added and turned into dw */
+static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16_t *x, int64_t C, float *dw, const wgeom *g,
+                             char *ws, int threads) {
+    const int64_t tb = BWD_CHUNK, chunks = (g->tiles + tb - 1) / tb;
+    const size_t ubytes = (size_t)(16 * K * C) * 4, vbytes = (size_t)(16 * (tb / 2) * C) * 4;
     const size_t per = ubytes + vbytes + (size_t)(16 * (tb / 2) * K) * 4;
     #pragma omp parallel num_threads(threads)
     {
@@ -343,33 +389,12 @@ BF16_FN static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16
         memset(dU, 0, ubytes);
         #pragma omp for schedule(static)
         for (int64_t ch = 0; ch < chunks; ch++) {
-            const int64_t t0 = ch * tb, n = g->tiles - t0 < tb ? g->tiles - t0 : tb, pairs = (n + 1) / 2;
-            for (int64_t q = 0; q < pairs; q++) {
-                int64_t img[2], oh[2], ow[2];
-                for (int h = 0; h < 2; h++) tile_at(g, t0 + 2 * q + h, &img[h], &oh[h], &ow[h]);
-                const int two = 2 * q + 1 < n;
-                pair_tiles(x, C, 0, g, img, oh, ow, two, q, tb / 2, Vt);
-                pair_tiles(dy, K, 1, g, img, oh, ow, two, q, tb / 2, Dt);
-            }
-            for (int p = 0; p < 16; p++)
-                gemm(C, K / 16, Vt + p * (tb / 2) * C * 2, 2, 2 * C, Dt + p * (tb / 2) * K * 2, 2 * K, pairs,
-                     dU + p * KC, K, 1);
+            const int64_t t0 = ch * tb;
+            bwd_chunk_run(dy, K, x, C, g, t0, g->tiles - t0 < tb ? g->tiles - t0 : tb, Vt, Dt, dU);
         }
         /* implicit barrier: every thread's dU is complete */
-        const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                 _mm512_set1_epi32((int)(C * 9)));
         #pragma omp for schedule(static)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t k0 = 0; k0 < K; k0 += 16) {
-                __m512 u[16], gv[9];
-                for (int p = 0; p < 16; p++) {
-                    u[p] = _mm512_setzero_ps();
-                    for (int t = 0; t < team; t++)
-                        u[p] = _mm512_add_ps(u[p], _mm512_loadu_ps((const float *)(ws + per * (size_t)t) + p * KC + c * K + k0));
-                }
-                filter_out(u, gv);
-                for (int tap = 0; tap < 9; tap++) _mm512_i32scatter_ps(dw + (k0 * C + c) * 9 + tap, lanes, gv[tap], 4);
-            }
+        for (int64_t c = 0; c < C; c++) bwd_finish(ws, per, team, C, K, c, dw);
     }
 }
 
