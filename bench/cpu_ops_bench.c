@@ -1,7 +1,10 @@
 /* bench/cpu_ops_bench.c — micro-benchmarks of the CPU backend's kernels
  * (cvnets-backend-cpu.so) called directly through its vtable: convolution
  * forward / backward-data / backward-weights of ResNet-18's 3x3 layers at 128 px,
- * batch 32, in both conv_layout modes, plus batch norm and relu for scale.
+ * batch 32, in both conv_layout modes, plus batch norm and relu for scale; then,
+ * where the CPU has AVX512-BF16, the same layers with precision = bf16 on bf16 C16
+ * activations (as the engine stores them), conv_algorithm = auto (our Winograd
+ * where it applies) against direct (oneDNN's bf16 kernel).
  * Prints ms per call and GFLOP/s.  Measured, never asserted.  Build and run:
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Isdk/include bench/cpu_ops_bench.c -ldl -lm -o build/cpu_ops_bench
  *   build/cpu_ops_bench build/lib/cvnets/plugins/cvnets-backend-cpu.so [threads]
@@ -15,7 +18,7 @@
 #include <time.h>
 
 static const cv_component_desc *found;
-static const char *layout_value;
+static const char *layout_value, *precision_value, *algorithm_value;
 
 static int reg(void *ctx, const cv_component_desc *d, cv_error *err) { (void)ctx; (void)err; found = d; return CV_OK; }
 static int set_error(cv_error *err, int status, const char *fmt, ...) {
@@ -31,8 +34,11 @@ static void hfree(void *p) { free(p); }
 static const cv_value *opt(const cv_options *o, const char *key) {
     static cv_value v;
     (void)o;
-    if (strcmp(key, "conv_layout")) return NULL;
-    v = (cv_value){ sizeof v, CV_OPT_ENUM, 1, 0, 0, 0, layout_value, NULL, NULL };
+    const char *value = !strcmp(key, "conv_layout") ? layout_value
+                        : !strcmp(key, "precision") ? precision_value
+                        : !strcmp(key, "conv_algorithm") ? algorithm_value : NULL;
+    if (!value) return NULL;
+    v = (cv_value){ sizeof v, CV_OPT_ENUM, 1, 0, 0, 0, value, NULL, NULL };
     return &v;
 }
 
@@ -54,10 +60,21 @@ static cv_ktensor kt(int ndim, const int64_t *shape) {
     return t;
 }
 
+/* a bf16 [N,C,H,W] activation, C16 when given the layout (the values do not matter) */
+static cv_ktensor kt_bf16(const int64_t *shape) {
+    cv_ktensor t = kt(4, shape);
+    t.dtype = CV_BF16;
+    for (int64_t i = 0; i < shape[0] * shape[1] * shape[2] * shape[3]; i++) ((uint16_t *)t.data)[i] = (uint16_t)(0x3f00 + i % 97);
+    return t;
+}
+
+/* the operand layouts of the next time_op (NULL: all plain) */
+static const uint8_t *in_layout, *out_layout;
+
 /* prepare once, run reps times; returns ms per run */
 static double time_op(const cv_backend_vtable *vt, void *self, int op, const void *p, size_t ps, cv_ktensor *in, int n_in,
                       cv_ktensor *out, int n_out, int reps, const char **impl) {
-    cv_kernel k = { sizeof k, op, p, (uint32_t)ps, n_in, n_out, in, out, NULL, 0, 0, NULL };
+    cv_kernel k = { sizeof k, op, p, (uint32_t)ps, n_in, n_out, in, out, NULL, 0, 0, NULL, in_layout, out_layout };
     cv_error err = { sizeof err, 0, "" };
     void *prep = NULL;
     size_t ws = 0;
@@ -74,6 +91,48 @@ static double time_op(const cv_backend_vtable *vt, void *self, int op, const voi
     vt->release(self, prep);
     free(k.workspace);
     return ms;
+}
+
+/* ResNet-50's 3x3 stride-1 layers at 128 px, batch 32, precision = bf16 on bf16 C16
+ * activations: conv_algorithm = auto (our Winograd F(2x2,3x3) where it applies)
+ * against direct (oneDNN's bf16 kernel); GFLOP/s count the direct kernel's work */
+static void bf16_layers(const cv_backend_vtable *vt, cv_host *h, int threads) {
+    static const int64_t layers[][2] = { { 64, 32 }, { 128, 16 }, { 256, 8 }, { 512, 4 } };
+    static const char *algs[2] = { "auto", "direct" };
+    static const uint8_t c16_w[2] = { CV_LAYOUT_C16, CV_LAYOUT_PLAIN }, c16_c16[2] = { CV_LAYOUT_C16, CV_LAYOUT_C16 };
+    static const uint8_t c16[1] = { CV_LAYOUT_C16 }, plain[1] = { CV_LAYOUT_PLAIN };
+    cv_error err = { sizeof err, 0, "" };
+    layout_value = "blocked";
+    precision_value = "bf16";
+    printf("\nbf16 (C16 bf16 activations), ResNet-50's 3x3 stride-1 layers at 128 px, batch 32: ms per call (GF/s)\n");
+    printf("%-8s %-14s %22s %22s %22s\n", "algo", "layer", "fwd", "bwd-data", "bwd-weights");
+    for (int a = 0; a < 2; a++) {
+        algorithm_value = algs[a];
+        cv_create_args ca = { .struct_size = sizeof ca, .host = h, .opts = (const cv_options *)h, .threads = threads };
+        void *self = NULL;
+        if (found->create(&ca, &self, &err)) { printf("(skipped: %s)\n", err.message); return; }
+        for (int i = 0; i < 4; i++) {
+            int64_t C = layers[i][0], H = layers[i][1], N = 32;
+            int64_t xs[4] = { N, C, H, H }, wsz[4] = { C, C, 3, 3 };
+            cv_ktensor x = kt_bf16(xs), w = kt(4, wsz), y = kt_bf16(xs);
+            cv_conv_params p = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
+            double gflop = 2.0 * N * C * H * H * C * 9 / 1e9, ms[3];
+            cv_ktensor fin[2] = { x, w }, bdin[2] = { y, w }, bwin[2] = { y, x };
+            in_layout = c16_w, out_layout = c16;
+            ms[0] = time_op(vt, self, CV_OP_CONV2D, &p, sizeof p, fin, 2, &y, 1, 5, NULL);
+            ms[1] = time_op(vt, self, CV_OP_CONV2D_BWD_DATA, &p, sizeof p, bdin, 2, &x, 1, 5, NULL);
+            in_layout = c16_c16, out_layout = plain;
+            ms[2] = time_op(vt, self, CV_OP_CONV2D_BWD_WEIGHT, &p, sizeof p, bwin, 2, &w, 1, 5, NULL);
+            in_layout = out_layout = NULL;
+            char name[64];
+            snprintf(name, sizeof name, "%lldch %lldx%lld", (long long)C, (long long)H, (long long)H);
+            printf("%-8s %-14s", algs[a], name);
+            for (int d = 0; d < 3; d++) printf(" %10.2f (%9.1f)", ms[d], gflop / ms[d] * 1e3);
+            printf("\n");
+            free(x.data); free(w.data); free(y.data);
+        }
+        found->destroy(self);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -96,6 +155,7 @@ int main(int argc, char **argv) {
     printf("%-8s %-14s %22s %22s %22s\n", "layout", "layer", "fwd GF/s (GF/cpu-s)", "bwd-data", "bwd-weights");
     for (int l = 0; l < 2; l++) {
         layout_value = layouts[l];
+        precision_value = algorithm_value = NULL;
         cv_create_args a = { .struct_size = sizeof a, .host = &h, .opts = (const cv_options *)&h, .threads = threads };
         void *self = NULL;
         if (found->create(&a, &self, &err)) { fprintf(stderr, "create: %s\n", err.message); return 1; }
@@ -140,5 +200,6 @@ int main(int argc, char **argv) {
         }
         found->destroy(self);
     }
+    bf16_layers(vt, &h, threads);
     return 0;
 }
