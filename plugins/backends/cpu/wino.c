@@ -329,13 +329,13 @@ BF16_FN static void pair_tiles(const uint16_t *src, int64_t nch, int dy, const w
     for (int64_t cb = 0; cb < nch / 16; cb++) {
         __m512 v[2][16];
         for (int h = 0; h < 2; h++) {
-            const uint16_t *plane = src + (img[h] * (nch / 16) + cb) * g->h * g->w * 16;
-            if (h && !two)
+            if (h && !two) {
                 for (int p = 0; p < 16; p++) v[1][p] = _mm512_setzero_ps();
-            else if (dy)
-                tile_dy(plane, g, oh[h], ow[h], v[h]);
-            else
-                tile_in(plane, g, oh[h], ow[h], v[h]);
+                continue;
+            }
+            const uint16_t *plane = src + (img[h] * (nch / 16) + cb) * g->h * g->w * 16;
+            if (dy) tile_dy(plane, g, oh[h], ow[h], v[h]);
+            else tile_in(plane, g, oh[h], ow[h], v[h]);
         }
         for (int p = 0; p < 16; p++) st_pair(dst + ((p * half_tb + q) * nch + cb * 16) * 2, v[0][p], v[1][p]);
     }
