@@ -107,6 +107,8 @@ Test(cpu_bf16, conv_depthwise) { conv_all(4, 32, 10, 10, 32, 3, 1, 1, 32); }
  * operands here) */
 Test(cpu_bf16, conv_small_planes) {
     conv_all(8, 32, 4, 4, 32, 3, 1, 1, 1);
+    conv_all(4, 32, 7, 7, 48, 3, 1, 1, 1);   /* 7x7: the bf16 GEMM weight gradient too */
+    conv_all(4, 32, 14, 14, 32, 3, 2, 1, 1); /* 14x14 -> 7x7 */
     conv_all(8, 32, 8, 8, 48, 3, 2, 1, 1);
     conv_all(8, 64, 8, 8, 32, 1, 2, 0, 1);
 }

@@ -90,6 +90,9 @@ static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, 
  * a long K, run by oneDNN's matmul (bf16 operands, f32 result with precision =
  * bf16); the two operands are built in the workspace. */
 #define GEMM_DW_MAX_PLANE 16 /* 8x8 planes measured about even with the direct kernel */
+/* bf16: up to 7x7 — ResNet-50's last stage at 224 px, where oneDNN's direct bf16
+ * kernel ran at 35-73 % of the vdpbf16ps peak (8x8 layers at 128 px at 88-90 %) */
+#define GEMM_DW_MAX_PLANE_BF16 49
 #define GEMM_DW_MAX_COL (16u << 20) /* im2col bytes */
 
 static int build_conv_gemm_dw(dnn_build *bd, const cv_ktensor *x, const cv_ktensor *w, const cv_ktensor *y) {
@@ -204,7 +207,7 @@ static int build_conv(dnn_build *bd) {
                         p->dilation[0], p->dilation[1]);
     const int bf16 = bd->b->bf16;
     if (op == CV_OP_CONV2D_BWD_WEIGHT && g == 1 && k->n_out == 1 && kt_contiguous(x) && kt_contiguous(y) &&
-        kt_contiguous(w) && y->shape[2] * y->shape[3] <= GEMM_DW_MAX_PLANE &&
+        kt_contiguous(w) && y->shape[2] * y->shape[3] <= (bf16 ? GEMM_DW_MAX_PLANE_BF16 : GEMM_DW_MAX_PLANE) &&
         (size_t)(x->shape[0] * y->shape[2] * y->shape[3]) * (size_t)(w->shape[1] * w->shape[2] * w->shape[3]) *
                 (bf16 ? 2 : 4) <= GEMM_DW_MAX_COL)
         return build_conv_gemm_dw(bd, x, w, y);
