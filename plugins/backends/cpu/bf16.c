@@ -118,32 +118,28 @@ BF16_FN int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t 
 /* ---- max pooling gradient ------------------------------------------------------------------- */
 /* One C16 row (16 channels of one image) of the max-pooling gradient, every
  * operand bf16: per output pixel and lane dy goes to the first pixel of the
- * clipped window equal to the forward's output y (the first maximum: PyTorch's
- * rule), summed in f32 in acc (h*w x 16 floats) and rounded into dx once.
- * g = { h, w, ho, wo, kh, kw, sh, sw, ph, pw }.  Returns 0 with dx untouched when
- * a lane's window holds no such pixel (a NaN): the caller's loop decides those. */
-BF16_FN int pool_max_bwd_row_bf16(const uint16_t *x, const uint16_t *y, const uint16_t *dy, const int64_t g[10],
+ * clipped window (pool_window) equal to the forward's output y (the first maximum:
+ * PyTorch's rule), summed in f32 in acc (h*w x 16 floats) and rounded into dx once.
+ * Returns 0 with dx untouched when a lane's window holds no such pixel (a NaN):
+ * the caller's loop decides those. */
+BF16_FN int pool_max_bwd_row_bf16(const uint16_t *x, const uint16_t *y, const uint16_t *dy, const pool_geom *g,
                                   float *acc, uint16_t *dx) {
-    const int64_t h = g[0], w = g[1], ho = g[2], wo = g[3];
-    memset(acc, 0, (size_t)(h * w * 16) * sizeof(float));
-    for (int64_t oh = 0; oh < ho; oh++) {
-        const int64_t hs = oh * g[6] - g[8], he = hs + g[4] < h + g[8] ? hs + g[4] : h + g[8];
-        const int64_t h0 = hs < 0 ? 0 : hs, h1 = he < h ? he : h;
-        for (int64_t ow = 0; ow < wo; ow++) {
-            const int64_t ws = ow * g[7] - g[9], we = ws + g[5] < w + g[9] ? ws + g[5] : w + g[9];
-            const int64_t w0 = ws < 0 ? 0 : ws, w1 = we < w ? we : w, o = (oh * wo + ow) * 16;
-            const __m512 m = ld16(y + o), d = ld16(dy + o);
-            __mmask16 done = 0;
-            for (int64_t ih = h0; ih < h1; ih++)
-                for (int64_t iw = w0; iw < w1; iw++) {
-                    const int64_t px = (ih * w + iw) * 16;
-                    const __mmask16 hit = _mm512_cmp_ps_mask(ld16(x + px), m, _CMP_EQ_OQ) & (__mmask16)~done;
-                    _mm512_storeu_ps(acc + px, _mm512_mask_add_ps(_mm512_loadu_ps(acc + px), hit, _mm512_loadu_ps(acc + px), d));
-                    done |= hit;
-                }
-            if (done != 0xFFFF) return 0;
-        }
+    memset(acc, 0, (size_t)(g->h * g->w * 16) * sizeof(float));
+    for (int64_t o = 0; o < g->ho * g->wo; o++) {
+        int64_t h0, h1, w0, w1;
+        float div;
+        pool_window(g, 0, o / g->wo, o % g->wo, &h0, &h1, &w0, &w1, &div);
+        const __m512 m = ld16(y + o * 16), d = ld16(dy + o * 16);
+        __mmask16 done = 0;
+        for (int64_t ih = h0; ih < h1; ih++)
+            for (int64_t iw = w0; iw < w1; iw++) {
+                float *a = acc + (ih * g->w + iw) * 16;
+                const __mmask16 hit = _mm512_cmp_ps_mask(ld16(x + (ih * g->w + iw) * 16), m, _CMP_EQ_OQ) & (__mmask16)~done;
+                _mm512_storeu_ps(a, _mm512_mask_add_ps(_mm512_loadu_ps(a), hit, _mm512_loadu_ps(a), d));
+                done |= hit;
+            }
+        if (done != 0xFFFF) return 0;
     }
-    for (int64_t i = 0; i < h * w * 16; i += 16) st16(dx + i, _mm512_loadu_ps(acc + i));
+    for (int64_t i = 0; i < g->h * g->w * 16; i += 16) st16(dx + i, _mm512_loadu_ps(acc + i));
     return 1;
 }

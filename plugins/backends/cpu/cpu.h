@@ -71,9 +71,23 @@ void bn_row_affine_bf16(const uint16_t *x, const float *sc, const float *sh, int
 int eltwise_bf16_fast(int op, int fn, const uint16_t *a, const uint16_t *b, uint16_t *y, int64_t n);
 void bn_row_bwd_bf16(const uint16_t *x, const uint16_t *dy, const float *m, const float *a, const float *bq,
                      const float *g, int64_t HW, uint16_t *dx);
-/* one C16 row of the max-pooling gradient, g = { h, w, ho, wo, kh, kw, sh, sw, ph, pw }, acc h*w*16 floats;
- * 0 (dx untouched) when a window holds no pixel equal to y (NaN) */
-int pool_max_bwd_row_bf16(const uint16_t *x, const uint16_t *y, const uint16_t *dy, const int64_t g[10], float *acc,
+/* pooling geometry: planes (nc of h x w), output ho x wo, kernel, stride, padding */
+typedef struct pool_geom { int64_t nc, h, w, ho, wo, kh, kw, sh, sw, ph, pw; } pool_geom;
+/* output (oh, ow)'s window [h0, h1) x [w0, w1) clipped to the plane, and the divisor
+ * of average pooling (incl: count_include_pad, PyTorch's clipped padded window) */
+static inline void pool_window(const pool_geom *g, int incl, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1,
+                               int64_t *w0, int64_t *w1, float *divisor) {
+    int64_t hs = oh * g->sh - g->ph, ws = ow * g->sw - g->pw;
+    int64_t he = hs + g->kh < g->h + g->ph ? hs + g->kh : g->h + g->ph;
+    int64_t we = ws + g->kw < g->w + g->pw ? ws + g->kw : g->w + g->pw;
+    int64_t padded = (he - hs) * (we - ws);
+    *h0 = hs < 0 ? 0 : hs; *w0 = ws < 0 ? 0 : ws;
+    *h1 = he < g->h ? he : g->h; *w1 = we < g->w ? we : g->w;
+    *divisor = incl ? (float)padded : (float)((*h1 - *h0) * (*w1 - *w0));
+}
+/* one C16 row of the max-pooling gradient (acc: h*w*16 floats); 0 (dx untouched)
+ * when a window holds no pixel equal to y (NaN) */
+int pool_max_bwd_row_bf16(const uint16_t *x, const uint16_t *y, const uint16_t *dy, const pool_geom *g, float *acc,
                           uint16_t *dx);
 
 /* Loops compiled once per vector width and chosen at load time (ifunc).  gcc only:

@@ -11,19 +11,6 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct pool_geom { int64_t nc, h, w, ho, wo, kh, kw, sh, sw, ph, pw; } pool_geom;
-
-static void pool_window(const pool_geom *g, int incl, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0,
-                        int64_t *w1, float *divisor) {
-    int64_t hs = oh * g->sh - g->ph, ws = ow * g->sw - g->pw;
-    int64_t he = hs + g->kh < g->h + g->ph ? hs + g->kh : g->h + g->ph;
-    int64_t we = ws + g->kw < g->w + g->pw ? ws + g->kw : g->w + g->pw;
-    int64_t padded = (he - hs) * (we - ws);
-    *h0 = hs < 0 ? 0 : hs; *w0 = ws < 0 ? 0 : ws;
-    *h1 = he < g->h ? he : g->h; *w1 = we < g->w ? we : g->w;
-    *divisor = incl ? (float)padded : (float)((*h1 - *h0) * (*w1 - *w0));
-}
-
 /* pixel index of the first maximum; plane pixels are `step` floats apart */
 static int64_t pool_argmax(const float *plane, int64_t step, const pool_geom *g, int64_t h0, int64_t h1, int64_t w0,
                            int64_t w1) {
@@ -115,7 +102,6 @@ static void pool_bwd_c16(cpu_backend *b, const cv_kernel *k, const pool_geom *g,
     const int64_t rows = g->nc / 16, hw = g->h * g->w, ohw = g->ho * g->wo;
     const int half = k->in[0].dtype == CV_BF16;
     const size_t es = half ? 2 : 4, per = pool_row_floats(k);
-    const int64_t gv[10] = { g->h, g->w, g->ho, g->wo, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw };
     const char *xd = k->in[0].data, *yd = k->in[1].data, *dyd = k->in[2].data;
     char *dxd = k->out[0].data;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
@@ -129,7 +115,7 @@ static void pool_bwd_c16(cpu_backend *b, const cv_kernel *k, const pool_geom *g,
         }
         float *fx = rows_ws + per * (size_t)omp_get_thread_num(), *fdx = fx + hw * 16, *fy = fdx + hw * 16,
               *fdy = fy + ohw * 16;
-        if (is_max && pool_max_bwd_row_bf16(x, y, dy, gv, fx, dx)) continue; /* no NaN: on bf16 directly */
+        if (is_max && pool_max_bwd_row_bf16(x, y, dy, g, fx, dx)) continue; /* no NaN: on bf16 directly */
         bf16_to_f32_block(fx, x, hw * 16);
         bf16_to_f32_block(fy, y, ohw * 16);
         bf16_to_f32_block(fdy, dy, ohw * 16);

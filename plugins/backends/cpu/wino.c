@@ -306,11 +306,11 @@ BF16_FN static void fwd_chunk_run(const uint16_t *x, int64_t R, const uint16_t *
 }
 
 /* y (O channels) = the convolution of x (R channels) with U, chunk by chunk, each
- * thread with its own V and M */
+ * thread with its own V and M in ws, `per` bytes apart (wino_layout) */
 static void conv_fwd_form(const uint16_t *x, int64_t R, const uint16_t *U, int64_t O, uint16_t *y, const wgeom *g,
-                          char *ws, int threads) {
+                          char *ws, size_t per, int threads) {
     const int64_t tb = fwd_chunk(R, O), chunks = (g->tiles + tb - 1) / tb;
-    const size_t vbytes = (size_t)(16 * tb * R) * 2, per = vbytes + (size_t)(16 * tb * O) * 4;
+    const size_t vbytes = (size_t)(16 * tb * R) * 2;
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t ch = 0; ch < chunks; ch++) {
         uint16_t *V = (uint16_t *)(ws + per * (size_t)omp_get_thread_num());
@@ -375,12 +375,12 @@ BF16_FN static void bwd_finish(const char *ws, size_t per, int team, int64_t C, 
 }
 
 /* dw from dy (K channels) and x (C channels): each thread sums its chunks into its
- * own dU, then the team's dU are added and turned into dw */
+ * own dU (then Vt, Dt; `per` bytes apart in ws, wino_layout), then the team's dU are
+ * added and turned into dw */
 static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16_t *x, int64_t C, float *dw, const wgeom *g,
-                             char *ws, int threads) {
+                             char *ws, size_t per, int threads) {
     const int64_t tb = BWD_CHUNK, chunks = (g->tiles + tb - 1) / tb;
     const size_t ubytes = (size_t)(16 * K * C) * 4, vbytes = (size_t)(16 * (tb / 2) * C) * 4;
-    const size_t per = ubytes + vbytes + (size_t)(16 * (tb / 2) * K) * 4;
     #pragma omp parallel num_threads(threads)
     {
         const int me = omp_get_thread_num(), team = omp_get_num_threads(); /* team <= threads */
@@ -405,7 +405,8 @@ static wgeom geom_of(const cv_ktensor *x) {
     return g;
 }
 
-/* bytes of workspace, every part 64-byte aligned */
+/* bytes of workspace: the filters U (forward forms), then each thread's slice of
+ * per_thread bytes (V, M; or dU, Vt, Dt), every part 64-byte aligned */
 static size_t wino_layout(const cv_kernel *k, int threads, size_t *u_bytes, size_t *per_thread) {
     const cv_ktensor *x, *w, *y;
     operands(k, &x, &w, &y);
@@ -440,13 +441,13 @@ int run_wino(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     const wgeom g = geom_of(x);
     const int64_t C = x->shape[1], K = y->shape[1];
     if (k->op == CV_OP_CONV2D_BWD_WEIGHT) {
-        conv_bwd_weights(y->data, K, x->data, C, w->data, &g, ws, b->threads);
+        conv_bwd_weights(y->data, K, x->data, C, w->data, &g, ws, per, b->threads);
     } else {
         const int fwd = k->op == CV_OP_CONV2D;
         uint16_t *U = (uint16_t *)ws;
         filters(w->data, fwd ? C : K, fwd ? K : C, !fwd, U, b->threads);
-        if (fwd) conv_fwd_form(x->data, C, U, K, y->data, &g, ws + u_bytes, b->threads);
-        else conv_fwd_form(y->data, K, U, C, x->data, &g, ws + u_bytes, b->threads);
+        if (fwd) conv_fwd_form(x->data, C, U, K, y->data, &g, ws + u_bytes, per, b->threads);
+        else conv_fwd_form(y->data, K, U, C, x->data, &g, ws + u_bytes, per, b->threads);
     }
     scratch_end(&s);
     return CV_OK;
