@@ -172,16 +172,19 @@ static void wino_case(int64_t N, int64_t C, int64_t K, int64_t H, int64_t W, uin
     free(x); free(dy); free(w);
 }
 
-/* 70 tiles: 3 forward chunks of 24 tiles and 2 weight-gradient chunks over 2
- * threads; K = 80 leaves a one-vector GEMM panel */
+/* 70 tiles in rows of 7: 3 forward chunks of 24 tiles (chunks start inside a row
+ * of tiles) over 2 threads, one weight-gradient chunk; K = 80 leaves a one-vector
+ * GEMM panel */
 Test(cpu_wino, odd_plane_and_partial_panel) { wino_case(2, 64, 80, 9, 14, 11, 1); }
 /* a ResNet stage shape in small: 64 tiles of 8x8, 96 -> 64 channels (row remainders) */
 Test(cpu_wino, resnet_like_block) { wino_case(4, 96, 64, 8, 8, 12, 1); }
-/* 216 tiles: several chunks of both kinds per thread; 112 channels (a 3-vector panel) */
-Test(cpu_wino, many_chunks) { wino_case(3, 64, 112, 15, 17, 13, 1); }
+/* 360 tiles in rows of 9: several chunks of both kinds per thread (weight
+ * gradient: 128 + 128 + 104 tiles, the second starting inside a row, pairs of
+ * tiles across row ends); 112 channels (a 3-vector panel) */
+Test(cpu_wino, many_chunks) { wino_case(5, 64, 112, 15, 17, 13, 1); }
 
-/* 75 tiles (N, H/2 and W/2 odd): a weight-gradient chunk of 11 tiles, the last
- * pair's second tile absent */
+/* 75 tiles (N, H/2 and W/2 odd): the weight-gradient chunk's last pair of tiles
+ * has no second tile */
 Test(cpu_wino, odd_tile_count) { wino_case(3, 64, 64, 10, 10, 15, 1); }
 
 /* what Winograd leaves to oneDNN gives the direct kernel's bits: fewer than 64
