@@ -30,9 +30,13 @@
 /* fewer 2x2 output tiles than this (batch x plane / 4) stay with oneDNN: the
  * per-call filter transform and the workspace outweigh the saving */
 #define WINO_MIN_TILES 64
-/* nor planes under 8x8: on ResNet-50's 4x4 last stage (512 channels) the direct
- * kernel skips the padding taps, a third of the nominal work, and was faster */
+/* nor planes under 8x8 forward and backward-data: on ResNet-50's 4x4 last stage
+ * (512 channels) the direct kernel skips the padding taps, a third of the nominal
+ * work, and was faster.  Its weight gradient (one GEMM over im2col, which computes
+ * those taps) was 10-24 % slower than Winograd's, on 4x4 at batch 32 and on 7x7
+ * (224 px) at batch 16 */
 #define WINO_MIN_PLANE 64
+#define WINO_MIN_PLANE_BWD_W 16
 /* nor fewer channels than this on either side: the transforms grow with C + K and
  * the GEMM with C x K; measured slower than the direct kernel at 16 and 32 channels
  * (ResNet-20 on CIFAR), faster from 64 (ResNet-50) */
@@ -74,7 +78,7 @@ int wino_handles(const cpu_backend *b, const cv_kernel *k) {
            layout_of(k, w) == CV_LAYOUT_PLAIN && w->shape[2] == 3 && w->shape[3] == 3 && w->shape[0] == y->shape[1] &&
            w->shape[1] == x->shape[1] && x->shape[0] == y->shape[0] && x->shape[2] == y->shape[2] &&
            x->shape[3] == y->shape[3] && x->shape[1] >= WINO_MIN_CHANNELS && y->shape[1] >= WINO_MIN_CHANNELS &&
-           x->shape[2] * x->shape[3] >= WINO_MIN_PLANE &&
+           x->shape[2] * x->shape[3] >= (k->op == CV_OP_CONV2D_BWD_WEIGHT ? WINO_MIN_PLANE_BWD_W : WINO_MIN_PLANE) &&
            x->shape[0] * ((x->shape[2] + 1) / 2) * ((x->shape[3] + 1) / 2) >= WINO_MIN_TILES;
 }
 
@@ -361,17 +365,17 @@ BF16_FN static void pair_tiles(const uint16_t *src, int64_t nch, int dy, const w
 }
 
 /* one chunk (tiles t0 .. t0 + n) of the weight gradient: V and A dY Aᵀ with tiles
- * in pairs (Vt[p][tile / 2][C][2], Dt[p][tile / 2][K][2]), then dU_p[C][K] +=
- * Vt_pᵀ · Dt_p */
+ * in pairs (Vt[p][tile / 2][C][2], Dt[p][tile / 2][K][2]), then dU_p[C][K] (+)=
+ * Vt_pᵀ · Dt_p (acc: add to dU instead of overwriting it) */
 BF16_FN static void bwd_chunk_run(const uint16_t *dy, int64_t K, const uint16_t *x, int64_t C, const wgeom *g, int64_t t0,
-                                  int64_t n, uint16_t *Vt, uint16_t *Dt, float *dU) {
+                                  int64_t n, uint16_t *Vt, uint16_t *Dt, float *dU, int acc) {
     const int64_t tb = BWD_CHUNK, pairs = (n + 1) / 2;
     wtile tl[MAX_CHUNK];
     chunk_tiles(g, t0, n, tl);
     pair_tiles(x, C, 0, g, tl, n, tb / 2, Vt);
     pair_tiles(dy, K, 1, g, tl, n, tb / 2, Dt);
     for (int p = 0; p < 16; p++)
-        gemm(C, K / 16, Vt + p * (tb / 2) * C * 2, 2, 2 * C, Dt + p * (tb / 2) * K * 2, 2 * K, pairs, dU + p * K * C, K, 1);
+        gemm(C, K / 16, Vt + p * (tb / 2) * C * 2, 2, 2 * C, Dt + p * (tb / 2) * K * 2, 2 * K, pairs, dU + p * K * C, K, acc);
 }
 
 /* input channel c of dw[K][C][3][3]: the team's dU (`per` bytes apart in ws) added,
@@ -402,13 +406,16 @@ static void conv_bwd_weights(const uint16_t *dy, int64_t K, const uint16_t *x, i
         const int me = omp_get_thread_num(), team = omp_get_num_threads(); /* team <= threads */
         float *dU = (float *)(ws + per * (size_t)me);
         uint16_t *Vt = (uint16_t *)((char *)dU + ubytes), *Dt = (uint16_t *)((char *)Vt + vbytes);
-        memset(dU, 0, ubytes);
-        #pragma omp for schedule(static)
+        int fresh = 1; /* dU not written yet: the first chunk stores instead of adding */
+        #pragma omp for schedule(static) nowait
         for (int64_t ch = 0; ch < chunks; ch++) {
             const int64_t t0 = ch * tb;
-            bwd_chunk_run(dy, K, x, C, g, t0, g->tiles - t0 < tb ? g->tiles - t0 : tb, Vt, Dt, dU);
+            bwd_chunk_run(dy, K, x, C, g, t0, g->tiles - t0 < tb ? g->tiles - t0 : tb, Vt, Dt, dU, !fresh);
+            fresh = 0;
         }
-        /* implicit barrier: every thread's dU is complete */
+        if (fresh) memset(dU, 0, ubytes); /* a thread without chunks */
+        #pragma omp barrier
+        /* every thread's dU is complete */
         #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; c++) bwd_finish(ws, per, team, C, K, c, dw);
     }
