@@ -1,5 +1,5 @@
 /* bench/wino_error.c — why the CPU backend's bf16 Winograd uses 2x2 output tiles:
- * the norm-wise error of Winograd F(m x m, 3x3) when the transformed tiles and
+ * the norm-wise error of Winograd F(m x m', 3x3) when the transformed tiles and
  * filters are rounded to bf16 (as vdpbf16ps needs them) and summed over C channels
  * in f32, against the exact convolution of the same bf16 inputs; the direct bf16
  * kernel's error (inputs rounded, products exact) is printed for scale.  The
@@ -86,59 +86,61 @@ static void sandwich(int a, int b, int c, int d, const double *L, int ls, const 
         }
 }
 
-/* norm-wise errors over `trials` output tiles of a C-channel sum: Winograd with bf16
- * V and U, and the direct kernel on bf16 inputs, against f64 on the f32 inputs */
-static void run(const char *name, const wmat *w, int C, int trials) {
-    const int m = w->m, n = w->n;
+/* norm-wise errors over `trials` output tiles of a C-channel sum, rows transformed
+ * by r and columns by c (r == c: square tiles): Winograd with bf16 V and U, and the
+ * direct kernel on bf16 inputs, against f64 on the f32 inputs */
+static void run(const char *name, const wmat *r, const wmat *c, int C, int trials) {
+    const int mr = r->m, nr = r->n, mc = c->m, nc = c->n;
     double e_w = 0, e_d = 0, ref = 0;
     static double d[CMAX][NMAX][NMAX], db[CMAX][NMAX][NMAX], g[CMAX][3][3], gb[CMAX][3][3];
     for (int t = 0; t < trials; t++) {
         double M[NMAX][NMAX] = { { 0 } }, y[NMAX][NMAX] = { { 0 } }, yd[NMAX][NMAX] = { { 0 } }, o[NMAX][NMAX];
-        for (int c = 0; c < C; c++) {
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++) db[c][i][j] = bf16((float)(d[c][i][j] = normal()));
+        for (int ch = 0; ch < C; ch++) {
+            for (int i = 0; i < nr; i++)
+                for (int j = 0; j < nc; j++) db[ch][i][j] = bf16((float)(d[ch][i][j] = normal()));
             for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 3; j++) gb[c][i][j] = bf16((float)(g[c][i][j] = normal() / sqrt(9.0 * C)));
+                for (int j = 0; j < 3; j++) gb[ch][i][j] = bf16((float)(g[ch][i][j] = normal() / sqrt(9.0 * C)));
             double V[NMAX][NMAX], U[NMAX][NMAX];
-            sandwich(n, n, n, n, &w->bt[0][0], NMAX, &db[c][0][0], NMAX, &w->bt[0][0], NMAX, &V[0][0], NMAX);
-            sandwich(n, 3, 3, n, &w->g[0][0], 3, &gb[c][0][0], 3, &w->g[0][0], 3, &U[0][0], NMAX);
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++) M[i][j] += (double)bf16((float)V[i][j]) * bf16((float)U[i][j]);
-            for (int r = 0; r < m; r++)
-                for (int q = 0; q < m; q++)
+            sandwich(nr, nr, nc, nc, &r->bt[0][0], NMAX, &db[ch][0][0], NMAX, &c->bt[0][0], NMAX, &V[0][0], NMAX);
+            sandwich(nr, 3, 3, nc, &r->g[0][0], 3, &gb[ch][0][0], 3, &c->g[0][0], 3, &U[0][0], NMAX);
+            for (int i = 0; i < nr; i++)
+                for (int j = 0; j < nc; j++) M[i][j] += (double)bf16((float)V[i][j]) * bf16((float)U[i][j]);
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < mc; j++)
                     for (int a = 0; a < 3; a++)
                         for (int b = 0; b < 3; b++) {
-                            y[r][q] += d[c][r + a][q + b] * g[c][a][b];
-                            yd[r][q] += db[c][r + a][q + b] * gb[c][a][b];
+                            y[i][j] += d[ch][i + a][j + b] * g[ch][a][b];
+                            yd[i][j] += db[ch][i + a][j + b] * gb[ch][a][b];
                         }
         }
-        sandwich(m, n, n, m, &w->at[0][0], NMAX, &M[0][0], NMAX, &w->at[0][0], NMAX, &o[0][0], NMAX);
-        for (int r = 0; r < m; r++)
-            for (int q = 0; q < m; q++) {
-                e_w += (o[r][q] - y[r][q]) * (o[r][q] - y[r][q]);
-                e_d += (yd[r][q] - y[r][q]) * (yd[r][q] - y[r][q]);
-                ref += y[r][q] * y[r][q];
+        sandwich(mr, nr, nc, mc, &r->at[0][0], NMAX, &M[0][0], NMAX, &c->at[0][0], NMAX, &o[0][0], NMAX);
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < mc; j++) {
+                e_w += (o[i][j] - y[i][j]) * (o[i][j] - y[i][j]);
+                e_d += (yd[i][j] - y[i][j]) * (yd[i][j] - y[i][j]);
+                ref += y[i][j] * y[i][j];
             }
     }
-    printf("%-36s C %4d: Winograd %.2e   direct %.2e   multiplications per output %.2f\n", name, C, sqrt(e_w / ref),
-           sqrt(e_d / ref),
-           (double)(n * n) / (m * m));
+    printf("%-42s C %4d: Winograd %.2e   direct %.2e   multiplications per output %.2f\n", name, C, sqrt(e_w / ref),
+           sqrt(e_d / ref), (double)(nr * nc) / (mr * mc));
 }
 
 int main(int argc, char **argv) {
     int C = argc > 1 ? atoi(argv[1]) : 64;
     if (C < 1 || C > CMAX) { fprintf(stderr, "C: 1..%d\n", CMAX); return 1; }
-    static const struct { const char *name; int m; double p[5]; } cases[] = {
-        { "F(2x2,3x3) points 0 1 -1", 2, { 0, 1, -1 } },
-        { "F(3x3,3x3) points 0 1 -1 2", 3, { 0, 1, -1, 2 } },
-        { "F(3x3,3x3) points 0 1 -1 1/2", 3, { 0, 1, -1, 0.5 } },
-        { "F(4x4,3x3) points 0 1 -1 2 -2", 4, { 0, 1, -1, 2, -2 } },
-        { "F(4x4,3x3) points 0 1 -1 1/2 -2", 4, { 0, 1, -1, 0.5, -2 } },
+    /* output rows, their points; output columns, their points */
+    static const struct { const char *name; int mr; double pr[5]; int mc; double pc[5]; } cases[] = {
+        { "F(2x2,3x3) points 0 1 -1", 2, { 0, 1, -1 }, 2, { 0, 1, -1 } },
+        { "F(2x4,3x3) points 0 1 -1 / 0 1 -1 1/2 -2", 2, { 0, 1, -1 }, 4, { 0, 1, -1, 0.5, -2 } },
+        { "F(3x3,3x3) points 0 1 -1 2", 3, { 0, 1, -1, 2 }, 3, { 0, 1, -1, 2 } },
+        { "F(3x3,3x3) points 0 1 -1 1/2", 3, { 0, 1, -1, 0.5 }, 3, { 0, 1, -1, 0.5 } },
+        { "F(4x4,3x3) points 0 1 -1 2 -2", 4, { 0, 1, -1, 2, -2 }, 4, { 0, 1, -1, 2, -2 } },
+        { "F(4x4,3x3) points 0 1 -1 1/2 -2", 4, { 0, 1, -1, 0.5, -2 }, 4, { 0, 1, -1, 0.5, -2 } },
     };
     printf("bf16 Winograd against the exact convolution, norm-wise over 200 tiles (direct: 9 per output)\n");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const wmat w = build(cases[i].m, cases[i].p);
-        run(cases[i].name, &w, C, 200);
+        const wmat r = build(cases[i].mr, cases[i].pr), c = build(cases[i].mc, cases[i].pc);
+        run(cases[i].name, &r, &c, C, 200);
     }
     return 0;
 }
