@@ -8,6 +8,8 @@
  * a pixel step (spatial.c); elementwise ops on equal shapes are layout-agnostic. */
 #include "cpu.h"
 
+#include <string.h>
+
 
 int kt_any_blocked(const cv_kernel *k) {
     for (int io = 0; io < 2; io++)
@@ -121,9 +123,11 @@ int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t r = 0; r < N * CB; r++) {
         const int64_t at = r * HW * 16, v = r * 16; /* [N,C] row r/CB, channels (r%CB)*16.. */
-        if (bcast) {
-            for (int64_t i = 0; i < HW; i++)
-                for (int l = 0; l < 16; l++) act_store(bd, bt, at + i * 16 + l, act_load(sd, sm, v + l));
+        if (bcast) { /* the 16 values once in the output's dtype, then a copy per pixel */
+            char px[16 * sizeof(float)];
+            const size_t es = bt == CV_BF16 ? 2 : 4;
+            for (int l = 0; l < 16; l++) act_store(px, bt, l, act_load(sd, sm, v + l));
+            for (int64_t i = 0; i < HW; i++) memcpy((char *)bd + (size_t)(at + i * 16) * es, px, 16 * es);
         } else {
             double acc[16] = { 0 };
             for (int64_t i = 0; i < HW; i++)
