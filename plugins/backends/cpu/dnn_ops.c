@@ -91,8 +91,7 @@ static void md_weights(dnnl_memory_desc_t *md, const cv_ktensor *w, int groups, 
  * bf16); the two operands are built in the workspace. */
 #define GEMM_DW_MAX_PLANE 16 /* 8x8 planes measured about even with the direct kernel */
 /* bf16: up to 7x7 — ResNet-50's last stage at 224 px, where oneDNN's direct bf16
- * kernel ran at 35-73 % of the vdpbf16ps peak (8x8 layers at 128 px at 88-90 %).
- * Its 3x3 stride-1 layers of 64+ channels go to the bf16 Winograd first (wino.c) */
+ * kernel ran at 35-73 % of the vdpbf16ps peak (8x8 layers at 128 px at 88-90 %) */
 #define GEMM_DW_MAX_PLANE_BF16 49
 #define GEMM_DW_MAX_COL (16u << 20) /* im2col bytes */
 

@@ -30,13 +30,13 @@
 /* fewer 2x2 output tiles than this (batch x plane / 4) stay with oneDNN: the
  * per-call filter transform and the workspace outweigh the saving */
 #define WINO_MIN_TILES 64
-/* nor planes under 8x8 forward and backward-data: on ResNet-50's 4x4 last stage
- * (512 channels) the direct kernel skips the padding taps, a third of the nominal
- * work, and was faster.  Its weight gradient (one GEMM over im2col, which computes
- * those taps) was 10-24 % slower than Winograd's, on 4x4 at batch 32 and on 7x7
- * (224 px) at batch 16 */
+/* nor planes under 8x8: on ResNet-50's 4x4 last stage (512 channels) the direct
+ * kernel skips the padding taps, a third of the nominal work, and was faster.  Its
+ * weight gradient (one GEMM over im2col there) was 10-24 % faster as Winograd, on
+ * 4x4 at batch 32 and on 7x7 at batch 16, but each thread's dU sums take 16 MiB at
+ * 512 channels: the planned peak of a 2-thread bf16 ResNet-50 step grew by 35 MiB
+ * (8 %) for about 0.5 % of its time, so they stay with the GEMM */
 #define WINO_MIN_PLANE 64
-#define WINO_MIN_PLANE_BWD_W 16
 /* nor fewer channels than this on either side: the transforms grow with C + K and
  * the GEMM with C x K; measured slower than the direct kernel at 16 and 32 channels
  * (ResNet-20 on CIFAR), faster from 64 (ResNet-50) */
@@ -78,7 +78,7 @@ int wino_handles(const cpu_backend *b, const cv_kernel *k) {
            layout_of(k, w) == CV_LAYOUT_PLAIN && w->shape[2] == 3 && w->shape[3] == 3 && w->shape[0] == y->shape[1] &&
            w->shape[1] == x->shape[1] && x->shape[0] == y->shape[0] && x->shape[2] == y->shape[2] &&
            x->shape[3] == y->shape[3] && x->shape[1] >= WINO_MIN_CHANNELS && y->shape[1] >= WINO_MIN_CHANNELS &&
-           x->shape[2] * x->shape[3] >= (k->op == CV_OP_CONV2D_BWD_WEIGHT ? WINO_MIN_PLANE_BWD_W : WINO_MIN_PLANE) &&
+           x->shape[2] * x->shape[3] >= WINO_MIN_PLANE &&
            x->shape[0] * ((x->shape[2] + 1) / 2) * ((x->shape[3] + 1) / 2) >= WINO_MIN_TILES;
 }
 
