@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-
 int kt_any_blocked(const cv_kernel *k) {
     for (int io = 0; io < 2; io++)
         for (int i = 0; i < (io ? k->n_out : k->n_in); i++)
