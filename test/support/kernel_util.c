@@ -18,6 +18,16 @@ static size_t ku_esize(int dtype) {
     }
 }
 
+double ku_rel_err(const char *what, const float *got, const float *want, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cr_assert(isfinite(got[i]), "%s: element %lld is %g (not written?)", what, (long long)i, got[i]);
+        num += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+        den += (double)want[i] * want[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
 uint16_t ku_to_bf16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);

@@ -90,6 +90,9 @@ float ku_from_f16(uint16_t h);
 ku_rng ku_rng_make(uint64_t seed);
 double ku_uniform(ku_rng *r);                         /* [0, 1) */
 float *ku_random(ku_rng *r, int64_t n, float lo, float hi); /* malloc'd array, uniform in [lo, hi) */
+/* ||got - want|| / ||want|| (norm-wise; 1 stands in for ||want|| = 0), failing the
+ * test when an element of got is not finite (what: the message's prefix) */
+double ku_rel_err(const char *what, const float *got, const float *want, int64_t n);
 /* push every |x - point| < margin to point +- margin (keep inputs off kinks) */
 void ku_keep_away(float *x, int64_t n, const float *points, int n_points, float margin);
 

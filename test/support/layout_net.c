@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ce_loss.h"
+#include "kernel_util.h"
 #include "cuda_open.h"
 #include "engine/internal.h"
 
@@ -440,21 +441,11 @@ int ln_count_dtype(const cv_plan *p, int dt) {
     return c;
 }
 
-double ln_rel_err(const float *a, const float *b, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        cr_assert(isfinite(a[i]), "element %lld is %g", (long long)i, a[i]);
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 static double buffers_rel(net_rig *a, net_rig *b, int which) {
     int64_t na, nb;
     float *va = net_rig_read(a, which, &na), *vb = net_rig_read(b, which, &nb);
     cr_assert_eq(na, nb);
-    double r = ln_rel_err(va, vb, na);
+    double r = ku_rel_err("layout_net", va, vb, na);
     free(va);
     free(vb);
     return r;
@@ -503,7 +494,7 @@ void ln_half_step_close(ln_target t, int dt, const ln_target *other, int variant
     cv_step_io ia = { img, lab, la, 0, 0 }, ib = { img, lab, lb, 0, 0 };
     cr_assert_eq(cv_net_run(pa, &ia, &a.err), CV_OK, "%s", a.err.message);
     cr_assert_eq(cv_net_run(pb, &ib, &b.err), CV_OK, "%s", b.err.message);
-    const double dl = fabs(ia.loss - ib.loss) / (1 + fabs(ib.loss)), lr = ln_rel_err(la, lb, 8 * 5);
+    const double dl = fabs(ia.loss - ib.loss) / (1 + fabs(ib.loss)), lr = ku_rel_err("layout_net losses", la, lb, 8 * 5);
     const double gr = buffers_rel(&a, &b, 1), sr = buffers_rel(&a, &b, 3);
     cr_log_info("%s %s against %s: loss %.3g, logits %.3g, gradients %.3g, running statistics %.3g (relative errors)",
                 t.backend, cv_dtype_name(dt), other ? other->backend : "f32 storage", dl, lr, gr, sr);

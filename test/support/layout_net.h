@@ -120,8 +120,6 @@ void ln_expect_kernel_error(ku_backend be, int op, const void *p, size_t ps, con
 cv_plan *ln_plan_storage(net_rig *r, int n, int hw, cv_mode mode, int f32);
 /* how many of p's tensors have dtype dt */
 int ln_count_dtype(const cv_plan *p, int dt);
-/* ||a - b|| / ||b|| (every a finite) */
-double ln_rel_err(const float *a, const float *b, int64_t n);
 /* V_RESNET's plans (train and eval, global pool by REDUCE and by adaptive pooling)
  * store every tensor from the stem conv to the last block in dt and keep the head,
  * the input and the logits f32; with CVNETS_LAYOUT=f32 nothing is dt and the planned

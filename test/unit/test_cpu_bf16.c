@@ -65,17 +65,6 @@ static float *run_op(ku_backend be, int op, const void *p, size_t ps, const cv_s
     return got;
 }
 
-/* ||got - want|| / ||want||, every element of got finite */
-static double rel_err(const char *name, const float *got, const float *want, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t j = 0; j < n; j++) {
-        cr_assert(isfinite(got[j]), "%s: element %lld is %g", name, (long long)j, got[j]);
-        num += ((double)got[j] - want[j]) * ((double)got[j] - want[j]);
-        den += (double)want[j] * want[j];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* run op on ref and on the bf16 backend with the same random inputs; output 0 compared */
 static void compare(const char *name, int op, const void *p, size_t ps, const cv_shape *in, int n_in, cv_shape out) {
     if (!have_bf16) cr_skip_test("this CPU has no AVX512-BF16");
@@ -83,7 +72,7 @@ static void compare(const char *name, int op, const void *p, size_t ps, const cv
     for (int i = 0; i < n_in; i++) v[i] = ku_random(&rng, cv_shape_numel(&in[i]), -2, 2);
     got[0] = run_op(ref, op, p, ps, in, v, n_in, out);
     got[1] = run_op(bf, op, p, ps, in, v, n_in, out);
-    const double rel = rel_err(name, got[1], got[0], cv_shape_numel(&out));
+    const double rel = ku_rel_err(name, got[1], got[0], cv_shape_numel(&out));
     cr_expect(rel <= 1e-2, "%s: relative error %.3g above the bf16 bound 1e-2", name, rel);
     cr_expect(rel > 1e-6, "%s: relative error %.3g: the result is fp32-exact, bf16 was not used", name, rel);
     for (int i = 0; i < n_in; i++) free(v[i]);
@@ -124,7 +113,7 @@ static void conv_rounding(int64_t N, int64_t C, int64_t H, int64_t O, int k, int
         char name[96];
         snprintf(name, sizeof name, "%s %lld -> %lld channels, %dx%d stride %d", d ? "backward-data" : "forward",
                  (long long)C, (long long)O, k, k, s);
-        const double rel = rel_err(name, got, want, cv_shape_numel(&out));
+        const double rel = ku_rel_err(name, got, want, cv_shape_numel(&out));
         cr_expect(rel <= 1e-5, "%s: relative error %.3g against the reference on round-to-nearest-even weights", name, rel);
         free(a); free(w); free(wr); free(got); free(want);
     }

@@ -121,16 +121,6 @@ static void run_cpu(ku_backend be, int op, const cv_conv_params *cp, int64_t N, 
     free(ah); free(bh); free(oh); free(of);
 }
 
-static double rel_err(const float *got, const float *want, int64_t n, const char *what) {
-    double e = 0, r = 0;
-    for (int64_t i = 0; i < n; i++) {
-        cr_assert(isfinite(got[i]), "%s: element %lld is %g (not written?)", what, (long long)i, got[i]);
-        e += (got[i] - (double)want[i]) * (got[i] - (double)want[i]);
-        r += (double)want[i] * want[i];
-    }
-    return sqrt(e / r);
-}
-
 /* all three directions of a 3x3 stride-1 pad-1 convolution C -> K on [N, ., H, W];
  * with_direct: also against the direct bf16 kernel */
 static void wino_case(int64_t N, int64_t C, int64_t K, int64_t H, int64_t W, uint64_t seed, int with_direct) {
@@ -159,11 +149,11 @@ static void wino_case(int64_t N, int64_t C, int64_t K, int64_t H, int64_t W, uin
         char what[96];
         snprintf(what, sizeof what, "%s N%lld C%lld K%lld %lldx%lld", names[d], (long long)N, (long long)C, (long long)K,
                  (long long)H, (long long)W);
-        const double e = rel_err(got, want, n_out, what);
+        const double e = ku_rel_err(what, got, want, n_out);
         cr_expect(e <= 1e-2 && e > 1e-6, "%s: relative error %.3g, want (1e-6, 1e-2]", what, e);
         if (with_direct) {
             run_cpu(direct, op, &cp, N, C, K, H, W, a, b, dir);
-            cr_log_info("%s: relative error %.2e (direct bf16 %.2e)", what, e, rel_err(dir, want, n_out, what));
+            cr_log_info("%s: relative error %.2e (direct bf16 %.2e)", what, e, ku_rel_err(what, dir, want, n_out));
             cr_expect(memcmp(got, dir, (size_t)n_out * 4) != 0, "%s: equal to the direct kernel: Winograd did not run", what);
         }
         ku_free(ref, &ti[0]); ku_free(ref, &ti[1]); ku_free(ref, &to);

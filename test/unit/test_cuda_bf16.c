@@ -132,14 +132,9 @@ static void compare(const char *name, int op, const void *p, size_t ps, const cv
     double rel[N_PREC];
     const float *want = res[0];
     for (int b = 0; b < N_PREC; b++) {
-        const float *got = res[b + 1];
-        double num = 0, den = 0;
-        for (int64_t j = 0; j < n; j++) {
-            cr_assert(isfinite(got[j]), "%s %s: element %lld is %g", name, prec_name[b], (long long)j, got[j]);
-            num += ((double)got[j] - want[j]) * ((double)got[j] - want[j]);
-            den += (double)want[j] * want[j];
-        }
-        rel[b] = sqrt(num / (den > 0 ? den : 1));
+        char what[128];
+        snprintf(what, sizeof what, "%s %s", name, prec_name[b]);
+        rel[b] = ku_rel_err(what, res[b + 1], want, n);
         cr_log_info("%s %s: relative error %.3g", name, prec_name[b], rel[b]); /* kept in test/gpu/run.sh's log */
         cr_expect(rel[b] <= 1e-2, "%s %s: relative error %.3g above the bound 1e-2", name, prec_name[b], rel[b]);
         cr_expect(rel[b] > 1e-6, "%s %s: relative error %.3g: fp32-exact, the 16-bit path did not run", name,

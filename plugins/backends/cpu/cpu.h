@@ -120,6 +120,13 @@ int run_update(cpu_backend *b, const cv_kernel *k, cv_error *err);    /* optimiz
 int run_batch_norm(cpu_backend *b, const cv_kernel *k, cv_error *err); /* batch norm (+bwd), bnorm.c */
 size_t bn_scratch_bytes(const cv_kernel *k); /* its workspace (the C16 loops) */
 int run_dropout(cpu_backend *b, const cv_kernel *k, cv_error *err);   /* dropout, drop path (+bwd) */
+/* a convolution kernel's operands in any of its three directions: x (the activation
+ * it convolves), w (the weights) and y (the convolution's output side) */
+static inline void conv_operands(const cv_kernel *k, const cv_ktensor **x, const cv_ktensor **w, const cv_ktensor **y) {
+    if (k->op == CV_OP_CONV2D) { *x = &k->in[0]; *w = &k->in[1]; *y = &k->out[0]; }
+    else if (k->op == CV_OP_CONV2D_BWD_DATA) { *x = &k->out[0]; *w = &k->in[1]; *y = &k->in[0]; }
+    else { *x = &k->in[1]; *w = &k->out[0]; *y = &k->in[0]; }
+}
 /* wino.c: bf16 Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions on bf16 C16 activations */
 int wino_handles(const cpu_backend *b, const cv_kernel *k);
 size_t wino_scratch_bytes(const cpu_backend *b, const cv_kernel *k);

@@ -186,11 +186,8 @@ static int build_conv(dnn_build *bd) {
     const cv_kernel *k = bd->k;
     const cv_conv_params *p = k->params;
     const int op = k->op;
-    /* x: the activation operand, w: weights, y: the conv output operand */
     const cv_ktensor *x, *w, *y;
-    if (op == CV_OP_CONV2D) { x = &k->in[0]; w = &k->in[1]; y = &k->out[0]; }
-    else if (op == CV_OP_CONV2D_BWD_DATA) { x = &k->out[0]; w = &k->in[1]; y = &k->in[0]; }
-    else { x = &k->in[1]; w = &k->out[0]; y = &k->in[0]; }
+    conv_operands(k, &x, &w, &y);
     int g = p->groups > 0 ? p->groups : 1;
     char a[64], c[64], e[64];
     if (x->ndim != 4 || y->ndim != 4 || w->ndim != 4 || w->shape[0] % g || x->shape[1] != w->shape[1] * g ||

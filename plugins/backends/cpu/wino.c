@@ -45,13 +45,6 @@
 typedef struct wgeom { int64_t n, h, w, th, tw, tiles; } wgeom;
 
 /* ---- which convolutions ------------------------------------------------------- */
-/* the activation operands (x and y of the convolution), the weights */
-static void operands(const cv_kernel *k, const cv_ktensor **x, const cv_ktensor **w, const cv_ktensor **y) {
-    if (k->op == CV_OP_CONV2D) { *x = &k->in[0]; *w = &k->in[1]; *y = &k->out[0]; }
-    else if (k->op == CV_OP_CONV2D_BWD_DATA) { *x = &k->out[0]; *w = &k->in[1]; *y = &k->in[0]; }
-    else { *x = &k->in[1]; *w = &k->out[0]; *y = &k->in[0]; }
-}
-
 /* the layout the kernel gives operand t */
 static int layout_of(const cv_kernel *k, const cv_ktensor *t) {
     const int is_out = t >= k->out && t < k->out + k->n_out;
@@ -73,7 +66,7 @@ int wino_handles(const cpu_backend *b, const cv_kernel *k) {
         p->dilation[0] != 1 || p->dilation[1] != 1)
         return 0;
     const cv_ktensor *x, *w, *y;
-    operands(k, &x, &w, &y);
+    conv_operands(k, &x, &w, &y);
     return act_ok(k, x) && act_ok(k, y) && w->dtype == CV_F32 && w->ndim == 4 && kt_contiguous(w) &&
            layout_of(k, w) == CV_LAYOUT_PLAIN && w->shape[2] == 3 && w->shape[3] == 3 && w->shape[0] == y->shape[1] &&
            w->shape[1] == x->shape[1] && x->shape[0] == y->shape[0] && x->shape[2] == y->shape[2] &&
@@ -432,7 +425,7 @@ static wgeom geom_of(const cv_ktensor *x) {
  * per_thread bytes (V, M; or dU, Vt, Dt), every part 64-byte aligned */
 static size_t wino_layout(const cv_kernel *k, int threads, size_t *u_bytes, size_t *per_thread) {
     const cv_ktensor *x, *w, *y;
-    operands(k, &x, &w, &y);
+    conv_operands(k, &x, &w, &y);
     const int64_t C = x->shape[1], K = y->shape[1];
     if (k->op == CV_OP_CONV2D_BWD_WEIGHT) {
         *u_bytes = 0;
@@ -460,7 +453,7 @@ int run_wino(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         return CPU_FAIL(b, err, CV_ERR_NOMEM, "backend cpu: %s: no memory for %zu bytes of Winograd workspace",
                         op_name(k->op), need);
     const cv_ktensor *x, *w, *y;
-    operands(k, &x, &w, &y);
+    conv_operands(k, &x, &w, &y);
     const wgeom g = geom_of(x);
     const int64_t C = x->shape[1], K = y->shape[1];
     if (k->op == CV_OP_CONV2D_BWD_WEIGHT) {
