@@ -2,9 +2,10 @@
  * (cvnets-backend-cpu.so) called directly through its vtable: convolution
  * forward / backward-data / backward-weights of ResNet-18's 3x3 layers at 128 px,
  * batch 32, in both conv_layout modes, plus batch norm and relu for scale; then,
- * where the CPU has AVX512-BF16, the same layers with precision = bf16 on bf16 C16
- * activations (as the engine stores them), conv_algorithm = auto (our Winograd
- * where it applies) against direct (oneDNN's bf16 kernel).
+ * where the CPU has AVX512-BF16, ResNet-50's 3x3 stride-1 layers at 128 and 224 px
+ * with precision = bf16 on bf16 C16 activations (as the engine stores them),
+ * conv_algorithm = auto (our Winograd where it applies) against direct (oneDNN's
+ * bf16 kernel).
  * Prints ms per call and GFLOP/s.  Measured, never asserted.  Build and run:
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Isdk/include bench/cpu_ops_bench.c -ldl -lm -o build/cpu_ops_bench
  *   build/cpu_ops_bench build/lib/cvnets/plugins/cvnets-backend-cpu.so [threads]
@@ -93,26 +94,29 @@ static double time_op(const cv_backend_vtable *vt, void *self, int op, const voi
     return ms;
 }
 
-/* ResNet-50's 3x3 stride-1 layers at 128 px, batch 32, precision = bf16 on bf16 C16
- * activations: conv_algorithm = auto (our Winograd F(2x2,3x3) where it applies)
- * against direct (oneDNN's bf16 kernel); GFLOP/s count the direct kernel's work */
+/* ResNet-50's 3x3 stride-1 layers at 128 px, batch 32, and at 224 px, batch 16,
+ * precision = bf16 on bf16 C16 activations: conv_algorithm = auto (our Winograd
+ * F(2x2,3x3) where it applies) against direct (oneDNN's bf16 kernel); GFLOP/s count
+ * the direct kernel's work */
 static void bf16_layers(const cv_backend_vtable *vt, cv_host *h, int threads) {
-    static const int64_t layers[][2] = { { 64, 32 }, { 128, 16 }, { 256, 8 }, { 512, 4 } };
+    static const int64_t layers[][3] = { { 64, 32, 32 }, { 128, 16, 32 }, { 256, 8, 32 }, { 512, 4, 32 },
+                                         { 64, 56, 16 }, { 128, 28, 16 }, { 256, 14, 16 }, { 512, 7, 16 } };
     static const char *algs[2] = { "auto", "direct" };
     static const uint8_t c16_w[2] = { CV_LAYOUT_C16, CV_LAYOUT_PLAIN }, c16_c16[2] = { CV_LAYOUT_C16, CV_LAYOUT_C16 };
     static const uint8_t c16[1] = { CV_LAYOUT_C16 }, plain[1] = { CV_LAYOUT_PLAIN };
     cv_error err = { sizeof err, 0, "" };
     layout_value = "blocked";
     precision_value = "bf16";
-    printf("\nbf16 (C16 bf16 activations), ResNet-50's 3x3 stride-1 layers at 128 px, batch 32: ms per call (GF/s)\n");
+    printf("\nbf16 (C16 bf16 activations), ResNet-50's 3x3 stride-1 layers at 128 px (batch 32) and 224 px (batch 16):"
+           " ms per call (GF/s)\n");
     printf("%-8s %-14s %22s %22s %22s\n", "algo", "layer", "fwd", "bwd-data", "bwd-weights");
     for (int a = 0; a < 2; a++) {
         algorithm_value = algs[a];
         cv_create_args ca = { .struct_size = sizeof ca, .host = h, .opts = (const cv_options *)h, .threads = threads };
         void *self = NULL;
         if (found->create(&ca, &self, &err)) { printf("(skipped: %s)\n", err.message); return; }
-        for (int i = 0; i < 4; i++) {
-            int64_t C = layers[i][0], H = layers[i][1], N = 32;
+        for (int i = 0; i < 8; i++) {
+            int64_t C = layers[i][0], H = layers[i][1], N = layers[i][2];
             int64_t xs[4] = { N, C, H, H }, wsz[4] = { C, C, 3, 3 };
             cv_ktensor x = kt_bf16(xs), w = kt(4, wsz), y = kt_bf16(xs);
             cv_conv_params p = { { 1, 1, 1 }, { 1, 1, 0 }, { 1, 1, 1 }, 1 };
@@ -125,7 +129,7 @@ static void bf16_layers(const cv_backend_vtable *vt, cv_host *h, int threads) {
             ms[2] = time_op(vt, self, CV_OP_CONV2D_BWD_WEIGHT, &p, sizeof p, bwin, 2, &w, 1, 5, NULL);
             in_layout = out_layout = NULL;
             char name[64];
-            snprintf(name, sizeof name, "%lldch %lldx%lld", (long long)C, (long long)H, (long long)H);
+            snprintf(name, sizeof name, "%lldch %lldx%lld b%lld", (long long)C, (long long)H, (long long)H, (long long)N);
             printf("%-8s %-14s", algs[a], name);
             for (int d = 0; d < 3; d++) printf(" %10.2f (%9.1f)", ms[d], gflop / ms[d] * 1e3);
             printf("\n");
