@@ -109,6 +109,20 @@ ku_backend ku_backend_open(struct cv_ctx *ctx, const char *name) {
     return be;
 }
 
+ku_backend ku_backend_open_cpu_bf16(struct cv_ctx *ctx) {
+    static const char *const bf16[] = { "precision=bf16", NULL };
+    const cv_component_desc *d = th_load(ctx, "backend", "cpu");
+    cv_create_args a = { .struct_size = sizeof a, .threads = 2 };
+    cv_error err;
+    cv_error_init(&err);
+    void *self = NULL;
+    if (th_try_create(ctx, d, bf16, &a, &self, &err) != CV_OK) {
+        th_ctx_free(ctx);
+        cr_skip_test("this CPU has no AVX512-BF16: %s", err.message);
+    }
+    return (ku_backend){ d->vtable, self, d };
+}
+
 void ku_backend_close(ku_backend be) {
     if (be.desc && be.self) th_destroy(be.desc, be.self);
 }

@@ -36,6 +36,9 @@ typedef struct ku_backend {
  * default options and threads = 1; fails the test otherwise. */
 struct cv_ctx;
 ku_backend ku_backend_open(struct cv_ctx *ctx, const char *name);
+/* The CPU backend with precision = bf16 and 2 threads, or the test skipped (with the
+ * backend's reason) on a CPU without AVX512-BF16; test_cpu_bf16.c checks that refusal. */
+ku_backend ku_backend_open_cpu_bf16(struct cv_ctx *ctx);
 void ku_backend_close(ku_backend be);
 
 /* A tensor in backend memory.  ku_make gives dense row-major strides; a test may

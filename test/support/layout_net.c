@@ -150,6 +150,11 @@ static cv_tensor *m_forward(void *self, const cv_ops_v1 *o, cv_graph *g, cv_tens
     } else if (m->variant == V_BCAST) { /* squeeze-excitation style N,C,1,1 multiply */
         cv_tensor *s = cv_unary(o, g, cv_reduce(o, g, x, CV_R_MEAN, 0xC, 1), CV_SIGMOID, 0);
         x = cv_mul(o, g, x, s);
+    } else if (m->variant == V_SE) { /* squeeze-excitation as the zoo builds it: 1x1 convolutions on the pool */
+        cv_tensor *s = cv_reduce(o, g, x, CV_R_MEAN, 0xC, 1);
+        s = cv_unary(o, g, conv(o, g, "se_fc1", s, (int)hs.dim[1], 16, 1, 1), CV_RELU, 0);
+        s = cv_unary(o, g, conv(o, g, "se_fc2", s, 16, (int)hs.dim[1], 1, 1), CV_HARDSIGMOID, 0);
+        x = cv_mul(o, g, x, s);
     } else if (m->variant == V_CONCAT) {
         x = CV_OP2(o, g, CV_OP_CONCAT, x, m->t[T_BLOCK1], (&(cv_axis_params){ 1 }));
     } else if (m->variant == V_OUTPUT) { /* kept to the end of the step, as a graph output is */

@@ -30,8 +30,11 @@
  * the blocks' values plain with C16: the last block's value read through a view
  * and back, V_C24 blocks of 24 channels, a broadcast (squeeze-excitation)
  * multiply, a concat of both blocks, the last block's value a graph output;
- * V_W64 is V_RESNET with blocks of 64 channels (the CPU's bf16 Winograd takes them) */
-enum { V_RESNET, V_VIEW, V_C24, V_BCAST, V_CONCAT, V_OUTPUT, V_W64 };
+ * V_W64 is V_RESNET with blocks of 64 channels (the CPU's bf16 Winograd takes them);
+ * V_SE ends with a squeeze-excitation block as the zoo's (pool, 1x1 convolutions
+ * 32 -> 16 -> 32 with ReLU and hard sigmoid, multiply): the pooled values are
+ * blocked while the block's input is plain */
+enum { V_RESNET, V_VIEW, V_C24, V_BCAST, V_CONCAT, V_OUTPUT, V_W64, V_SE };
 /* the tensors of the last trace: stem conv, bn, relu, max pool, both blocks, the
  * [N,C] input of the classifier */
 enum { T_CONV1, T_BN1, T_RELU1, T_POOL, T_BLOCK1, T_BLOCK2, T_HEAD, T_COUNT };

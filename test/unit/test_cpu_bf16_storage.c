@@ -12,7 +12,9 @@
  * the global pool's REDUCE and BROADCAST_TO, and a small-plane weight gradient (one
  * GEMM) on bf16 C16 operands give the f32
  * kernel's results on the same values, rounded to bf16, also over several blocks
- * of the generic element-wise path.  And the errors for
+ * of the generic element-wise path; the global pool and its gradient between a
+ * plain f32 side and a bf16 side, and a squeeze-excitation block that needs them.
+ * And the errors for
  * bf16 operands a kernel does not take.  Skips without AVX512-BF16. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -34,19 +36,8 @@ static const ln_target bf = { "cpu", CV_LAYOUT_C16, NULL, bf16_opts };
 static const ln_target ref = { "ref", CV_LAYOUT_PLAIN, NULL, NULL };
 static const uint8_t c16[6] = { CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16, CV_LAYOUT_C16 };
 
-/* the bf16 backend, or a skip on a CPU without AVX512-BF16 (test_cpu_bf16.c checks the refusal) */
-static ku_backend open_bf16(cv_ctx *ctx) {
-    const cv_component_desc *d = th_load(ctx, "backend", "cpu");
-    cv_create_args a = { .struct_size = sizeof a, .threads = 2 };
-    cv_error err;
-    cv_error_init(&err);
-    void *self = NULL;
-    if (th_try_create(ctx, d, bf16_opts, &a, &self, &err) != CV_OK) {
-        th_ctx_free(ctx);
-        cr_skip_test("this CPU has no AVX512-BF16: %s", err.message);
-    }
-    return (ku_backend){ d->vtable, self, d };
-}
+/* the bf16 backend, or a skip on a CPU without AVX512-BF16 */
+static ku_backend open_bf16(cv_ctx *ctx) { return ku_backend_open_cpu_bf16(ctx); }
 static void need_bf16(void) {
     cv_ctx *ctx = th_ctx_new();
     ku_backend_close(open_bf16(ctx));
@@ -115,6 +106,36 @@ Test(bf16_storage, a_training_step_stays_close_to_the_reference) {
     need_bf16();
     ln_half_step_close(bf, CV_BF16, &ref, V_W64, 24);
 }
+/* A squeeze-excitation block (V_SE) as MobileNetV3's: its input is plain (the
+ * broadcast multiply), its pooled values feed 1x1 convolutions and are blocked, so
+ * the pool's REDUCE goes from plain f32 to bf16 and its gradient's BROADCAST_TO from
+ * bf16 to plain f32 (until 2026-11-29 the REDUCE refused that: "only f32 is
+ * supported", and a MobileNetV3 could not train in bf16) */
+/* the nodes of kind op in p that read a 4-D x of dtype xt and write a 4-D y of dtype yt */
+static int nodes_between(const cv_plan *p, int op, int xt, int yt) {
+    int n = 0;
+    for (int32_t i = 0; i < p->g->n_nodes; i++) {
+        const cv_node *nd = &p->g->nodes[i];
+        if (nd->op != op) continue;
+        const cv_tensor *x = cv_graph_tensor(p->g, cv_node_in(p->g, nd)[0]), *y = cv_graph_tensor(p->g, cv_node_out(p->g, nd)[0]);
+        n += x->dtype == xt && y->dtype == yt && x->shape.ndim == 4 && y->shape.ndim == 4;
+    }
+    return n;
+}
+Test(bf16_storage, a_squeeze_excitation_block_trains) {
+    need_bf16();
+    net_rig r;
+    mspec m;
+    ln_rig_open(&r, &m, bf, V_SE, 0);
+    cv_plan *p = ln_plan_storage(&r, 8, 12, CV_MODE_TRAIN, 0);
+    ln_check_consistent(&r, p, CV_LAYOUT_C16);
+    cr_assert_eq(nodes_between(p, CV_OP_REDUCE, CV_F32, CV_BF16), 1, "the pool: plain f32 in, bf16 out");
+    cr_assert_eq(nodes_between(p, CV_OP_BROADCAST_TO, CV_BF16, CV_F32), 1, "its gradient: bf16 in, plain f32 out");
+    net_rig_close(&r);
+    ln_half_step_close(bf, CV_BF16, NULL, V_SE, 12);
+    ln_half_step_close(bf, CV_BF16, &ref, V_SE, 12);
+}
+
 Test(bf16_storage, sgd_steps_follow_f32_storage) {
     need_bf16();
     ln_half_sgd_follows_f32(bf, CV_BF16, V_RESNET, 12);
@@ -271,6 +292,49 @@ Test(bf16_storage, kernels_give_the_f32_results_rounded) {
     kernel_pair(be, "adaptive_pool", CV_OP_ADAPTIVE_AVG_POOL2D, &ap, sizeof ap, &x, 1, &py, 1);
     fill_hw(&pdy, 1, 2, 2, 0, &g, -1, 1);
     kernel_pair(be, "adaptive_pool_bwd", CV_OP_ADAPTIVE_AVG_POOL2D_BWD, &ap, sizeof ap, &pdy, 1, &px, 1);
+    ku_backend_close(be);
+    th_ctx_free(ctx);
+}
+
+/* The global pool and its gradient between a plain f32 side and a bf16 side (the
+ * engine's storage of a blocked [N,C,1,1] group next to a plain one, as in V_SE):
+ * REDUCE mean over H, W from a strided f32 view (every other plane of a larger
+ * buffer) into bf16 [N,C,1,1], sum over N, H, W into bf16 [C] is not a 4-D value the
+ * engine stores, so the plain REDUCE over H, W also into f32 for comparison; and
+ * BROADCAST_TO from bf16 [N,C,1,1] into plain f32.  Sums in double, rounded once. */
+Test(bf16_storage, the_global_pool_between_plain_f32_and_bf16_sides) {
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend be = open_bf16(ctx);
+    static float big[KN * 2 * KC * KH * KW], wide[KE];
+    static uint16_t pooled[KN * KC], src[KN * KC];
+    ku_rng g = ku_rng_make(11);
+    for (int64_t i = 0; i < KN * 2 * KC * KH * KW; i++) big[i] = (float)(4 * ku_uniform(&g) - 2);
+    /* x: [KN,KC,KH,KW] over planes 0, 2, 4, .. of big ([KN,2KC,KH,KW]) */
+    cv_ktensor x = { CV_F32, 4, { KN, KC, KH, KW }, { 2 * KC * KH * KW, 2 * KH * KW, KW, 1 }, big };
+    cv_ktensor y = kt(CV_BF16, pooled, KN, KC, 1, 1);
+    static const uint8_t plain1[1] = { CV_LAYOUT_PLAIN };
+    cv_reduce_params mean_hw = { CV_R_MEAN, 0xCu, 1 };
+    cv_kernel k = { .struct_size = sizeof k, .op = CV_OP_REDUCE, .params = &mean_hw, .params_size = sizeof mean_hw,
+                    .n_in = 1, .n_out = 1, .in = &x, .out = &y, .in_layout = plain1, .out_layout = c16 };
+    cv_error err;
+    cv_error_init(&err);
+    cr_assert_eq(be.vt->run(be.self, &k, &err), CV_OK, "reduce: %s", err.message);
+    for (int64_t n = 0; n < KN; n++)
+        for (int64_t c = 0; c < KC; c++) {
+            double sum = 0;
+            for (int64_t i = 0; i < KH * KW; i++) sum += big[(n * 2 * KC + 2 * c) * KH * KW + i];
+            const float want = (float)(sum / (KH * KW)), got = ku_from_bf16(pooled[n * KC + c]);
+            cr_assert(fabs(got - want) <= ldexp(fabs(want), -8) + 1e-7, "reduce (%lld, %lld): %g, want %g", (long long)n,
+                      (long long)c, got, want);
+        }
+    for (int64_t i = 0; i < KN * KC; i++) src[i] = ku_to_bf16((float)(2 * ku_uniform(&g) - 1));
+    cv_ktensor bx = kt(CV_BF16, src, KN, KC, 1, 1), by = kt(CV_F32, wide, KN, KC, KH, KW);
+    cv_reshape_params to4 = { CV_SHAPE(KN, KC, KH, KW) };
+    cv_kernel bk = { .struct_size = sizeof bk, .op = CV_OP_BROADCAST_TO, .params = &to4, .params_size = sizeof to4,
+                     .n_in = 1, .n_out = 1, .in = &bx, .out = &by, .in_layout = c16, .out_layout = plain1 };
+    cr_assert_eq(be.vt->run(be.self, &bk, &err), CV_OK, "broadcast_to: %s", err.message);
+    for (int64_t i = 0; i < KE; i++)
+        cr_assert_eq(wide[i], ku_from_bf16(src[i / (KH * KW)]), "broadcast_to element %lld", (long long)i);
     ku_backend_close(be);
     th_ctx_free(ctx);
 }

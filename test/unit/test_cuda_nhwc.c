@@ -117,6 +117,14 @@ Test(cuda_nhwc, a_bf16_step_stays_close_to_f32_storage_and_the_reference) {
     ln_half_step_close((ln_target){ "cuda", CV_LAYOUT_NHWC, NULL, bf16_cudnn_bn }, CV_BF16, &ref, V_RESNET, 12);
 }
 
+/* a squeeze-excitation block (V_SE): its pool reads a plain f32 value into a blocked
+ * 16-bit one, its gradient's BROADCAST_TO the other way (test_cpu_bf16_storage.c) */
+Test(cuda_nhwc, a_squeeze_excitation_block_trains_in_16_bits) {
+    NEED_CUDA();
+    ln_half_step_close(cuda_bf16, CV_BF16, &ref, V_SE, 12);
+    ln_half_step_close(cuda_fp16, CV_F16, &ref, V_SE, 12);
+}
+
 Test(cuda_nhwc, an_fp16_step_stays_close_to_the_reference) {
     NEED_CUDA();
     ln_half_step_close(cuda_fp16, CV_F16, &ref, V_RESNET, 12);

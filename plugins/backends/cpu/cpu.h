@@ -149,7 +149,7 @@ int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err); /* C16 only
 int kt_any_blocked(const cv_kernel *k);                           /* some operand is not plain */
 /* offset of plane (n, c) = `plane` of a 4-D tensor and the step between its pixels */
 int64_t plane_at(const cv_ktensor *t, int layout, int64_t plane, int64_t *step);
-int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err); /* reduce over H,W / broadcast from [N,C,1,1] */
+int run_hw(cpu_backend *b, const cv_kernel *k, cv_error *err); /* reduce over H,W / broadcast from [N,C,1,1] */
 
 #define CPU_FAIL(b, err, st, ...) ((b)->host->set_error((err), (st), __VA_ARGS__))
 

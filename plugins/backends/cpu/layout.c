@@ -92,20 +92,56 @@ int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
                     why);
 }
 
-/* REDUCE over H, W (or N, H, W) and BROADCAST_TO from [N,C,1,1] when the 4-D side
- * is C16 (the [N,C] side is the same bytes in both layouts); either side may be
- * stored in bf16 (precision = bf16) */
-int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
+/* The 4-D side of run_hw when it is plain: the same sums and copies through its
+ * strides, one (n, c) plane at a time; the small side by its strides too ([N,C,..]
+ * or, over N, H, W, [C]). */
+static void hw_plain(cpu_backend *b, const cv_kernel *k, int bcast, double scale) {
+    const cv_ktensor *big = bcast ? &k->out[0] : &k->in[0], *small = bcast ? &k->in[0] : &k->out[0];
+    const int64_t N = big->shape[0], C = big->shape[1], H = big->shape[2], W = big->shape[3];
+    const int64_t *bs = big->stride, s0 = small->stride[0], s1 = small->ndim > 1 ? small->stride[1] : 0;
+    const int bt = big->dtype, sm = small->dtype, all_n = !bcast && ((const cv_reduce_params *)k->params)->axes == 0xDu;
+    #pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int64_t r = 0; r < (all_n ? C : N * C); r++) {
+        const int64_t c = all_n ? r : r % C, so = all_n ? c * s0 : (r / C) * s0 + c * s1;
+        const float v = bcast ? act_load(small->data, sm, so) : 0.0f;
+        double acc = 0;
+        for (int64_t n = all_n ? 0 : r / C; n < (all_n ? N : r / C + 1); n++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t w = 0; w < W; w++) {
+                    const int64_t at = n * bs[0] + c * bs[1] + h * bs[2] + w * bs[3];
+                    if (bcast) act_store(big->data, bt, at, v);
+                    else acc += act_load(big->data, bt, at);
+                }
+        if (!bcast) act_store(small->data, sm, so, (float)(acc * scale));
+    }
+}
+
+/* REDUCE over H, W (or N, H, W) and BROADCAST_TO from [N,C,1,1]
+ * (cv_kernel_reduce_hw / cv_kernel_broadcast_hw) where the 4-D side is C16 or either
+ * side is stored in bf16 (precision = bf16): a blocked group may end at such a
+ * node on either side, since a 1x1 plane is the same bytes in both layouts (e.g.
+ * a squeeze-excitation block's pool, plain f32 in, feeding a blocked bf16 1x1
+ * convolution) */
+int run_hw(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     const int bcast = k->op == CV_OP_BROADCAST_TO;
     const cv_ktensor *big = bcast ? &k->out[0] : &k->in[0], *small = bcast ? &k->in[0] : &k->out[0];
     const int64_t N = big->shape[0], C = big->shape[1], HW = big->shape[2] * big->shape[3], CB = C / 16;
     const int bt = big->dtype, sm = small->dtype;
     void *bd = big->data, *sd = small->data;
     const cv_reduce_params *p = k->params;
-    if ((bt != CV_F32 || sm != CV_F32) && !b->bf16)
-        return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: bf16 operands need precision = bf16", op_name(k->op));
+    for (int i = 0; i < 2; i++) {
+        const int dt = i ? sm : bt;
+        if (dt != CV_F32 && dt != CV_BF16)
+            return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: dtype %d (f32 or bf16 only)", op_name(k->op), dt);
+        if (dt == CV_BF16 && !b->bf16)
+            return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: bf16 operands need precision = bf16", op_name(k->op));
+    }
+    const double scale = bcast ? 1.0 : p->fn != CV_R_MEAN ? 1.0 : 1.0 / (double)(p->axes == 0xDu ? N * HW : HW);
+    if (cv_kernel_layout(k, bcast, 0) != CV_LAYOUT_C16) {
+        hw_plain(b, k, bcast, scale);
+        return CV_OK;
+    }
     if (!bcast && p->axes == 0xDu) { /* [C] = sum (or mean) over N, H, W */
-        const double scale = p->fn == CV_R_MEAN ? 1.0 / (double)(N * HW) : 1.0;
         #pragma omp parallel for num_threads(b->threads) schedule(static)
         for (int64_t cb = 0; cb < CB; cb++) {
             double acc[16] = { 0 };
@@ -118,7 +154,6 @@ int run_hw_c16(cpu_backend *b, const cv_kernel *k, cv_error *err) {
         }
         return CV_OK;
     }
-    const double scale = !bcast && p->fn == CV_R_MEAN ? 1.0 / (double)HW : 1.0;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t r = 0; r < N * CB; r++) {
         const int64_t at = r * HW * 16, v = r * 16; /* [N,C] row r/CB, channels (r%CB)*16.. */

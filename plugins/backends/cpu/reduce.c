@@ -179,8 +179,10 @@ int run_reduce(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     int nin = k->op == CV_OP_SOFTMAX_BWD ? 2 : 1;
     if (k->n_in < nin || k->n_out < 1)
         return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: needs %d inputs and 1 output", op_name(k->op), nin);
-    /* a global pool of a blocked tensor (f32, or bf16 as the engine may store it) */
-    if (k->op == CV_OP_REDUCE && cv_kernel_layout(k, 0, 0) == CV_LAYOUT_C16) return run_hw_c16(b, k, err);
+    /* a global pool of a blocked tensor, or between f32 and bf16 sides (the engine's storage) */
+    if (cv_kernel_reduce_hw(k) &&
+        (cv_kernel_layout(k, 0, 0) == CV_LAYOUT_C16 || k->in[0].dtype != CV_F32 || k->out[0].dtype != CV_F32))
+        return run_hw(b, k, err);
     for (int i = 0; i < nin; i++)
         if (k->in[i].dtype != CV_F32 || k->out[0].dtype != CV_F32)
             return CPU_FAIL(b, err, CV_ERR_UNSUPPORTED, "backend cpu: %s: only f32 is supported", op_name(k->op));

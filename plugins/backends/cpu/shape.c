@@ -21,8 +21,9 @@ static int bad(cpu_backend *b, const cv_kernel *k, cv_error *err, const char *wh
 int run_shape(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     if (k->n_in < 1 || k->n_out != 1) return CPU_FAIL(b, err, CV_ERR_INVALID, "backend cpu: %s: needs inputs and one output", op_name(k->op));
     const cv_ktensor *x = &k->in[0], *y = &k->out[0];
-    /* from [N,C,1,1] to a blocked tensor (either side may be stored in bf16) */
-    if (k->op == CV_OP_BROADCAST_TO && cv_kernel_layout(k, 1, 0) == CV_LAYOUT_C16) return run_hw_c16(b, k, err);
+    /* from [N,C,1,1] to a blocked tensor, or between f32 and bf16 sides (the engine's storage) */
+    if (cv_kernel_broadcast_hw(k) && (cv_kernel_layout(k, 1, 0) == CV_LAYOUT_C16 || x->dtype != y->dtype))
+        return run_hw(b, k, err);
     for (int i = 0; i < k->n_in; i++)
         if (k->in[i].dtype != y->dtype) return bad(b, k, err, "input and output dtypes differ");
     switch (k->op) {
