@@ -299,8 +299,7 @@ Test(bf16_storage, kernels_give_the_f32_results_rounded) {
 /* The global pool and its gradient between a plain f32 side and a bf16 side (the
  * engine's storage of a blocked [N,C,1,1] group next to a plain one, as in V_SE):
  * REDUCE mean over H, W from a strided f32 view (every other plane of a larger
- * buffer) into bf16 [N,C,1,1], sum over N, H, W into bf16 [C] is not a 4-D value the
- * engine stores, so the plain REDUCE over H, W also into f32 for comparison; and
+ * buffer) into bf16 [N,C,1,1] and the sum over N, H, W into bf16 [1,C,1,1]; and
  * BROADCAST_TO from bf16 [N,C,1,1] into plain f32.  Sums in double, rounded once. */
 Test(bf16_storage, the_global_pool_between_plain_f32_and_bf16_sides) {
     cv_ctx *ctx = th_ctx_new();
@@ -327,6 +326,21 @@ Test(bf16_storage, the_global_pool_between_plain_f32_and_bf16_sides) {
             cr_assert(fabs(got - want) <= ldexp(fabs(want), -8) + 1e-7, "reduce (%lld, %lld): %g, want %g", (long long)n,
                       (long long)c, got, want);
         }
+    /* the sum over N, H, W, kept 4-D as [1,C,1,1] */
+    static uint16_t per_c[KC];
+    cv_reduce_params sum_nhw = { CV_R_SUM, 0xDu, 1 };
+    cv_ktensor yc = kt(CV_BF16, per_c, 1, KC, 1, 1);
+    k.params = &sum_nhw;
+    k.out = &yc;
+    cr_assert_eq(be.vt->run(be.self, &k, &err), CV_OK, "reduce over N, H, W: %s", err.message);
+    for (int64_t c = 0; c < KC; c++) {
+        double sum = 0;
+        for (int64_t n = 0; n < KN; n++)
+            for (int64_t i = 0; i < KH * KW; i++) sum += big[(n * 2 * KC + 2 * c) * KH * KW + i];
+        const float got = ku_from_bf16(per_c[c]);
+        cr_assert(fabs(got - sum) <= ldexp(fabs(sum), -8) + 1e-6, "reduce over N, H, W (%lld): %g, want %g", (long long)c,
+                  got, sum);
+    }
     for (int64_t i = 0; i < KN * KC; i++) src[i] = ku_to_bf16((float)(2 * ku_uniform(&g) - 1));
     cv_ktensor bx = kt(CV_BF16, src, KN, KC, 1, 1), by = kt(CV_F32, wide, KN, KC, KH, KW);
     cv_reshape_params to4 = { CV_SHAPE(KN, KC, KH, KW) };

@@ -93,16 +93,17 @@ int layout_check(cpu_backend *b, const cv_kernel *k, cv_error *err) {
 }
 
 /* The 4-D side of run_hw when it is plain: the same sums and copies through its
- * strides, one (n, c) plane at a time; the small side by its strides too ([N,C,..]
- * or, over N, H, W, [C]). */
+ * strides, one (n, c) plane at a time; the small side by its strides too ([N,C],
+ * [N,C,1,1], or over N, H, W [C] or [1,C,1,1]). */
 static void hw_plain(cpu_backend *b, const cv_kernel *k, int bcast, double scale) {
     const cv_ktensor *big = bcast ? &k->out[0] : &k->in[0], *small = bcast ? &k->in[0] : &k->out[0];
     const int64_t N = big->shape[0], C = big->shape[1], H = big->shape[2], W = big->shape[3];
-    const int64_t *bs = big->stride, s0 = small->stride[0], s1 = small->ndim > 1 ? small->stride[1] : 0;
+    const int64_t *bs = big->stride, sn = small->ndim > 1 ? small->stride[0] : 0,
+                  sc = small->ndim > 1 ? small->stride[1] : small->stride[0];
     const int bt = big->dtype, sm = small->dtype, all_n = !bcast && ((const cv_reduce_params *)k->params)->axes == 0xDu;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t r = 0; r < (all_n ? C : N * C); r++) {
-        const int64_t c = all_n ? r : r % C, so = all_n ? c * s0 : (r / C) * s0 + c * s1;
+        const int64_t c = all_n ? r : r % C, so = (all_n ? 0 : r / C) * sn + c * sc;
         const float v = bcast ? act_load(small->data, sm, so) : 0.0f;
         double acc = 0;
         for (int64_t n = all_n ? 0 : r / C; n < (all_n ? N : r / C + 1); n++)
