@@ -22,9 +22,9 @@ static const cv_option_desc cpu_options[] = {
     CV_OPT_ENUM_("batch_norm", "own", bn_choices,
                  "batch norm kernels: own (OpenMP loops over NCHW) or onednn (its plain-layout kernel, much slower)"),
     CV_OPT_ENUM_("precision", "fp32", precision_choices,
-                 "set by the host from [run] precision: bf16 runs convolutions and matmuls on bf16 copies of "
-                 "their inputs (AVX512-BF16) with f32 accumulation and f32 outputs; parameters, batch norm, "
-                 "losses and every other op stay f32"),
+                 "set by the host from [run] precision: bf16 runs convolutions and matmuls in bf16 (AVX512-BF16) "
+                 "with f32 accumulation, and the blocked activations between kernels are stored in bf16; "
+                 "parameters, gradients, optimizer state, batch-norm statistics and losses stay f32"),
     CV_OPT_BOOL_("profile", "false", "time every kernel and log seconds per op kind when the backend is destroyed"),
     CV_OPT_END,
 };
