@@ -16,9 +16,9 @@ static const cv_option_desc cuda_options[] = {
                  "batch norm kernels: cudnn (cudnnBatchNormalization*, training) or own (exact double accumulation)"),
     CV_OPT_INT_RANGE("workspace_mb", "1024", 0, 65536, "cuDNN workspace budget of one convolution, in MiB"),
     CV_OPT_ENUM_("precision", "fp32", precision_choices,
-                 "set by the host from [run] precision: bf16 / fp16 run convolutions and matmuls on 16-bit copies of "
-                 "their inputs (tensor cores, f32 accumulation, f32 outputs); parameters, norms, losses and updates "
-                 "stay f32"),
+                 "set by the host from [run] precision: bf16 / fp16 run convolutions and matmuls in 16 bits "
+                 "(tensor cores, f32 accumulation) and store the NHWC activations between kernels in 16 bits; "
+                 "parameters, gradients, norm statistics, losses and updates stay f32"),
     CV_OPT_BOOL_("graphs", "true",
                  "record each plan's kernels once as a CUDA graph and replay it every step (fewer launches; "
                  "steps with profiling, overlapped all-reduce or SyncBN run kernel by kernel)"),
