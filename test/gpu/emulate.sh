@@ -27,7 +27,8 @@ for f in "$emu"/src/*.cpp; do
 done
 gcc -std=c11 -O1 -g $san -fPIC -fvisibility=hidden -Itest/gpu/emu/include -Isdk/include -c "$emu/src/plugin.c" -o "$emu/src/plugin.o"
 g++ -shared -pthread $san -o "$emu/lib/cvnets/plugins/cvnets-backend-cuda.so" "$emu"/src/*.o "$b/lib/libcvnets-sdk.a"
-cp "$b/lib/cvnets/plugins/cvnets-backend-ref.so" "$emu/lib/cvnets/plugins/"
+# the reference backend, and the model plugins test_cuda_nhwc runs the zoo with
+cp "$b/lib/cvnets/plugins/cvnets-backend-ref.so" "$b"/lib/cvnets/plugins/cvnets-model-*.so "$emu/lib/cvnets/plugins/"
 rc=0
 # use_tls=0: the emulated plugin's thread_local kernel indices live in dynamic TLS, which LSan's
 # tracer can misread and crash on (as with oneDNN in test_layout.c); nothing of ours is held there

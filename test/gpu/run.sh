@@ -90,7 +90,7 @@ cv timeout 90 "$CVNETS_BUILD/test/test_cuda" --verbose --jobs 1 > "$out/test_cud
 test_rc=$?
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_bf16" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_graph" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 10000))
-cv timeout 60 "$CVNETS_BUILD/test/test_cuda_nhwc" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100000))
+cv timeout 120 "$CVNETS_BUILD/test/test_cuda_nhwc" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_memory" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 1000000))
 cv timeout 30 "$CVNETS_BUILD/test/test_cuda_plugin" --verbose --jobs 1 >> "$out/test_cuda.txt" 2>&1 || test_rc=$((test_rc + 100))
 grep -E "^\[FAIL|Synthesis" "$out/test_cuda.txt" | tail -40

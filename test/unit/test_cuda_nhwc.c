@@ -23,6 +23,7 @@
 #include "engine/internal.h"
 #include "support/cuda_open.h"
 #include "support/layout_net.h"
+#include "support/zoo_run.h"
 
 /* CUDA's libraries keep process-lifetime allocations; not ours to report under LSan */
 const char *__lsan_default_suppressions(void);
@@ -123,6 +124,29 @@ Test(cuda_nhwc, a_squeeze_excitation_block_trains_in_16_bits) {
     NEED_CUDA();
     ln_half_step_close(cuda_bf16, CV_BF16, &ref, V_SE, 12);
     ln_half_step_close(cuda_fp16, CV_F16, &ref, V_SE, 12);
+}
+
+/* every family of the zoo in bf16 and in fp16 against the reference backend in f32
+ * (zoo_run.h: 16-bit storage, gradient flow, the loss, eval logits); what the
+ * squeeze-excitation bug of the CPU backend (test_cpu_bf16_storage.c) would have been
+ * here, and whatever the transformers' ops do in 16 bits */
+Test(cuda_nhwc, every_model_family_runs_in_16_bits, .timeout = 1800) {
+    NEED_CUDA();
+    const char *const *opts[2] = { bf16_opts, fp16_opts };
+    for (int d = 0; d < 2; d++)
+        for (int m = 0; m < zoo_n_tiny; m++) {
+            const zoo_tiny *t = &zoo_tiny_models[m];
+            net_rig h, f;
+            cv_ctx *ctx = th_ctx_new(), *rctx = th_ctx_new();
+            ku_backend be;
+            char why[CV_ERROR_MESSAGE_MAX + 64];
+            cr_assert(cu_open(ctx, opts[d], &be, why, sizeof why), "backend cuda: %s", why);
+            zoo_rig(&h, ctx, be, t->model, t->kv, 5, t->channels);
+            zoo_rig(&f, rctx, ku_backend_open(rctx, "ref"), t->model, t->kv, 5, t->channels);
+            zoo_expect_16bit_close(&h, &f, t, d ? CV_F16 : CV_BF16, 17);
+            net_rig_close(&h);
+            net_rig_close(&f);
+        }
 }
 
 Test(cuda_nhwc, an_fp16_step_stays_close_to_the_reference) {

@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "engine.h"
-#include "engine/internal.h"
 #include "support/ce_loss.h"
 #include "support/count_ops.h"
 #include "support/net_rig.h"
+#include "support/zoo_run.h"
 
 /* Test binaries do not link libcvnets-sdk.a; the block tests compile the SDK's
  * helper sources in directly so the blocks run exactly as plugins run them. */
@@ -88,66 +88,13 @@ static void rig_block(net_rig *r, int *which, int classes) {
 }
 
 /* the net of model plugin name with options kv, on the named backend */
-static void rig_model_on(net_rig *r, cv_ctx *ctx, ku_backend be, const char *name, const char *const *kv, int classes,
-                         int channels) {
-    const cv_component_desc *md = th_load(ctx, "model", name);
-    cv_create_args extra;
-    memset(&extra, 0, sizeof extra);
-    extra.num_classes = classes;
-    extra.in_channels = channels;
-    net_rig_open(r, ctx, be, 42, (cv_component_ref){ md, th_create(ctx, md, kv, &extra) }, ce_loss(), classes);
-    r->owns_model = 1;
-}
 static void rig_model(net_rig *r, const char *backend, const char *name, const char *const *kv, int classes, int channels) {
     cv_ctx *ctx = th_ctx_new();
-    rig_model_on(r, ctx, ku_backend_open(ctx, backend), name, kv, classes, channels);
-}
-
-typedef struct batch {
-    cv_shape in;
-    float *img;
-    int32_t *lab;
-} batch;
-
-static batch make_batch(cv_shape in, int classes, uint64_t seed) {
-    batch b = { in, malloc(sizeof(float) * (size_t)cv_shape_numel(&in)), malloc(sizeof(int32_t) * (size_t)in.dim[0]) };
-    ku_rng g = ku_rng_make(seed);
-    for (int64_t i = 0; i < cv_shape_numel(&in); i++) b.img[i] = (float)(2.0 * ku_uniform(&g) - 1.0);
-    for (int64_t i = 0; i < in.dim[0]; i++) b.lab[i] = (int32_t)(i % classes);
-    return b;
-}
-static void free_batch(batch *b) {
-    free(b->img);
-    free(b->lab);
-}
-
-static double train_loss(net_rig *r, const batch *b) {
-    cv_plan *p = net_rig_plan(r, b->in, CV_MODE_TRAIN);
-    cv_step_io io = { b->img, b->lab, NULL, 0, 0 };
-    cr_assert_eq(cv_net_run(p, &io, &r->err), CV_OK, "run: %s", r->err.message);
-    cr_assert(isfinite(io.loss), "loss %g", io.loss);
-    return io.loss;
-}
-
-/* every trainable parameter receives a non-zero gradient; returns the grads */
-static float *expect_gradient_flow(net_rig *r, const char *what) {
-    int64_t ne;
-    float *gr = net_rig_read(r, 1, &ne);
-    for (int i = 0; i < cv_net_param_count(r->n); i++) {
-        const cv_param_info *pi = cv_net_param(r->n, i);
-        /* A norm's bias can have an exactly zero gradient for a good reason: in
-         * MobileNetV2/V3 the project BN's shift passes linearly (residual, 1x1
-         * conv) into the next BN, whose batch mean removes it. */
-        if (pi->tags & CV_TAG_BUFFER || (pi->tags & CV_TAG_NORM && strstr(pi->name, "bias"))) continue;
-        double ss = 0;
-        for (int64_t k = 0; k < cv_shape_numel(&pi->shape); k++) ss += (double)gr[pi->offset + k] * gr[pi->offset + k];
-        cr_expect(ss > 0 && isfinite(ss), "%s: no gradient reaches %s (sum of squares %g)", what, pi->name, ss);
-    }
-    return gr;
+    zoo_rig(r, ctx, ku_backend_open(ctx, backend), name, kv, classes, channels);
 }
 
 /* central differences on the element of largest gradient of each parameter */
-static void expect_finite_differences(net_rig *r, const batch *b, const float *gr, const char *what) {
+static void expect_finite_differences(net_rig *r, const zoo_batch *b, const float *gr, const char *what) {
     const float eps = 4e-3f;
     for (int i = 0; i < cv_net_param_count(r->n); i++) {
         const cv_param_info *pi = cv_net_param(r->n, i);
@@ -160,10 +107,10 @@ static void expect_finite_differences(net_rig *r, const batch *b, const float *g
         float keep = v[best];
         v[best] = keep + eps;
         cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK);
-        double lp = train_loss(r, b);
+        double lp = zoo_train_loss(r, b);
         v[best] = keep - eps;
         cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK);
-        double lm = train_loss(r, b);
+        double lm = zoo_train_loss(r, b);
         v[best] = keep;
         cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK);
         free(v);
@@ -177,13 +124,13 @@ Test(models_engine, every_block_type_gradients_match_finite_differences) {
     for (int which = 0; which < B_SINUSOID; which++) {
         net_rig r;
         rig_block(&r, &which, 3);
-        batch b = make_batch(CV_SHAPE(4, 8, 5, 5), 3, 100 + (uint64_t)which);
-        double l0 = train_loss(&r, &b);
+        zoo_batch b = zoo_batch_make(CV_SHAPE(4, 8, 5, 5), 3, 100 + (uint64_t)which);
+        double l0 = zoo_train_loss(&r, &b);
         cr_expect(l0 > 0.1 && l0 < 10, "%s: initial loss %g", block_names[which], l0);
-        float *gr = expect_gradient_flow(&r, block_names[which]);
+        float *gr = zoo_expect_gradient_flow(&r, block_names[which]);
         expect_finite_differences(&r, &b, gr, block_names[which]);
         free(gr);
-        free_batch(&b);
+        zoo_batch_free(&b);
         net_rig_close(&r);
     }
 }
@@ -192,7 +139,7 @@ Test(models_engine, sinusoidal_table_values) {
     net_rig r;
     int which = B_SINUSOID;
     rig_block(&r, &which, SIN_N * SIN_D);
-    batch b = make_batch(CV_SHAPE(1, 1, 4, 4), 1, 7);
+    zoo_batch b = zoo_batch_make(CV_SHAPE(1, 1, 4, 4), 1, 7);
     cv_plan *p = net_rig_plan(&r, b.in, CV_MODE_EVAL);
     float out[SIN_N * SIN_D];
     cv_step_io io = { b.img, b.lab, out, 0, 0 };
@@ -206,120 +153,52 @@ Test(models_engine, sinusoidal_table_values) {
             cr_expect(fabs(out[pos * SIN_D + h + i] - cos(pos * w)) < 1e-4, "cos at %d,%d: %g vs %g", pos, i,
                       out[pos * SIN_D + h + i], cos(pos * w));
         }
-    free_batch(&b);
+    zoo_batch_free(&b);
     net_rig_close(&r);
 }
 
 /* ---- whole models ------------------------------------------------------------------------ */
-typedef struct tiny { const char *model, *kv[5]; int size, channels; } tiny;
-static const tiny tiny_models[] = {
-    { "resnet", { "depth=18", "width_multiplier=0.25", "squeeze_excitation=true", "stochastic_depth=0.1" }, 32, 3 },
-    { "resnet", { "depth=50", "width_multiplier=0.25", "output_stride=16" }, 32, 3 },
-    { "resnet", { "depth=18", "stem=cifar", "width_multiplier=0.25" }, 28, 1 },
-    { "mobilenetv1", { "width_multiplier=0.25" }, 32, 3 },
-    { "mobilenetv2", { "width_multiplier=0.25" }, 32, 3 },
-    { "mobilenetv3", { "variant=small", "width_multiplier=0.5" }, 32, 3 },
-    { "vit", { "variant=tiny", "depth=2", "image_size=32" }, 48, 3 }, /* 2x2 table resized to 3x3 */
-    { "vit", { "variant=tiny", "depth=2", "positions=sinusoidal" }, 32, 3 },
-    { "mobilevit", { "variant=xx_small" }, 64, 3 },
-    { "mobilevit_v2", { "width_multiplier=0.5" }, 32, 3 },
-};
-
 Test(models_engine, gradient_flow_through_every_model_family, .timeout = 900) {
-    for (size_t m = 0; m < sizeof tiny_models / sizeof *tiny_models; m++) {
-        const tiny *t = &tiny_models[m];
+    for (int m = 0; m < zoo_n_tiny; m++) {
+        const zoo_tiny *t = &zoo_tiny_models[m];
         net_rig r;
         rig_model(&r, "ref", t->model, t->kv, 5, t->channels);
-        batch b = make_batch(CV_SHAPE(2, t->channels, t->size, t->size), 5, 9);
-        double loss = train_loss(&r, &b);
+        zoo_batch b = zoo_batch_make(CV_SHAPE(2, t->channels, t->size, t->size), 5, 9);
+        double loss = zoo_train_loss(&r, &b);
         cr_expect(loss > 0.1 && loss < 20, "%s %s: loss %g", t->model, t->kv[0], loss);
         char what[96];
         snprintf(what, sizeof what, "%s %s", t->model, t->kv[0]);
-        free(expect_gradient_flow(&r, what));
-        free_batch(&b);
+        free(zoo_expect_gradient_flow(&r, what));
+        zoo_batch_free(&b);
         net_rig_close(&r);
     }
 }
 
-/* random batch-norm running statistics (with the initial ones, mean 0 and variance 1,
- * some families give logits below 1e-8, which any output would match); returns how
- * many tensors were set */
-static int random_running_stats(net_rig *r, uint64_t seed) {
-    ku_rng g = ku_rng_make(seed);
-    int nstats = 0;
-    for (int i = 0; i < cv_net_param_count(r->n); i++) {
-        const cv_param_info *pi = cv_net_param(r->n, i);
-        const int mean = strstr(pi->name, "running_mean") != NULL, var = strstr(pi->name, "running_var") != NULL;
-        if (!(pi->tags & CV_TAG_BUFFER) || !(mean || var)) continue;
-        float *v = ku_random(&g, cv_shape_numel(&pi->shape), mean ? -0.5f : 0.5f, mean ? 0.5f : 2.0f);
-        cr_assert_eq(cv_net_param_write(r->n, i, v, &r->err), CV_OK, "%s", r->err.message);
-        free(v);
-        nstats++;
-    }
-    return nstats;
-}
-
-/* the CPU backend with precision = bf16 on a rig of model t, or a skip on a CPU
- * without AVX512-BF16 (test_cpu_bf16.c checks the refusal) */
-static void rig_bf16(net_rig *r, const tiny *t) {
-    cv_ctx *ctx = th_ctx_new();
-    rig_model_on(r, ctx, ku_backend_open_cpu_bf16(ctx), t->model, t->kv, 5, t->channels);
-}
-
-/* Every family runs with precision = bf16 on the CPU backend, against the same model
- * in fp32 on the same backend from the same initial parameters.  Training (batch 8):
- * activations stored in bf16 between kernels (for the convolutional families: ViT
- * keeps none of its values 4-D), the loss within 5e-2 of fp32's (relative to 1 +
- * |loss|; measured up to 1.7e-2, MobileNetV2, whose last batch norms see 8 values a
- * channel), a finite non-zero gradient for every parameter.  The
- * gradients themselves are not compared: at initialisation these networks are so
- * sensitive that perturbing the fp32 input by 4e-3 alone moves their gradients by
- * 9-106 % (ResNet-50 the most), as much as bf16 does.  Eval (batch 2, random running
- * statistics): logits within 3e-2 of the largest (measured up to 1.4e-2).  MobileNetV3
- * could not run in bf16 before 2026-11-29 (its squeeze-excitation pool;
- * test_cpu_bf16_storage.c). */
+/* Every family runs with precision = bf16 on the CPU backend (skipped on a CPU without
+ * AVX512-BF16), against the same family in fp32 on the same backend
+ * (zoo_expect_16bit_close: bf16 storage, gradient flow, the loss within 5e-2 —
+ * measured up to 1.7e-2, MobileNetV2, whose last batch norms see 8 values a channel —
+ * and eval logits within 3e-2 of the largest, measured up to 1.4e-2).  Perturbing
+ * the fp32 input by 4e-3 moves these tiny networks' gradients by 9-106 % (ResNet-50
+ * the most), so gradients are not compared.  Models with squeeze-excitation (ResNet
+ * with squeeze_excitation, MobileNetV3) could not run in bf16 before 2026-11-29 (the
+ * pool's REDUCE; test_cpu_bf16_storage.c). */
 Test(models_engine, cpu_bf16_runs_every_family, .timeout = 900) {
-    for (size_t m = 0; m < sizeof tiny_models / sizeof *tiny_models; m++) {
-        const tiny *t = &tiny_models[m];
-        char what[96];
-        snprintf(what, sizeof what, "%s %s", t->model, t->kv[0]);
-        net_rig r[2];
-        rig_bf16(&r[0], t);
-        rig_model(&r[1], "cpu", t->model, t->kv, 5, t->channels);
-        batch b = make_batch(CV_SHAPE(8, t->channels, t->size, t->size), 5, 17);
-        double loss[2];
-        for (int k = 0; k < 2; k++) loss[k] = train_loss(&r[k], &b);
-        const cv_plan *p = net_rig_plan(&r[0], b.in, CV_MODE_TRAIN);
-        int half = 0;
-        for (int32_t i = 0; i < p->g->n_tensors; i++) half += cv_graph_tensor(p->g, i)->dtype == CV_BF16;
-        const double dl = fabs(loss[0] - loss[1]) / (1 + fabs(loss[1]));
-        free(expect_gradient_flow(&r[0], what));
-        batch e = make_batch(CV_SHAPE(2, t->channels, t->size, t->size), 5, 23);
-        float logits[2][2 * 5], scale = 0, worst = 0;
-        for (int k = 0; k < 2; k++) {
-            random_running_stats(&r[k], 40 + m);
-            cv_plan *pe = net_rig_plan(&r[k], e.in, CV_MODE_EVAL);
-            cv_step_io io = { e.img, e.lab, logits[k], 0, 0 };
-            cr_assert_eq(cv_net_run(pe, &io, &r[k].err), CV_OK, "%s: %s", what, r[k].err.message);
-        }
-        for (int i = 0; i < 10; i++) scale = fmaxf(scale, fabsf(logits[1][i]));
-        for (int i = 0; i < 10; i++) worst = fmaxf(worst, fabsf(logits[0][i] - logits[1][i]) / scale);
-        cr_log_info("%s: %d bf16 tensors; loss %.4f (fp32 %.4f, %.2g); eval logits %.2g of the largest", what, half,
-                    loss[0], loss[1], dl, worst);
-        if (strcmp(t->model, "vit")) cr_expect_gt(half, 0, "%s: no activation stored in bf16", what);
-        cr_expect(dl <= 5e-2, "%s: loss %g, fp32 %g", what, loss[0], loss[1]);
-        cr_expect(scale > 1e-3f && worst <= 3e-2f, "%s: eval logits differ from fp32 by %g of the largest (%g)", what,
-                  worst, scale);
-        free_batch(&b);
-        free_batch(&e);
-        net_rig_close(&r[0]);
-        net_rig_close(&r[1]);
+    for (int m = 0; m < zoo_n_tiny; m++) {
+        const zoo_tiny *t = &zoo_tiny_models[m];
+        net_rig h, f;
+        cv_ctx *ctx = th_ctx_new();
+        zoo_rig(&h, ctx, ku_backend_open_cpu_bf16(ctx), t->model, t->kv, 5, t->channels);
+        rig_model(&f, "cpu", t->model, t->kv, 5, t->channels);
+        zoo_expect_16bit_close(&h, &f, t, CV_BF16, 17);
+        net_rig_close(&h);
+        net_rig_close(&f);
     }
 }
 
 /* the engine's own counts agree with the mock's (an independent implementation) */
 Test(models_engine, engine_counts_match_count_ops, .timeout = 900) {
-    static const tiny rows[] = {
+    static const zoo_tiny rows[] = {
         { "mobilenetv1", { "width_multiplier=0.25" }, 96, 3 },
         { "mobilenetv2", { "width_multiplier=0.5" }, 96, 3 },
         { "mobilenetv3", { "variant=large", "width_multiplier=0.5" }, 96, 3 },
@@ -329,7 +208,7 @@ Test(models_engine, engine_counts_match_count_ops, .timeout = 900) {
         { "mobilevit_v2", { "width_multiplier=0.5" }, 96, 3 },
     };
     for (size_t m = 0; m < sizeof rows / sizeof *rows; m++) {
-        const tiny *t = &rows[m];
+        const zoo_tiny *t = &rows[m];
         net_rig r;
         rig_model(&r, "ref", t->model, t->kv, 1000, 3);
         cv_shape in = CV_SHAPE(1, 3, t->size, t->size);
@@ -357,16 +236,16 @@ Test(models_engine, engine_counts_match_count_ops, .timeout = 900) {
  * would match); the bound is relative to the largest logit, which must exceed 1e-3
  * (MobileNetV3's classifier, initialised with std 0.01, gives the smallest: 2.4e-3) */
 Test(models_engine, cpu_backend_matches_ref_on_every_family, .timeout = 900) {
-    for (size_t m = 0; m < sizeof tiny_models / sizeof *tiny_models; m++) {
-        const tiny *t = &tiny_models[m];
+    for (int m = 0; m < zoo_n_tiny; m++) {
+        const zoo_tiny *t = &zoo_tiny_models[m];
         float *logits[2];
-        batch b = make_batch(CV_SHAPE(2, t->channels, t->size, t->size), 5, 21);
+        zoo_batch b = zoo_batch_make(CV_SHAPE(2, t->channels, t->size, t->size), 5, 21);
         for (int k = 0; k < 2; k++) {
             net_rig r;
             rig_model(&r, k ? "cpu" : "ref", t->model, t->kv, 5, t->channels);
             cv_plan *p = cv_net_plan_get(r.n, &b.in, CV_MODE_EVAL, 0, &r.err);
             cr_assert_not_null(p, "%s: %s", t->model, r.err.message);
-            const int nstats = random_running_stats(&r, 40 + m);
+            const int nstats = zoo_random_running_stats(&r, 40 + (uint64_t)m);
             cr_assert(nstats > 0 || strcmp(t->model, "vit") == 0, "%s: no batch-norm statistics found", t->model);
             logits[k] = malloc(sizeof(float) * 2 * 5);
             cv_step_io io = { b.img, b.lab, logits[k], 0, 0 };
@@ -381,6 +260,6 @@ Test(models_engine, cpu_backend_matches_ref_on_every_family, .timeout = 900) {
                       t->model, t->kv[0], i, logits[0][i], logits[1][i], scale);
         free(logits[0]);
         free(logits[1]);
-        free_batch(&b);
+        zoo_batch_free(&b);
     }
 }
