@@ -135,6 +135,11 @@ Test(cpu_bf16, conv_odd_channels_and_stem) {
     conv_all(3, 5, 9, 9, 7, 3, 1, 1, 1);
 }
 Test(cpu_bf16, conv_depthwise) { conv_all(4, 32, 10, 10, 32, 3, 1, 1, 32); }
+/* 5x5 depthwise: the weight gradient is ours (dwconv.c) */
+Test(cpu_bf16, conv_depthwise_5x5) {
+    conv_all(4, 32, 10, 10, 32, 5, 1, 2, 32);
+    conv_all(4, 24, 11, 11, 24, 5, 2, 2, 24);
+}
 /* 4x4 output planes: the backend computes these weight gradients as one GEMM (bf16
  * operands here) */
 Test(cpu_bf16, conv_small_planes) {

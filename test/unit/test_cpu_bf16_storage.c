@@ -13,7 +13,8 @@
  * GEMM) on bf16 C16 operands give the f32
  * kernel's results on the same values, rounded to bf16, also over several blocks
  * of the generic element-wise path; the global pool and its gradient between a
- * plain f32 side and a bf16 side, and a squeeze-excitation block that needs them.
+ * plain f32 side and a bf16 side, and a squeeze-excitation block that needs them;
+ * the depthwise 5x5 weight gradient on C16 operands.
  * And the errors for
  * bf16 operands a kernel does not take.  Skips without AVX512-BF16. */
 #include <criterion/criterion.h>
@@ -394,6 +395,67 @@ Test(bf16_storage, the_global_pool_between_plain_f32_and_bf16_sides) {
     for (int64_t i = 0; i < KE; i++)
         cr_assert_eq(wide[i], ku_from_bf16(src[i / (KH * KW)]), "broadcast_to element %lld", (long long)i);
     ku_backend_close(be);
+    th_ctx_free(ctx);
+}
+
+/* The depthwise 5x5 weight gradient (dwconv.c) on C16 operands, stride 1 and 2: on
+ * the bf16 backend with bf16 activations and on the f32 backend with f32 ones,
+ * against sums in double of the same bf16-exact values (every product exact in f32:
+ * norm-wise within 1e-5).  Plain operands are test_cpu_vs_ref.c's and test_cpu_bf16.c's. */
+static void to_c16_f32(const float *x, int64_t n, int64_t c, int64_t hw, float *f, uint16_t *h) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t at = ((i * (c / 16) + ch / 16) * hw + p) * 16 + ch % 16;
+                f[at] = x[(i * c + ch) * hw + p];
+                h[at] = ku_to_bf16(f[at]);
+            }
+}
+Test(bf16_storage, the_depthwise_5x5_weight_gradient_on_c16) {
+    cv_ctx *ctx = th_ctx_new();
+    ku_backend be[2] = { open_bf16(ctx), ku_backend_open(ctx, "cpu") };
+    enum { DN = 3, DC = 32, DH = 9, DW = 9 };
+    ku_rng g = ku_rng_make(31);
+    for (int s = 1; s <= 2; s++) {
+        const int64_t OH = (DH + 4 - 5) / s + 1, OW = (DW + 4 - 5) / s + 1;
+        static float x[DN * DC * DH * DW], dy[DN * DC * DH * DW], xf[DN * DC * DH * DW], dyf[DN * DC * DH * DW];
+        static uint16_t xh[DN * DC * DH * DW], dyh[DN * DC * DH * DW];
+        static float got[DC * 25];
+        double want[DC * 25] = { 0 };
+        for (int64_t i = 0; i < DN * DC * DH * DW; i++) x[i] = ku_from_bf16(ku_to_bf16((float)(4 * ku_uniform(&g) - 2)));
+        for (int64_t i = 0; i < DN * DC * OH * OW; i++) dy[i] = ku_from_bf16(ku_to_bf16((float)(2 * ku_uniform(&g) - 1)));
+        for (int64_t n = 0; n < DN; n++)
+            for (int64_t c = 0; c < DC; c++)
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t ow = 0; ow < OW; ow++)
+                        for (int i = 0; i < 5; i++)
+                            for (int j = 0; j < 5; j++) {
+                                const int64_t ih = oh * s - 2 + i, iw = ow * s - 2 + j;
+                                if (ih < 0 || ih >= DH || iw < 0 || iw >= DW) continue;
+                                want[c * 25 + i * 5 + j] += (double)dy[((n * DC + c) * OH + oh) * OW + ow] *
+                                                            x[((n * DC + c) * DH + ih) * DW + iw];
+                            }
+        to_c16_f32(x, DN, DC, DH * DW, xf, xh);
+        to_c16_f32(dy, DN, DC, OH * OW, dyf, dyh);
+        cv_conv_params cp = { { s, s, 1 }, { 2, 2, 0 }, { 1, 1, 1 }, DC };
+        static const uint8_t wplain[1] = { CV_LAYOUT_PLAIN };
+        for (int half = 0; half < 2; half++) {
+            cv_ktensor in[2] = { kt(half ? CV_BF16 : CV_F32, half ? (void *)dyh : (void *)dyf, DN, DC, OH, OW),
+                                 kt(half ? CV_BF16 : CV_F32, half ? (void *)xh : (void *)xf, DN, DC, DH, DW) };
+            cv_ktensor w = kt(CV_F32, got, DC, 1, 5, 5);
+            cv_kernel k = { .struct_size = sizeof k, .op = CV_OP_CONV2D_BWD_WEIGHT, .params = &cp, .params_size = sizeof cp,
+                            .n_in = 2, .n_out = 1, .in = in, .out = &w, .in_layout = c16, .out_layout = wplain };
+            cv_error err;
+            cv_error_init(&err);
+            memset(got, 0xff, sizeof got);
+            cr_assert_eq(be[!half].vt->run(be[!half].self, &k, &err), CV_OK, "%s", err.message);
+            double e = 0, n2 = 0;
+            for (int i = 0; i < DC * 25; i++) e += (got[i] - want[i]) * (got[i] - want[i]), n2 += want[i] * want[i];
+            cr_assert(sqrt(e / n2) <= 1e-5, "stride %d, %s: relative error %.3g", s, half ? "bf16" : "f32", sqrt(e / n2));
+        }
+    }
+    ku_backend_close(be[1]);
+    ku_backend_close(be[0]);
     th_ctx_free(ctx);
 }
 

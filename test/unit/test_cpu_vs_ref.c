@@ -77,6 +77,15 @@ TestSuite(cpu_vs_ref, .init = setup, .fini = teardown);
 /* ---- convolution ------------------------------------------------------------------ */
 Test(cpu_vs_ref, conv2d_plain_3x3_bias) { kc_conv_cases(&bench, 2, 3, 9, 7, 4, 3, 1, 1, 1, 1, 1); }
 Test(cpu_vs_ref, conv2d_depthwise_stride2_odd) { kc_conv_cases(&bench, 2, 8, 11, 10, 8, 3, 2, 1, 1, 8, 0); }
+/* depthwise kernels other than 3x3: our weight gradient (dwconv.c), also with a partial
+ * block of 16 channels, stride 2, dilation, and (bias: oneDNN's) */
+Test(cpu_vs_ref, conv2d_depthwise_5x5_7x7) {
+    kc_conv_cases(&bench, 3, 24, 10, 9, 24, 5, 1, 2, 1, 24, 0);
+    kc_conv_cases(&bench, 2, 40, 11, 11, 40, 5, 2, 2, 1, 40, 0);
+    kc_conv_cases(&bench, 2, 16, 9, 9, 16, 7, 1, 3, 1, 16, 0);
+    kc_conv_cases(&bench, 2, 16, 12, 12, 16, 3, 1, 2, 2, 16, 0);
+    kc_conv_cases(&bench, 2, 16, 8, 8, 16, 5, 1, 2, 1, 16, 1);
+}
 Test(cpu_vs_ref, conv2d_groups_dilation) { kc_conv_cases(&bench, 1, 6, 12, 13, 9, 3, 1, 2, 2, 3, 1); }
 Test(cpu_vs_ref, conv2d_pointwise) { kc_conv_cases(&bench, 3, 5, 7, 7, 6, 1, 1, 0, 1, 1, 0); }
 Test(cpu_vs_ref, conv2d_k5_stride3) { kc_conv_cases(&bench, 2, 4, 9, 8, 4, 5, 3, 2, 1, 2, 1); }

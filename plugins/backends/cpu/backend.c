@@ -195,6 +195,10 @@ static int cpu_prepare(void *self, const cv_kernel *k, void **prepared, size_t *
         *ws = wino_scratch_bytes(b, k);
         return CV_OK;
     }
+    if (dw_handles(b, k)) {
+        *ws = dw_scratch_bytes(b, k);
+        return CV_OK;
+    }
     if (dnn_handles(b, k)) return dnn_prepare(b, k, prepared, ws, err);
     *ws = dense_bytes(k) + norm_scratch_bytes(k, b->threads) + spatial_scratch_bytes(k, b->threads) + eltwise_bf16_bytes(k);
     return CV_OK;
@@ -225,6 +229,7 @@ static int cpu_run_kernel(cpu_backend *b, const cv_kernel *k, cv_error *err) {
     if (st0 != CV_OK) return st0;
     omp_set_num_threads(b->threads);
     if (wino_handles(b, k)) return run_wino(b, k, err);
+    if (dw_handles(b, k)) return run_dw_bwd_weight(b, k, err);
     if (dnn_handles(b, k)) {
         if (k->prepared) return dnn_run(b, k, err);
         /* not prepared by the host: build, run once, drop */

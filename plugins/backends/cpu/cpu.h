@@ -127,6 +127,10 @@ static inline void conv_operands(const cv_kernel *k, const cv_ktensor **x, const
     else if (k->op == CV_OP_CONV2D_BWD_DATA) { *x = &k->out[0]; *w = &k->in[1]; *y = &k->in[0]; }
     else { *x = &k->in[1]; *w = &k->out[0]; *y = &k->in[0]; }
 }
+/* dwconv.c: the weight gradient of depthwise convolutions with kernels other than 3x3 */
+int dw_handles(const cpu_backend *b, const cv_kernel *k);
+size_t dw_scratch_bytes(const cpu_backend *b, const cv_kernel *k);
+int run_dw_bwd_weight(cpu_backend *b, const cv_kernel *k, cv_error *err);
 /* wino.c: bf16 Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions on bf16 C16 activations */
 int wino_handles(const cpu_backend *b, const cv_kernel *k);
 size_t wino_scratch_bytes(const cpu_backend *b, const cv_kernel *k);
