@@ -464,3 +464,14 @@ void ku_gradcheck_assert(ku_backend be, const ku_gradcheck *c) {
     cr_assert(res.failed == 0, "%s: %d of %lld gradient elements out of tolerance; worst %s",
               c->name ? c->name : "gradcheck", res.failed, (long long)res.checked, res.worst);
 }
+
+void ku_to_c16(const float *x, int64_t n, int64_t c, int64_t hw, float *f, uint16_t *h) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t at = ((i * (c / 16) + ch / 16) * hw + p) * 16 + ch % 16;
+                const float v = x[(i * c + ch) * hw + p];
+                if (f) f[at] = v;
+                if (h) h[at] = ku_to_bf16(v);
+            }
+}

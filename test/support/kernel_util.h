@@ -96,6 +96,9 @@ float *ku_random(ku_rng *r, int64_t n, float lo, float hi); /* malloc'd array, u
 /* ||got - want|| / ||want|| (norm-wise; 1 stands in for ||want|| = 0), failing the
  * test when an element of got is not finite (what: the message's prefix) */
 double ku_rel_err(const char *what, const float *got, const float *want, int64_t n);
+/* [n,c,hw] plain f32 to C16 ([n][c/16][hw][16], c % 16 == 0): as f32 into f and / or
+ * rounded to bf16 into h (either may be NULL) */
+void ku_to_c16(const float *x, int64_t n, int64_t c, int64_t hw, float *f, uint16_t *h);
 /* push every |x - point| < margin to point +- margin (keep inputs off kinks) */
 void ku_keep_away(float *x, int64_t n, const float *points, int n_points, float margin);
 

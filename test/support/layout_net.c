@@ -446,7 +446,7 @@ int ln_count_dtype(const cv_plan *p, int dt) {
     return c;
 }
 
-static double buffers_rel(net_rig *a, net_rig *b, int which) {
+double ln_buffers_rel(net_rig *a, net_rig *b, int which) {
     int64_t na, nb;
     float *va = net_rig_read(a, which, &na), *vb = net_rig_read(b, which, &nb);
     cr_assert_eq(na, nb);
@@ -500,7 +500,7 @@ void ln_half_step_close(ln_target t, int dt, const ln_target *other, int variant
     cr_assert_eq(cv_net_run(pa, &ia, &a.err), CV_OK, "%s", a.err.message);
     cr_assert_eq(cv_net_run(pb, &ib, &b.err), CV_OK, "%s", b.err.message);
     const double dl = fabs(ia.loss - ib.loss) / (1 + fabs(ib.loss)), lr = ku_rel_err("layout_net losses", la, lb, 8 * 5);
-    const double gr = buffers_rel(&a, &b, 1), sr = buffers_rel(&a, &b, 3);
+    const double gr = ln_buffers_rel(&a, &b, 1), sr = ln_buffers_rel(&a, &b, 3);
     cr_log_info("%s %s against %s: loss %.3g, logits %.3g, gradients %.3g, running statistics %.3g (relative errors)",
                 t.backend, cv_dtype_name(dt), other ? other->backend : "f32 storage", dl, lr, gr, sr);
     cr_expect(dl <= loss_bound, "loss %.6f vs %.6f", ia.loss, ib.loss);

@@ -94,6 +94,8 @@ void ln_expect_plain_tails(ln_target t, const int *variants, int n);
 
 /* n random images 3 x hw x hw in [-1, 1) and labels in 0..4 from seed */
 void ln_batch(float *img, int32_t *lab, int n, int hw, uint64_t seed);
+/* the norm-wise relative error of net buffer which (net_rig_read) of a against b (equal sizes) */
+double ln_buffers_rel(net_rig *a, net_rig *b, int which);
 /* net buffer which (net_rig_read) of a and b: equal sizes, close within rtol / atol */
 void ln_expect_buffers_close(net_rig *a, net_rig *b, int which, double rtol, double atol, const char *what);
 

@@ -8,8 +8,9 @@
 #include <string.h>
 
 #include "ce_loss.h"
-#include "engine/internal.h"
+#include "engine/internal.h" /* cv_dtype_name */
 #include "kernel_util.h"
+#include "layout_net.h"
 #include "testhost.h"
 
 const zoo_tiny zoo_tiny_models[] = {
@@ -95,9 +96,7 @@ void zoo_expect_16bit_close(net_rig *h, net_rig *f, const zoo_tiny *t, int dt, u
     zoo_batch b = zoo_batch_make(CV_SHAPE(8, t->channels, t->size, t->size), 5, seed);
     double loss[2];
     for (int k = 0; k < 2; k++) loss[k] = zoo_train_loss(r[k], &b);
-    const cv_plan *p = net_rig_plan(h, b.in, CV_MODE_TRAIN);
-    int half = 0;
-    for (int32_t i = 0; i < p->g->n_tensors; i++) half += cv_graph_tensor(p->g, i)->dtype == dt;
+    const int half = ln_count_dtype(net_rig_plan(h, b.in, CV_MODE_TRAIN), dt);
     const double dl = fabs(loss[0] - loss[1]) / (1 + fabs(loss[1]));
     free(zoo_expect_gradient_flow(h, what));
     zoo_batch e = zoo_batch_make(CV_SHAPE(2, t->channels, t->size, t->size), 5, seed + 6);

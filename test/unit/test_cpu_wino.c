@@ -57,12 +57,7 @@ static void teardown(void) {
 }
 TestSuite(cpu_wino, .init = setup, .fini = teardown);
 
-/* [n,c,h,w] plain f32 <-> C16 bf16 ([n][c/16][h][w][16]) */
-static void to_c16(const float *x, int64_t n, int64_t c, int64_t hw, uint16_t *out) {
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < c; j++)
-            for (int64_t p = 0; p < hw; p++) out[((i * (c / 16) + j / 16) * hw + p) * 16 + j % 16] = ku_to_bf16(x[(i * c + j) * hw + p]);
-}
+/* C16 bf16 ([n][c/16][h][w][16]) -> [n,c,h,w] plain f32 (the other way: ku_to_c16) */
 static void from_c16(const uint16_t *x, int64_t n, int64_t c, int64_t hw, float *out) {
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < c; j++)
@@ -82,13 +77,13 @@ static void run_cpu(ku_backend be, int op, const cv_conv_params *cp, int64_t N, 
     const int64_t ca = op == CV_OP_CONV2D ? C : K, co = op == CV_OP_CONV2D ? K : C;
     uint16_t *ah = malloc((size_t)(N * ca * hw) * 2), *bh = NULL, *oh = NULL;
     float *of = NULL;
-    to_c16(a, N, ca, hw, ah);
+    ku_to_c16(a, N, ca, hw, NULL, ah);
     cv_ktensor in[2], out;
     uint8_t lin[2] = { CV_LAYOUT_C16, CV_LAYOUT_PLAIN }, lout[1] = { CV_LAYOUT_C16 };
     in[0] = kt4(CV_BF16, ah, N, ca, H, W);
     if (op == CV_OP_CONV2D_BWD_WEIGHT) {
         bh = malloc((size_t)(N * C * hw) * 2);
-        to_c16(b, N, C, hw, bh);
+        ku_to_c16(b, N, C, hw, NULL, bh);
         in[1] = kt4(CV_BF16, bh, N, C, H, W);
         lin[1] = CV_LAYOUT_C16;
         of = malloc((size_t)(K * C * 9) * 4);

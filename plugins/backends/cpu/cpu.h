@@ -8,6 +8,7 @@
 #include <dnnl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct cpu_backend {
     const cv_host *host;
@@ -46,7 +47,14 @@ cv_ktensor kt_dense(const cv_ktensor *t, void *data);
 
 /* y := x (with dtype conversion) for any strides, same shape; stride-0 reads broadcast */
 void strided_copy(const cv_ktensor *dst, const cv_ktensor *src, int threads);
-uint16_t bf16_from_f32(float f); /* round to nearest even, NaN stays NaN */
+/* round to nearest even, NaN stays NaN (inline, so that loops calling it vectorise) */
+static inline uint16_t bf16_from_f32(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
 static inline float bf16_to_f32(uint16_t h) {
     union { uint32_t u; float f; } v = { (uint32_t)h << 16 };
     return v.f;

@@ -21,9 +21,10 @@
 typedef struct dw_walk { int64_t base, pix, lane; } dw_walk;
 
 static dw_walk walk_of(const cv_ktensor *t, int layout, int64_t n, int64_t cb) {
-    const int64_t C = t->shape[1], hw = t->shape[2] * t->shape[3];
-    if (layout == CV_LAYOUT_C16) return (dw_walk){ (n * ((C + 15) / 16) + cb) * hw * 16, 16, 1 };
-    return (dw_walk){ (n * C + cb * 16) * hw, 1, hw };
+    dw_walk wk;
+    wk.base = plane_at(t, layout, n * t->shape[1] + cb * 16, &wk.pix);
+    wk.lane = layout == CV_LAYOUT_C16 ? 1 : t->shape[2] * t->shape[3];
+    return wk;
 }
 
 static int operand_ok(const cpu_backend *b, const cv_kernel *k, const cv_ktensor *t, int io, int i) {
@@ -56,24 +57,13 @@ size_t dw_scratch_bytes(const cpu_backend *b, const cv_kernel *k) {
     return (size_t)b->threads * (size_t)(x->shape[2] * x->shape[3] + y->shape[2] * y->shape[3]) * 16 * sizeof(float);
 }
 
-/* f rounded to bf16 (nearest even; NaN and infinity kept), inline so that loops vectorise */
-static inline float bf16_round(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7f800000u) != 0x7f800000u) u += 0x7fffu + ((u >> 16) & 1u);
-    else if (u & 0xffffu) u |= 0x10000u;
-    u &= 0xffff0000u;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* the hw pixels of nl lanes of an operand (dtype dt, walk wk) as f32 [hw][16], lanes
  * past nl zero; rounded to bf16 when rnd (an f32 operand with precision = bf16) */
 static void dw_gather(const void *src, int dt, dw_walk wk, int64_t hw, int nl, int rnd, float *dst) {
     for (int64_t q = 0; q < hw; q++)
         for (int l = 0; l < 16; l++) {
             const float v = l < nl ? act_load(src, dt, wk.base + q * wk.pix + l * wk.lane) : 0.0f;
-            dst[q * 16 + l] = rnd && dt == CV_F32 ? bf16_round(v) : v;
+            dst[q * 16 + l] = rnd && dt == CV_F32 ? bf16_to_f32(bf16_from_f32(v)) : v;
         }
 }
 

@@ -103,10 +103,11 @@ static void hw_plain(cpu_backend *b, const cv_kernel *k, int bcast, double scale
     const int bt = big->dtype, sm = small->dtype, all_n = !bcast && ((const cv_reduce_params *)k->params)->axes == 0xDu;
     #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t r = 0; r < (all_n ? C : N * C); r++) {
-        const int64_t c = all_n ? r : r % C, so = (all_n ? 0 : r / C) * sn + c * sc;
+        /* the images of this output: all of them over N, H, W, else image r / C */
+        const int64_t c = all_n ? r : r % C, n0 = all_n ? 0 : r / C, n1 = all_n ? N : n0 + 1, so = n0 * sn + c * sc;
         const float v = bcast ? act_load(small->data, sm, so) : 0.0f;
         double acc = 0;
-        for (int64_t n = all_n ? 0 : r / C; n < (all_n ? N : r / C + 1); n++)
+        for (int64_t n = n0; n < n1; n++)
             for (int64_t h = 0; h < H; h++)
                 for (int64_t w = 0; w < W; w++) {
                     const int64_t at = n * bs[0] + c * bs[1] + h * bs[2] + w * bs[3];
